@@ -1,0 +1,8 @@
+//! flowctl: check, compile, build, deploy and run serverless flows.
+//!
+//! The pipeline, one module per step: `manifest` → `flow` (lex → parse → check) → `asl`
+//! (codegen). `project` is the I/O edge that reads a project from disk; `render` turns
+//! diagnostics into text or JSON; `cmd` holds one module per subcommand.
+
+pub mod diagnostic;
+pub mod flow;
