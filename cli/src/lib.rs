@@ -6,3 +6,4 @@
 
 pub mod diagnostic;
 pub mod flow;
+pub mod render;
