@@ -70,6 +70,7 @@ pub fn check(file: &ast::FlowFile, known: &KnownFunctions) -> (Option<ir::Flow>,
         maps: Vec::new(),
         narrowed: Vec::new(),
         definitions: Vec::new(),
+        pending: Vec::new(),
         diagnostics: Vec::new(),
     };
     collect_definitions(&flow.body, &mut checker.definitions);
@@ -163,6 +164,8 @@ struct Checker<'a> {
     narrowed: Vec<(String, Scalar)>,
     /// Every variable bound anywhere in the flow, to explain out-of-scope uses.
     definitions: Vec<(String, Span)>,
+    /// Targets of the assignments being checked (not yet assigned).
+    pending: Vec<(String, Span)>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -324,66 +327,16 @@ impl Checker<'_> {
     }
 
     fn assign(&mut self, target: &Target, action: &ast::Action, modifiers: &ast::Modifiers) -> Option<ir::StmtKind> {
-        let action_ir = match action {
-            ast::Action::Call { function, arg, .. } => {
-                let resolved = self.function(function);
-                let arg = match arg {
-                    Some(arg) => Some(self.expr(arg)?),
-                    None => None,
-                };
-                Some(Action::Call(resolved?, arg))
-            }
-            ast::Action::Parallel { branches, span } => {
-                if branches.len() < 2 {
-                    self.error(
-                        Diagnostic::error("C018", "a parallel needs at least two branches", *span)
-                            .text(format!("{} branch here", branches.len()))
-                            .hint("add another `branch { … }`, or call the function directly"),
-                    );
-                }
-                let branches: Vec<_> = branches
-                    .iter()
-                    .map(|b| {
-                        let block = self.scoped(|c| c.block(b));
-                        self.require_end(b, "this branch");
-                        block
-                    })
-                    .collect();
-                Some(Action::Parallel(branches))
-            }
-            ast::Action::Map {
-                item,
-                items,
-                concurrency,
-                body,
-                ..
-            } => {
-                let items = self.path(items);
-                let concurrency = match concurrency {
-                    Some(n) => Some(self.whole(n, 0, "map concurrency")?),
-                    None => None,
-                };
-                self.maps.push(MapFrame {
-                    first_scope: self.scopes.len(),
-                    captures: BTreeSet::new(),
-                });
-                let block = self.scoped(|c| {
-                    c.define(item, Origin::Item);
-                    c.block(body)
-                });
-                let frame = self.maps.pop().expect("pushed above");
-                self.require_end(body, "the map body");
-                Some(Action::Map {
-                    item: item.name.clone(),
-                    items: items?,
-                    concurrency,
-                    body: block,
-                    captures: frame.captures.into_iter().collect(),
-                })
-            }
-        };
+        // The target is assigned only once the action is done: uses inside it are too early.
+        if let Target::Var(ident) = target {
+            self.pending.push((ident.name.clone(), ident.span));
+        }
+        let action_ir = self.action(action);
         let is_call = matches!(action, ast::Action::Call { .. });
         let (handlers, catch_falls_through) = self.handlers(modifiers, is_call);
+        if let Target::Var(_) = target {
+            self.pending.pop();
+        }
         let bind = match target {
             Target::Var(ident) => {
                 self.define(ident, Origin::Result);
@@ -425,6 +378,67 @@ impl Checker<'_> {
                 handlers,
             },
         })
+    }
+
+    fn action(&mut self, action: &ast::Action) -> Option<Action> {
+        match action {
+            ast::Action::Call { function, arg, .. } => {
+                let resolved = self.function(function);
+                let arg = match arg {
+                    Some(arg) => Some(self.expr(arg)?),
+                    None => None,
+                };
+                Some(Action::Call(resolved?, arg))
+            }
+            ast::Action::Parallel { branches, span } => {
+                if branches.len() < 2 {
+                    self.error(
+                        Diagnostic::error("C018", "a parallel needs at least two branches", *span)
+                            .text(format!("{} branch here", branches.len()))
+                            .hint("add another `branch { … }`, or call the function directly"),
+                    );
+                }
+                let branches: Vec<_> = branches
+                    .iter()
+                    .map(|b| {
+                        let block = self.scoped(|c| c.block(b));
+                        self.require_end(b, "this branch");
+                        block
+                    })
+                    .collect();
+                Some(Action::Parallel(branches))
+            }
+            ast::Action::Map {
+                item,
+                items,
+                concurrency,
+                body,
+                ..
+            } => {
+                let items = self.path(items);
+                let concurrency = match concurrency {
+                    Some(n) => self.whole(n, 0, "map concurrency").map(Some),
+                    None => Some(None),
+                };
+                self.maps.push(MapFrame {
+                    first_scope: self.scopes.len(),
+                    captures: BTreeSet::new(),
+                });
+                let block = self.scoped(|c| {
+                    c.define(item, Origin::Item);
+                    c.block(body)
+                });
+                let frame = self.maps.pop().expect("pushed above");
+                self.require_end(body, "the map body");
+                Some(Action::Map {
+                    item: item.name.clone(),
+                    items: items?,
+                    concurrency: concurrency?,
+                    body: block,
+                    captures: frame.captures.into_iter().collect(),
+                })
+            }
+        }
     }
 
     fn function(&mut self, name: &ast::QualName) -> Option<String> {
@@ -723,6 +737,16 @@ impl Checker<'_> {
 
     fn unresolved(&mut self, ident: &ast::Ident) {
         let name = &ident.name;
+        if let Some((_, pending)) = self.pending.iter().rev().find(|(n, _)| n == name) {
+            let pending = *pending;
+            self.error(
+                Diagnostic::error("C004", format!("`{name}` is used before it is assigned"), ident.span)
+                    .text("not assigned yet")
+                    .label(pending, "assigned only when this statement has succeeded")
+                    .hint("use the value after the statement, or pass what you need from before it"),
+            );
+            return;
+        }
         let later = self.definitions.iter().find(|(n, s)| n == name && s.start > ident.span.start).map(|d| d.1);
         let earlier = self.definitions.iter().find(|(n, s)| n == name && s.start < ident.span.start).map(|d| d.1);
         let diagnostic = if let Some(earlier) = earlier {
