@@ -3,6 +3,8 @@
 
 pub mod ast;
 pub mod check;
+pub mod fmt;
+pub mod graph;
 pub mod ir;
 pub mod lexer;
 pub mod parser;
