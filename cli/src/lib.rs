@@ -6,4 +6,5 @@
 
 pub mod diagnostic;
 pub mod flow;
+pub mod manifest;
 pub mod render;
