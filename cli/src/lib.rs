@@ -4,6 +4,7 @@
 //! (codegen). `project` is the I/O edge that reads a project from disk; `render` turns
 //! diagnostics into text or JSON; `cmd` holds one module per subcommand.
 
+pub mod asl;
 pub mod diagnostic;
 pub mod flow;
 pub mod manifest;
