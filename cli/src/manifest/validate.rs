@@ -524,7 +524,7 @@ impl<'t> Validator<'t> {
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
+                    c.to_ascii_lowercase()
                 } else {
                     '-'
                 }

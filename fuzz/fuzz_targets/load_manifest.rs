@@ -1,0 +1,14 @@
+//! The manifest loader never panics: parse any text, and check flow files of whatever loads.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let (manifest, _) = flowctl::manifest::parse(text);
+        if let Some(manifest) = manifest {
+            let _ =
+                flowctl::manifest::check_files(&manifest, text, |p| p.as_os_str().len() % 2 == 0);
+        }
+    }
+});
