@@ -42,17 +42,17 @@ pub fn mermaid(flow: &Flow) -> String {
             _ => {}
         }
     }
-    for (class, ids) in &classes {
-        if !ids.is_empty() {
-            out.push_str(&format!("  class {} {class}\n", ids.join(",")));
-        }
-    }
     out.push_str(&format!(
         "  classDef success fill:{SUCCESS_FILL},stroke:{SUCCESS_STROKE}\n"
     ));
     out.push_str(&format!(
         "  classDef failure fill:{FAILURE_FILL},stroke:{FAILURE_STROKE}\n"
     ));
+    for (class, ids) in &classes {
+        if !ids.is_empty() {
+            out.push_str(&format!("  class {} {class}\n", ids.join(",")));
+        }
+    }
     let catch_edges: Vec<String> = graph
         .edges
         .iter()
@@ -74,6 +74,7 @@ pub fn dot(flow: &Flow) -> String {
     let graph = build(flow);
     let mut out = format!("digraph {} {{\n", dot_quote(&graph.name));
     out.push_str("  rankdir=TB;\n");
+    out.push_str("  fontname=\"Helvetica\";\n");
     out.push_str("  node [fontname=\"Helvetica\", fontsize=11];\n");
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=10];\n");
     dot_items(&graph, &graph.root, 1, &mut out);
