@@ -8,4 +8,5 @@ pub mod asl;
 pub mod diagnostic;
 pub mod flow;
 pub mod manifest;
+pub mod project;
 pub mod render;

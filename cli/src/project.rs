@@ -1,0 +1,163 @@
+//! Reads a project from disk — the manifest, then every flow, parsed and checked — and collects
+//! every diagnostic by file. The I/O edge in front of the pure front-end (`manifest`, `flow`).
+
+use crate::flow::{self, ast::FlowFile, ir, KnownFunctions};
+use crate::manifest::{self, FlowEntry, Manifest};
+use crate::render::FileDiagnostics;
+use std::path::{Path, PathBuf};
+
+/// The file name `flowctl` looks for.
+pub const MANIFEST_FILE: &str = "flowctl.yaml";
+
+#[derive(Debug)]
+pub struct Project {
+    /// The manifest's path as shown to the user.
+    pub manifest_path: PathBuf,
+    /// The directory holding the manifest; flow sources are relative to it.
+    pub root: PathBuf,
+    pub manifest: Manifest,
+    /// The manifest's flows, in manifest order; each read, parsed and checked when possible.
+    pub flows: Vec<LoadedFlow>,
+}
+
+#[derive(Debug)]
+pub struct LoadedFlow {
+    pub name: String,
+    pub entry: FlowEntry,
+    /// The source path as shown to the user.
+    pub path: PathBuf,
+    /// `None` when the file could not be read (reported against the manifest).
+    pub source: Option<String>,
+    pub ast: Option<FlowFile>,
+    /// Present only for a flow without errors.
+    pub ir: Option<ir::Flow>,
+}
+
+impl Project {
+    pub fn flow(&self, name: &str) -> Option<&LoadedFlow> {
+        self.flows.iter().find(|f| f.name == name)
+    }
+}
+
+/// A project and everything wrong with it. `project` is `None` when the manifest itself
+/// could not be understood.
+#[derive(Debug)]
+pub struct Loaded {
+    pub project: Option<Project>,
+    pub reports: Vec<FileDiagnostics>,
+}
+
+impl Loaded {
+    pub fn error_count(&self) -> usize {
+        self.reports.iter().map(FileDiagnostics::errors).sum()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("no {MANIFEST_FILE} in {} or any parent directory (create one with `flowctl new NAME`, or pass -m path/to/{MANIFEST_FILE})", .0.display())]
+    NotFound(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+/// The manifest in `start` or the nearest parent directory.
+pub fn find_manifest(start: &Path) -> Option<PathBuf> {
+    start.ancestors().map(|dir| dir.join(MANIFEST_FILE)).find(|p| p.is_file())
+}
+
+/// `path` when given (a file, or a directory holding `flowctl.yaml`), else found upwards from
+/// the working directory.
+pub fn locate(path: Option<&Path>) -> Result<PathBuf, LoadError> {
+    match path {
+        Some(p) if p.is_dir() => Ok(p.join(MANIFEST_FILE)),
+        Some(p) => Ok(p.to_path_buf()),
+        None => {
+            let cwd = std::env::current_dir().map_err(|source| LoadError::Read {
+                path: PathBuf::from("."),
+                source,
+            })?;
+            let found = find_manifest(&cwd).ok_or(LoadError::NotFound(cwd.clone()))?;
+            Ok(found.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(found))
+        }
+    }
+}
+
+/// Reads, parses and checks the manifest at `manifest_path` and every flow it lists.
+pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let text = read(manifest_path)?;
+    let root = manifest_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let (manifest, mut manifest_diags) = manifest::parse(&text);
+    let mut reports = Vec::new();
+    let Some(manifest) = manifest else {
+        reports.push(FileDiagnostics {
+            path: manifest_path.to_path_buf(),
+            source: text,
+            diagnostics: manifest_diags,
+        });
+        return Ok(Loaded { project: None, reports });
+    };
+    manifest_diags.extend(manifest::check_files(&manifest, &text, |p| root.join(p).is_file()));
+
+    let mut flows = Vec::new();
+    for (name, entry) in &manifest.flows {
+        let path = root.join(&entry.source);
+        let mut loaded = LoadedFlow {
+            name: name.clone(),
+            entry: entry.clone(),
+            path: path.clone(),
+            source: None,
+            ast: None,
+            ir: None,
+        };
+        if path.is_file() {
+            let source = read(&path)?;
+            let (ast, mut diags) = flow::parse(&source);
+            if let Some(ast) = &ast {
+                let mut known = KnownFunctions::new(manifest.namespace(), manifest.functions.keys().cloned());
+                known.flow_name = Some(name.clone());
+                let (ir, check_diags) = flow::check(ast, &known);
+                // Checking a file with syntax errors would report their knock-on effects.
+                if diags.is_empty() {
+                    diags = check_diags;
+                    loaded.ir = ir;
+                }
+            }
+            loaded.ast = ast;
+            if !diags.is_empty() {
+                reports.push(FileDiagnostics {
+                    path,
+                    source: source.clone(),
+                    diagnostics: diags,
+                });
+            }
+            loaded.source = Some(source);
+        }
+        flows.push(loaded);
+    }
+    if !manifest_diags.is_empty() {
+        reports.insert(
+            0,
+            FileDiagnostics {
+                path: manifest_path.to_path_buf(),
+                source: text,
+                diagnostics: manifest_diags,
+            },
+        );
+    }
+    Ok(Loaded {
+        project: Some(Project {
+            manifest_path: manifest_path.to_path_buf(),
+            root,
+            manifest,
+            flows,
+        }),
+        reports,
+    })
+}
