@@ -263,11 +263,15 @@ impl Parser<'_> {
         }
     }
 
+    /// A statement, or a call standing alone (reported as F018), starts here. Modifier lines
+    /// (`retry(…)`) belong to the statement before them.
     fn starts_statement(&self) -> bool {
         match self.peek() {
-            Tok::Ident(word) => {
-                matches!(word.as_str(), "if" | "return" | "fail" | "wait") || *self.peek_at(1) == Tok::Eq
-            }
+            Tok::Ident(word) => match word.as_str() {
+                "if" | "return" | "fail" | "wait" => true,
+                "retry" | "catch" | "timeout" | "else" => false,
+                _ => matches!(self.peek_at(1), Tok::Eq | Tok::LParen),
+            },
             _ => false,
         }
     }
@@ -624,6 +628,18 @@ impl Parser<'_> {
                 name,
                 span: self.bump().span,
             },
+            Tok::Ident(_) => {
+                // `if input.ok == true`, `if x.ok`: a bare value where a condition call belongs.
+                let sel = self.selector()?;
+                let text = sel.text();
+                return Err(self.error(
+                    Diagnostic::error("F010", "expected a condition", sel.span)
+                        .text("a value, not a condition")
+                        .hint(format!(
+                            "conditions are calls: `eq({text}, true)`, `exists({text})`, `is_null({text})`, …"
+                        )),
+                ));
+            }
             _ => {
                 return Err(self.expected(
                     "a condition",

@@ -1,0 +1,151 @@
+//! The `flowctl` binary as a user runs it: exit codes, text and JSON output.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Runs `flowctl args…` in `dir` without colours.
+fn flowctl_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowctl"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWCTL_MANIFEST")
+        .output()
+        .unwrap()
+}
+
+fn flowctl(args: &[&str]) -> Output {
+    flowctl_in(&repo(), args)
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A temporary project with one flow calling `Reserve`.
+fn project(flow: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("flows")).unwrap();
+    std::fs::write(
+        dir.path().join("flowctl.yaml"),
+        "project: demo\nfunctions:\n  Reserve: { package: demo-functions }\nflows:\n  Main: { source: flows/main.flow }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("flows/main.flow"), flow).unwrap();
+    dir
+}
+
+#[test]
+fn check_passes_on_the_example() {
+    let out = flowctl(&["check", "-m", "examples/booking/flowctl.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("2 flow(s), 6 function(s), no problems"), "{}", stdout(&out));
+}
+
+#[test]
+fn check_finds_the_manifest_upwards() {
+    let out = flowctl_in(&repo().join("examples/booking/flows"), &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn check_reports_every_problem_with_place_and_fix_and_exits_1() {
+    let dir = project("flow Main(input) {\n  r = Reserv(input)\n  x = Reserve(nope)\n  return(r)\n}\n");
+    let out = flowctl_in(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error[C001]: unknown function `Reserv`"), "{err}");
+    assert!(err.contains("flows/main.flow:2:7"), "{err}");
+    assert!(err.contains("help: did you mean `Reserve`?"), "{err}");
+    assert!(err.contains("error[C003]: unknown variable `nope`"), "{err}");
+    assert!(err.contains("2 error(s) found"), "{err}");
+}
+
+#[test]
+fn check_json_gives_file_line_column_code() {
+    let dir = project("flow Main(input) {\n  r = Reserv(input)\n  return(r)\n}\n");
+    let out = flowctl_in(dir.path(), &["check", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["errors"], 1);
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["file"], "flows/main.flow");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(2), Some(7)));
+    assert_eq!(d["code"], "C001");
+    assert_eq!(d["hint"], "did you mean `Reserve`?");
+}
+
+#[test]
+fn usage_and_environment_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = flowctl_in(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no flowctl.yaml"), "{}", stderr(&out));
+    assert_eq!(flowctl(&["check", "--bogus"]).status.code(), Some(2));
+    assert_eq!(flowctl(&["check", "-m", "nope/flowctl.yaml"]).status.code(), Some(2));
+}
+
+#[test]
+fn fmt_check_accepts_the_examples_and_rejects_a_messy_file() {
+    let out = flowctl(&["fmt", "--check", "-m", "examples/booking/flowctl.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let dir = project("flow Main(input){\nr=Reserve(input)\n    return(r)}\n");
+    let out = flowctl_in(dir.path(), &["fmt", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("not formatted"), "{}", stdout(&out));
+    let out = flowctl_in(dir.path(), &["fmt"]);
+    assert_eq!(out.status.code(), Some(0));
+    let formatted = std::fs::read_to_string(dir.path().join("flows/main.flow")).unwrap();
+    assert_eq!(formatted, "flow Main(input) {\n  r = Reserve(input)\n  return(r)\n}\n");
+    assert_eq!(flowctl_in(dir.path(), &["fmt", "--check"]).status.code(), Some(0));
+}
+
+#[test]
+fn fmt_refuses_a_broken_file_and_leaves_it_alone() {
+    let src = "flow Main(input) {\n  r = Reserve(input\n}\n";
+    let dir = project(src);
+    let out = flowctl_in(dir.path(), &["fmt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(dir.path().join("flows/main.flow")).unwrap(), src);
+}
+
+#[test]
+fn graph_draws_mermaid_and_dot() {
+    let out = flowctl(&["graph", "Booking", "-m", "examples/booking"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("flowchart TD"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("ReserveAvailability"));
+    let out = flowctl(&["graph", "Booking", "--format", "dot", "-m", "examples/booking"]);
+    assert!(stdout(&out).starts_with("digraph"), "{}", stdout(&out));
+    let out = flowctl(&["graph", "Bokking", "-m", "examples/booking"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("did you mean `Booking`?"), "{}", stderr(&out));
+}
+
+#[test]
+fn schema_is_a_json_schema_of_the_manifest() {
+    let out = flowctl(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let props = schema["properties"].as_object().unwrap();
+    for key in ["project", "functions", "flows", "deploy"] {
+        assert!(props.contains_key(key), "{key} missing from {schema}");
+    }
+}
+
+#[test]
+fn completions_for_bash() {
+    let out = flowctl(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("flowctl"));
+}
