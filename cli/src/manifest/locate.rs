@@ -353,10 +353,7 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let mut entries = Vec::new();
         let mut end = start;
-        loop {
-            let Some((key, key_span, colon)) = self.key_here() else {
-                break;
-            };
+        while let Some((key, key_span, colon)) = self.key_here() {
             self.pos = colon + 1;
             let value = self.block_value(col);
             end = end.max(value.span.end as usize).max(key_span.end as usize);

@@ -68,6 +68,9 @@ struct Entry<'n> {
     located: Option<&'n LNode>,
 }
 
+/// A function's key, its span, and its `colocate` unit with that value's span.
+type FunctionPlace = (String, Span, Option<(String, Span)>);
+
 /// Where a mapping is, for messages: "in function `X`", "at the top level".
 struct Place<'a> {
     /// "function `ReserveAvailability`", "the top level", "`deploy`".
@@ -434,14 +437,18 @@ impl<'t> Validator<'t> {
     fn manifest(&mut self, node: &Node, root: &LNode) -> Option<Manifest> {
         let start = super::document_start(self.text);
         match node {
-            Node::Map(_) => {}
+            // Point at the first key rather than at a leading comment.
+            Node::Map(_) => {
+                let start = Span::new(root.span.start as usize, root.span.start as usize);
+                self.top_level(node, root, start)
+            }
             Node::Null => {
                 self.structural_error(
                     Diagnostic::error("M003", "the manifest is empty", start)
                         .text("no `project` here")
                         .hint("start with `project: my-app`, then list `functions:` and `flows:`"),
                 );
-                return None;
+                None
             }
             other => {
                 self.structural_error(
@@ -449,9 +456,12 @@ impl<'t> Validator<'t> {
                         .text(format!("found {}", other.describe()))
                         .hint("start with `project: my-app` on its own line, then `functions:`, `flows:` and `deploy:`"),
                 );
-                return None;
+                None
             }
         }
+    }
+
+    fn top_level(&mut self, node: &Node, root: &LNode, start: Span) -> Option<Manifest> {
         let place = Place {
             what: "the manifest".into(),
             keys: Some(TOP_KEYS),
@@ -574,7 +584,7 @@ impl<'t> Validator<'t> {
         &mut self,
         project: &str,
         project_span: Span,
-        functions: &[(String, Span, Option<(String, Span)>)],
+        functions: &[FunctionPlace],
         flows: &[(String, Span)],
         deploy: Option<&Deploy>,
     ) {
@@ -673,7 +683,7 @@ impl<'t> Validator<'t> {
     fn functions(
         &mut self,
         entry: &Entry,
-        spans: &mut Vec<(String, Span, Option<(String, Span)>)>,
+        spans: &mut Vec<FunctionPlace>,
     ) -> Option<IndexMap<String, Function>> {
         if !self.expect_map(
             entry,
