@@ -1,1 +1,175 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: where the repository and its test tools are,
+//! the flow corpus (`tests/corpus`), compiling flows, asl-validator, and a moto server.
+//!
+//! The tools are installed into the repository by `scripts/install-test-tools.sh`:
+//! `<repo>/.venv/bin/python` (with moto) and `<repo>/tests/.tools/node_modules/.bin/asl-validator`,
+//! or given by `FLOWCTL_TEST_PYTHON` / `FLOWCTL_ASL_VALIDATOR`. A missing tool fails the
+//! test that needs it — never a silent skip.
+
+pub mod corpus;
+pub mod moto;
+
+use flowctl::asl::{self, CompileOptions};
+use flowctl::flow::{self, KnownFunctions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository root (the cargo workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+const INSTALL: &str = "bash scripts/install-test-tools.sh";
+
+/// A test tool: `$env_var` if set, else `default` under the repository. Panics, naming the
+/// install command, when it is not there (under `CI=true` and everywhere else alike).
+fn tool(env_var: &str, default: &str, what: &str) -> PathBuf {
+    let path = match std::env::var_os(env_var) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => repo_root().join(default),
+    };
+    if !path.exists() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        if ci {
+            panic!(
+                "{what} is missing at {} (CI=true: the tests need it). Install it with `{INSTALL}` before `cargo test`, or set {env_var}.",
+                path.display()
+            );
+        }
+        panic!(
+            "{what} is missing at {}. Run `{INSTALL}` once (it installs into the repository), or set {env_var}; these tests never skip.",
+            path.display()
+        );
+    }
+    path
+}
+
+/// The Python of the test virtualenv (with moto and boto3).
+pub fn python() -> PathBuf {
+    tool(
+        "FLOWCTL_TEST_PYTHON",
+        ".venv/bin/python",
+        "the test virtualenv's Python (with moto)",
+    )
+}
+
+/// The asl-validator command.
+pub fn asl_validator() -> PathBuf {
+    tool(
+        "FLOWCTL_ASL_VALIDATOR",
+        "tests/.tools/node_modules/.bin/asl-validator",
+        "asl-validator",
+    )
+}
+
+/// Parses, checks and compiles a flow; panics with the diagnostics when any stage says no.
+pub fn compile_flow(src: &str, known: &KnownFunctions, opts: &CompileOptions, what: &str) -> Value {
+    let (file, diags) = flow::parse(src);
+    assert!(diags.is_empty(), "{what}: parse errors: {diags:#?}");
+    let (ir, diags) = flow::check(&file.expect("parsed"), known);
+    assert!(diags.is_empty(), "{what}: check errors: {diags:#?}");
+    asl::compile(&ir.expect("checked"), opts)
+        .unwrap_or_else(|d| panic!("{what}: compile errors: {d:#?}"))
+}
+
+/// One flow of an example project: its name, manifest function keys and source.
+pub struct ExampleFlow {
+    pub project: String,
+    pub namespace: String,
+    pub region: Option<String>,
+    pub name: String,
+    pub source_path: String,
+    pub functions: Vec<String>,
+    pub src: String,
+}
+
+/// Every flow of every project under `examples/`, read through the manifest loader.
+pub fn example_flows() -> Vec<ExampleFlow> {
+    let mut out = Vec::new();
+    let examples = repo_root().join("examples");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .expect("examples/ exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.join("flowctl.yaml").is_file())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let text = std::fs::read_to_string(dir.join("flowctl.yaml")).expect("readable manifest");
+        let (manifest, diags) = flowctl::manifest::parse(&text);
+        let manifest =
+            manifest.unwrap_or_else(|| panic!("{}: manifest errors: {diags:#?}", dir.display()));
+        let functions: Vec<String> = manifest.functions.keys().cloned().collect();
+        for (name, entry) in &manifest.flows {
+            let src = std::fs::read_to_string(dir.join(&entry.source)).expect("readable flow");
+            out.push(ExampleFlow {
+                project: manifest.project.clone(),
+                namespace: manifest.namespace().to_string(),
+                region: manifest.deploy.region.clone(),
+                name: name.clone(),
+                source_path: entry.source.to_string_lossy().replace('\\', "/"),
+                functions: functions.clone(),
+                src,
+            });
+        }
+    }
+    out
+}
+
+impl ExampleFlow {
+    pub fn compile(&self) -> Value {
+        let mut known = KnownFunctions::new(&self.namespace, self.functions.iter().cloned());
+        known.flow_name = Some(self.name.clone());
+        let opts = CompileOptions::one_unit_per_function(
+            self.functions.iter().cloned(),
+            &self.source_path,
+        );
+        compile_flow(
+            &self.src,
+            &known,
+            &opts,
+            &format!("{}/{}", self.project, self.name),
+        )
+    }
+}
+
+/// Runs asl-validator on `docs` (name, document) in one process; returns the names it
+/// rejected with its report, or panics when the validator cannot run at all.
+pub fn validate(docs: &[(String, Value)]) -> Result<(), String> {
+    let validator = asl_validator();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut cmd = Command::new(&validator);
+    for (i, (name, doc)) in docs.iter().enumerate() {
+        let file = dir.path().join(format!("{i:03}-{}.json", sanitize(name)));
+        std::fs::write(&file, asl::to_pretty_json(doc)).expect("writable temp file");
+        cmd.arg("--json-path").arg(&file);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", validator.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(text),
+        _ => panic!("asl-validator failed to run ({}):\n{text}", out.status),
+    }
+}
+
+pub fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}

@@ -226,23 +226,32 @@ impl Staging {
                 let args: Vec<String> = items
                     .iter()
                     .map(|item| match item {
+                        // A backslash is escaped as `\\` in an intrinsic string, as AWS
+                        // documents, but asl-validator's grammar rejects that escape: such a
+                        // string is staged like a composite (it is then plain JSON).
+                        Expr::Literal(Value::String(s)) if s.contains('\\') => {
+                            self.stage(item, depth)
+                        }
                         Expr::Literal(v) => intrinsic_literal(v),
                         Expr::Path(p) => path(p),
-                        Expr::Object(_) | Expr::List(_) => {
-                            let t = self.lower(item, depth + 1);
-                            let name = format!("t{}", self.count);
-                            self.count += 1;
-                            if self.levels.len() <= depth {
-                                self.levels.resize_with(depth + 1, Vec::new);
-                            }
-                            self.levels[depth].push((name.clone(), t));
-                            format!("{TMP}.{name}")
-                        }
+                        Expr::Object(_) | Expr::List(_) => self.stage(item, depth),
                     })
                     .collect();
                 Tpl::Intrinsic(format!("States.Array({})", args.join(", ")))
             }
         }
+    }
+
+    /// Builds `e` in the `prepare` state `depth` and returns the path it will be at.
+    fn stage(&mut self, e: &Expr, depth: usize) -> String {
+        let t = self.lower(e, depth + 1);
+        let name = format!("t{}", self.count);
+        self.count += 1;
+        if self.levels.len() <= depth {
+            self.levels.resize_with(depth + 1, Vec::new);
+        }
+        self.levels[depth].push((name.clone(), t));
+        format!("{TMP}.{name}")
     }
 }
 

@@ -2,14 +2,16 @@
 //!
 //! - `Start` — the first state (moves the execution input to `$.vars.<param>`);
 //! - `x = F`, `_ = payments.Charge` — a call; `x = parallel`; `xs = map item in input.items`;
-//! - `if reservation.status == "available"` — one `Choice` per `if` (with its `else if`s);
+//! - `if reservation.status == 'available'` — one `Choice` per `if` (with its `else if`s);
 //! - `return payment`, `return {ok, reservation}`, `fail NotAvailable`, `wait 30s`;
 //! - `x = F (prepare)` — a `Pass` assembling a nested list value before the call.
 //!
 //! Names are made unique across the whole document (Step Functions wants that even across
 //! branches): in source order, the first holder keeps the name, later ones get ` (2)`, ` (3)`…
 //! A name longer than 80 characters (counted in UTF-16 units, the stricter count) is cut
-//! and ends in `...`; control characters become spaces.
+//! and ends in `...`; control characters become spaces. String literals are shown in single
+//! quotes and `\\` as `/`: a name needs no JSON escapes (which some tools, moto among them,
+//! show doubled in execution histories).
 
 use super::limits::MAX_STATE_NAME_CHARS;
 use crate::flow::ast::TypeTest;
@@ -40,7 +42,12 @@ pub(super) fn assign(hints: &[(String, (u32, u32))]) -> Vec<String> {
 fn sanitize(s: &str) -> String {
     let out: String = s
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| match c {
+            c if c.is_control() => ' ',
+            '"' => '\'',
+            '\\' => '/',
+            c => c,
+        })
         .collect();
     if out.trim().is_empty() {
         "state".to_string()
@@ -78,7 +85,7 @@ pub(super) fn cond_text(c: &Cond) -> String {
             left, op, right, ..
         } => {
             let right = match right {
-                Operand::Literal(v) => v.to_string(),
+                Operand::Literal(v) => literal_text(v),
                 Operand::Path(p) => p.text.clone(),
             };
             format!("{} {} {}", left.text, op.symbol(), right)
@@ -114,10 +121,18 @@ fn grouped(c: &Cond) -> String {
     }
 }
 
+/// A literal: strings in single quotes, the rest as JSON.
+fn literal_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
 /// An expression, short: paths as written, literals as JSON, objects by their keys.
 pub(super) fn expr_text(e: &Expr) -> String {
     match e {
-        Expr::Literal(v) => v.to_string(),
+        Expr::Literal(v) => literal_text(v),
         Expr::Path(p) => p.text.clone(),
         Expr::Object(entries) => {
             format!(
@@ -180,6 +195,14 @@ mod tests {
 
     #[test]
     fn control_characters_become_spaces() {
-        assert_eq!(assign(&hints(&["if x == \"a\nb\""]))[0], "if x == \"a b\"");
+        assert_eq!(assign(&hints(&["if x == 'a\nb'"]))[0], "if x == 'a b'");
+    }
+
+    #[test]
+    fn names_need_no_json_escapes() {
+        assert_eq!(
+            assign(&hints(&["return input[\"k\"] \\ x"]))[0],
+            "return input['k'] / x"
+        );
     }
 }

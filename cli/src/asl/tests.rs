@@ -51,7 +51,7 @@ snap!(return_literals, "if eq(input.k, \"n\") { return(42) }\nif eq(input.k, \"s
 snap!(return_object_with_nested_selectors, "return({\"a\": input.x.y, \"b\": {\"c\": input.list[1].name, \"d\": 1}, \"e\": [1, 2], \"f\": {\"g\": true}})");
 snap!(
     return_list_with_dynamic_elements,
-    "return([input.a, 1, \"it's {x}\", true, null])"
+    "return([input.a, 1, \"it's {x}\", \"back\\\\slash\", true, null])"
 );
 snap!(
     return_list_with_nested_composites,

@@ -1,0 +1,158 @@
+"""Drives moto for the flowctl end-to-end tests, one batch per call (boto3 starts once).
+
+Usage: python moto_driver.py COMMAND < job.json > result.json
+
+  config     job {"endpoint"}: posts the test configuration to /moto-api/config
+             (Lambda without Docker echoes its payload; Step Functions runs executions).
+  lambdas    job {"endpoint", "region", "prefix", "units": [unit]}: creates one Lambda
+             function per unit (named PREFIX-UNIT); answers {unit: function ARN}.
+  run        job {"endpoint", "region", "machines": [{"name", "definition"}],
+             "executions": [{"id", "machine", "input", "lambda_results"?}]}: creates the
+             state machines, then runs the executions one at a time (each with a unique
+             name; "lambda_results" are queued as the next Lambda responses first) and
+             answers {"machines": {name: arn}, "executions": {id: {"status", "output",
+             "error", "cause", "states"}}}; "output" is the raw string moto returns,
+             "states" the names of the states entered, in order.
+
+Errors of a whole step (a rejected definition) are answered as {"error": "..."} per
+machine or execution rather than raised, so one bad document does not hide the others.
+"""
+
+import io
+import json
+import sys
+import time
+import urllib.request
+import uuid
+import zipfile
+
+import boto3
+from botocore.config import Config
+
+ACCOUNT = "123456789012"
+
+
+def client(job, service):
+    return boto3.client(
+        service,
+        endpoint_url=job["endpoint"],
+        region_name=job.get("region", "us-east-1"),
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 2}),
+    )
+
+
+def post(url, body):
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.status, resp.read().decode()
+
+
+def config(job):
+    status, body = post(
+        job["endpoint"] + "/moto-api/config",
+        {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}},
+    )
+    return {"status": status, "config": json.loads(body)}
+
+
+def lambdas(job):
+    iam = client(job, "iam")
+    role_name = job["prefix"] + "-lambda-role"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("bootstrap", "#!/bin/sh\n")
+    lam = client(job, "lambda")
+    arns = {}
+    for unit in job["units"]:
+        name = f"{job['prefix']}-{unit}"
+        try:
+            arn = lam.create_function(
+                FunctionName=name,
+                Runtime="provided.al2023",
+                Role=role,
+                Handler="bootstrap",
+                Code={"ZipFile": code.getvalue()},
+            )["FunctionArn"]
+        except lam.exceptions.ResourceConflictException:
+            arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        arns[unit] = arn
+    return arns
+
+
+def run(job):
+    sfn = client(job, "stepfunctions")
+    iam = client(job, "iam")
+    role_name = "flowctl-tests-sfn-role"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    machines, errors = {}, {}
+    for m in job["machines"]:
+        try:
+            machines[m["name"]] = sfn.create_state_machine(name=m["name"], definition=m["definition"], roleArn=role)[
+                "stateMachineArn"
+            ]
+        except Exception as e:  # reported per machine
+            errors[m["name"]] = repr(e)
+    results = {}
+    for ex in job["executions"]:
+        if ex["machine"] not in machines:
+            results[ex["id"]] = {"status": "NOT_CREATED", "error": errors.get(ex["machine"], "unknown machine")}
+            continue
+        if ex.get("lambda_results"):
+            post(
+                job["endpoint"] + "/moto-api/static/lambda-simple/response",
+                {"results": [json.dumps(r) for r in ex["lambda_results"]], "region": job.get("region", "us-east-1")},
+            )
+        results[ex["id"]] = execute(sfn, machines[ex["machine"]], ex)
+    return {"machines": machines, "machine_errors": errors, "executions": results}
+
+
+def execute(sfn, machine_arn, ex):
+    name = (ex["id"][:40] + "-" + uuid.uuid4().hex)[:80].replace("/", "-")
+    try:
+        arn = sfn.start_execution(stateMachineArn=machine_arn, name=name, input=ex["input"])["executionArn"]
+    except Exception as e:
+        return {"status": "NOT_STARTED", "error": repr(e)}
+    deadline = time.time() + float(ex.get("timeout", 60))
+    while True:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING" or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    out = {"status": d["status"], "name": name}
+    for key in ("output", "error", "cause"):
+        if key in d:
+            out[key] = d[key]
+    try:
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        out["states"] = [
+            e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+        ]
+    except Exception as e:
+        out["history_error"] = repr(e)
+    return out
+
+
+COMMANDS = {"config": config, "lambdas": lambdas, "run": run}
+
+if __name__ == "__main__":
+    job = json.load(sys.stdin)
+    json.dump(COMMANDS[sys.argv[1]](job), sys.stdout)
