@@ -4,7 +4,9 @@
 //! Exit codes: 0 success; 1 the work ran and said no (diagnostics, a failed check);
 //! 2 usage or environment errors (bad flags, missing files).
 
+mod build;
 mod check;
+mod compile;
 mod completions;
 mod fmt;
 mod graph;
@@ -59,6 +61,10 @@ pub enum Output {
 pub enum Command {
     /// Check the manifest and every flow; report every problem found
     Check(check::Args),
+    /// Compile one flow to a Step Functions state machine (ASL JSON on stdout)
+    Compile(compile::Args),
+    /// Build the project (for now: every flow's ASL, with --asl-only)
+    Build(build::Args),
     /// Format .flow files canonically (in place, or --check)
     Fmt(fmt::Args),
     /// Draw a flow's control flow as a Mermaid or Graphviz diagram
@@ -81,6 +87,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&cli.global, args),
+        Command::Compile(args) => compile::run(&cli.global, args),
+        Command::Build(args) => build::run(&cli.global, args),
         Command::Fmt(args) => fmt::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
