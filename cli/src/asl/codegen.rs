@@ -46,7 +46,7 @@ pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, V
         "Parameters".into(),
         json!({ "vars": { format!("{}.$", flow.param): "$" } }),
     );
-    gen.link(&mut first, body, flow.span);
+    Gen::link(&mut first, body);
     machine.push(start, first);
 
     let comment = if opts.source.is_empty() {
@@ -326,7 +326,7 @@ impl Gen<'_> {
     }
 
     /// `Next` to `next`, or `End` when the path ends here.
-    fn link(&mut self, s: &mut Map<String, Value>, next: Option<Id>, _span: Span) {
+    fn link(s: &mut Map<String, Value>, next: Option<Id>) {
         match next {
             Some(id) => {
                 s.insert("Next".into(), reference(id));
@@ -424,7 +424,7 @@ impl Gen<'_> {
                     s.insert("TimeoutSeconds".into(), json!(t));
                 }
                 self.handlers(m, &mut s, handlers, next, span);
-                self.link(&mut s, next, span);
+                Gen::link(&mut s, next);
                 m.push(id, s);
                 self.staged(m, staging, id, &hint, span)
             }
@@ -455,7 +455,7 @@ impl Gen<'_> {
                 s.insert("Branches".into(), Value::Array(branches));
                 self.result(&mut s, bind.as_deref(), "$");
                 self.handlers(m, &mut s, handlers, next, span);
-                self.link(&mut s, next, span);
+                Gen::link(&mut s, next);
                 m.push(id, s);
                 id
             }
@@ -509,7 +509,7 @@ impl Gen<'_> {
                 }
                 self.result(&mut s, bind.as_deref(), "$");
                 self.handlers(m, &mut s, handlers, next, span);
-                self.link(&mut s, next, span);
+                Gen::link(&mut s, next);
                 m.push(id, s);
                 id
             }
@@ -603,7 +603,7 @@ impl Gen<'_> {
                     WaitFor::Seconds(n) => s.insert("Seconds".into(), json!(n)),
                     WaitFor::Path(p) => s.insert("SecondsPath".into(), Value::String(path(p))),
                 };
-                self.link(&mut s, next, span);
+                Gen::link(&mut s, next);
                 m.push(id, s);
                 id
             }
