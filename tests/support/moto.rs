@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub struct Moto {
@@ -133,8 +133,11 @@ impl Moto {
     }
 
     /// Creates `machines` (name → definition text) and runs `executions` one at a time
-    /// (see moto_driver.py for both shapes).
+    /// (see moto_driver.py for both shapes). Runs of concurrent tests take turns: Lambda
+    /// responses queued by one (`lambda_results`) must not be consumed by another's calls.
     pub fn run(&self, region: &str, machines: &[(String, String)], executions: &[Value]) -> Value {
+        static TURN: Mutex<()> = Mutex::new(());
+        let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let machines: Vec<Value> = machines
             .iter()
             .map(|(n, d)| json!({ "name": n, "definition": d }))
