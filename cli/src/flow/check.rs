@@ -697,6 +697,18 @@ impl Checker<'_> {
     }
 
     fn path(&mut self, sel: &ast::Selector) -> Option<ir::Path> {
+        for seg in &sel.path {
+            if let PathSeg::Key(key) = seg {
+                if key.value.contains('\'') {
+                    self.error(
+                        Diagnostic::error("C014", "a key with `'` cannot be read", key.span)
+                            .text("Step Functions paths quote keys with `'`")
+                            .hint("rename the key in the data, or pass the whole object and read it inside the function"),
+                    );
+                    return None;
+                }
+            }
+        }
         let name = &sel.root.name;
         let Some((scope_index, var)) = self.lookup(name) else {
             self.unresolved(&sel.root);
@@ -954,7 +966,7 @@ pub fn is_timestamp(s: &str) -> bool {
     if b.len() < 20 || !digits(0..4) || b[4] != b'-' || !digits(5..7) || b[7] != b'-' || !digits(8..10) {
         return false;
     }
-    if !matches!(b[10], b'T' | b't') || !digits(11..13) || b[13] != b':' || !digits(14..16) || b[16] != b':' || !digits(17..19) {
+    if b[10] != b'T' || !digits(11..13) || b[13] != b':' || !digits(14..16) || b[16] != b':' || !digits(17..19) {
         return false;
     }
     let mut i = 19;
@@ -969,7 +981,7 @@ pub fn is_timestamp(s: &str) -> bool {
         }
     }
     match &b[i..] {
-        [b'Z' | b'z'] => true,
+        [b'Z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()),
         _ => false,
     }

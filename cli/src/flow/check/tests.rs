@@ -149,6 +149,7 @@ fn names_and_values_aws_would_reject() {
     assert_eq!(codes("fail(\"States.Timeout\")"), ["C014"]);
     assert_eq!(codes("x = F(input) catch(e, on: [\"States.Timout\"]) { fail(\"E\") }\nreturn(x)"), ["C014"]);
     assert_eq!(codes("return({\"a.$\": 1})"), ["C014"]);
+    assert_eq!(codes("return(input[\"it's\"])"), ["C014"]);
     assert_eq!(codes("x = F(input) retry(backoff: 0.5)\nreturn(x)"), ["C015"]);
     assert_eq!(codes("x = F(input) retry(interval: 0)\nreturn(x)"), ["C015"]);
     assert_eq!(codes("x = F(input) timeout(0)\nreturn(x)"), ["C015"]);
@@ -214,4 +215,5 @@ fn timestamps_are_recognised_strictly() {
     assert!(!is_timestamp("2024-01-31"));
     assert!(!is_timestamp("2024-01-31T12:00:00"));
     assert!(!is_timestamp("2024-01-31T12:00:00ZZ"));
+    assert!(!is_timestamp("2024-01-31t12:00:00z"), "AWS requires upper-case T and Z");
 }
