@@ -172,7 +172,10 @@ pub enum FlowKind {
 pub struct Deploy {
     /// The AWS region code, e.g. `eu-west-1`; when absent, the AWS configuration's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(title = "AWS region")]
+    #[schemars(
+        title = "AWS region",
+        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+    )]
     pub region: Option<String>,
     /// The CPU architecture of the Lambda functions.
     #[serde(default)]
@@ -181,7 +184,10 @@ pub struct Deploy {
     /// An existing IAM role ARN for the Lambda functions and state machines; when null,
     /// flowctl creates least-privilege roles `<project>-sfn-role` and `<project>-lambda-role`.
     #[serde(default)]
-    #[schemars(title = "IAM role ARN")]
+    #[schemars(
+        title = "IAM role ARN",
+        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+    )]
     pub role: Option<String>,
 }
 
