@@ -121,7 +121,11 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
             let (ast, mut diags) = flow::parse(&source);
             if let Some(ast) = &ast {
                 let mut known = KnownFunctions::new(manifest.namespace(), manifest.functions.keys().cloned());
-                known.flow_name = Some(name.clone());
+                // An invalid manifest name is reported there (M006); comparing against it
+                // here would only suggest renaming the header to something invalid too.
+                if manifest::names::is_identifier(name) {
+                    known.flow_name = Some(name.clone());
+                }
                 let (ir, check_diags) = flow::check(ast, &known);
                 // Checking a file with syntax errors would report their knock-on effects.
                 if diags.is_empty() {
