@@ -149,7 +149,7 @@ snap!(
 );
 snap!(
     odd_keys_and_indexes,
-    "return({\"v\": input[\"odd key\"][\"it's\"][0], \"w\": input.list[2].k})"
+    "return({\"v\": input[\"odd key\"][\"a.b\"][0], \"w\": input.list[2].k})"
 );
 
 #[test]
