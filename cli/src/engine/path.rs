@@ -1,0 +1,322 @@
+//! JSONPath as ASL uses it: `Path`s that select from the state input or the context object
+//! (`$$`), and `ReferencePath`s that say where `ResultPath` writes.
+//!
+//! Definite paths (`$.a.b`, `$['a b'][0]`), which are nearly all paths in practice, are
+//! compiled to a list of steps and walked directly; anything else (wildcards, filters, slices,
+//! descendants) goes to `serde_json_path` and yields the array of its matches, as Step
+//! Functions does for an indefinite path.
+
+use serde_json::{Map, Value};
+use serde_json_path::JsonPath;
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    Key(Box<str>),
+    /// Negative counts from the end, as in JSONPath.
+    Index(i64),
+}
+
+#[derive(Debug)]
+enum Query {
+    Definite(Box<[Step]>),
+    Indefinite(JsonPath),
+}
+
+/// A compiled path. `context` paths (`$$…`) select from the context object.
+#[derive(Debug)]
+pub(crate) struct Path {
+    text: Box<str>,
+    context: bool,
+    query: Query,
+}
+
+impl Path {
+    /// Compiles `$…` or `$$…`; the error says what is wrong.
+    pub(crate) fn parse(text: &str) -> Result<Path, String> {
+        let (context, rest) = match text.strip_prefix("$$") {
+            Some(rest) => (true, rest),
+            None => match text.strip_prefix('$') {
+                Some(rest) => (false, rest),
+                None => return Err(format!("`{text}` is not a path: a path starts with `$`")),
+            },
+        };
+        if let Some(steps) = parse_definite(rest) {
+            return Ok(Path { text: text.into(), context, query: Query::Definite(steps.into()) });
+        }
+        match JsonPath::parse(&format!("${rest}")) {
+            Ok(path) => Ok(Path { text: text.into(), context, query: Query::Indefinite(path) }),
+            Err(e) => Err(format!("`{text}` is not a valid JSONPath: {}", e.message())),
+        }
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn is_context(&self) -> bool {
+        self.context
+    }
+
+    /// Selects from `input` (or from `context` for a `$$` path). `None` when a definite
+    /// path matches nothing; an indefinite path always yields its (maybe empty) array.
+    pub(crate) fn select<'v>(&self, input: &'v Value, context: &'v Value) -> Option<Cow<'v, Value>> {
+        let root = if self.context { context } else { input };
+        match &self.query {
+            Query::Definite(steps) => walk(root, steps).map(Cow::Borrowed),
+            Query::Indefinite(path) => Some(Cow::Owned(Value::Array(path.query(root).all().into_iter().cloned().collect()))),
+        }
+    }
+
+    /// Like `select`, but takes ownership of the input so that a definite match is moved out
+    /// instead of copied.
+    pub(crate) fn select_owned(&self, input: Value, context: &Value) -> Option<Value> {
+        match (&self.query, self.context) {
+            (Query::Definite(steps), false) => take(input, steps),
+            _ => self.select(&input, context).map(Cow::into_owned),
+        }
+    }
+}
+
+fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
+    for step in steps {
+        value = match (step, value) {
+            (Step::Key(k), Value::Object(map)) => map.get(&**k)?,
+            (Step::Index(i), Value::Array(items)) => items.get(resolve_index(*i, items.len())?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+fn take(mut value: Value, steps: &[Step]) -> Option<Value> {
+    for step in steps {
+        value = match (step, value) {
+            (Step::Key(k), Value::Object(mut map)) => map.swap_remove(&**k)?,
+            (Step::Index(i), Value::Array(mut items)) => {
+                let at = resolve_index(*i, items.len())?;
+                if at >= items.len() {
+                    return None;
+                }
+                items.swap_remove(at)
+            }
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+fn resolve_index(i: i64, len: usize) -> Option<usize> {
+    if i >= 0 {
+        usize::try_from(i).ok()
+    } else {
+        len.checked_sub(usize::try_from(i.unsigned_abs()).ok()?)
+    }
+}
+
+/// Where `ResultPath` (and a catcher's `ResultPath`) puts a value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResultPath {
+    /// `null`: keep the input, drop the result.
+    Discard,
+    /// `$`: the result replaces the input.
+    Replace,
+    /// `$.a.b`: the result is written there, creating missing objects on the way.
+    At(Box<[Step]>),
+}
+
+impl ResultPath {
+    /// `None` (JSON null) discards; otherwise a definite, non-context path.
+    pub(crate) fn parse(text: Option<&str>) -> Result<ResultPath, String> {
+        let Some(text) = text else {
+            return Ok(ResultPath::Discard);
+        };
+        let not_reference = || format!("`{text}` is not a reference path (like `$`, `$.a.b`, `$['a b']`, `$.a[0]`)");
+        if text.starts_with("$$") {
+            return Err(format!("`{text}`: a result cannot be written to the context object"));
+        }
+        let rest = text.strip_prefix('$').ok_or_else(not_reference)?;
+        let steps = parse_definite(rest).ok_or_else(not_reference)?;
+        Ok(if steps.is_empty() { ResultPath::Replace } else { ResultPath::At(steps.into()) })
+    }
+
+    /// Writes `result` into `input`. When the path cannot be written (it runs through a
+    /// value that is not an object, or an array index that does not exist), the input is
+    /// handed back unchanged as the error.
+    pub(crate) fn apply(&self, input: Value, result: Value) -> Result<Value, Value> {
+        match self {
+            ResultPath::Discard => Ok(input),
+            ResultPath::Replace => Ok(result),
+            ResultPath::At(steps) => {
+                if !writable(&input, steps) {
+                    return Err(input);
+                }
+                let mut root = input;
+                let mut slot = &mut root;
+                for step in steps.iter() {
+                    slot = match (step, slot) {
+                        (Step::Key(k), Value::Object(map)) => map.entry(&**k).or_insert_with(|| Value::Object(Map::new())),
+                        (Step::Index(i), Value::Array(items)) => {
+                            let len = items.len();
+                            match resolve_index(*i, len).and_then(|at| items.get_mut(at)) {
+                                Some(item) => item,
+                                None => return Ok(root),
+                            }
+                        }
+                        // `writable` has ruled this out.
+                        _ => return Ok(root),
+                    };
+                }
+                *slot = result;
+                Ok(root)
+            }
+        }
+    }
+}
+
+/// Whether `apply` can write along `steps`: names through objects (missing ones are created),
+/// indexes only into existing array elements.
+fn writable(root: &Value, steps: &[Step]) -> bool {
+    let mut current = Some(root);
+    for step in steps {
+        current = match (step, current) {
+            (Step::Key(k), Some(Value::Object(map))) => map.get(&**k),
+            (Step::Key(_), None) => None,
+            (Step::Index(i), Some(Value::Array(items))) => match resolve_index(*i, items.len()).and_then(|at| items.get(at)) {
+                Some(item) => Some(item),
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    true
+}
+
+/// Characters that end a dot-notation name or make the path something other than a plain
+/// chain of names and indexes.
+fn ends_name(c: char) -> bool {
+    matches!(c, '.' | '[' | ']' | '*' | '?' | '@' | '(' | ')' | ',' | ':' | '\'' | '"' | '\\' | '$' | '!' | '=' | '<' | '>' | '&' | '|') || c.is_whitespace()
+}
+
+/// The steps of a definite path after its `$`, or `None` when it is not a plain chain of
+/// `.name`, `['name']`, `["name"]` and `[index]`.
+pub(crate) fn parse_definite(rest: &str) -> Option<Vec<Step>> {
+    let mut steps = Vec::new();
+    let mut chars = rest.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '.' => {
+                let start = at + 1;
+                let mut end = start;
+                while let Some(&(i, c)) = chars.peek() {
+                    if ends_name(c) {
+                        break;
+                    }
+                    end = i + c.len_utf8();
+                    chars.next();
+                }
+                if end == start {
+                    return None;
+                }
+                steps.push(Step::Key(rest.get(start..end)?.into()));
+            }
+            '[' => match chars.next()?.1 {
+                quote @ ('\'' | '"') => {
+                    let mut name = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            c if c == quote => break,
+                            '\\' => name.push(match chars.next()?.1 {
+                                'b' => '\u{8}',
+                                'f' => '\u{c}',
+                                'n' => '\n',
+                                'r' => '\r',
+                                't' => '\t',
+                                'u' => {
+                                    let hex: String = (0..4).map(|_| chars.next().map(|(_, c)| c)).collect::<Option<_>>()?;
+                                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                                }
+                                other => other,
+                            }),
+                            c => name.push(c),
+                        }
+                    }
+                    if chars.next()?.1 != ']' {
+                        return None;
+                    }
+                    steps.push(Step::Key(name.into()));
+                }
+                first => {
+                    let mut digits = String::from(first);
+                    loop {
+                        match chars.next()?.1 {
+                            ']' => break,
+                            c => digits.push(c),
+                        }
+                    }
+                    let valid = digits.strip_prefix('-').unwrap_or(&digits);
+                    if valid.is_empty() || !valid.bytes().all(|b| b.is_ascii_digit()) || (valid.len() > 1 && valid.starts_with('0')) {
+                        return None;
+                    }
+                    steps.push(Step::Index(digits.parse().ok()?));
+                }
+            },
+            _ => return None,
+        }
+    }
+    Some(steps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sel(path: &str, v: &Value) -> Option<Value> {
+        Path::parse(path).unwrap().select(v, &json!({"Execution": {"Id": "x"}})).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn definite_paths_walk() {
+        let v = json!({"a": {"b c": [1, {"d": 2}], "it's": 3}, "x-y": 4});
+        assert_eq!(sel("$", &v), Some(v.clone()));
+        assert_eq!(sel("$.a['b c'][1].d", &v), Some(json!(2)));
+        assert_eq!(sel("$.a[\"b c\"][-1]", &v), Some(json!({"d": 2})));
+        assert_eq!(sel("$.a['it\\'s']", &v), Some(json!(3)));
+        assert_eq!(sel("$.x-y", &v), Some(json!(4)));
+        assert_eq!(sel("$.a.missing", &v), None);
+        assert_eq!(sel("$.a['b c'][7]", &v), None);
+        assert_eq!(sel("$$.Execution.Id", &v), Some(json!("x")));
+    }
+
+    #[test]
+    fn indefinite_paths_yield_arrays() {
+        let v = json!({"xs": [{"k": 1}, {"k": 2}, {"j": 3}]});
+        assert_eq!(sel("$.xs[*].k", &v), Some(json!([1, 2])));
+        assert_eq!(sel("$..nothing", &v), Some(json!([])));
+        assert_eq!(sel("$.xs[?@.k > 1].k", &v), Some(json!([2])));
+    }
+
+    #[test]
+    fn bad_paths_are_errors() {
+        for bad in ["", "a.b", "$.", "$[", "$['a", "$.a[01]", "$.a[?", "$[1"] {
+            assert!(Path::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn result_path_writes_and_creates() {
+        let rp = ResultPath::parse(Some("$.a.b")).unwrap();
+        assert_eq!(rp.apply(json!({"x": 1}), json!(2)).ok(), Some(json!({"x": 1, "a": {"b": 2}})));
+        assert!(rp.apply(json!({"a": "str"}), json!(2)).is_err());
+        assert!(rp.apply(json!("str"), json!(2)).is_err());
+        let rp = ResultPath::parse(Some("$.xs[1]")).unwrap();
+        assert_eq!(rp.apply(json!({"xs": [0, 0]}), json!(5)).ok(), Some(json!({"xs": [0, 5]})));
+        assert!(rp.apply(json!({"xs": [0]}), json!(5)).is_err());
+        assert_eq!(ResultPath::parse(Some("$")).unwrap(), ResultPath::Replace);
+        assert_eq!(ResultPath::parse(None).unwrap(), ResultPath::Discard);
+        for bad in ["$.a[*]", "$$.Execution", "a", "$..a"] {
+            assert!(ResultPath::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): JSON whose keys ending
+//! in `.$` take their value from a path, a context path or an intrinsic function call, compiled
+//! once at load so that running one is a walk over prepared nodes.
+
+use super::path::Path;
+use super::TaskError;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+/// What a template, a path or an intrinsic reads: the input (`$`) and the context object
+/// (`$$`), which is only built if something asks for it.
+pub(crate) struct Scope<'a> {
+    pub input: &'a Value,
+    context: OnceCell<Value>,
+    build_context: &'a dyn Fn() -> Value,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Scope<'a> {
+        Scope { input, context: OnceCell::new(), build_context }
+    }
+
+    pub(crate) fn context(&self) -> &Value {
+        self.context.get_or_init(self.build_context)
+    }
+
+    pub(crate) fn select(&self, path: &Path) -> Option<Cow<'_, Value>> {
+        if path.is_context() {
+            path.select(self.input, self.context())
+        } else {
+            path.select(self.input, &Value::Null)
+        }
+    }
+}
+
+/// `States.Runtime`: the terminal error for a broken path or payload at run time.
+pub(crate) fn runtime(cause: impl Into<String>) -> TaskError {
+    TaskError::new("States.Runtime", cause)
+}
+
+/// JSON text of a value for an error message, shortened so a large payload cannot flood it.
+pub(crate) fn preview(v: &Value) -> String {
+    const MAX: usize = 1000;
+    let mut text = v.to_string();
+    if text.len() > MAX {
+        let mut cut = MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// A compiled intrinsic function call (`States.Format(…)`, …).
+pub(crate) struct Intrinsic {
+    text: Box<str>,
+    call: intrinsics_bridge::Call,
+}
+
+impl std::fmt::Debug for Intrinsic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Intrinsic {
+    pub(crate) fn parse(text: &str) -> Result<Intrinsic, String> {
+        let call = intrinsics_bridge::parse(text)?;
+        Ok(Intrinsic { text: text.into(), call })
+    }
+
+    pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
+        let mut resolve = |path_text: &str| -> Result<Value, TaskError> {
+            let path = Path::parse(path_text).map_err(runtime)?;
+            match scope.select(&path) {
+                Some(v) => Ok(v.into_owned()),
+                None => Err(runtime(format!(
+                    "The JSONPath '{path_text}' in the intrinsic function '{}' could not be found in the input '{}'",
+                    self.text,
+                    preview(scope.input)
+                ))),
+            }
+        };
+        self.call.eval(&mut resolve)
+    }
+}
+
+/// The engine's view of `intrinsics.rs`: `parse` at load, `eval` with a path resolver.
+/// STAND-IN until `intrinsics.rs` has its API (`parse`, `Call::eval`): every call parses and
+/// fails at run time.
+mod intrinsics_bridge {
+    use crate::engine::TaskError;
+    use serde_json::Value;
+
+    pub(crate) struct Call(Box<str>);
+
+    pub(crate) fn parse(text: &str) -> Result<Call, String> {
+        Ok(Call(text.into()))
+    }
+
+    impl Call {
+        pub(crate) fn eval(&self, _resolve: &mut dyn FnMut(&str) -> Result<Value, TaskError>) -> Result<Value, TaskError> {
+            Err(TaskError::new("States.Runtime", format!("intrinsic functions are not available yet: {}", self.0)))
+        }
+    }
+}
+
+/// One value of a template: copied as is, built from its parts, or taken from the scope.
+#[derive(Debug)]
+pub(crate) enum Template {
+    Static(Value),
+    Object(Vec<(Box<str>, Template)>),
+    Array(Vec<Template>),
+    /// `"key.$": "$.path"`; the key is kept for the error message.
+    Path { key: Box<str>, path: Path },
+    Intrinsic(Box<Intrinsic>),
+}
+
+impl Template {
+    /// Compiles a template. Errors name the offending key (dotted from the template's root).
+    pub(crate) fn compile(v: &Value) -> Result<Template, String> {
+        Self::compile_at(v, "")
+    }
+
+    fn compile_at(v: &Value, at: &str) -> Result<Template, String> {
+        if !has_dynamic(v) {
+            return Ok(Template::Static(v.clone()));
+        }
+        match v {
+            Value::Object(map) => {
+                let mut fields = Vec::with_capacity(map.len());
+                for (key, value) in map {
+                    let here = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                    match key.strip_suffix(".$") {
+                        Some(name) => {
+                            if map.contains_key(name) {
+                                return Err(format!("`{here}` and `{name}` both set the field `{name}`"));
+                            }
+                            let Value::String(text) = value else {
+                                return Err(format!("`{here}` must be a string (a path, a context path or an intrinsic function), not {}", kind(value)));
+                            };
+                            fields.push((name.into(), Self::dynamic(&here, text)?));
+                        }
+                        None => fields.push((key.as_str().into(), Self::compile_at(value, &here)?)),
+                    }
+                }
+                Ok(Template::Object(fields))
+            }
+            Value::Array(items) => Ok(Template::Array(
+                items.iter().enumerate().map(|(i, item)| Self::compile_at(item, &format!("{at}[{i}]"))).collect::<Result<_, _>>()?,
+            )),
+            other => Ok(Template::Static(other.clone())),
+        }
+    }
+
+    fn dynamic(key: &str, text: &str) -> Result<Template, String> {
+        if text.starts_with('$') {
+            let path = Path::parse(text).map_err(|e| format!("`{key}`: {e}"))?;
+            Ok(Template::Path { key: key.into(), path })
+        } else if text.starts_with("States.") {
+            let call = Intrinsic::parse(text).map_err(|e| format!("`{key}`: intrinsic function `{text}`: {e}"))?;
+            Ok(Template::Intrinsic(Box::new(call)))
+        } else {
+            Err(format!("`{key}` is `{text}`, which is neither a path (`$…`, `$$…`) nor an intrinsic function (`States.…`)"))
+        }
+    }
+
+    /// Whether running this template reads the context object.
+    pub(crate) fn uses_context(&self) -> bool {
+        match self {
+            Template::Static(_) => false,
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+            Template::Path { path, .. } => path.is_context(),
+            // An intrinsic's arguments are only known to it: assume the worst.
+            Template::Intrinsic(_) => true,
+        }
+    }
+
+    pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
+        match self {
+            Template::Static(v) => Ok(v.clone()),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, t) in fields {
+                    out.insert(String::from(&**key), t.eval(scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items.iter().map(|t| t.eval(scope)).collect::<Result<_, _>>().map(Value::Array),
+            Template::Path { key, path } => match scope.select(path) {
+                Some(v) => Ok(v.into_owned()),
+                None => Err(runtime(format!(
+                    "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
+                    path.text(),
+                    preview(if path.is_context() { scope.context() } else { scope.input })
+                ))),
+            },
+            Template::Intrinsic(call) => call.eval(scope),
+        }
+    }
+}
+
+fn has_dynamic(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => map.iter().any(|(k, v)| k.ends_with(".$") || has_dynamic(v)),
+        Value::Array(items) => items.iter().any(has_dynamic),
+        _ => false,
+    }
+}
+
+/// "a string", "an object", … for messages about a field's type.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(t: Value, input: Value) -> Result<Value, TaskError> {
+        let ctx = || json!({"Execution": {"Name": "run-1"}});
+        Template::compile(&t).unwrap().eval(&Scope::new(&input, &ctx))
+    }
+
+    #[test]
+    fn fills_paths_and_keeps_static_parts() {
+        let out = eval(
+            json!({"a.$": "$.x", "b": {"c.$": "$$.Execution.Name", "d": [1, {"e.$": "$.y[0]"}]}, "f": "$.not-a-path"}),
+            json!({"x": {"k": 1}, "y": [true]}),
+        );
+        assert_eq!(out.unwrap(), json!({"a": {"k": 1}, "b": {"c": "run-1", "d": [1, {"e": true}]}, "f": "$.not-a-path"}));
+    }
+
+    #[test]
+    fn missing_path_is_a_runtime_error() {
+        let err = eval(json!({"a.$": "$.nope"}), json!({})).unwrap_err();
+        assert_eq!(err.error, "States.Runtime");
+        assert!(err.cause.contains("'$.nope'") && err.cause.contains("'a.$'"), "{}", err.cause);
+    }
+
+    #[test]
+    fn bad_templates_are_rejected_at_compile() {
+        for bad in [json!({"a.$": 1}), json!({"a.$": "x"}), json!({"a.$": "$.["}), json!({"a": 1, "a.$": "$"})] {
+            assert!(Template::compile(&bad).is_err(), "{bad}");
+        }
+    }
+}
