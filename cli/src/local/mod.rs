@@ -1,0 +1,9 @@
+//! Running functions locally as real processes: flowctl's own Lambda Runtime API
+//! (`runtime_api`) and the pool of warm unit processes behind it (`process`), which the engine
+//! uses as an `Invoker`.
+
+pub mod process;
+pub mod runtime_api;
+
+pub use process::{LocalOptions, LocalProcesses, UnitConfig};
+pub use runtime_api::{Invocation, Outcome, RuntimeApi};
