@@ -1,0 +1,1 @@
+//! The booking example's functions (being written).

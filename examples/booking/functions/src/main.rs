@@ -1,0 +1,2 @@
+//! The booking example's unit binary.
+fn main() {}
