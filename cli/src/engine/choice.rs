@@ -128,9 +128,14 @@ fn comparison(op: &str) -> Option<(Family, Cmp, bool)> {
         Some(base) => (base, true),
         None => (op, false),
     };
-    let (family, rest) = [("String", Family::String), ("Numeric", Family::Numeric), ("Boolean", Family::Boolean), ("Timestamp", Family::Timestamp)]
-        .into_iter()
-        .find_map(|(prefix, family)| op.strip_prefix(prefix).map(|rest| (family, rest)))?;
+    let (family, rest) = [
+        ("String", Family::String),
+        ("Numeric", Family::Numeric),
+        ("Boolean", Family::Boolean),
+        ("Timestamp", Family::Timestamp),
+    ]
+    .into_iter()
+    .find_map(|(prefix, family)| op.strip_prefix(prefix).map(|rest| (family, rest)))?;
     let cmp = match rest {
         "Equals" => Cmp::Equals,
         "LessThan" => Cmp::LessThan,
@@ -188,7 +193,9 @@ pub(crate) fn compile_test(op: &str, value: &Value) -> Result<Test, String> {
         (Family::Boolean, Value::Bool(b)) => Ok(Test::Boolean(Operand::Literal(*b))),
         (Family::Timestamp, Value::String(s)) => match parse_timestamp(s) {
             Some(t) => Ok(Test::Timestamp(cmp, Operand::Literal(t))),
-            None => Err(format!("`{s}` is not an RFC 3339 timestamp (like `2024-01-31T12:00:00Z`)")),
+            None => Err(format!(
+                "`{s}` is not an RFC 3339 timestamp (like `2024-01-31T12:00:00Z`)"
+            )),
         },
         (family, other) => Err(format!(
             "must be {}, not {}",
@@ -268,10 +275,17 @@ fn numeric_cmp(a: &Number, b: &Number) -> Option<Ordering> {
 }
 
 fn invalid_path(path: &Path) -> TaskError {
-    runtime(format!("Invalid path '{}': The choice state's condition path references an invalid value.", path.text()))
+    runtime(format!(
+        "Invalid path '{}': The choice state's condition path references an invalid value.",
+        path.text()
+    ))
 }
 
-fn operand<'s, T>(op: &'s Operand<T>, scope: &'s Scope, literal: impl Fn(&'s T) -> Value) -> Result<std::borrow::Cow<'s, Value>, TaskError> {
+fn operand<'s, T>(
+    op: &'s Operand<T>,
+    scope: &'s Scope,
+    literal: impl Fn(&'s T) -> Value,
+) -> Result<std::borrow::Cow<'s, Value>, TaskError> {
     match op {
         Operand::Literal(v) => Ok(std::borrow::Cow::Owned(literal(v))),
         Operand::Path(p) => scope.select(p).ok_or_else(|| invalid_path(p)),
@@ -286,7 +300,10 @@ impl Rule {
             Rule::Test { variable, test } => {
                 variable.is_context()
                     || match test {
-                        Test::String(_, Operand::Path(p)) | Test::Numeric(_, Operand::Path(p)) | Test::Boolean(Operand::Path(p)) | Test::Timestamp(_, Operand::Path(p)) => p.is_context(),
+                        Test::String(_, Operand::Path(p))
+                        | Test::Numeric(_, Operand::Path(p))
+                        | Test::Boolean(Operand::Path(p))
+                        | Test::Timestamp(_, Operand::Path(p)) => p.is_context(),
                         _ => false,
                     }
             }
@@ -332,7 +349,9 @@ impl Test {
             Test::IsNumeric(expected) => v.is_number() == *expected,
             Test::IsString(expected) => v.is_string() == *expected,
             Test::IsBoolean(expected) => v.is_boolean() == *expected,
-            Test::IsTimestamp(expected) => v.as_str().and_then(parse_timestamp).is_some() == *expected,
+            Test::IsTimestamp(expected) => {
+                v.as_str().and_then(parse_timestamp).is_some() == *expected
+            }
             Test::Matches(pieces) => v.as_str().is_some_and(|s| glob_matches(pieces, s)),
             Test::String(cmp, op) => {
                 let other = operand(op, scope, |s: &String| Value::String(s.clone()))?;
@@ -344,7 +363,9 @@ impl Test {
             Test::Numeric(cmp, op) => {
                 let other = operand(op, scope, |n: &Number| Value::Number(n.clone()))?;
                 match (v, &*other) {
-                    (Value::Number(a), Value::Number(b)) => numeric_cmp(a, b).is_some_and(|o| cmp.holds(o)),
+                    (Value::Number(a), Value::Number(b)) => {
+                        numeric_cmp(a, b).is_some_and(|o| cmp.holds(o))
+                    }
                     _ => false,
                 }
             }
@@ -361,7 +382,11 @@ impl Test {
                 };
                 let b = match op {
                     Operand::Literal(t) => Some(*t),
-                    Operand::Path(p) => scope.select(p).ok_or_else(|| invalid_path(p))?.as_str().and_then(parse_timestamp),
+                    Operand::Path(p) => scope
+                        .select(p)
+                        .ok_or_else(|| invalid_path(p))?
+                        .as_str()
+                        .and_then(parse_timestamp),
                 };
                 b.is_some_and(|b| cmp.holds(a.cmp(&b)))
             }

@@ -124,7 +124,9 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     pub(crate) fn new(enabled: bool) -> Recorder {
-        Recorder { events: enabled.then(|| Mutex::new(Vec::new())) }
+        Recorder {
+            events: enabled.then(|| Mutex::new(Vec::new())),
+        }
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -132,12 +134,28 @@ impl Recorder {
     }
 
     /// Appends an event after `previous` and returns its id (0 when disabled).
-    pub(crate) fn record(&self, previous: u64, timestamp: impl FnOnce() -> SystemTime, kind: EventKind, state: Option<&str>, details: impl FnOnce() -> Value) -> u64 {
+    pub(crate) fn record(
+        &self,
+        previous: u64,
+        timestamp: impl FnOnce() -> SystemTime,
+        kind: EventKind,
+        state: Option<&str>,
+        details: impl FnOnce() -> Value,
+    ) -> u64 {
         let Some(events) = &self.events else {
             return 0;
         };
-        let event = HistoryEvent { id: 0, previous_event_id: previous, timestamp: timestamp(), kind, state: state.map(String::from), details: details() };
-        let mut events = events.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let event = HistoryEvent {
+            id: 0,
+            previous_event_id: previous,
+            timestamp: timestamp(),
+            kind,
+            state: state.map(String::from),
+            details: details(),
+        };
+        let mut events = events
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let id = events.len() as u64 + 1;
         events.push(HistoryEvent { id, ..event });
         id
@@ -145,7 +163,9 @@ impl Recorder {
 
     pub(crate) fn into_events(self) -> Vec<HistoryEvent> {
         match self.events {
-            Some(events) => events.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Some(events) => events
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
             None => Vec::new(),
         }
     }

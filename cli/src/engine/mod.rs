@@ -51,15 +51,27 @@ pub struct AslError {
 }
 
 impl AslError {
-    pub(crate) fn new(state: Option<String>, field: impl Into<String>, message: impl Into<String>) -> AslError {
-        AslError { state, field: field.into(), message: message.into() }
+    pub(crate) fn new(
+        state: Option<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> AslError {
+        AslError {
+            state,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
 impl fmt::Display for AslError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.state, self.field.is_empty()) {
-            (Some(state), false) => write!(f, "state `{state}`, field `{}`: {}", self.field, self.message),
+            (Some(state), false) => write!(
+                f,
+                "state `{state}`, field `{}`: {}",
+                self.field, self.message
+            ),
             (Some(state), true) => write!(f, "state `{state}`: {}", self.message),
             (None, false) => write!(f, "field `{}`: {}", self.field, self.message),
             (None, true) => f.write_str(&self.message),
@@ -113,7 +125,11 @@ pub struct ExecutionOptions {
 
 impl Default for ExecutionOptions {
     fn default() -> ExecutionOptions {
-        ExecutionOptions { name: String::new(), history: true, virtual_time: false }
+        ExecutionOptions {
+            name: String::new(),
+            history: true,
+            virtual_time: false,
+        }
     }
 }
 
@@ -143,11 +159,20 @@ impl Execution {
     /// Names of the states entered, in the order of their `…StateEntered` events (top level
     /// and nested). Empty when the history was not recorded.
     pub fn entered_states(&self) -> Vec<String> {
-        self.history.iter().filter(|e| e.kind.is_state_entered()).filter_map(|e| e.state.clone()).collect()
+        self.history
+            .iter()
+            .filter(|e| e.kind.is_state_entered())
+            .filter_map(|e| e.state.clone())
+            .collect()
     }
 }
 
 /// Runs `machine` on `input`, calling functions through `invoker`.
-pub async fn execute(machine: &StateMachine, input: Value, invoker: &dyn Invoker, options: &ExecutionOptions) -> Execution {
+pub async fn execute(
+    machine: &StateMachine,
+    input: Value,
+    invoker: &dyn Invoker,
+    options: &ExecutionOptions,
+) -> Execution {
     run::execute(machine, input, invoker, options).await
 }

@@ -177,7 +177,9 @@ impl Errors {
         if is_terminal(error) {
             return false;
         }
-        self.all || (self.task_failed && error != "States.Timeout") || self.names.iter().any(|n| &**n == error)
+        self.all
+            || (self.task_failed && error != "States.Timeout")
+            || self.names.iter().any(|n| &**n == error)
     }
 }
 

@@ -42,10 +42,18 @@ impl Path {
             },
         };
         if let Some(steps) = parse_definite(rest) {
-            return Ok(Path { text: text.into(), context, query: Query::Definite(steps.into()) });
+            return Ok(Path {
+                text: text.into(),
+                context,
+                query: Query::Definite(steps.into()),
+            });
         }
         match JsonPath::parse(&format!("${rest}")) {
-            Ok(path) => Ok(Path { text: text.into(), context, query: Query::Indefinite(path) }),
+            Ok(path) => Ok(Path {
+                text: text.into(),
+                context,
+                query: Query::Indefinite(path),
+            }),
             Err(e) => Err(format!("`{text}` is not a valid JSONPath: {}", e.message())),
         }
     }
@@ -60,11 +68,17 @@ impl Path {
 
     /// Selects from `input` (or from `context` for a `$$` path). `None` when a definite
     /// path matches nothing; an indefinite path always yields its (maybe empty) array.
-    pub(crate) fn select<'v>(&self, input: &'v Value, context: &'v Value) -> Option<Cow<'v, Value>> {
+    pub(crate) fn select<'v>(
+        &self,
+        input: &'v Value,
+        context: &'v Value,
+    ) -> Option<Cow<'v, Value>> {
         let root = if self.context { context } else { input };
         match &self.query {
             Query::Definite(steps) => walk(root, steps).map(Cow::Borrowed),
-            Query::Indefinite(path) => Some(Cow::Owned(Value::Array(path.query(root).all().into_iter().cloned().collect()))),
+            Query::Indefinite(path) => Some(Cow::Owned(Value::Array(
+                path.query(root).all().into_iter().cloned().collect(),
+            ))),
         }
     }
 
@@ -131,13 +145,21 @@ impl ResultPath {
         let Some(text) = text else {
             return Ok(ResultPath::Discard);
         };
-        let not_reference = || format!("`{text}` is not a reference path (like `$`, `$.a.b`, `$['a b']`, `$.a[0]`)");
+        let not_reference = || {
+            format!("`{text}` is not a reference path (like `$`, `$.a.b`, `$['a b']`, `$.a[0]`)")
+        };
         if text.starts_with("$$") {
-            return Err(format!("`{text}`: a result cannot be written to the context object"));
+            return Err(format!(
+                "`{text}`: a result cannot be written to the context object"
+            ));
         }
         let rest = text.strip_prefix('$').ok_or_else(not_reference)?;
         let steps = parse_definite(rest).ok_or_else(not_reference)?;
-        Ok(if steps.is_empty() { ResultPath::Replace } else { ResultPath::At(steps.into()) })
+        Ok(if steps.is_empty() {
+            ResultPath::Replace
+        } else {
+            ResultPath::At(steps.into())
+        })
     }
 
     /// Writes `result` into `input`. When the path cannot be written (it runs through a
@@ -155,7 +177,9 @@ impl ResultPath {
                 let mut slot = &mut root;
                 for step in steps.iter() {
                     slot = match (step, slot) {
-                        (Step::Key(k), Value::Object(map)) => map.entry(&**k).or_insert_with(|| Value::Object(Map::new())),
+                        (Step::Key(k), Value::Object(map)) => {
+                            map.entry(&**k).or_insert_with(|| Value::Object(Map::new()))
+                        }
                         (Step::Index(i), Value::Array(items)) => {
                             let len = items.len();
                             match resolve_index(*i, len).and_then(|at| items.get_mut(at)) {
@@ -182,10 +206,12 @@ fn writable(root: &Value, steps: &[Step]) -> bool {
         current = match (step, current) {
             (Step::Key(k), Some(Value::Object(map))) => map.get(&**k),
             (Step::Key(_), None) => None,
-            (Step::Index(i), Some(Value::Array(items))) => match resolve_index(*i, items.len()).and_then(|at| items.get(at)) {
-                Some(item) => Some(item),
-                None => return false,
-            },
+            (Step::Index(i), Some(Value::Array(items))) => {
+                match resolve_index(*i, items.len()).and_then(|at| items.get(at)) {
+                    Some(item) => Some(item),
+                    None => return false,
+                }
+            }
             _ => return false,
         };
     }
@@ -195,7 +221,28 @@ fn writable(root: &Value, steps: &[Step]) -> bool {
 /// Characters that end a dot-notation name or make the path something other than a plain
 /// chain of names and indexes.
 fn ends_name(c: char) -> bool {
-    matches!(c, '.' | '[' | ']' | '*' | '?' | '@' | '(' | ')' | ',' | ':' | '\'' | '"' | '\\' | '$' | '!' | '=' | '<' | '>' | '&' | '|') || c.is_whitespace()
+    matches!(
+        c,
+        '.' | '['
+            | ']'
+            | '*'
+            | '?'
+            | '@'
+            | '('
+            | ')'
+            | ','
+            | ':'
+            | '\''
+            | '"'
+            | '\\'
+            | '$'
+            | '!'
+            | '='
+            | '<'
+            | '>'
+            | '&'
+            | '|'
+    ) || c.is_whitespace()
 }
 
 /// The steps of a definite path after its `$`, or `None` when it is not a plain chain of
@@ -233,7 +280,9 @@ pub(crate) fn parse_definite(rest: &str) -> Option<Vec<Step>> {
                                 'r' => '\r',
                                 't' => '\t',
                                 'u' => {
-                                    let hex: String = (0..4).map(|_| chars.next().map(|(_, c)| c)).collect::<Option<_>>()?;
+                                    let hex: String = (0..4)
+                                        .map(|_| chars.next().map(|(_, c)| c))
+                                        .collect::<Option<_>>()?;
                                     char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
                                 }
                                 other => other,
@@ -255,7 +304,10 @@ pub(crate) fn parse_definite(rest: &str) -> Option<Vec<Step>> {
                         }
                     }
                     let valid = digits.strip_prefix('-').unwrap_or(&digits);
-                    if valid.is_empty() || !valid.bytes().all(|b| b.is_ascii_digit()) || (valid.len() > 1 && valid.starts_with('0')) {
+                    if valid.is_empty()
+                        || !valid.bytes().all(|b| b.is_ascii_digit())
+                        || (valid.len() > 1 && valid.starts_with('0'))
+                    {
                         return None;
                     }
                     steps.push(Step::Index(digits.parse().ok()?));
@@ -273,7 +325,10 @@ mod tests {
     use serde_json::json;
 
     fn sel(path: &str, v: &Value) -> Option<Value> {
-        Path::parse(path).unwrap().select(v, &json!({"Execution": {"Id": "x"}})).map(Cow::into_owned)
+        Path::parse(path)
+            .unwrap()
+            .select(v, &json!({"Execution": {"Id": "x"}}))
+            .map(Cow::into_owned)
     }
 
     #[test]
@@ -307,11 +362,17 @@ mod tests {
     #[test]
     fn result_path_writes_and_creates() {
         let rp = ResultPath::parse(Some("$.a.b")).unwrap();
-        assert_eq!(rp.apply(json!({"x": 1}), json!(2)).ok(), Some(json!({"x": 1, "a": {"b": 2}})));
+        assert_eq!(
+            rp.apply(json!({"x": 1}), json!(2)).ok(),
+            Some(json!({"x": 1, "a": {"b": 2}}))
+        );
         assert!(rp.apply(json!({"a": "str"}), json!(2)).is_err());
         assert!(rp.apply(json!("str"), json!(2)).is_err());
         let rp = ResultPath::parse(Some("$.xs[1]")).unwrap();
-        assert_eq!(rp.apply(json!({"xs": [0, 0]}), json!(5)).ok(), Some(json!({"xs": [0, 5]})));
+        assert_eq!(
+            rp.apply(json!({"xs": [0, 0]}), json!(5)).ok(),
+            Some(json!({"xs": [0, 5]}))
+        );
         assert!(rp.apply(json!({"xs": [0]}), json!(5)).is_err());
         assert_eq!(ResultPath::parse(Some("$")).unwrap(), ResultPath::Replace);
         assert_eq!(ResultPath::parse(None).unwrap(), ResultPath::Discard);

@@ -53,7 +53,12 @@ struct Run<'a> {
     transitions: AtomicU64,
 }
 
-pub(crate) async fn execute(machine: &StateMachine, input: Value, invoker: &dyn Invoker, options: &ExecutionOptions) -> Execution {
+pub(crate) async fn execute(
+    machine: &StateMachine,
+    input: Value,
+    invoker: &dyn Invoker,
+    options: &ExecutionOptions,
+) -> Execution {
     let run = Run {
         machine,
         invoker,
@@ -78,23 +83,50 @@ pub(crate) async fn execute(machine: &StateMachine, input: Value, invoker: &dyn 
     };
     let (status, output, error, failed_state) = match outcome {
         Some(Ok(output)) => {
-            run.event(&mut frame, EventKind::ExecutionSucceeded, None, || json!({"output": output.clone()}));
+            run.event(
+                &mut frame,
+                EventKind::ExecutionSucceeded,
+                None,
+                || json!({"output": output.clone()}),
+            );
             (Status::Succeeded, Some(output), None, None)
         }
         Some(Err(failure)) => {
             let e = &failure.error;
-            run.event(&mut frame, EventKind::ExecutionFailed, None, || json!({"error": e.error, "cause": e.cause}));
-            (Status::Failed, None, Some(failure.error), Some(failure.state.into()))
+            run.event(
+                &mut frame,
+                EventKind::ExecutionFailed,
+                None,
+                || json!({"error": e.error, "cause": e.cause}),
+            );
+            (
+                Status::Failed,
+                None,
+                Some(failure.error),
+                Some(failure.state.into()),
+            )
         }
         None => {
             let seconds = machine.timeout.map_or(0, |d| d.as_secs());
             let error = TaskError::new("States.Timeout", format!("The execution timed out after {seconds} seconds (the state machine's TimeoutSeconds)"));
-            run.event(&mut frame, EventKind::ExecutionTimedOut, None, || json!({"error": error.error, "cause": error.cause}));
+            run.event(
+                &mut frame,
+                EventKind::ExecutionTimedOut,
+                None,
+                || json!({"error": error.error, "cause": error.cause}),
+            );
             (Status::TimedOut, None, Some(error), None)
         }
     };
     let transitions = run.transitions.load(Relaxed);
-    Execution { status, output, error, failed_state, history: run.recorder.into_events(), transitions }
+    Execution {
+        status,
+        output,
+        error,
+        failed_state,
+        history: run.recorder.into_events(),
+        transitions,
+    }
 }
 
 fn request_id() -> String {
@@ -131,24 +163,41 @@ impl<'a> Run<'a> {
 
     fn name(&self) -> &str {
         if self.options.name.is_empty() {
-            self.generated_name.get_or_init(|| request_id())
+            self.generated_name.get_or_init(request_id)
         } else {
             &self.options.name
         }
     }
 
-    fn event(&self, frame: &mut Frame, kind: EventKind, state: Option<&str>, details: impl FnOnce() -> Value) {
+    fn event(
+        &self,
+        frame: &mut Frame,
+        kind: EventKind,
+        state: Option<&str>,
+        details: impl FnOnce() -> Value,
+    ) {
         if self.recorder.enabled() {
-            frame.last = self.recorder.record(frame.last, || self.now(), kind, state, details);
+            frame.last = self
+                .recorder
+                .record(frame.last, || self.now(), kind, state, details);
         }
     }
 
     fn failure(&self, state: &State, error: TaskError) -> Failure {
-        Failure { error, state: state.name.clone() }
+        Failure {
+            error,
+            state: state.name.clone(),
+        }
     }
 
     /// The context object (`$$`) as seen from `state`.
-    fn context(&self, state: &State, entered: SystemTime, retry_count: u64, item: Option<(usize, &Value)>) -> Value {
+    fn context(
+        &self,
+        state: &State,
+        entered: SystemTime,
+        retry_count: u64,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
         let machine = &self.machine.name;
         let name = self.name();
         let mut ctx = json!({
@@ -164,7 +213,10 @@ impl<'a> Run<'a> {
             "StateMachine": {"Id": format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"), "Name": machine}
         });
         if let (Some((index, value)), Some(obj)) = (item, ctx.as_object_mut()) {
-            obj.insert("Map".into(), json!({"Item": {"Index": index, "Value": value.clone()}}));
+            obj.insert(
+                "Map".into(),
+                json!({"Item": {"Index": index, "Value": value.clone()}}),
+            );
         }
         ctx
     }
@@ -175,21 +227,37 @@ impl<'a> Run<'a> {
 
     /// `InputPath` applied without giving up the raw input (Task, Parallel, Map need it for
     /// `ResultPath`).
-    fn input_path<'v>(&self, state: &State, raw: &'v Value, ctx: &(dyn Fn() -> Value + Sync)) -> Result<Cow<'v, Value>, Failure> {
+    fn input_path<'v>(
+        &self,
+        state: &State,
+        raw: &'v Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Result<Cow<'v, Value>, Failure> {
         match &state.input_path {
             IoPath::Root => Ok(Cow::Borrowed(raw)),
             IoPath::Empty => Ok(Cow::Owned(Value::Object(Map::new()))),
             IoPath::Path(p) if p.is_context() => {
                 let context = ctx();
                 let selected = p.select(raw, &context).map(Cow::into_owned);
-                selected.map(Cow::Owned).ok_or_else(|| self.missing(state, "InputPath", p.text(), &context))
+                selected
+                    .map(Cow::Owned)
+                    .ok_or_else(|| self.missing(state, "InputPath", p.text(), &context))
             }
-            IoPath::Path(p) => p.select(raw, &Value::Null).ok_or_else(|| self.missing(state, "InputPath", p.text(), raw)),
+            IoPath::Path(p) => p
+                .select(raw, &Value::Null)
+                .ok_or_else(|| self.missing(state, "InputPath", p.text(), raw)),
         }
     }
 
     /// `InputPath` or `OutputPath` applied to a value the state owns.
-    fn io_owned(&self, state: &State, io: &IoPath, field: &str, value: Value, ctx: &(dyn Fn() -> Value + Sync)) -> Flow {
+    fn io_owned(
+        &self,
+        state: &State,
+        io: &IoPath,
+        field: &str,
+        value: Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
         match io {
             IoPath::Root => Ok(value),
             IoPath::Empty => Ok(Value::Object(Map::new())),
@@ -207,7 +275,12 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn result_path_failure(&self, state: &State, path: &super::path::ResultPath, input: &Value) -> Failure {
+    fn result_path_failure(
+        &self,
+        state: &State,
+        path: &super::path::ResultPath,
+        input: &Value,
+    ) -> Failure {
         let text = match path {
             super::path::ResultPath::At(_) => "the state's ResultPath",
             _ => "$",
@@ -218,33 +291,74 @@ impl<'a> Run<'a> {
         )
     }
 
-    fn run_machine<'s>(&'s self, machine: &'s Machine, input: Value, frame: &'s mut Frame) -> BoxFuture<'s, Flow> {
+    fn run_machine<'s>(
+        &'s self,
+        machine: &'s Machine,
+        input: Value,
+        frame: &'s mut Frame,
+    ) -> BoxFuture<'s, Flow> {
         Box::pin(async move {
             let mut at = machine.start;
             let mut value = input;
             loop {
                 let Some(state) = machine.states.get(at) else {
-                    return Err(Failure { error: runtime(format!("no state at index {at}")), state: "".into() });
+                    return Err(Failure {
+                        error: runtime(format!("no state at index {at}")),
+                        state: "".into(),
+                    });
                 };
                 self.transitions.fetch_add(1, Relaxed);
-                let entered = if state.uses_context || self.recorder.enabled() { self.now() } else { UNIX_EPOCH };
+                let entered = if state.uses_context || self.recorder.enabled() {
+                    self.now()
+                } else {
+                    UNIX_EPOCH
+                };
                 let type_name = state.kind.type_name();
-                self.event(frame, EventKind::entered(type_name), Some(&state.name), || json!({"name": &*state.name, "input": value.clone()}));
+                self.event(
+                    frame,
+                    EventKind::entered(type_name),
+                    Some(&state.name),
+                    || json!({"name": &*state.name, "input": value.clone()}),
+                );
                 let (output, next) = match &state.kind {
                     Kind::Pass(pass) => (self.pass(state, pass, value, entered)?, state.next),
                     Kind::Succeed => {
                         let ctx = || self.context(state, entered, 0, None);
-                        let effective = self.io_owned(state, &state.input_path, "InputPath", value, &ctx)?;
-                        (self.io_owned(state, &state.output_path, "OutputPath", effective, &ctx)?, None)
+                        let effective =
+                            self.io_owned(state, &state.input_path, "InputPath", value, &ctx)?;
+                        (
+                            self.io_owned(
+                                state,
+                                &state.output_path,
+                                "OutputPath",
+                                effective,
+                                &ctx,
+                            )?,
+                            None,
+                        )
                     }
                     Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
                     Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
                     Kind::Fail(fail) => return Err(self.fail(state, fail, &value, entered)),
-                    Kind::Task(task) => self.guarded(state, &task.common, value, frame, entered).await?,
-                    Kind::Parallel(parallel) => self.guarded(state, &parallel.common, value, frame, entered).await?,
-                    Kind::Map(map) => self.guarded(state, &map.common, value, frame, entered).await?,
+                    Kind::Task(task) => {
+                        self.guarded(state, &task.common, value, frame, entered)
+                            .await?
+                    }
+                    Kind::Parallel(parallel) => {
+                        self.guarded(state, &parallel.common, value, frame, entered)
+                            .await?
+                    }
+                    Kind::Map(map) => {
+                        self.guarded(state, &map.common, value, frame, entered)
+                            .await?
+                    }
                 };
-                self.event(frame, EventKind::exited(type_name), Some(&state.name), || json!({"name": &*state.name, "output": output.clone()}));
+                self.event(
+                    frame,
+                    EventKind::exited(type_name),
+                    Some(&state.name),
+                    || json!({"name": &*state.name, "output": output.clone()}),
+                );
                 match next {
                     Some(n) => {
                         at = n;
@@ -262,7 +376,9 @@ impl<'a> Run<'a> {
             (Some(result), _) => result.clone(),
             (None, Some(template)) => {
                 let effective = self.input_path(state, &raw, &ctx)?;
-                template.eval(&Scope::new(&effective, &ctx)).map_err(|e| self.failure(state, e))?
+                template
+                    .eval(&Scope::new(&effective, &ctx))
+                    .map_err(|e| self.failure(state, e))?
             }
             (None, None) if pass.result_path == super::path::ResultPath::Replace => {
                 // The common case: the (selected) input goes through unchanged, moved.
@@ -271,11 +387,20 @@ impl<'a> Run<'a> {
             }
             (None, None) => self.input_path(state, &raw, &ctx)?.into_owned(),
         };
-        let output = pass.result_path.apply(raw, result).map_err(|input| self.result_path_failure(state, &pass.result_path, &input))?;
+        let output = pass
+            .result_path
+            .apply(raw, result)
+            .map_err(|input| self.result_path_failure(state, &pass.result_path, &input))?;
         self.io_owned(state, &state.output_path, "OutputPath", output, &ctx)
     }
 
-    fn choice(&self, state: &State, choice: &Choice, raw: Value, entered: SystemTime) -> Result<(Value, Option<usize>), Failure> {
+    fn choice(
+        &self,
+        state: &State,
+        choice: &Choice,
+        raw: Value,
+        entered: SystemTime,
+    ) -> Result<(Value, Option<usize>), Failure> {
         let ctx = || self.context(state, entered, 0, None);
         let effective = self.io_owned(state, &state.input_path, "InputPath", raw, &ctx)?;
         let mut chosen = None;
@@ -289,14 +414,28 @@ impl<'a> Run<'a> {
             }
         }
         let Some(next) = chosen.or(choice.default) else {
-            return Err(self.failure(state, TaskError::new("States.NoChoiceMatched", format!("No choice rule of the state '{}' matched, and it has no Default", state.name))));
+            return Err(self.failure(
+                state,
+                TaskError::new(
+                    "States.NoChoiceMatched",
+                    format!(
+                        "No choice rule of the state '{}' matched, and it has no Default",
+                        state.name
+                    ),
+                ),
+            ));
         };
-        Ok((self.io_owned(state, &state.output_path, "OutputPath", effective, &ctx)?, Some(next)))
+        Ok((
+            self.io_owned(state, &state.output_path, "OutputPath", effective, &ctx)?,
+            Some(next),
+        ))
     }
 
     /// How long until the timestamp `at` (nanoseconds since the epoch) on the engine's clock.
     fn until(&self, at: i128) -> Duration {
-        system_time_of(at).duration_since(self.now()).unwrap_or(Duration::ZERO)
+        system_time_of(at)
+            .duration_since(self.now())
+            .unwrap_or(Duration::ZERO)
     }
 
     async fn wait(&self, state: &State, wait: &Wait, raw: Value, entered: SystemTime) -> Flow {
@@ -304,14 +443,27 @@ impl<'a> Run<'a> {
         let effective = self.io_owned(state, &state.input_path, "InputPath", raw, &ctx)?;
         let delay = {
             let scope = Scope::new(&effective, &ctx);
-            let read = |p: &super::path::Path| scope.select(p).map(Cow::into_owned).ok_or_else(|| self.missing(state, wait_field(wait), p.text(), &effective));
+            let read = |p: &super::path::Path| {
+                scope
+                    .select(p)
+                    .map(Cow::into_owned)
+                    .ok_or_else(|| self.missing(state, wait_field(wait), p.text(), &effective))
+            };
             match wait {
                 Wait::Seconds(s) => Duration::from_secs(*s),
                 Wait::SecondsPath(p) => {
                     let v = read(p)?;
                     match v.as_u64() {
                         Some(s) => Duration::from_secs(s.min(MAX_DELAY.as_secs())),
-                        None => return Err(self.failure(state, runtime(format!("The SecondsPath '{}' must select a non-negative integer, not {v}", p.text())))),
+                        None => {
+                            return Err(self.failure(
+                                state,
+                                runtime(format!(
+                                "The SecondsPath '{}' must select a non-negative integer, not {v}",
+                                p.text()
+                            )),
+                            ))
+                        }
                     }
                 }
                 Wait::Timestamp(t) => self.until(*t),
@@ -319,7 +471,15 @@ impl<'a> Run<'a> {
                     let v = read(p)?;
                     match v.as_str().and_then(super::time::parse_timestamp) {
                         Some(t) => self.until(t),
-                        None => return Err(self.failure(state, runtime(format!("The TimestampPath '{}' must select an RFC 3339 timestamp, not {v}", p.text())))),
+                        None => {
+                            return Err(self.failure(
+                                state,
+                                runtime(format!(
+                                "The TimestampPath '{}' must select an RFC 3339 timestamp, not {v}",
+                                p.text()
+                            )),
+                            ))
+                        }
                     }
                 }
             }
@@ -343,10 +503,16 @@ impl<'a> Run<'a> {
             };
             match value {
                 Value::String(s) => Ok(s),
-                other => Err(runtime(format!("The field '{field}' must resolve to a string, not {}", kind(&other)))),
+                other => Err(runtime(format!(
+                    "The field '{field}' must resolve to a string, not {}",
+                    kind(&other)
+                ))),
             }
         };
-        let error = match (text(&fail.error, "ErrorPath"), text(&fail.cause, "CausePath")) {
+        let error = match (
+            text(&fail.error, "ErrorPath"),
+            text(&fail.cause, "CausePath"),
+        ) {
             (Ok(error), Ok(cause)) => TaskError::new(error, cause),
             (Err(e), _) | (_, Err(e)) => e,
         };
@@ -355,7 +521,14 @@ impl<'a> Run<'a> {
 
     /// Runs a Task, Parallel or Map state with its retriers and catchers; the output and the
     /// next state (the catcher's when one caught the error).
-    async fn guarded(&self, state: &State, common: &Common, raw: Value, frame: &mut Frame, entered: SystemTime) -> Result<(Value, Option<usize>), Failure> {
+    async fn guarded(
+        &self,
+        state: &State,
+        common: &Common,
+        raw: Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+    ) -> Result<(Value, Option<usize>), Failure> {
         let mut raw = raw;
         let mut attempts_per_retrier: Vec<u64> = Vec::new();
         let mut retry_count = 0u64;
@@ -364,7 +537,10 @@ impl<'a> Run<'a> {
                 Ok(result) => match common.result_path.apply(raw, result) {
                     Ok(output) => {
                         let ctx = || self.context(state, entered, retry_count, None);
-                        return Ok((self.io_owned(state, &state.output_path, "OutputPath", output, &ctx)?, state.next));
+                        return Ok((
+                            self.io_owned(state, &state.output_path, "OutputPath", output, &ctx)?,
+                            state.next,
+                        ));
                     }
                     Err(input) => {
                         let f = self.result_path_failure(state, &common.result_path, &input);
@@ -393,10 +569,13 @@ impl<'a> Run<'a> {
                 }
             }
             if let Some(catcher) = common.catch.iter().find(|c| c.errors.matches(error)) {
-                let error_output = json!({"Error": failure.error.error, "Cause": failure.error.cause});
+                let error_output =
+                    json!({"Error": failure.error.error, "Cause": failure.error.cause});
                 return match catcher.result_path.apply(raw, error_output) {
                     Ok(output) => Ok((output, Some(catcher.next))),
-                    Err(input) => Err(self.result_path_failure(state, &catcher.result_path, &input)),
+                    Err(input) => {
+                        Err(self.result_path_failure(state, &catcher.result_path, &input))
+                    }
                 };
             }
             return Err(failure);
@@ -404,32 +583,72 @@ impl<'a> Run<'a> {
     }
 
     /// One attempt of a Task, Parallel or Map state: its result after `ResultSelector`.
-    async fn attempt(&self, state: &State, raw: &Value, frame: &mut Frame, entered: SystemTime, retry_count: u64) -> Flow {
+    async fn attempt(
+        &self,
+        state: &State,
+        raw: &Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Flow {
         match &state.kind {
-            Kind::Task(task) => self.task(state, task, raw, frame, entered, retry_count).await,
-            Kind::Parallel(parallel) => self.parallel(state, parallel, raw, frame, entered, retry_count).await,
+            Kind::Task(task) => {
+                self.task(state, task, raw, frame, entered, retry_count)
+                    .await
+            }
+            Kind::Parallel(parallel) => {
+                self.parallel(state, parallel, raw, frame, entered, retry_count)
+                    .await
+            }
             Kind::Map(map) => self.map(state, map, raw, frame, entered, retry_count).await,
-            _ => Err(self.failure(state, runtime("only Task, Parallel and Map states have retriers"))),
+            _ => Err(self.failure(
+                state,
+                runtime("only Task, Parallel and Map states have retriers"),
+            )),
         }
     }
 
-    fn select_result(&self, state: &State, selector: &Option<super::template::Template>, result: Value, ctx: &(dyn Fn() -> Value + Sync)) -> Flow {
+    fn select_result(
+        &self,
+        state: &State,
+        selector: &Option<super::template::Template>,
+        result: Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
         match selector {
-            Some(t) => t.eval(&Scope::new(&result, ctx)).map_err(|e| self.failure(state, e)),
+            Some(t) => t
+                .eval(&Scope::new(&result, ctx))
+                .map_err(|e| self.failure(state, e)),
             None => Ok(result),
         }
     }
 
     /// The effective input of a Task or Parallel: `InputPath`, then `Parameters`.
-    fn effective_input(&self, state: &State, parameters: &Option<super::template::Template>, raw: &Value, ctx: &(dyn Fn() -> Value + Sync)) -> Flow {
+    fn effective_input(
+        &self,
+        state: &State,
+        parameters: &Option<super::template::Template>,
+        raw: &Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
         let effective = self.input_path(state, raw, ctx)?;
         match parameters {
-            Some(t) => t.eval(&Scope::new(&effective, ctx)).map_err(|e| self.failure(state, e)),
+            Some(t) => t
+                .eval(&Scope::new(&effective, ctx))
+                .map_err(|e| self.failure(state, e)),
             None => Ok(effective.into_owned()),
         }
     }
 
-    async fn task(&self, state: &State, task: &Task, raw: &Value, frame: &mut Frame, entered: SystemTime, retry_count: u64) -> Flow {
+    async fn task(
+        &self,
+        state: &State,
+        task: &Task,
+        raw: &Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
         let timeout = match &task.timeout {
             None => None,
@@ -439,7 +658,15 @@ impl<'a> Run<'a> {
                 let v = Scope::new(&effective, &ctx).select(p).map(Cow::into_owned);
                 match v.as_ref().and_then(Value::as_u64) {
                     Some(s) if s > 0 => Some(Duration::from_secs(s.min(MAX_DELAY.as_secs()))),
-                    _ => return Err(self.failure(state, runtime(format!("The TimeoutSecondsPath '{}' must select a positive integer", p.text())))),
+                    _ => {
+                        return Err(self.failure(
+                            state,
+                            runtime(format!(
+                                "The TimeoutSecondsPath '{}' must select a positive integer",
+                                p.text()
+                            )),
+                        ))
+                    }
                 }
             }
         };
@@ -447,13 +674,24 @@ impl<'a> Run<'a> {
         let (function, payload, lambda_arn) = match &task.resource {
             Resource::LambdaInvoke => {
                 let Value::Object(mut params) = payload else {
-                    return Err(self.failure(state, runtime("the Parameters of a lambda:invoke task must be an object")));
+                    return Err(self.failure(
+                        state,
+                        runtime("the Parameters of a lambda:invoke task must be an object"),
+                    ));
                 };
-                let payload = params.remove("Payload").unwrap_or_else(|| Value::Object(Map::new()));
+                let payload = params
+                    .remove("Payload")
+                    .unwrap_or_else(|| Value::Object(Map::new()));
                 match params.remove("FunctionName") {
                     Some(Value::String(f)) => (Cow::Owned(f), payload, false),
                     other => {
-                        return Err(self.failure(state, runtime(format!("FunctionName must be a string, not {}", other.as_ref().map_or("missing", kind)))));
+                        return Err(self.failure(
+                            state,
+                            runtime(format!(
+                                "FunctionName must be a string, not {}",
+                                other.as_ref().map_or("missing", kind)
+                            )),
+                        ));
                     }
                 }
             }
@@ -468,21 +706,41 @@ impl<'a> Run<'a> {
             self.event(frame, EventKind::TaskScheduled, name, || {
                 json!({"resourceType": "lambda", "resource": "invoke", "region": REGION, "parameters": {"FunctionName": &*function, "Payload": payload.clone()}, "timeoutInSeconds": timeout_seconds})
             });
-            self.event(frame, EventKind::TaskStarted, name, || json!({"resourceType": "lambda", "resource": "invoke"}));
+            self.event(
+                frame,
+                EventKind::TaskStarted,
+                name,
+                || json!({"resourceType": "lambda", "resource": "invoke"}),
+            );
         }
         let call = self.invoker.invoke(&function, payload);
         let outcome = match timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
                 Ok(result) => result.map_err(|e| (e, false)),
-                Err(_) => Err((TaskError::new("States.Timeout", format!("The task did not finish within {} seconds", limit.as_secs())), true)),
+                Err(_) => Err((
+                    TaskError::new(
+                        "States.Timeout",
+                        format!("The task did not finish within {} seconds", limit.as_secs()),
+                    ),
+                    true,
+                )),
             },
             None => call.await.map_err(|e| (e, false)),
         };
         match outcome {
             Ok(result) => {
-                let result = if lambda_arn { result } else { invoke_response(result) };
+                let result = if lambda_arn {
+                    result
+                } else {
+                    invoke_response(result)
+                };
                 if lambda_arn {
-                    self.event(frame, EventKind::LambdaFunctionSucceeded, name, || json!({"output": result.clone()}));
+                    self.event(
+                        frame,
+                        EventKind::LambdaFunctionSucceeded,
+                        name,
+                        || json!({"output": result.clone()}),
+                    );
                 } else {
                     self.event(frame, EventKind::TaskSucceeded, name, || json!({"resourceType": "lambda", "resource": "invoke", "output": result.clone()}));
                 }
@@ -507,7 +765,15 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn parallel(&self, state: &State, parallel: &Parallel, raw: &Value, frame: &mut Frame, entered: SystemTime, retry_count: u64) -> Flow {
+    async fn parallel(
+        &self,
+        state: &State,
+        parallel: &Parallel,
+        raw: &Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
         let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
         let name = Some(&*state.name);
@@ -516,27 +782,49 @@ impl<'a> Run<'a> {
         let input = &input;
         let branches = parallel.branches.iter().map(|branch| async move {
             let mut branch_frame = Frame { last: started };
-            self.run_machine(branch, input.clone(), &mut branch_frame).await
+            self.run_machine(branch, input.clone(), &mut branch_frame)
+                .await
         });
         match futures_util::future::try_join_all(branches).await {
             Ok(outputs) => {
                 self.event(frame, EventKind::ParallelStateSucceeded, name, || json!({}));
-                self.select_result(state, &parallel.common.result_selector, Value::Array(outputs), &ctx)
+                self.select_result(
+                    state,
+                    &parallel.common.result_selector,
+                    Value::Array(outputs),
+                    &ctx,
+                )
             }
             Err(failure) => {
                 let e = &failure.error;
-                self.event(frame, EventKind::ParallelStateFailed, name, || json!({"error": e.error, "cause": e.cause}));
+                self.event(
+                    frame,
+                    EventKind::ParallelStateFailed,
+                    name,
+                    || json!({"error": e.error, "cause": e.cause}),
+                );
                 Err(failure)
             }
         }
     }
 
-    async fn map(&self, state: &State, map: &MapState, raw: &Value, frame: &mut Frame, entered: SystemTime, retry_count: u64) -> Flow {
+    async fn map(
+        &self,
+        state: &State,
+        map: &MapState,
+        raw: &Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
         let effective = self.input_path(state, raw, &ctx)?;
         let effective: &Value = &effective;
         let read_number = |p: &super::path::Path, field: &str| -> Result<Value, Failure> {
-            Scope::new(effective, &ctx).select(p).map(Cow::into_owned).ok_or_else(|| self.missing(state, field, p.text(), effective))
+            Scope::new(effective, &ctx)
+                .select(p)
+                .map(Cow::into_owned)
+                .ok_or_else(|| self.missing(state, field, p.text(), effective))
         };
         let items = match &map.items_path {
             None => Cow::Borrowed(effective),
@@ -547,16 +835,39 @@ impl<'a> Run<'a> {
             }
         };
         let Value::Array(items) = &*items else {
-            return Err(self.failure(state, runtime(format!("The Map state's items must be an array, not {} ('{}')", kind(&items), preview(&items)))));
+            return Err(self.failure(
+                state,
+                runtime(format!(
+                    "The Map state's items must be an array, not {} ('{}')",
+                    kind(&items),
+                    preview(&items)
+                )),
+            ));
         };
         let max_concurrency = match &map.max_concurrency {
             Count::Fixed(n) => *n,
-            Count::Path(p) => read_number(p, "MaxConcurrencyPath")?.as_u64().ok_or_else(|| self.failure(state, runtime("MaxConcurrencyPath must select a non-negative integer")))?,
+            Count::Path(p) => read_number(p, "MaxConcurrencyPath")?
+                .as_u64()
+                .ok_or_else(|| {
+                    self.failure(
+                        state,
+                        runtime("MaxConcurrencyPath must select a non-negative integer"),
+                    )
+                })?,
         };
         let tolerated_count = match &map.tolerated_count {
             None => None,
             Some(Count::Fixed(n)) => Some(*n),
-            Some(Count::Path(p)) => Some(read_number(p, "ToleratedFailureCountPath")?.as_u64().ok_or_else(|| self.failure(state, runtime("ToleratedFailureCountPath must select a non-negative integer")))?),
+            Some(Count::Path(p)) => Some(
+                read_number(p, "ToleratedFailureCountPath")?
+                    .as_u64()
+                    .ok_or_else(|| {
+                        self.failure(
+                            state,
+                            runtime("ToleratedFailureCountPath must select a non-negative integer"),
+                        )
+                    })?,
+            ),
         };
         let tolerated_percentage = match &map.tolerated_percentage {
             None => None,
@@ -565,13 +876,25 @@ impl<'a> Run<'a> {
                 read_number(p, "ToleratedFailurePercentagePath")?
                     .as_f64()
                     .filter(|p| (0.0..=100.0).contains(p))
-                    .ok_or_else(|| self.failure(state, runtime("ToleratedFailurePercentagePath must select a number from 0 to 100")))?,
+                    .ok_or_else(|| {
+                        self.failure(
+                            state,
+                            runtime(
+                                "ToleratedFailurePercentagePath must select a number from 0 to 100",
+                            ),
+                        )
+                    })?,
             ),
         };
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
         let total = items.len();
         let name = Some(&*state.name);
-        self.event(frame, EventKind::MapStateStarted, name, || json!({"length": total}));
+        self.event(
+            frame,
+            EventKind::MapStateStarted,
+            name,
+            || json!({"length": total}),
+        );
         let started = frame.last;
         let limit = match usize::try_from(max_concurrency) {
             Ok(0) | Err(_) => total.max(1),
@@ -580,13 +903,31 @@ impl<'a> Run<'a> {
         let mut pending = items.iter().enumerate();
         let mut running = futures_util::stream::FuturesUnordered::new();
         for (index, item) in pending.by_ref().take(limit) {
-            running.push(self.iteration(state, map, effective, entered, retry_count, started, index, item));
+            running.push(self.iteration(
+                state,
+                map,
+                effective,
+                entered,
+                retry_count,
+                started,
+                index,
+                item,
+            ));
         }
         let mut results = vec![Value::Null; total];
         let mut failures = 0u64;
         while let Some((index, outcome)) = running.next().await {
             if let Some((next_index, item)) = pending.next() {
-                running.push(self.iteration(state, map, effective, entered, retry_count, started, next_index, item));
+                running.push(self.iteration(
+                    state,
+                    map,
+                    effective,
+                    entered,
+                    retry_count,
+                    started,
+                    next_index,
+                    item,
+                ));
             }
             let failure = match outcome {
                 Ok(output) => {
@@ -605,7 +946,8 @@ impl<'a> Run<'a> {
                     *slot = json!({"Error": failure.error.error, "Cause": failure.error.cause});
                 }
                 let over_count = tolerated_count.is_some_and(|n| failures > n);
-                let over_percentage = tolerated_percentage.is_some_and(|p| failures as f64 * 100.0 > p * total as f64);
+                let over_percentage = tolerated_percentage
+                    .is_some_and(|p| failures as f64 * 100.0 > p * total as f64);
                 if !(over_count || over_percentage) {
                     continue;
                 }
@@ -615,29 +957,59 @@ impl<'a> Run<'a> {
                 )
             };
             let e = &failure.error;
-            self.event(frame, EventKind::MapStateFailed, name, || json!({"error": e.error, "cause": e.cause}));
+            self.event(
+                frame,
+                EventKind::MapStateFailed,
+                name,
+                || json!({"error": e.error, "cause": e.cause}),
+            );
             return Err(failure);
         }
         self.event(frame, EventKind::MapStateSucceeded, name, || json!({}));
-        self.select_result(state, &map.common.result_selector, Value::Array(results), &ctx)
+        self.select_result(
+            state,
+            &map.common.result_selector,
+            Value::Array(results),
+            &ctx,
+        )
     }
 
     /// One Map iteration: its input (the item, or `ItemSelector` with `$$.Map.Item`), then
     /// the item processor.
     #[allow(clippy::too_many_arguments)]
-    async fn iteration(&self, state: &State, map: &MapState, effective: &Value, entered: SystemTime, retry_count: u64, started: u64, index: usize, item: &Value) -> (usize, Flow) {
+    async fn iteration(
+        &self,
+        state: &State,
+        map: &MapState,
+        effective: &Value,
+        entered: SystemTime,
+        retry_count: u64,
+        started: u64,
+        index: usize,
+        item: &Value,
+    ) -> (usize, Flow) {
         let input = match &map.item_selector {
             Some(selector) => {
                 let item_ctx = || self.context(state, entered, retry_count, Some((index, item)));
-                selector.eval(&Scope::new(effective, &item_ctx)).map_err(|e| self.failure(state, e))
+                selector
+                    .eval(&Scope::new(effective, &item_ctx))
+                    .map_err(|e| self.failure(state, e))
             }
             None => Ok(item.clone()),
         };
         let name = Some(&*state.name);
         let mut iteration = Frame { last: started };
-        self.event(&mut iteration, EventKind::MapIterationStarted, name, || json!({"name": &*state.name, "index": index}));
+        self.event(
+            &mut iteration,
+            EventKind::MapIterationStarted,
+            name,
+            || json!({"name": &*state.name, "index": index}),
+        );
         let outcome = match input {
-            Ok(input) => self.run_machine(&map.processor, input, &mut iteration).await,
+            Ok(input) => {
+                self.run_machine(&map.processor, input, &mut iteration)
+                    .await
+            }
             Err(f) => Err(f),
         };
         match &outcome {

@@ -2,6 +2,7 @@
 //! in `.$` take their value from a path, a context path or an intrinsic function call, compiled
 //! once at load so that running one is a walk over prepared nodes.
 
+use super::intrinsics;
 use super::path::Path;
 use super::TaskError;
 use serde_json::{Map, Value};
@@ -18,7 +19,11 @@ pub(crate) struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub(crate) fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Scope<'a> {
-        Scope { input, context: OnceCell::new(), build_context }
+        Scope {
+            input,
+            context: OnceCell::new(),
+            build_context,
+        }
     }
 
     pub(crate) fn context(&self) -> &Value {
@@ -54,10 +59,12 @@ pub(crate) fn preview(v: &Value) -> String {
     text
 }
 
-/// A compiled intrinsic function call (`States.Format(…)`, …).
+/// A compiled intrinsic function call (`States.Format(…)`, …), its path arguments compiled
+/// too.
 pub(crate) struct Intrinsic {
     text: Box<str>,
-    call: intrinsics_bridge::Call,
+    call: intrinsics::Call,
+    paths: Vec<(Box<str>, Path)>,
 }
 
 impl std::fmt::Debug for Intrinsic {
@@ -68,43 +75,44 @@ impl std::fmt::Debug for Intrinsic {
 
 impl Intrinsic {
     pub(crate) fn parse(text: &str) -> Result<Intrinsic, String> {
-        let call = intrinsics_bridge::parse(text)?;
-        Ok(Intrinsic { text: text.into(), call })
+        let call = intrinsics::parse(text).map_err(|e| e.to_string())?;
+        let mut paths: Vec<(Box<str>, Path)> = Vec::new();
+        for p in call.paths() {
+            if !paths.iter().any(|(t, _)| &**t == p) {
+                paths.push((p.into(), Path::parse(p)?));
+            }
+        }
+        Ok(Intrinsic {
+            text: text.into(),
+            call,
+            paths,
+        })
+    }
+
+    pub(crate) fn uses_context(&self) -> bool {
+        self.paths.iter().any(|(_, p)| p.is_context())
     }
 
     pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
         let mut resolve = |path_text: &str| -> Result<Value, TaskError> {
-            let path = Path::parse(path_text).map_err(runtime)?;
-            match scope.select(&path) {
+            let compiled;
+            let path = match self.paths.iter().find(|(t, _)| &**t == path_text) {
+                Some((_, p)) => p,
+                None => {
+                    compiled = Path::parse(path_text).map_err(runtime)?;
+                    &compiled
+                }
+            };
+            match scope.select(path) {
                 Some(v) => Ok(v.into_owned()),
                 None => Err(runtime(format!(
                     "The JSONPath '{path_text}' in the intrinsic function '{}' could not be found in the input '{}'",
                     self.text,
-                    preview(scope.input)
+                    preview(if path.is_context() { scope.context() } else { scope.input })
                 ))),
             }
         };
         self.call.eval(&mut resolve)
-    }
-}
-
-/// The engine's view of `intrinsics.rs`: `parse` at load, `eval` with a path resolver.
-/// STAND-IN until `intrinsics.rs` has its API (`parse`, `Call::eval`): every call parses and
-/// fails at run time.
-mod intrinsics_bridge {
-    use crate::engine::TaskError;
-    use serde_json::Value;
-
-    pub(crate) struct Call(Box<str>);
-
-    pub(crate) fn parse(text: &str) -> Result<Call, String> {
-        Ok(Call(text.into()))
-    }
-
-    impl Call {
-        pub(crate) fn eval(&self, _resolve: &mut dyn FnMut(&str) -> Result<Value, TaskError>) -> Result<Value, TaskError> {
-            Err(TaskError::new("States.Runtime", format!("intrinsic functions are not available yet: {}", self.0)))
-        }
     }
 }
 
@@ -115,7 +123,10 @@ pub(crate) enum Template {
     Object(Vec<(Box<str>, Template)>),
     Array(Vec<Template>),
     /// `"key.$": "$.path"`; the key is kept for the error message.
-    Path { key: Box<str>, path: Path },
+    Path {
+        key: Box<str>,
+        path: Path,
+    },
     Intrinsic(Box<Intrinsic>),
 }
 
@@ -133,11 +144,17 @@ impl Template {
             Value::Object(map) => {
                 let mut fields = Vec::with_capacity(map.len());
                 for (key, value) in map {
-                    let here = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                    let here = if at.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{at}.{key}")
+                    };
                     match key.strip_suffix(".$") {
                         Some(name) => {
                             if map.contains_key(name) {
-                                return Err(format!("`{here}` and `{name}` both set the field `{name}`"));
+                                return Err(format!(
+                                    "`{here}` and `{name}` both set the field `{name}`"
+                                ));
                             }
                             let Value::String(text) = value else {
                                 return Err(format!("`{here}` must be a string (a path, a context path or an intrinsic function), not {}", kind(value)));
@@ -150,7 +167,11 @@ impl Template {
                 Ok(Template::Object(fields))
             }
             Value::Array(items) => Ok(Template::Array(
-                items.iter().enumerate().map(|(i, item)| Self::compile_at(item, &format!("{at}[{i}]"))).collect::<Result<_, _>>()?,
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| Self::compile_at(item, &format!("{at}[{i}]")))
+                    .collect::<Result<_, _>>()?,
             )),
             other => Ok(Template::Static(other.clone())),
         }
@@ -159,9 +180,13 @@ impl Template {
     fn dynamic(key: &str, text: &str) -> Result<Template, String> {
         if text.starts_with('$') {
             let path = Path::parse(text).map_err(|e| format!("`{key}`: {e}"))?;
-            Ok(Template::Path { key: key.into(), path })
+            Ok(Template::Path {
+                key: key.into(),
+                path,
+            })
         } else if text.starts_with("States.") {
-            let call = Intrinsic::parse(text).map_err(|e| format!("`{key}`: intrinsic function `{text}`: {e}"))?;
+            let call = Intrinsic::parse(text)
+                .map_err(|e| format!("`{key}`: intrinsic function `{text}`: {e}"))?;
             Ok(Template::Intrinsic(Box::new(call)))
         } else {
             Err(format!("`{key}` is `{text}`, which is neither a path (`$…`, `$$…`) nor an intrinsic function (`States.…`)"))
@@ -175,8 +200,7 @@ impl Template {
             Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Path { path, .. } => path.is_context(),
-            // An intrinsic's arguments are only known to it: assume the worst.
-            Template::Intrinsic(_) => true,
+            Template::Intrinsic(call) => call.uses_context(),
         }
     }
 
@@ -231,7 +255,9 @@ mod tests {
 
     fn eval(t: Value, input: Value) -> Result<Value, TaskError> {
         let ctx = || json!({"Execution": {"Name": "run-1"}});
-        Template::compile(&t).unwrap().eval(&Scope::new(&input, &ctx))
+        Template::compile(&t)
+            .unwrap()
+            .eval(&Scope::new(&input, &ctx))
     }
 
     #[test]
@@ -240,19 +266,31 @@ mod tests {
             json!({"a.$": "$.x", "b": {"c.$": "$$.Execution.Name", "d": [1, {"e.$": "$.y[0]"}]}, "f": "$.not-a-path"}),
             json!({"x": {"k": 1}, "y": [true]}),
         );
-        assert_eq!(out.unwrap(), json!({"a": {"k": 1}, "b": {"c": "run-1", "d": [1, {"e": true}]}, "f": "$.not-a-path"}));
+        assert_eq!(
+            out.unwrap(),
+            json!({"a": {"k": 1}, "b": {"c": "run-1", "d": [1, {"e": true}]}, "f": "$.not-a-path"})
+        );
     }
 
     #[test]
     fn missing_path_is_a_runtime_error() {
         let err = eval(json!({"a.$": "$.nope"}), json!({})).unwrap_err();
         assert_eq!(err.error, "States.Runtime");
-        assert!(err.cause.contains("'$.nope'") && err.cause.contains("'a.$'"), "{}", err.cause);
+        assert!(
+            err.cause.contains("'$.nope'") && err.cause.contains("'a.$'"),
+            "{}",
+            err.cause
+        );
     }
 
     #[test]
     fn bad_templates_are_rejected_at_compile() {
-        for bad in [json!({"a.$": 1}), json!({"a.$": "x"}), json!({"a.$": "$.["}), json!({"a": 1, "a.$": "$"})] {
+        for bad in [
+            json!({"a.$": 1}),
+            json!({"a.$": "x"}),
+            json!({"a.$": "$.["}),
+            json!({"a": 1, "a.$": "$"}),
+        ] {
             assert!(Template::compile(&bad).is_err(), "{bad}");
         }
     }

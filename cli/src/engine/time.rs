@@ -10,7 +10,9 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i128> {
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let digits = b.get(from..from + len)?;
-        digits.iter().try_fold(0i64, |acc, d| d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0')))
+        digits.iter().try_fold(0i64, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
     };
     let sep = |at: usize, c: u8| b.get(at) == Some(&c);
     let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
@@ -18,7 +20,13 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i128> {
         return None;
     }
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let mut i = 19;
@@ -133,7 +141,10 @@ mod tests {
     #[test]
     fn parses_and_formats_round_trip() {
         let t = parse_timestamp("2024-02-29T23:59:58.5Z").unwrap();
-        assert_eq!(format_timestamp(system_time_of(t)), "2024-02-29T23:59:58.500Z");
+        assert_eq!(
+            format_timestamp(system_time_of(t)),
+            "2024-02-29T23:59:58.500Z"
+        );
         assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_timestamp("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_timestamp("1969-12-31T23:00:00-01:00"), Some(0));
@@ -142,7 +153,19 @@ mod tests {
 
     #[test]
     fn rejects_what_step_functions_rejects() {
-        for bad in ["2023-02-29T00:00:00Z", "2024-01-01t00:00:00Z", "2024-01-01T00:00:00z", "2024-01-01T00:00:00", "2024-01-01T24:00:00Z", "2024-01-01T00:00:00.Z", "2024-13-01T00:00:00Z", "", "2024-01-01T00:00:00+1:00", "2024-01-01T00:00:00Zx", "２０２４-01-01T00:00:00Z"] {
+        for bad in [
+            "2023-02-29T00:00:00Z",
+            "2024-01-01t00:00:00Z",
+            "2024-01-01T00:00:00z",
+            "2024-01-01T00:00:00",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:00:00.Z",
+            "2024-13-01T00:00:00Z",
+            "",
+            "2024-01-01T00:00:00+1:00",
+            "2024-01-01T00:00:00Zx",
+            "２０２４-01-01T00:00:00Z",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }
