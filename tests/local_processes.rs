@@ -504,3 +504,40 @@ async fn a_state_machine_runs_on_local_processes_and_retry_and_catch_see_their_e
         "the Map's iterations ran in parallel processes: {pids:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_while_idle_is_replaced_without_an_error() {
+    let local = local(fixture("fragile"));
+    let before = pid(&local, "fragile").await;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &before.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // `kill` returns once the signal is sent; wait until the kernel has ended the process
+    // (a zombie or gone). A death at the very moment of a call is a crash during that call.
+    let dead = |pid: u64| match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
+    };
+    let started = Instant::now();
+    while !dead(before) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "SIGKILL did not end {before}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Whether or not the pool has noticed the death yet, the call is served by a new process.
+    assert_eq!(
+        call(&local, "fragile", json!({"echo": "still here"})).await,
+        Ok(json!("still here"))
+    );
+    assert_ne!(pid(&local, "fragile").await, before);
+    assert!(reaped(before));
+}

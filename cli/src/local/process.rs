@@ -29,7 +29,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::{oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 /// How many processes one unit may run at once (calls beyond that wait for a free one).
 pub const DEFAULT_MAX_PROCESSES: usize = 8;
@@ -285,26 +285,6 @@ impl LocalProcesses {
                 "the local process pool is closed",
             )
         })?;
-        let process = match unit.take_idle() {
-            Some(process) => process,
-            None => match Process::spawn(unit, &self.options).await {
-                Ok(process) => {
-                    let process = Arc::new(process);
-                    lock(&unit.all).retain(|p| p.strong_count() > 0);
-                    lock(&unit.all).push(Arc::downgrade(&process));
-                    process
-                }
-                Err(error) => {
-                    return Err(TaskError::from_lambda(
-                        "Runtime.InvalidEntrypoint",
-                        &format!(
-                            "RequestId: {request_id} Error: Couldn't start {}: {error}",
-                            unit.config.binary.display()
-                        ),
-                    ))
-                }
-            },
-        };
         let invocation = Invocation {
             request_id: request_id.clone(),
             payload: body,
@@ -317,56 +297,85 @@ impl LocalProcesses {
             cognito_identity: None,
             timeout: unit.config.timeout,
         };
-        let submitted = match process.api.submit(invocation) {
-            Ok(submitted) => submitted,
-            Err(Busy) => {
-                // Only a runtime still holding an earlier invocation gets here: start afresh.
-                process.kill().await;
-                return Err(TaskError::new(
-                    "Lambda.ServiceException",
-                    "the local process was still busy with an earlier invocation",
-                ));
-            }
-        };
-        let ended = wait(
-            &process,
-            submitted,
-            unit.config.timeout,
-            self.options.init_timeout,
-        )
-        .await;
-        match ended {
-            Ended::Outcome(outcome) => {
-                let reusable = matches!(
-                    outcome,
-                    Outcome::Response(_) | Outcome::Error { .. } | Outcome::ResponseTooLarge { .. }
-                );
-                let result = outcome_result(outcome);
-                if reusable && process.exited().is_none() {
-                    lock(&unit.idle).push(process);
-                } else {
+        loop {
+            let (process, warm) = match unit.take_idle().await {
+                Some(process) => (process, true),
+                None => match Process::spawn(unit, &self.options).await {
+                    Ok(process) => {
+                        let process = Arc::new(process);
+                        let mut all = lock(&unit.all);
+                        all.retain(|p| p.strong_count() > 0);
+                        all.push(Arc::downgrade(&process));
+                        (process, false)
+                    }
+                    Err(error) => {
+                        return Err(TaskError::from_lambda(
+                            "Runtime.InvalidEntrypoint",
+                            &format!(
+                                "RequestId: {request_id} Error: Couldn't start {}: {error}",
+                                unit.config.binary.display()
+                            ),
+                        ))
+                    }
+                },
+            };
+            let submitted = match process.api.submit(invocation.clone()) {
+                Ok(submitted) => submitted,
+                Err(Busy) => {
+                    // A runtime still holding an earlier invocation: replace it.
                     process.kill().await;
+                    continue;
                 }
-                result
-            }
-            Ended::Exited(exit) => Err(exit_error(&request_id, exit)),
-            Ended::TimedOut(limit) => {
-                process.kill().await;
-                Err(TaskError::from_lambda(
-                    "Sandbox.Timedout",
-                    &format!(
-                        "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
-                        limit.as_secs_f64()
-                    ),
-                ))
-            }
-            Ended::Lost => {
-                process.kill().await;
-                Err(TaskError::new(
-                    "Lambda.ServiceException",
-                    format!("RequestId: {request_id} Error: the local runtime lost the invocation"),
-                ))
-            }
+            };
+            let ended = wait(
+                &process,
+                submitted,
+                unit.config.timeout,
+                self.options.init_timeout,
+            )
+            .await;
+            return match ended {
+                Ended::Outcome(outcome) => {
+                    let reusable = matches!(
+                        outcome,
+                        Outcome::Response(_)
+                            | Outcome::Error { .. }
+                            | Outcome::ResponseTooLarge { .. }
+                    );
+                    let result = outcome_result(outcome);
+                    if reusable && process.exited().is_none() {
+                        lock(&unit.idle).push(process);
+                    } else {
+                        process.kill().await;
+                    }
+                    result
+                }
+                // A warm process that died while idle never saw this invocation: Lambda
+                // would start a fresh environment for it, and so do we.
+                Ended::Exited {
+                    delivered: false, ..
+                } if warm => continue,
+                Ended::Exited { exit, .. } => Err(exit_error(&request_id, exit)),
+                Ended::TimedOut(limit) => {
+                    process.kill().await;
+                    Err(TaskError::from_lambda(
+                        "Sandbox.Timedout",
+                        &format!(
+                            "RequestId: {request_id} Error: Task timed out after {:.2} seconds",
+                            limit.as_secs_f64()
+                        ),
+                    ))
+                }
+                Ended::Lost => {
+                    process.kill().await;
+                    Err(TaskError::new(
+                        "Lambda.ServiceException",
+                        format!(
+                            "RequestId: {request_id} Error: the local runtime lost the invocation"
+                        ),
+                    ))
+                }
+            };
         }
     }
 }
@@ -411,14 +420,15 @@ fn candidate_names(function: &str) -> Vec<&str> {
 }
 
 impl Unit {
-    fn take_idle(&self) -> Option<Arc<Process>> {
-        let mut idle = lock(&self.idle);
-        while let Some(process) = idle.pop() {
-            if process.exited().is_none() {
+    /// A warm process that still runs, if any: a dead one would take the invocation on a
+    /// stale `/next` connection and lose it.
+    async fn take_idle(&self) -> Option<Arc<Process>> {
+        loop {
+            let process = lock(&self.idle).pop()?;
+            if process.alive().await {
                 return Some(process);
             }
         }
-        None
     }
 }
 
@@ -469,6 +479,7 @@ struct Process {
     api: RuntimeApi,
     exit: watch::Receiver<Option<Exit>>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
+    probe: mpsc::UnboundedSender<oneshot::Sender<bool>>,
 }
 
 impl Process {
@@ -539,15 +550,33 @@ impl Process {
         }
 
         let (exit_tx, exit) = watch::channel(None);
-        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        let (kill_tx, mut kill_rx) = oneshot::channel::<()>();
+        let (probe_tx, mut probe_rx) = mpsc::unbounded_channel::<oneshot::Sender<bool>>();
         // The supervisor owns the child: it waits for the exit (reaping it, so no zombie is
-        // left) or, when told to or when the `Process` is dropped, kills it first.
+        // left) or, when told to or when the `Process` is dropped, kills it first. Asked
+        // whether the child still runs, it checks with the OS rather than trusting that an
+        // exit would already have been noticed.
         tokio::spawn(async move {
-            let status = tokio::select! {
-                status = child.wait() => status,
-                _ = kill_rx => {
-                    let _ = child.start_kill();
-                    child.wait().await
+            let status = loop {
+                tokio::select! {
+                    status = child.wait() => break status,
+                    _ = &mut kill_rx => {
+                        let _ = child.start_kill();
+                        break child.wait().await;
+                    }
+                    Some(reply) = probe_rx.recv() => match child.try_wait() {
+                        Ok(None) => {
+                            let _ = reply.send(true);
+                        }
+                        Ok(Some(status)) => {
+                            let _ = reply.send(false);
+                            break Ok(status);
+                        }
+                        Err(error) => {
+                            let _ = reply.send(false);
+                            break Err(error);
+                        }
+                    },
                 }
             };
             let _ = exit_tx.send(Some(Exit::of(status)));
@@ -557,7 +586,21 @@ impl Process {
             api,
             exit,
             kill: Mutex::new(Some(kill_tx)),
+            probe: probe_tx,
         })
+    }
+
+    /// Whether the process still runs, asked of the OS now (an exit the supervisor has not
+    /// yet been woken for counts).
+    async fn alive(&self) -> bool {
+        if self.exited().is_some() {
+            return false;
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.probe.send(reply).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
     }
 
     fn exited(&self) -> Option<Exit> {
@@ -623,7 +666,11 @@ fn capture(
 
 enum Ended {
     Outcome(Outcome),
-    Exited(Exit),
+    /// The process exited; `delivered`: after it had taken the invocation.
+    Exited {
+        exit: Exit,
+        delivered: bool,
+    },
     TimedOut(Duration),
     /// The API dropped the invocation without an answer (it was cleared).
     Lost,
@@ -650,13 +697,13 @@ async fn wait(
             // Answered without delivery (a stored init error).
             Err(_) => return received(outcome.try_recv()),
         },
-        exit = wait_exit(&mut exit) => return after_exit(&mut outcome, exit),
+        exit = wait_exit(&mut exit) => return after_exit(&mut outcome, exit, false),
         _ = tokio::time::sleep(init_timeout) => return Ended::TimedOut(init_timeout),
     };
     tokio::select! {
         biased;
         result = &mut outcome => received(result),
-        exit = wait_exit(&mut exit) => after_exit(&mut outcome, exit),
+        exit = wait_exit(&mut exit) => after_exit(&mut outcome, exit, true),
         _ = tokio::time::sleep_until((delivered_at + timeout).into()) => Ended::TimedOut(timeout),
     }
 }
@@ -670,10 +717,10 @@ fn received<E>(result: Result<Outcome, E>) -> Ended {
 
 /// A runtime that posts its init error and exits at once may be seen exiting first: its
 /// posted answer, when there is one, wins.
-fn after_exit(outcome: &mut oneshot::Receiver<Outcome>, exit: Exit) -> Ended {
+fn after_exit(outcome: &mut oneshot::Receiver<Outcome>, exit: Exit, delivered: bool) -> Ended {
     match outcome.try_recv() {
         Ok(outcome) => Ended::Outcome(outcome),
-        Err(_) => Ended::Exited(exit),
+        Err(_) => Ended::Exited { exit, delivered },
     }
 }
 
