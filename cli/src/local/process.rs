@@ -11,12 +11,18 @@
 //! | it runs past its timeout | `Sandbox.Timedout` (the process is killed) | `RequestId: … Error: Task timed out after N.NN seconds` |
 //! | it posts `/init/error` | the posted `errorType` (else the header, else `Runtime.Unknown`) | the posted error |
 //! | it answers with a body that is not JSON | no error: the payload is that text as a JSON string | |
+//! | … nor UTF-8 text | `States.Runtime` | |
+//! | the request is over 6 MiB | `Lambda.RequestEntityTooLargeException` | |
 //! | it answers with more than 6 MiB | `Function.ResponseSizeTooLarge` | `Response payload size (N bytes) exceeded …` |
 //! | the binary cannot be started | `Runtime.InvalidEntrypoint` | the OS error |
 //! | no unit has that name | `Lambda.ResourceNotFoundException` | `Function not found: …` |
 //!
 //! A process is dropped (and killed) after anything but a normal answer or a function error,
-//! and the next call starts a fresh one, as Lambda resets an execution environment.
+//! and the next call starts a fresh one, as Lambda resets an execution environment. A warm
+//! process found dead before it took a call is replaced silently. A call whose future is
+//! dropped (the engine's `TimeoutSeconds`) kills the process it was using.
+//!
+//! Not emulated: the memory limit (`memory_mb` is only announced to the function).
 
 use super::runtime_api::{Busy, Invocation, Outcome, RuntimeApi, Submitted, MAX_PAYLOAD_BYTES};
 use crate::asl::{ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD};
