@@ -1,0 +1,325 @@
+//! The example's flows, compiled by flowctl, run on flowctl's engine against these functions:
+//! in-process (through the shim's envelope dispatch, on a paused clock so retries take no
+//! time), and as the real unit binary served through flowctl's Lambda Runtime API emulator
+//! (one shared unit hosting all six functions, so every call is an envelope). Each path the
+//! README documents is taken here.
+
+use flowctl::asl::{compile, resolve_units, CompileOptions};
+use flowctl::engine::{
+    execute, load, BoxFuture, ExecutionOptions, Invoker, StateMachine, Status, TaskError,
+};
+use flowctl::flow::{check, parse, KnownFunctions};
+use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use std::time::Duration;
+
+const FUNCTIONS: [&str; 6] = [
+    "ReserveAvailability",
+    "ProcessPayment",
+    "ReleaseReservation",
+    "QuoteRate",
+    "LookupLoyalty",
+    "NotifyGuest",
+];
+
+fn compiled(source: &str, path: &str) -> StateMachine {
+    let (file, diags) = parse(source);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let (flow, diags) = check(&file.unwrap(), &KnownFunctions::new("booking", FUNCTIONS));
+    assert!(diags.is_empty(), "{diags:#?}");
+    let opts = CompileOptions::one_unit_per_function(FUNCTIONS.map(String::from), path);
+    let doc = compile(&flow.unwrap(), &opts).unwrap_or_else(|d| panic!("{d:#?}"));
+    let doc = resolve_units(&doc, |unit| Some(unit.to_string())).unwrap();
+    load(&doc).unwrap_or_else(|e| panic!("{e:#?}"))
+}
+
+fn booking() -> StateMachine {
+    compiled(
+        include_str!("../../flows/booking.flow"),
+        "flows/booking.flow",
+    )
+}
+
+fn reprice() -> StateMachine {
+    compiled(
+        include_str!("../../flows/reprice.flow"),
+        "flows/reprice.flow",
+    )
+}
+
+/// The registry behind the engine: each call is wrapped in the shared-unit envelope and
+/// dispatched by the shim; failures reach the flow as Lambda errors do. Calls are logged.
+struct Hotel {
+    registry: flowctl_shim::Registry,
+    calls: Mutex<Vec<String>>,
+}
+
+impl Hotel {
+    fn new() -> Hotel {
+        Hotel {
+            registry: booking_functions::registry(),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn calls(&self, function: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|f| *f == function)
+            .count()
+    }
+}
+
+impl Invoker for Hotel {
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        payload: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        self.calls.lock().unwrap().push(function.to_string());
+        Box::pin(async move {
+            self.registry
+                .handle(json!({"function": function, "payload": payload}))
+                .await
+                .map_err(|e| TaskError::from_lambda(e.name(), e.message()))
+        })
+    }
+}
+
+async fn run(
+    machine: &StateMachine,
+    input: Value,
+    invoker: &dyn Invoker,
+) -> flowctl::engine::Execution {
+    let options = ExecutionOptions {
+        virtual_time: true,
+        ..ExecutionOptions::default()
+    };
+    execute(machine, input, invoker, &options).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn booking_succeeds() {
+    let hotel = Hotel::new();
+    let e = run(
+        &booking(),
+        json!({"id": "b-100", "nights": 2, "amount": 240}),
+        &hotel,
+    )
+    .await;
+    assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
+    assert_eq!(
+        e.output.unwrap(),
+        json!({
+            "ok": true,
+            "reservation": {"id": "b-100", "nights": 2, "status": "available", "room": 138, "hold": "hold-b-100"},
+            "payment": {"id": "b-100", "amount": 240.0, "status": "charged", "transaction": "txn-b-100-24000"},
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn booking_without_a_room_fails_not_available() {
+    for input in [
+        json!({"id": "b-101", "nights": 0, "amount": 100}),
+        json!({"id": "full-102", "nights": 3, "amount": 300}),
+    ] {
+        let hotel = Hotel::new();
+        let e = run(&booking(), input, &hotel).await;
+        assert_eq!(e.status, Status::Failed);
+        assert_eq!(
+            e.error.unwrap(),
+            TaskError::new("NotAvailable", "no rooms for these dates")
+        );
+        assert_eq!(hotel.calls("ProcessPayment"), 0);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_declined_payment_releases_the_room() {
+    let hotel = Hotel::new();
+    let e = run(
+        &booking(),
+        json!({"id": "b-103", "nights": 2, "amount": 5000}),
+        &hotel,
+    )
+    .await;
+    assert_eq!(e.status, Status::Failed);
+    let error = e.error.unwrap();
+    assert_eq!(error.error, "PaymentFailed");
+    let cause: Value = serde_json::from_str(&error.cause).unwrap();
+    assert_eq!(
+        cause,
+        json!({"errorType": "PaymentDeclined", "errorMessage": "card refused: 5000.00 is over the limit of 1000"})
+    );
+    assert_eq!(hotel.calls("ProcessPayment"), 1, "declines are not retried");
+    assert_eq!(hotel.calls("ReleaseReservation"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gateway_that_keeps_timing_out_is_retried_then_caught() {
+    let hotel = Hotel::new();
+    let e = run(
+        &booking(),
+        json!({"id": "flaky-104", "nights": 1, "amount": 80}),
+        &hotel,
+    )
+    .await;
+    assert_eq!(e.status, Status::Failed);
+    let error = e.error.unwrap();
+    assert_eq!(error.error, "PaymentFailed");
+    assert!(
+        error.cause.contains("PaymentGatewayTimeout"),
+        "{}",
+        error.cause
+    );
+    assert_eq!(
+        hotel.calls("ProcessPayment"),
+        4,
+        "the first attempt and 3 retries"
+    );
+    assert_eq!(hotel.calls("ReleaseReservation"), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gateway_that_times_out_once_is_retried_into_success() {
+    let hotel = Hotel::new();
+    let e = run(
+        &booking(),
+        json!({"id": "wobbly-105", "nights": 1, "amount": 80}),
+        &hotel,
+    )
+    .await;
+    assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
+    assert_eq!(hotel.calls("ProcessPayment"), 2);
+    assert_eq!(hotel.calls("ReleaseReservation"), 0);
+}
+
+const NIGHTS: [&str; 2] = ["2025-07-10", "2025-07-11"];
+
+fn reprice_input(guest: &str, currency: &str, channel: &str, delay: u64) -> Value {
+    json!({"guest": guest, "nights": NIGHTS, "currency": currency, "delay_seconds": delay, "channel": channel})
+}
+
+#[tokio::test(start_paused = true)]
+async fn reprice_notifies_by_email_or_sms_or_not_at_all() {
+    let expected_quotes = json!([
+        {"guest": "vip-ann", "tier": "gold", "discount": 0.15},
+        [
+            {"night": "2025-07-10", "currency": "EUR", "rate": 100.0},
+            {"night": "2025-07-11", "currency": "EUR", "rate": 110.0},
+        ],
+    ]);
+    for (channel, delay, notified, notifications) in [
+        ("email", 0, "email", 1),
+        ("sms", 30, "sms", 1),
+        ("post", 0, "none", 0),
+    ] {
+        let hotel = Hotel::new();
+        let e = run(
+            &reprice(),
+            reprice_input("vip-ann", "EUR", channel, delay),
+            &hotel,
+        )
+        .await;
+        assert_eq!(e.status, Status::Succeeded, "{channel}: {:?}", e.error);
+        assert_eq!(
+            e.output.unwrap(),
+            json!({"notified": notified, "quotes": expected_quotes}),
+            "{channel}"
+        );
+        assert_eq!(hotel.calls("QuoteRate"), 2);
+        assert_eq!(hotel.calls("NotifyGuest"), notifications, "{channel}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn reprice_fails_with_the_functions_own_error() {
+    let hotel = Hotel::new();
+    let e = run(
+        &reprice(),
+        reprice_input("vip-ann", "JPY", "email", 0),
+        &hotel,
+    )
+    .await;
+    assert_eq!(e.status, Status::Failed);
+    assert_eq!(e.error.unwrap().error, "UnsupportedCurrency");
+
+    let e = run(&reprice(), reprice_input("", "EUR", "email", 0), &hotel).await;
+    assert_eq!(e.status, Status::Failed);
+    assert_eq!(e.error.unwrap().error, "GuestNotFound");
+}
+
+/// The built binary as one shared unit hosting every function, served through the emulator:
+/// the compiler's envelope, the real `lambda_runtime`, the shim's dispatch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unit_binary_runs_the_flows() {
+    let unit = UnitConfig::new("booking", env!("CARGO_BIN_EXE_booking-functions"))
+        .functions(FUNCTIONS)
+        .env("FLOWCTL_FUNCTIONS", FUNCTIONS.join(","))
+        .timeout(Duration::from_secs(10));
+    let processes = LocalProcesses::with_options(LocalOptions {
+        forward_output: false,
+        ..LocalOptions::default()
+    })
+    .unit(unit);
+
+    let e = run(
+        &booking(),
+        json!({"id": "b-100", "nights": 2, "amount": 240}),
+        &processes,
+    )
+    .await;
+    assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
+    assert_eq!(
+        e.output.unwrap()["payment"]["transaction"],
+        "txn-b-100-24000"
+    );
+
+    let e = run(
+        &booking(),
+        json!({"id": "b-103", "nights": 2, "amount": 5000}),
+        &processes,
+    )
+    .await;
+    assert_eq!(e.status, Status::Failed);
+    let error = e.error.unwrap();
+    assert_eq!(error.error, "PaymentFailed");
+    assert!(error.cause.contains("PaymentDeclined"), "{}", error.cause);
+
+    let e = run(
+        &reprice(),
+        reprice_input("member-bo", "USD", "sms", 0),
+        &processes,
+    )
+    .await;
+    assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
+    let output = e.output.unwrap();
+    assert_eq!(output["notified"], "sms");
+    assert_eq!(output["quotes"][0]["tier"], "silver");
+    assert_eq!(output["quotes"][1][1]["rate"], 121.0);
+
+    // A fused chain (what the colocation planner will send), addressed to the unit itself.
+    let fused = processes
+        .invoke(
+            "booking",
+            json!({
+                "chain": [
+                    {"function": "LookupLoyalty", "payload": {"guest": {"$var": ["input", "guest"]}}, "bind": "tier"},
+                    {"function": "QuoteRate", "payload": {"night": {"$var": ["input", "nights", 0]}, "currency": "GBP"}, "bind": "rate"},
+                    {"function": "NotifyGuest", "payload": {"guest": {"$var": ["tier", "guest"]}, "via": "email", "quotes": [{"$var": "tier"}, {"$var": "rate"}]}, "bind": "sent"},
+                ],
+                "vars": {"input": {"guest": "vip-ann", "nights": ["2025-07-12"]}},
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fused["tier"]["tier"], "gold");
+    assert_eq!(fused["rate"]["rate"], 102.0);
+    assert_eq!(fused["sent"]["sent"], true);
+
+    processes.shutdown().await;
+}
