@@ -160,6 +160,21 @@ async fn a_declined_payment_releases_the_room() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_invalid_amount_releases_the_room() {
+    let hotel = Hotel::new();
+    let e = run(
+        &booking(),
+        json!({"id": "b-106", "nights": 2, "amount": 0}),
+        &hotel,
+    )
+    .await;
+    let error = e.error.unwrap();
+    assert_eq!(error.error, "PaymentFailed");
+    assert!(error.cause.contains("InvalidAmount"), "{}", error.cause);
+    assert_eq!(hotel.calls("ReleaseReservation"), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_gateway_that_keeps_timing_out_is_retried_then_caught() {
     let hotel = Hotel::new();
     let e = run(
