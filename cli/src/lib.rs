@@ -6,7 +6,9 @@
 
 pub mod asl;
 pub mod diagnostic;
+pub mod engine;
 pub mod flow;
+pub mod local;
 pub mod manifest;
 pub mod project;
 pub mod render;
