@@ -1,31 +1,58 @@
-//! `flowctl build --asl-only`: every flow's state machine, written to
-//! `<target>/flowctl/<project>/flows/<Flow>.asl.json` in canonical bytes (with `${unit:NAME}`
-//! placeholders, substituted at deploy). `<target>` is cargo's target directory when the
-//! project is inside a cargo workspace (honouring `CARGO_TARGET_DIR`), else `<project>/target`.
-//! A file whose bytes would not change is not rewritten, so a no-op build touches nothing.
-//!
-//! Building the functions (cargo, packaging) is not part of this command yet: without
-//! `--asl-only` it says so.
+//! `flowctl build`: the functions (one `cargo build --release`, then per unit a `bootstrap` and
+//! a deterministic zip with its `CodeSha256`), every flow's state machine, and the record
+//! `build.json`, all under `<target>/flowctl/<project>/` (`flowctl::build` does the work).
+//! `--asl-only` compiles the flows alone, without cargo. `<target>` is cargo's target
+//! directory when the project is inside a cargo workspace (honouring `CARGO_TARGET_DIR`),
+//! else `<project>/target`. A file whose bytes would not change is not rewritten, so a no-op
+//! build touches nothing.
 
 use super::compile::{fail, options, report};
-use super::{Exit, Global, Output};
+use super::{Color, Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::asl;
+use flowctl::build::record::{BuildRecord, FlowRecord};
+use flowctl::build::{self, BuiltUnit, Options};
+use flowctl::manifest::Architecture;
+use flowctl::project::Project;
 use flowctl::render::FileDiagnostics;
-use serde_json::json;
-use std::path::{Path, PathBuf};
+use serde_json::{json, Value};
+use std::path::Path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only compile the flows to Amazon States Language (no function packages)
+    /// Only compile the flows to Amazon States Language (no cargo, no function packages)
     #[arg(long)]
     pub asl_only: bool,
+    /// The Lambda architecture to build for (default: the manifest's `deploy.architecture`)
+    #[arg(long, value_enum, value_name = "ARCH")]
+    pub arch: Option<Arch>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Arch {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "arm64")]
+    Arm64,
+}
+
+impl From<Arch> for Architecture {
+    fn from(arch: Arch) -> Architecture {
+        match arch {
+            Arch::X86_64 => Architecture::X86_64,
+            Arch::Arm64 => Architecture::Arm64,
+        }
+    }
+}
+
+/// One flow compiled: its name, its kind and its canonical bytes.
+struct Compiled {
+    name: String,
+    kind: &'static str,
+    text: String,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    if !args.asl_only {
-        bail!("building function packages is not available yet; run `flowctl build --asl-only` to compile the flows");
-    }
     let loaded = global.load()?;
     if loaded.error_count() > 0 {
         return fail(global, &loaded.reports);
@@ -34,8 +61,91 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .project
         .as_ref()
         .context("the manifest could not be read")?;
-    let mut docs = Vec::new();
-    let mut problems: Vec<FileDiagnostics> = Vec::new();
+    // Flows first: a compile error stops the build before cargo spends minutes on it.
+    let flows = match compile_flows(project)? {
+        Ok(flows) => flows,
+        Err(problems) => return fail(global, &problems),
+    };
+    let target = build::target_dir(&project.root);
+    let out_dir = build::out_dir(&target, &project.manifest.project);
+    if args.asl_only {
+        return asl_only(global, project, &flows, &target);
+    }
+
+    let options = Options {
+        architecture: args
+            .arch
+            .map(Architecture::from)
+            .unwrap_or(project.manifest.deploy.architecture),
+        out_dir: out_dir.clone(),
+        color: cargo_color(global),
+    };
+    let text = global.output == Output::Text;
+    let units = match build::build_units(project, &options, &mut |unit| {
+        if text {
+            eprintln!("{}", unit_line(&unit));
+        }
+    }) {
+        Ok(units) => units,
+        Err(err) if err.is_environment() => return Err(err.into()),
+        Err(err) => return said_no(global, &err.to_string()),
+    };
+
+    let dir = build::asl_dir(&target, &project.manifest.project);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut flow_records = Vec::new();
+    for flow in &flows {
+        let file = format!("{}.asl.json", flow.name);
+        let path = dir.join(&file);
+        let changed = build::write_if_changed(&path, flow.text.as_bytes(), build::zip::REGULAR)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if text {
+            let what = if changed { "wrote" } else { "unchanged" };
+            eprintln!("{what:>9} {} → {}", flow.name, path.display());
+        }
+        flow_records.push(FlowRecord {
+            name: flow.name.clone(),
+            kind: flow.kind.to_string(),
+            asl: format!("flows/{file}"),
+            sha256: build::zip::sha256_hex(flow.text.as_bytes()),
+        });
+    }
+    let record = BuildRecord {
+        project: project.manifest.project.clone(),
+        architecture: options.architecture.as_str().to_string(),
+        flowctl: build::FLOWCTL_VERSION.to_string(),
+        units,
+        flows: flow_records,
+    };
+    build::write_record(&out_dir, &record)?;
+    let record_path = out_dir.join(build::record::FILE);
+    match global.output {
+        Output::Json => {
+            let mut answer = json!({ "ok": true, "build_json": record_path });
+            if let (Value::Object(answer), Value::Object(fields)) =
+                (&mut answer, serde_json::to_value(&record)?)
+            {
+                answer.extend(fields);
+            }
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        }
+        Output::Text => {
+            eprintln!(
+                "    built {} unit(s) and {} flow(s) for {} → {}",
+                record.units.len(),
+                record.flows.len(),
+                record.architecture,
+                record_path.display()
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// Every flow's document, or the compile diagnostics.
+fn compile_flows(project: &Project) -> anyhow::Result<Result<Vec<Compiled>, Vec<FileDiagnostics>>> {
+    let mut compiled = Vec::new();
+    let mut problems = Vec::new();
     for flow in &project.flows {
         let Some(ir) = &flow.ir else {
             bail!(
@@ -45,21 +155,36 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             );
         };
         match asl::compile(ir, &options(project, flow)) {
-            Ok(doc) => docs.push((flow.name.clone(), asl::to_pretty_json(&doc))),
+            Ok(doc) => compiled.push(Compiled {
+                name: flow.name.clone(),
+                kind: flow.entry.kind.as_str(),
+                text: asl::to_pretty_json(&doc),
+            }),
             Err(diagnostics) => problems.push(report(flow, diagnostics)),
         }
     }
-    if !problems.is_empty() {
-        return fail(global, &problems);
-    }
+    Ok(if problems.is_empty() {
+        Ok(compiled)
+    } else {
+        Err(problems)
+    })
+}
 
-    let dir = asl_dir(&target_dir(&project.root), &project.manifest.project);
+/// `--asl-only`: the flows' documents alone, as before the functions were built.
+fn asl_only(
+    global: &Global,
+    project: &Project,
+    flows: &[Compiled],
+    target: &Path,
+) -> anyhow::Result<Exit> {
+    let dir = build::asl_dir(target, &project.manifest.project);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut written = Vec::new();
-    for (name, bytes) in &docs {
-        let path = dir.join(format!("{name}.asl.json"));
-        let changed = write_if_changed(&path, bytes)?;
-        written.push((name.clone(), path, changed));
+    for flow in flows {
+        let path = dir.join(format!("{}.asl.json", flow.name));
+        let changed = build::write_if_changed(&path, flow.text.as_bytes(), build::zip::REGULAR)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        written.push((flow.name.clone(), path, changed));
     }
     match global.output {
         Output::Json => {
@@ -82,52 +207,57 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Where `flowctl build` puts a project's flows.
-pub fn asl_dir(target: &Path, project: &str) -> PathBuf {
-    target.join("flowctl").join(project).join("flows")
+/// The build ran and said no (a failed cargo build, a binary Lambda could not start): the
+/// reason, then exit 1.
+fn said_no(global: &Global, message: &str) -> anyhow::Result<Exit> {
+    match global.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "ok": false, "error": message }))?
+        ),
+        Output::Text => eprintln!("error: {message}"),
+    }
+    Ok(Exit::Failure)
 }
 
-/// Cargo's target directory for a project in `project_root`: `CARGO_TARGET_DIR` when set,
-/// else `target/` beside the nearest `Cargo.toml` with a `[workspace]` (or, failing that, the
-/// nearest `Cargo.toml`) at or above the project; `<project_root>/target` outside cargo.
-pub fn target_dir(project_root: &Path) -> PathBuf {
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+/// cargo's `--color` from flowctl's.
+fn cargo_color(global: &Global) -> &'static str {
+    match global.color {
+        Color::Always => "always",
+        Color::Never => "never",
+        Color::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => "never",
+        Color::Auto => "auto",
     }
-    let root = if project_root.as_os_str().is_empty() {
-        Path::new(".")
+}
+
+/// `  packaged Unit (package): bootstrap 2.1 MiB, zip 640.3 KiB, CodeSha256 …`
+fn unit_line(unit: &BuiltUnit<'_>) -> String {
+    let what = if unit.changed {
+        "packaged"
     } else {
-        project_root
+        "unchanged"
     };
-    let absolute = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
-    cargo_root(&absolute).unwrap_or(absolute).join("target")
+    let record = unit.record;
+    format!(
+        "{what:>9} {} ({}): bootstrap {}, zip {}, CodeSha256 {}",
+        record.name,
+        record.package,
+        human_size(unit.bootstrap_size),
+        human_size(record.size),
+        record.code_sha256
+    )
 }
 
-/// The directory of the cargo workspace (or package) containing `dir`, if any.
-fn cargo_root(dir: &Path) -> Option<PathBuf> {
-    let mut package = None;
-    for ancestor in dir.ancestors() {
-        let manifest = ancestor.join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else {
-            continue;
-        };
-        if text.lines().any(|l| l.trim() == "[workspace]") {
-            return Some(ancestor.to_path_buf());
-        }
-        package.get_or_insert_with(|| ancestor.to_path_buf());
+fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b >= KIB * KIB {
+        format!("{:.1} MiB", b / KIB / KIB)
+    } else if b >= KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else {
+        format!("{bytes} B")
     }
-    package
-}
-
-/// Writes `bytes` to `path` unless it already holds exactly them; returns whether it wrote.
-fn write_if_changed(path: &Path, bytes: &str) -> anyhow::Result<bool> {
-    if std::fs::read(path).is_ok_and(|old| old == bytes.as_bytes()) {
-        return Ok(false);
-    }
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(true)
 }
 
 #[cfg(test)]
@@ -135,54 +265,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_workspace_root_wins_over_a_member_package() {
-        let dir = tempfile::tempdir().unwrap();
-        let ws = dir.path();
-        std::fs::write(
-            ws.join("Cargo.toml"),
-            "[workspace]\nmembers = [\"member\"]\n",
-        )
-        .unwrap();
-        std::fs::create_dir_all(ws.join("member/project")).unwrap();
-        std::fs::write(
-            ws.join("member/Cargo.toml"),
-            "[package]\nname = \"member\"\n",
-        )
-        .unwrap();
-        let found = cargo_root(&ws.join("member/project")).unwrap();
-        assert_eq!(found, ws);
-    }
-
-    #[test]
-    fn a_lone_package_is_its_own_root_and_no_cargo_means_none() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("pkg/flows")).unwrap();
-        std::fs::write(
-            dir.path().join("pkg/Cargo.toml"),
-            "[package]\nname = \"p\"\n",
-        )
-        .unwrap();
-        assert_eq!(
-            cargo_root(&dir.path().join("pkg/flows")).unwrap(),
-            dir.path().join("pkg")
-        );
-        // a temp dir is (normally) outside any cargo project
-        let plain = tempfile::tempdir().unwrap();
-        if cargo_root(plain.path()).is_none() {
-            assert_eq!(
-                asl_dir(&plain.path().join("target"), "demo"),
-                plain.path().join("target/flowctl/demo/flows")
-            );
-        }
-    }
-
-    #[test]
-    fn unchanged_bytes_are_not_rewritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("F.asl.json");
-        assert!(write_if_changed(&path, "{}\n").unwrap());
-        assert!(!write_if_changed(&path, "{}\n").unwrap());
-        assert!(write_if_changed(&path, "{ }\n").unwrap());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{ }\n");
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(22), "22 B");
+        assert_eq!(human_size(549_000), "536.1 KiB");
+        assert_eq!(human_size(2_320_688), "2.2 MiB");
     }
 }
