@@ -5,7 +5,6 @@
 //! diagnostics into text or JSON; `cmd` holds one module per subcommand.
 
 pub mod asl;
-pub mod build;
 pub mod diagnostic;
 pub mod engine;
 pub mod flow;
@@ -13,3 +12,4 @@ pub mod local;
 pub mod manifest;
 pub mod project;
 pub mod render;
+pub mod trace;

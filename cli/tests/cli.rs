@@ -182,3 +182,76 @@ fn build_asl_only_writes_every_flow() {
     let compiled = flowctl_in(dir.path(), &["compile", "Main"]);
     assert_eq!(std::fs::read(&written).unwrap(), compiled.stdout, "build and compile agree byte for byte");
 }
+
+/// Writes a state machine document into a temporary directory.
+fn asl_file(doc: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("machine.asl.json");
+    std::fs::write(&path, doc).unwrap();
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+const CHOOSE: &str = r#"{
+  "StartAt": "Pick",
+  "States": {
+    "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 10, "Next": "Big"}], "Default": "Small"},
+    "Big": {"Type": "Pass", "Parameters": {"size": "big", "n.$": "$.n"}, "End": true},
+    "Small": {"Type": "Fail", "Error": "TooSmall", "Cause": "n must be above 10"}
+  }
+}"#;
+
+#[test]
+fn invoke_runs_a_state_machine_document() {
+    let (_dir, path) = asl_file(CHOOSE);
+    let out = flowctl(&["invoke", "--asl", &path, "--input", r#"{"n": 42}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output, serde_json::json!({"size": "big", "n": 42}));
+}
+
+#[test]
+fn invoke_reports_a_failed_execution_with_error_cause_and_state() {
+    let (_dir, path) = asl_file(CHOOSE);
+    let out = flowctl(&["invoke", "--asl", &path, "--input", r#"{"n": 1}"#, "--trace"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("TooSmall in state `Small`"), "{err}");
+    assert!(err.contains("cause: n must be above 10"), "{err}");
+    assert!(err.contains("Pick  Choice"), "the trace lists the states: {err}");
+    let out = flowctl(&["invoke", "--asl", &path, "--input", r#"{"n": 1}"#, "--output", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["status"].as_str(), report["error"].as_str()), (Some("FAILED"), Some("TooSmall")));
+    assert_eq!(report["failed_state"], "Small");
+}
+
+#[test]
+fn invoke_rejects_bad_documents_and_bad_input_before_running() {
+    let (_dir, path) = asl_file(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Nxt": "B", "End": true}}}"#);
+    let out = flowctl(&["invoke", "--asl", &path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("A`, field `Nxt`: unknown field; did you mean `Next`?"), "{}", stderr(&out));
+    let (_dir, path) = asl_file(CHOOSE);
+    let out = flowctl(&["invoke", "--asl", &path, "--input", "{n: 1}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not JSON"), "{}", stderr(&out));
+}
+
+#[test]
+fn invoke_runs_a_project_flow() {
+    let dir = project("flow Main(input) {\n  if gt(input.n, 10) {\n    return({\"big\": input.n})\n  }\n  fail(\"TooSmall\", \"n must be above 10\")\n}\n");
+    let out = flowctl_in(dir.path(), &["invoke", "Main", "--input", r#"{"n": 11}"#]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), serde_json::json!({"big": 11}));
+    let out = flowctl_in(dir.path(), &["invoke", "Main", "--input", r#"{"n": 1}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("TooSmall"), "{}", stderr(&out));
+}
+
+#[test]
+fn invoke_names_functions_without_a_local_binary() {
+    let dir = project("flow Main(input) {\n  r = Reserve(input)\n  return(r)\n}\n");
+    let out = flowctl_in(dir.path(), &["invoke", "Main"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no local binary for Reserve"), "{}", stderr(&out));
+}

@@ -2,7 +2,6 @@
 
 use super::{Exit, Global};
 use anyhow::{bail, Context};
-use flowctl::diagnostic::did_you_mean;
 use flowctl::flow::graph;
 
 #[derive(Debug, clap::Args)]
@@ -23,18 +22,7 @@ pub enum Format {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let loaded = global.load()?;
     let project = loaded.project.as_ref().context("the manifest has errors; run `flowctl check`")?;
-    let Some(flow) = project.flow(&args.flow) else {
-        let names = project.flows.iter().map(|f| f.name.as_str());
-        match did_you_mean(&args.flow, names.clone()) {
-            Some(near) => bail!("no flow `{}` in {}; did you mean `{near}`?", args.flow, project.manifest_path.display()),
-            None => bail!(
-                "no flow `{}` in {}; flows: {}",
-                args.flow,
-                project.manifest_path.display(),
-                names.collect::<Vec<_>>().join(", ")
-            ),
-        }
-    };
+    let flow = super::compile::find(project, &args.flow)?;
     let Some(ast) = &flow.ast else {
         global.require_clean(&loaded)?;
         bail!("cannot read flow `{}` from {}", flow.name, flow.path.display());

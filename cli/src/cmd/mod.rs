@@ -10,6 +10,7 @@ mod compile;
 mod completions;
 mod fmt;
 mod graph;
+mod invoke;
 mod schema;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -65,6 +66,8 @@ pub enum Command {
     Compile(compile::Args),
     /// Build the project (for now: every flow's ASL, with --asl-only)
     Build(build::Args),
+    /// Run a flow (or any state machine document) on the local engine and print its output
+    Invoke(invoke::Args),
     /// Format .flow files canonically (in place, or --check)
     Fmt(fmt::Args),
     /// Draw a flow's control flow as a Mermaid or Graphviz diagram
@@ -89,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Compile(args) => compile::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
+        Command::Invoke(args) => invoke::run(&cli.global, args),
         Command::Fmt(args) => fmt::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),

@@ -504,6 +504,11 @@ impl Process {
             }
         }
         command.envs(&config.env);
+        // The shim serves exactly the unit's functions (bare payload for one, envelopes for
+        // several); flowctl sets the same variable on the deployed Lambda.
+        if !config.functions.is_empty() {
+            command.env("FLOWCTL_FUNCTIONS", config.functions.join(","));
+        }
         // Lambda's own variables last: the manifest cannot override them (it rejects reserved
         // keys anyway).
         let task_root_text = task_root.display().to_string();
