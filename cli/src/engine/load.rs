@@ -885,11 +885,17 @@ impl Loader {
             self.err(sp, "Resource", format!("not supported by the local engine: `{resource_text}` (it runs Lambda functions: `{LAMBDA_INVOKE}` or a Lambda function ARN)"));
             return None;
         };
+        let payload_only = matches!(resource, Resource::LambdaInvoke)
+            && common
+                .result_selector
+                .as_ref()
+                .is_some_and(|t| t.all_paths(&|p| p.first_key() == Some("Payload")));
         Some(Task {
             resource,
             resource_text: resource_text.into(),
             common,
             timeout: timeout?,
+            payload_only,
         })
     }
 

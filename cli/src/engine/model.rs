@@ -96,6 +96,9 @@ pub(crate) struct Task {
     pub resource_text: Box<str>,
     pub common: Common,
     pub timeout: Option<Seconds>,
+    /// A `lambda:invoke` whose `ResultSelector` reads only `$.Payload…`: the rest of the
+    /// Invoke response need not be built (unless the history shows it).
+    pub payload_only: bool,
 }
 
 /// A number of seconds, fixed or read from the input.

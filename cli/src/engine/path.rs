@@ -66,6 +66,17 @@ impl Path {
         self.context
     }
 
+    /// The first member name of a definite input path (`Payload` for `$.Payload.x`).
+    pub(crate) fn first_key(&self) -> Option<&str> {
+        match (&self.query, self.context) {
+            (Query::Definite(steps), false) => match steps.first() {
+                Some(Step::Key(k)) => Some(k),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Selects from `input` (or from `context` for a `$$` path). `None` when a definite
     /// path matches nothing; an indefinite path always yields its (maybe empty) array.
     pub(crate) fn select<'v>(
@@ -95,12 +106,22 @@ impl Path {
 fn walk<'v>(mut value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
     for step in steps {
         value = match (step, value) {
-            (Step::Key(k), Value::Object(map)) => map.get(&**k)?,
+            (Step::Key(k), Value::Object(map)) => field(map, k)?,
             (Step::Index(i), Value::Array(items)) => items.get(resolve_index(*i, items.len())?)?,
             _ => return None,
         };
     }
     Some(value)
+}
+
+/// A member of an object. Small objects (most state payloads) are scanned: comparing a few
+/// keys is cheaper than hashing one.
+fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= 8 {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
 }
 
 fn take(mut value: Value, steps: &[Step]) -> Option<Value> {

@@ -21,6 +21,16 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
+/// A JSON object from `key => value` pairs, the values moved in (`json!` would serialize a
+/// copy of each `Value`, which history and context building cannot afford).
+macro_rules! object {
+    ($($key:literal => $value:expr),* $(,)?) => {{
+        let mut map = Map::new();
+        $(map.insert(String::from($key), Value::from($value));)*
+        Value::Object(map)
+    }};
+}
+
 /// The account and region the local engine's ARNs name (AWS documentation's example account).
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -72,7 +82,7 @@ pub(crate) async fn execute(
     };
     let mut frame = Frame { last: 0 };
     run.event(&mut frame, EventKind::ExecutionStarted, None, || {
-        json!({"input": input.clone(), "roleArn": ROLE_ARN, "name": run.name(), "virtualTime": options.virtual_time})
+        object! {"input" => input.clone(), "roleArn" => ROLE_ARN, "name" => run.name(), "virtualTime" => options.virtual_time}
     });
     let outcome = {
         let machine_run = run.run_machine(&machine.root, input, &mut frame);
@@ -87,7 +97,7 @@ pub(crate) async fn execute(
                 &mut frame,
                 EventKind::ExecutionSucceeded,
                 None,
-                || json!({"output": output.clone()}),
+                || object! {"output" => output.clone()},
             );
             (Status::Succeeded, Some(output), None, None)
         }
@@ -129,31 +139,36 @@ pub(crate) async fn execute(
     }
 }
 
+/// A random version-4 UUID in its text form (request ids, generated execution names).
 fn request_id() -> String {
-    let r = fastrand::u128(..);
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        (r >> 96) as u32,
-        (r >> 80) as u16,
-        (r >> 68) as u16 & 0x0fff,
-        ((r >> 52) as u16 & 0x3fff) | 0x8000,
-        r as u64 & 0xffff_ffff_ffff
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bytes = fastrand::u128(..).to_be_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut text = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    text
 }
 
 /// What the Lambda `Invoke` API answers, as the optimised integration passes it on.
 fn invoke_response(payload: Value) -> Value {
     let id = request_id();
-    json!({
-        "ExecutedVersion": "$LATEST",
-        "Payload": payload,
-        "SdkHttpMetadata": {
-            "HttpHeaders": {"Content-Type": "application/json", "X-Amz-Executed-Version": "$LATEST", "x-amzn-RequestId": id},
-            "HttpStatusCode": 200
+    object! {
+        "ExecutedVersion" => "$LATEST",
+        "Payload" => payload,
+        "SdkHttpMetadata" => object! {
+            "HttpHeaders" => object! {"Content-Type" => "application/json", "X-Amz-Executed-Version" => "$LATEST", "x-amzn-RequestId" => id.as_str()},
+            "HttpStatusCode" => 200
         },
-        "SdkResponseMetadata": {"RequestId": id},
-        "StatusCode": 200
-    })
+        "SdkResponseMetadata" => object! {"RequestId" => id},
+        "StatusCode" => 200
+    }
 }
 
 impl<'a> Run<'a> {
@@ -200,22 +215,22 @@ impl<'a> Run<'a> {
     ) -> Value {
         let machine = &self.machine.name;
         let name = self.name();
-        let mut ctx = json!({
-            "Execution": {
-                "Id": format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"),
-                "Input": self.input.clone().unwrap_or(Value::Null),
-                "Name": name,
-                "RoleArn": ROLE_ARN,
-                "StartTime": format_timestamp(self.start_system),
-                "RedriveCount": 0
+        let mut ctx = object! {
+            "Execution" => object! {
+                "Id" => format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"),
+                "Input" => self.input.clone().unwrap_or(Value::Null),
+                "Name" => name,
+                "RoleArn" => ROLE_ARN,
+                "StartTime" => format_timestamp(self.start_system),
+                "RedriveCount" => 0
             },
-            "State": {"EnteredTime": format_timestamp(entered), "Name": &*state.name, "RetryCount": retry_count},
-            "StateMachine": {"Id": format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"), "Name": machine}
-        });
+            "State" => object! {"EnteredTime" => format_timestamp(entered), "Name" => &*state.name, "RetryCount" => retry_count},
+            "StateMachine" => object! {"Id" => format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"), "Name" => machine.as_str()}
+        };
         if let (Some((index, value)), Some(obj)) = (item, ctx.as_object_mut()) {
             obj.insert(
                 "Map".into(),
-                json!({"Item": {"Index": index, "Value": value.clone()}}),
+                object! {"Item" => object! {"Index" => index, "Value" => value.clone()}},
             );
         }
         ctx
@@ -318,7 +333,7 @@ impl<'a> Run<'a> {
                     frame,
                     EventKind::entered(type_name),
                     Some(&state.name),
-                    || json!({"name": &*state.name, "input": value.clone()}),
+                    || object! {"name" => &*state.name, "input" => value.clone()},
                 );
                 let (output, next) = match &state.kind {
                     Kind::Pass(pass) => (self.pass(state, pass, value, entered)?, state.next),
@@ -357,7 +372,7 @@ impl<'a> Run<'a> {
                     frame,
                     EventKind::exited(type_name),
                     Some(&state.name),
-                    || json!({"name": &*state.name, "output": output.clone()}),
+                    || object! {"name" => &*state.name, "output" => output.clone()},
                 );
                 match next {
                     Some(n) => {
@@ -569,8 +584,7 @@ impl<'a> Run<'a> {
                 }
             }
             if let Some(catcher) = common.catch.iter().find(|c| c.errors.matches(error)) {
-                let error_output =
-                    json!({"Error": failure.error.error, "Cause": failure.error.cause});
+                let error_output = object! {"Error" => failure.error.error.as_str(), "Cause" => failure.error.cause.as_str()};
                 return match catcher.result_path.apply(raw, error_output) {
                     Ok(output) => Ok((output, Some(catcher.next))),
                     Err(input) => {
@@ -700,11 +714,11 @@ impl<'a> Run<'a> {
         let name = Some(&*state.name);
         let timeout_seconds = timeout.map(|d| d.as_secs());
         if lambda_arn {
-            self.event(frame, EventKind::LambdaFunctionScheduled, name, || json!({"resource": &*task.resource_text, "input": payload.clone(), "timeoutInSeconds": timeout_seconds}));
+            self.event(frame, EventKind::LambdaFunctionScheduled, name, || object! {"resource" => &*task.resource_text, "input" => payload.clone(), "timeoutInSeconds" => timeout_seconds});
             self.event(frame, EventKind::LambdaFunctionStarted, name, || json!({}));
         } else {
             self.event(frame, EventKind::TaskScheduled, name, || {
-                json!({"resourceType": "lambda", "resource": "invoke", "region": REGION, "parameters": {"FunctionName": &*function, "Payload": payload.clone()}, "timeoutInSeconds": timeout_seconds})
+                object! {"resourceType" => "lambda", "resource" => "invoke", "region" => REGION, "parameters" => object! {"FunctionName" => &*function, "Payload" => payload.clone()}, "timeoutInSeconds" => timeout_seconds}
             });
             self.event(
                 frame,
@@ -731,6 +745,8 @@ impl<'a> Run<'a> {
             Ok(result) => {
                 let result = if lambda_arn {
                     result
+                } else if task.payload_only && !self.recorder.enabled() {
+                    object! {"Payload" => result}
                 } else {
                     invoke_response(result)
                 };
@@ -739,10 +755,10 @@ impl<'a> Run<'a> {
                         frame,
                         EventKind::LambdaFunctionSucceeded,
                         name,
-                        || json!({"output": result.clone()}),
+                        || object! {"output" => result.clone()},
                     );
                 } else {
-                    self.event(frame, EventKind::TaskSucceeded, name, || json!({"resourceType": "lambda", "resource": "invoke", "output": result.clone()}));
+                    self.event(frame, EventKind::TaskSucceeded, name, || object! {"resourceType" => "lambda", "resource" => "invoke", "output" => result.clone()});
                 }
                 self.select_result(state, &task.common.result_selector, result, &ctx)
             }
@@ -943,7 +959,7 @@ impl<'a> Run<'a> {
             } else {
                 failures += 1;
                 if let Some(slot) = results.get_mut(index) {
-                    *slot = json!({"Error": failure.error.error, "Cause": failure.error.cause});
+                    *slot = object! {"Error" => failure.error.error.as_str(), "Cause" => failure.error.cause.as_str()};
                 }
                 let over_count = tolerated_count.is_some_and(|n| failures > n);
                 let over_percentage = tolerated_percentage

@@ -193,6 +193,17 @@ impl Template {
         }
     }
 
+    /// Whether every path this template reads (its own and its intrinsics') satisfies `f`.
+    pub(crate) fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
+        match self {
+            Template::Static(_) => true,
+            Template::Object(fields) => fields.iter().all(|(_, t)| t.all_paths(f)),
+            Template::Array(items) => items.iter().all(|t| t.all_paths(f)),
+            Template::Path { path, .. } => f(path),
+            Template::Intrinsic(call) => call.paths.iter().all(|(_, p)| f(p)),
+        }
+    }
+
     /// Whether running this template reads the context object.
     pub(crate) fn uses_context(&self) -> bool {
         match self {

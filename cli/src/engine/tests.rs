@@ -1406,3 +1406,37 @@ fn runs_on_a_multi_thread_runtime_with_real_time() {
     let e = rt.block_on(execute(&m, json!(1), &inv, &ExecutionOptions::default()));
     assert_eq!(output(&e), json!({"v": 2}));
 }
+
+#[tokio::test(start_paused = true)]
+async fn lambda_invoke_results_do_not_depend_on_the_history_setting() {
+    // A ResultSelector that only reads `$.Payload` lets the engine skip building the rest of
+    // the Invoke response when no history shows it; the output must not change.
+    for selector in [
+        json!({"v.$": "$.Payload"}),
+        json!({"code.$": "$.StatusCode", "n.$": "$.Payload.n"}),
+        json!({"all.$": "$.Payload", "n.$": "States.MathAdd($.Payload.n, 1)"}),
+    ] {
+        let doc = single(
+            json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "echo", "Payload.$": "$"}, "ResultSelector": selector, "End": true}),
+        );
+        let m = machine(&doc);
+        let on = execute(
+            &m,
+            json!({"n": 1}),
+            &functions(),
+            &ExecutionOptions::default(),
+        )
+        .await;
+        let off = execute(
+            &m,
+            json!({"n": 1}),
+            &functions(),
+            &ExecutionOptions {
+                history: false,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(output(&on), output(&off), "{selector}");
+    }
+}
