@@ -1,11 +1,14 @@
 //! Helpers shared by the end-to-end tests: where the repository and its test tools are,
-//! the flow corpus (`tests/corpus`), compiling flows, asl-validator, and a moto server.
+//! the flow corpus (`tests/corpus`), the hand-written ASL documents (`tests/asl`), compiling
+//! flows, asl-validator, a moto server and aws-local-stepfunctions.
 //!
 //! The tools are installed into the repository by `scripts/install-test-tools.sh`:
 //! `<repo>/.venv/bin/python` (with moto) and `<repo>/tests/.tools/node_modules/.bin/asl-validator`,
 //! or given by `FLOWCTL_TEST_PYTHON` / `FLOWCTL_ASL_VALIDATOR`. A missing tool fails the
 //! test that needs it — never a silent skip.
 
+pub mod alsf;
+pub mod asl_cases;
 pub mod corpus;
 pub mod moto;
 
@@ -27,7 +30,7 @@ const INSTALL: &str = "bash scripts/install-test-tools.sh";
 
 /// A test tool: `$env_var` if set, else `default` under the repository. Panics, naming the
 /// install command, when it is not there (under `CI=true` and everywhere else alike).
-fn tool(env_var: &str, default: &str, what: &str) -> PathBuf {
+pub(crate) fn tool(env_var: &str, default: &str, what: &str) -> PathBuf {
     let path = match std::env::var_os(env_var) {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => repo_root().join(default),
@@ -55,6 +58,21 @@ pub fn python() -> PathBuf {
         ".venv/bin/python",
         "the test virtualenv's Python (with moto)",
     )
+}
+
+/// Node.js (`$FLOWCTL_NODE`, else `node` on the `PATH`), for aws-local-stepfunctions.
+pub fn node() -> PathBuf {
+    if let Some(p) = std::env::var_os("FLOWCTL_NODE").filter(|p| !p.is_empty()) {
+        return tool("FLOWCTL_NODE", &p.to_string_lossy(), "Node.js");
+    }
+    let found = std::env::var_os("PATH")
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("node"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_default();
+    found.unwrap_or_else(|| tool("FLOWCTL_NODE", "(node, not found on the PATH)", "Node.js"))
 }
 
 /// The asl-validator command.
