@@ -1102,7 +1102,7 @@ impl Loader {
             .collect();
         match given.as_slice() {
             [one] => {
-                let v = &obj[*one];
+                let v = obj.get(*one)?;
                 match *one {
                     "Seconds" => self
                         .uint(sp, "Seconds", v, 0, MAX_SECONDS)

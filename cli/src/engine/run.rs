@@ -36,6 +36,9 @@ const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/flowctl-local";
 
+/// Transitions between two cooperative yields of a machine run.
+const YIELD_EVERY: u32 = 128;
+
 /// A failed state: the error, and the state where it arose.
 struct Failure {
     error: TaskError,
@@ -315,6 +318,7 @@ impl<'a> Run<'a> {
         Box::pin(async move {
             let mut at = machine.start;
             let mut value = input;
+            let mut steps_since_yield = 0u32;
             loop {
                 let Some(state) = machine.states.get(at) else {
                     return Err(Failure {
@@ -323,6 +327,13 @@ impl<'a> Run<'a> {
                     });
                 };
                 self.transitions.fetch_add(1, Relaxed);
+                // A loop of states that never waits would otherwise hold the thread forever
+                // and no timeout could fire.
+                steps_since_yield += 1;
+                if steps_since_yield == YIELD_EVERY {
+                    steps_since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
                 let entered = if state.uses_context || self.recorder.enabled() {
                     self.now()
                 } else {

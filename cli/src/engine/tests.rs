@@ -1440,3 +1440,29 @@ async fn lambda_invoke_results_do_not_depend_on_the_history_setting() {
         assert_eq!(output(&on), output(&off), "{selector}");
     }
 }
+
+#[test]
+fn a_busy_loop_still_times_out() {
+    // Pass states jumping to each other forever: the machine timeout must still end it.
+    let doc = json!({"TimeoutSeconds": 1, "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Choice", "Choices": [{"Variable": "$.never", "IsPresent": true, "Next": "End"}], "Default": "A"},
+        "End": {"Type": "Succeed"}
+    }});
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let m = machine(&doc);
+    let e = rt.block_on(execute(
+        &m,
+        json!({}),
+        &functions(),
+        &ExecutionOptions {
+            history: false,
+            ..Default::default()
+        },
+    ));
+    assert_eq!(e.status, Status::TimedOut);
+    assert!(e.transitions > 1000, "{}", e.transitions);
+}
