@@ -6,6 +6,10 @@ Usage: python moto_driver.py COMMAND < job.json > result.json
              (Lambda without Docker echoes its payload; Step Functions runs executions).
   lambdas    job {"endpoint", "region", "prefix", "units": [unit]}: creates one Lambda
              function per unit (named PREFIX-UNIT); answers {unit: function ARN}.
+  function   job {"endpoint", "region", "name", "zip", "architecture"?}: creates one Lambda
+             function (provided.al2023, handler bootstrap) from the zip file at path "zip";
+             answers {"create": {"CodeSha256", "CodeSize"}, "get": {...}} as create_function
+             and get_function report them.
   run        job {"endpoint", "region", "machines": [{"name", "definition"}],
              "executions": [{"id", "machine", "input", "lambda_results"?}]}: creates the
              state machines, then runs the executions one at a time (each with a unique
@@ -91,6 +95,33 @@ def lambdas(job):
     return arns
 
 
+def function(job):
+    iam = client(job, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    role_name = job["name"] + "-role"
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    with open(job["zip"], "rb") as f:
+        code = f.read()
+    lam = client(job, "lambda")
+    created = lam.create_function(
+        FunctionName=job["name"],
+        Runtime="provided.al2023",
+        Role=role,
+        Handler="bootstrap",
+        Code={"ZipFile": code},
+        Architectures=[job.get("architecture", "x86_64")],
+    )
+    got = lam.get_function(FunctionName=job["name"])["Configuration"]
+    keys = ("CodeSha256", "CodeSize")
+    return {"create": {k: created[k] for k in keys}, "get": {k: got[k] for k in keys}}
+
+
 def run(job):
     sfn = client(job, "stepfunctions")
     iam = client(job, "iam")
@@ -151,7 +182,7 @@ def execute(sfn, machine_arn, ex):
     return out
 
 
-COMMANDS = {"config": config, "lambdas": lambdas, "run": run}
+COMMANDS = {"config": config, "lambdas": lambdas, "function": function, "run": run}
 
 if __name__ == "__main__":
     job = json.load(sys.stdin)

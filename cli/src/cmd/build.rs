@@ -127,7 +127,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             {
                 answer.extend(fields);
             }
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+            print_json(&answer)?;
         }
         Output::Text => {
             eprintln!(
@@ -192,10 +192,7 @@ fn asl_only(
                 .iter()
                 .map(|(name, path, changed)| json!({ "flow": name, "path": path, "changed": changed }))
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({ "ok": true, "flows": flows }))?
-            );
+            print_json(&json!({ "ok": true, "flows": flows }))?;
         }
         Output::Text => {
             for (name, path, changed) in &written {
@@ -211,13 +208,20 @@ fn asl_only(
 /// reason, then exit 1.
 fn said_no(global: &Global, message: &str) -> anyhow::Result<Exit> {
     match global.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "ok": false, "error": message }))?
-        ),
+        Output::Json => print_json(&json!({ "ok": false, "error": message }))?,
         Output::Text => eprintln!("error: {message}"),
     }
     Ok(Exit::Failure)
+}
+
+/// Prints a JSON answer on stdout; a reader that went away (`| head`) is not an error.
+fn print_json(value: &Value) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(value)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
 }
 
 /// cargo's `--color` from flowctl's.
