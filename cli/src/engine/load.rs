@@ -492,9 +492,21 @@ impl Loader {
         if self.errors.len() > errors_before {
             return None;
         }
+        let mut kind = kind?;
+        if let (Kind::Task(task), IoPath::Path(out)) = (&mut kind, &output_path) {
+            // The whole response becomes the state's output, of which `OutputPath` keeps only
+            // (part of) the payload.
+            if matches!(task.resource, Resource::LambdaInvoke)
+                && task.common.result_selector.is_none()
+                && task.common.result_path == ResultPath::Replace
+                && out.first_key() == Some("Payload")
+            {
+                task.payload_only = true;
+            }
+        }
         Some(State {
             name: name.into(),
-            kind: kind?,
+            kind,
             input_path,
             output_path,
             next: next.flatten(),

@@ -96,8 +96,9 @@ pub(crate) struct Task {
     pub resource_text: Box<str>,
     pub common: Common,
     pub timeout: Option<Seconds>,
-    /// A `lambda:invoke` whose `ResultSelector` reads only `$.Payload…`: the rest of the
-    /// Invoke response need not be built (unless the history shows it).
+    /// A `lambda:invoke` whose result is only read at `$.Payload…` (by `ResultSelector`, or by
+    /// `OutputPath` when the result replaces the input): the rest of the Invoke response need
+    /// not be built (unless the history shows it).
     pub payload_only: bool,
 }
 
