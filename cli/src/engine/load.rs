@@ -1356,10 +1356,13 @@ impl Loader {
             );
             return None;
         };
+        let mut distributed = false;
         for (key, value) in processor {
             match key.as_str() {
                 "StartAt" | "States" | "Comment" => {}
-                "ProcessorConfig" if field == "ItemProcessor" => self.processor_config(path, value),
+                "ProcessorConfig" if field == "ItemProcessor" => {
+                    distributed = self.processor_config(path, value)
+                }
                 other => self.unknown(
                     sp,
                     &format!("{field}.{other}"),
@@ -1375,11 +1378,13 @@ impl Loader {
             max_concurrency: max_concurrency?,
             tolerated_count: tolerated_count?,
             tolerated_percentage: tolerated_percentage?,
+            distributed,
             common,
         })
     }
 
-    fn processor_config(&mut self, path: &str, v: &Value) {
+    /// Checks `ProcessorConfig`; whether the Map is distributed.
+    fn processor_config(&mut self, path: &str, v: &Value) -> bool {
         let sp = Some(path);
         let Value::Object(cfg) = v else {
             self.err(
@@ -1387,11 +1392,12 @@ impl Loader {
                 "ItemProcessor.ProcessorConfig",
                 format!("must be an object, not {}", kind(v)),
             );
-            return;
+            return false;
         };
         for (key, value) in cfg {
             match (key.as_str(), value.as_str()) {
-                // A Distributed Map without ItemReader runs like an inline one here.
+                // A Distributed Map without ItemReader runs like an inline one here, its
+                // children's states kept out of the history as AWS keeps them out.
                 ("Mode", Some("INLINE" | "DISTRIBUTED"))
                 | ("ExecutionType", Some("STANDARD" | "EXPRESS")) => {}
                 ("Mode", _) => self.err(
@@ -1411,6 +1417,7 @@ impl Loader {
                 ),
             }
         }
+        cfg.get("Mode").and_then(Value::as_str) == Some("DISTRIBUTED")
     }
 }
 

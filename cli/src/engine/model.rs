@@ -164,6 +164,9 @@ pub(crate) struct MapState {
     pub max_concurrency: Count,
     pub tolerated_count: Option<Count>,
     pub tolerated_percentage: Option<Percentage>,
+    /// `ProcessorConfig.Mode: DISTRIBUTED`: each item is a child execution, whose states are
+    /// not in this execution's history (a Map Run's events stand for them).
+    pub distributed: bool,
     pub common: Common,
 }
 

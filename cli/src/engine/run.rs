@@ -49,6 +49,8 @@ struct Failure {
 /// the next one can point back to it.
 struct Frame {
     last: u64,
+    /// Records nothing: the states of a Distributed Map's child executions.
+    quiet: bool,
 }
 
 type Flow = Result<Value, Failure>;
@@ -83,7 +85,10 @@ pub(crate) async fn execute(
         generated_name: OnceLock::new(),
         transitions: AtomicU64::new(0),
     };
-    let mut frame = Frame { last: 0 };
+    let mut frame = Frame {
+        last: 0,
+        quiet: false,
+    };
     run.event(&mut frame, EventKind::ExecutionStarted, None, || {
         object! {"input" => input.clone(), "roleArn" => ROLE_ARN, "name" => run.name(), "virtualTime" => options.virtual_time}
     });
@@ -194,7 +199,7 @@ impl<'a> Run<'a> {
         state: Option<&str>,
         details: impl FnOnce() -> Value,
     ) {
-        if self.recorder.enabled() {
+        if self.recorder.enabled() && !frame.quiet {
             frame.last = self
                 .recorder
                 .record(frame.last, || self.now(), kind, state, details);
@@ -805,10 +810,13 @@ impl<'a> Run<'a> {
         let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
         let name = Some(&*state.name);
         self.event(frame, EventKind::ParallelStateStarted, name, || json!({}));
-        let started = frame.last;
+        let (started, quiet) = (frame.last, frame.quiet);
         let input = &input;
         let branches = parallel.branches.iter().map(|branch| async move {
-            let mut branch_frame = Frame { last: started };
+            let mut branch_frame = Frame {
+                last: started,
+                quiet,
+            };
             self.run_machine(branch, input.clone(), &mut branch_frame)
                 .await
         });
@@ -913,16 +921,31 @@ impl<'a> Run<'a> {
                     })?,
             ),
         };
+        // A Distributed Map tolerates no failed item unless told otherwise, and fails with
+        // States.ExceedToleratedFailureThreshold; an inline Map fails with the item's error.
+        let tolerated_count = match (tolerated_count, tolerated_percentage) {
+            (None, None) if map.distributed => Some(0),
+            (count, _) => count,
+        };
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
         let total = items.len();
         let name = Some(&*state.name);
-        self.event(
-            frame,
-            EventKind::MapStateStarted,
-            name,
-            || json!({"length": total}),
-        );
+        let (started_kind, succeeded_kind, failed_kind) = if map.distributed {
+            (
+                EventKind::MapRunStarted,
+                EventKind::MapRunSucceeded,
+                EventKind::MapRunFailed,
+            )
+        } else {
+            (
+                EventKind::MapStateStarted,
+                EventKind::MapStateSucceeded,
+                EventKind::MapStateFailed,
+            )
+        };
+        self.event(frame, started_kind, name, || json!({"length": total}));
         let started = frame.last;
+        let quiet = frame.quiet || map.distributed;
         let limit = match usize::try_from(max_concurrency) {
             Ok(0) | Err(_) => total.max(1),
             Ok(n) => n.min(total.max(1)),
@@ -936,7 +959,7 @@ impl<'a> Run<'a> {
                 effective,
                 entered,
                 retry_count,
-                started,
+                (started, quiet),
                 index,
                 item,
             ));
@@ -951,7 +974,7 @@ impl<'a> Run<'a> {
                     effective,
                     entered,
                     retry_count,
-                    started,
+                    (started, quiet),
                     next_index,
                     item,
                 ));
@@ -966,7 +989,12 @@ impl<'a> Run<'a> {
                 Err(f) => f,
             };
             let failure = if !tolerant || is_terminal(&failure.error.error) {
-                failure
+                if map.distributed {
+                    // The child execution failed; for this execution, the Map state did.
+                    self.failure(state, failure.error)
+                } else {
+                    failure
+                }
             } else {
                 failures += 1;
                 if let Some(slot) = results.get_mut(index) {
@@ -986,13 +1014,13 @@ impl<'a> Run<'a> {
             let e = &failure.error;
             self.event(
                 frame,
-                EventKind::MapStateFailed,
+                failed_kind,
                 name,
                 || json!({"error": e.error, "cause": e.cause}),
             );
             return Err(failure);
         }
-        self.event(frame, EventKind::MapStateSucceeded, name, || json!({}));
+        self.event(frame, succeeded_kind, name, || json!({}));
         self.select_result(
             state,
             &map.common.result_selector,
@@ -1011,7 +1039,7 @@ impl<'a> Run<'a> {
         effective: &Value,
         entered: SystemTime,
         retry_count: u64,
-        started: u64,
+        (started, quiet): (u64, bool),
         index: usize,
         item: &Value,
     ) -> (usize, Flow) {
@@ -1025,7 +1053,10 @@ impl<'a> Run<'a> {
             None => Ok(item.clone()),
         };
         let name = Some(&*state.name);
-        let mut iteration = Frame { last: started };
+        let mut iteration = Frame {
+            last: started,
+            quiet,
+        };
         self.event(
             &mut iteration,
             EventKind::MapIterationStarted,

@@ -1476,3 +1476,37 @@ fn a_busy_loop_still_times_out() {
     assert_eq!(e.status, Status::TimedOut);
     assert!(e.transitions > 1000, "{}", e.transitions);
 }
+
+#[tokio::test(start_paused = true)]
+async fn distributed_map_keeps_child_states_out_of_the_history() {
+    let mut doc = picky_map(json!({"ToleratedFailureCount": 1}));
+    doc["States"]["S"]["ItemProcessor"]["ProcessorConfig"] =
+        json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+    let e = run(doc.clone(), json!([true, false])).await;
+    assert_eq!(
+        output(&e),
+        json!([true, {"Error": "BadItem", "Cause": "false"}])
+    );
+    assert_eq!(e.entered_states(), ["S"]);
+    assert_eq!(
+        kinds(&e),
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapRunStarted",
+            "MapRunSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(e.transitions, 5);
+    // Without a tolerance, one failed child fails the Map Run.
+    doc["States"]["S"]
+        .as_object_mut()
+        .unwrap()
+        .remove("ToleratedFailureCount");
+    let e = run(doc, json!([true, false])).await;
+    assert_eq!(error(&e).0, "States.ExceedToleratedFailureThreshold");
+    assert_eq!(e.failed_state.as_deref(), Some("S"));
+    assert_eq!(kinds(&e)[3], "MapRunFailed");
+}
