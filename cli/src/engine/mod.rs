@@ -10,8 +10,15 @@
 //! What runs: `Pass Task Choice Wait Succeed Fail Parallel Map`; `InputPath Parameters
 //! ResultSelector ResultPath OutputPath`; `Retry`/`Catch` with the `States.*` error names;
 //! intrinsic functions; the context object (`$$`); task and execution timeouts. Tasks call
-//! Lambda functions, through `arn:aws:states:::lambda:invoke` or a function ARN; other
-//! resources are rejected by `load`.
+//! Lambda functions, through `arn:aws:states:::lambda:invoke` (history: `Task*` events) or a
+//! function ARN (`LambdaFunction*` events); other resources, `.waitForTaskToken`, JSONata and
+//! Distributed Map's `ItemReader`/`ResultWriter`/`ItemBatcher` are rejected by `load`. A
+//! Distributed Map runs its items like an inline one, but, as on AWS, its children's states
+//! stay out of the history (`MapRun*` events instead) and it tolerates no failure by default.
+//!
+//! Errors: a path that selects nothing (in `InputPath`, `Parameters`, `ResultSelector`,
+//! `ItemSelector`, `OutputPath`, a Choice `Variable`…) is `States.Runtime`, which, like
+//! `States.DataLimitExceeded`, no retrier or catcher sees (not even `States.ALL`).
 
 mod choice;
 mod history;
