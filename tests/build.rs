@@ -480,6 +480,48 @@ fn a_package_with_two_binaries_is_ambiguous() {
     assert!(stderr.contains("ambiguous"), "{stderr}");
 }
 
+/// `arc4random` is in glibc from 2.36 on: a binary calling it cannot start on Lambda's 2.34.
+#[test]
+fn a_binary_needing_a_newer_glibc_than_lambdas_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    plain_project(
+        tmp.path(),
+        "buildtest-glibc",
+        "flowctl-buildtest-glibc",
+        "extern \"C\" {\n    fn arc4random() -> u32;\n}\n\nfn main() {\n    println!(\"{}\", unsafe { arc4random() });\n}\n",
+    );
+    let host = Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .unwrap();
+    let host = text(&host.stdout);
+    let minor: u32 = host
+        .trim()
+        .trim_start_matches("glibc 2.")
+        .parse()
+        .unwrap_or_else(|_| panic!("cannot read this machine's glibc version from {host:?}"));
+    let out = flowctl(tmp.path(), &["build"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = text(&out.stderr);
+    if minor < 36 {
+        // This machine's glibc has no arc4random: the link itself fails.
+        assert!(stderr.contains("cargo build failed"), "{stderr}");
+        return;
+    }
+    for part in [
+        "unit `Only`",
+        "package `flowctl-buildtest-glibc`",
+        "needs GLIBC_2.36 (for `arc4random`)",
+        "provided.al2023 runtime has glibc 2.34",
+        "cargo zigbuild --release --target x86_64-unknown-linux-gnu.2.34",
+        "x86_64-unknown-linux-musl",
+    ] {
+        assert!(stderr.contains(part), "{part:?} missing from:\n{stderr}");
+    }
+    let units = target_dir().join("flowctl/buildtest-glibc/units/Only");
+    assert!(!units.join("Only.zip").exists(), "nothing is packaged");
+}
+
 #[test]
 fn arm64_needs_its_target_and_linker_or_says_how_to_install_them() {
     let tmp = tempfile::tempdir().unwrap();
