@@ -393,6 +393,28 @@ fn functions_are_packaged_reproducibly_and_moto_agrees_on_code_sha256() {
         assert_eq!(printed[key], record[key], "{key}");
     }
 
+    // A function gone from the manifest takes its unit directory with it.
+    let manifest = std::fs::read_to_string(dir.join("flowctl.yaml")).unwrap();
+    let without_shout = manifest.replace(&format!("  Shout:\n    package: {package}\n"), "");
+    assert_ne!(manifest, without_shout);
+    std::fs::write(dir.join("flowctl.yaml"), without_shout).unwrap();
+    std::fs::write(
+        dir.join("flows/main.flow"),
+        "flow Main(input) {\n  said = Echo(input)\n  return(said)\n}\n",
+    )
+    .unwrap();
+    let pruned = flowctl(dir, &["build"]);
+    assert!(pruned.status.success(), "{}", show(&pruned));
+    assert!(!out_dir.join("units/Shout").exists());
+    assert!(out_dir.join("units/Echo/Echo.zip").exists());
+    let names: Vec<Value> = read_record(&out_dir)["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("Echo")]);
+
     // moto computes the same CodeSha256 for the uploaded zip, as Lambda does.
     let moto = Moto::shared();
     let zip = out_dir.join(echo["zip"].as_str().unwrap());
