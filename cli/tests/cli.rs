@@ -249,9 +249,53 @@ fn invoke_runs_a_project_flow() {
 }
 
 #[test]
-fn invoke_names_functions_without_a_local_binary() {
+fn invoke_builds_the_functions_it_calls_and_says_when_it_cannot() {
+    // No cargo project around the functions: nothing to build them from (exit 2, says why).
     let dir = project("flow Main(input) {\n  r = Reserve(input)\n  return(r)\n}\n");
     let out = flowctl_in(dir.path(), &["invoke", "Main"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no local binary for Reserve"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no Cargo.toml"), "{}", stderr(&out));
+    // A binary given on the command line is used as it is: here one that is not a Lambda
+    // runtime at all, which Lambda would report as a runtime exit.
+    let out = flowctl_in(dir.path(), &["invoke", "Main", "--function-binary", "Reserve=/bin/true"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Runtime.ExitError"), "{}", stderr(&out));
+}
+
+/// The README's main job: the booking flow on the local engine over the example's built
+/// function binaries (`flowctl invoke` builds them first), on each of its paths.
+#[test]
+fn main_job_runs_the_booking_flow_on_built_binaries() {
+    let run = |input: &str| flowctl(&["invoke", "Booking", "-m", "examples/booking/flowctl.yaml", "--input", input]);
+    let out = run(r#"{"id": "b-1", "nights": 2, "amount": 120}"#);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let output: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output["ok"], true);
+    assert_eq!(output["reservation"]["status"], "available");
+    assert_eq!(output["payment"]["status"], "charged");
+
+    let out = run(r#"{"id": "full-1", "nights": 2, "amount": 120}"#);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("NotAvailable in state `fail NotAvailable`"), "{}", stderr(&out));
+
+    // Declined: the catch releases the room and the flow fails with PaymentFailed.
+    let out = flowctl(&[
+        "invoke", "Booking", "-m", "examples/booking/flowctl.yaml", "--output", "json", "--trace",
+        "--input", r#"{"id": "b-2", "nights": 2, "amount": 5000}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"], "PaymentFailed");
+    assert!(report["cause"].as_str().unwrap().contains("PaymentDeclined"), "{report}");
+    let entered: Vec<&str> = report["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().ends_with("StateEntered"))
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        entered,
+        ["Start", "reservation = ReserveAvailability", "if reservation.status == 'available'", "payment = ProcessPayment", "_ = ReleaseReservation", "fail PaymentFailed"]
+    );
 }

@@ -38,15 +38,18 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let input = read_input(&args.input)?;
     let binaries = parse_binaries(&args.function_binaries)?;
-    let (doc, label, units) = match (&args.asl, &args.flow) {
+    let (doc, label, invoker) = match (&args.asl, &args.flow) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
             let doc: Value = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not JSON; a state machine document is a JSON object", path.display()))?;
-            (doc, path.display().to_string(), Vec::new())
+            let invoker = binaries
+                .iter()
+                .fold(LocalProcesses::new(), |inv, (name, binary)| inv.unit(UnitConfig::new(name.as_str(), binary)));
+            (doc, path.display().to_string(), invoker)
         }
-        (None, Some(flow)) => match compile_flow(global, flow)? {
-            Ok(compiled) => compiled,
+        (None, Some(flow)) => match project_flow(global, flow, &binaries)? {
+            Ok(prepared) => prepared,
             Err(exit) => return Ok(exit),
         },
         (None, None) => bail!("name a flow to run, or pass --asl FILE"),
@@ -60,33 +63,6 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             bail!("{label} is not a valid state machine ({} problem(s)); nothing was run", errors.len());
         }
     };
-
-    let mut invoker = LocalProcesses::new();
-    for (name, binary) in &binaries {
-        let unit = units.iter().find(|u: &&UnitInfo| &u.function == name || &u.unit == name);
-        let mut config = UnitConfig::new(unit.map_or(name.as_str(), |u| u.unit.as_str()), binary);
-        if let Some(u) = unit {
-            config = config
-                .functions([u.function.as_str()])
-                .memory_mb(u.memory)
-                .timeout(Duration::from_secs(u.timeout.into()));
-            for (k, v) in &u.env {
-                config = config.env(k, v);
-            }
-        }
-        invoker = invoker.unit(config);
-    }
-    let missing: Vec<&str> = units
-        .iter()
-        .filter(|u| !binaries.iter().any(|(n, _)| n == &u.function || n == &u.unit))
-        .map(|u| u.function.as_str())
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "no local binary for {}: pass `--function-binary NAME=path/to/bootstrap` for each (a Lambda binary built with lambda_runtime)",
-            missing.join(", ")
-        );
-    }
 
     let options = ExecutionOptions {
         name: args.name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
@@ -135,19 +111,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     Ok(if succeeded { Exit::Success } else { Exit::Failure })
 }
 
-/// What the command needs to know about one function of the project.
-struct UnitInfo {
-    function: String,
-    unit: String,
-    memory: u32,
-    timeout: u32,
-    env: Vec<(String, String)>,
-}
-
-/// Compiles a project flow (as `flowctl compile` does); its unit placeholders become the unit
-/// names the local invoker serves.
-/// `Ok(Err(exit))`: the flow did not compile and its diagnostics are printed.
-fn compile_flow(global: &Global, flow: &str) -> anyhow::Result<Result<Compiled, Exit>> {
+/// A project flow ready to run: compiled as `flowctl compile` does (placeholders resolved to
+/// unit names), and an invoker serving each unit it calls from the unit's built `bootstrap`.
+/// Units are built first, as `flowctl build` does, for this machine's architecture; a unit
+/// named in `--function-binary` uses that binary instead. `Ok(Err(exit))`: diagnostics or a
+/// failed build were printed.
+fn project_flow(
+    global: &Global,
+    flow: &str,
+    binaries: &[(String, PathBuf)],
+) -> anyhow::Result<Result<(Value, String, LocalProcesses), Exit>> {
     let loaded = global.load()?;
     let Some(project) = loaded.project.as_ref() else {
         global.require_clean(&loaded)?;
@@ -158,32 +131,94 @@ fn compile_flow(global: &Global, flow: &str) -> anyhow::Result<Result<Compiled, 
         global.require_clean(&loaded)?;
         bail!("flow `{flow}` could not be checked");
     };
-    let opts = compile::options(project, entry);
-    let doc = match asl::compile(ir, &opts) {
+    let doc = match asl::compile(ir, &compile::options(project, entry)) {
         Ok(doc) => doc,
         Err(diagnostics) => return compile::fail(global, &[compile::report(entry, diagnostics)]).map(Err),
     };
     let called = asl::units_of(&doc);
     let doc = asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
-    let units = opts
-        .units
-        .iter()
-        .filter(|(_, unit)| called.iter().any(|c| c == *unit))
-        .map(|(function, unit)| {
-            let f = &project.manifest.functions[function];
-            UnitInfo {
-                function: function.clone(),
-                unit: unit.clone(),
-                memory: f.memory,
-                timeout: f.timeout,
-                env: f.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            }
-        })
+    let label = entry.path.display().to_string();
+
+    let plan: Vec<_> = flowctl::build::plan::one_unit_per_function(&project.manifest)
+        .into_iter()
+        .filter(|unit| called.contains(&unit.name))
         .collect();
-    Ok(Ok((doc, entry.path.display().to_string(), units)))
+    let given = |unit: &flowctl::build::plan::UnitPlan| {
+        binaries
+            .iter()
+            .find(|(name, _)| name == &unit.name || unit.functions.contains(name))
+            .map(|(_, path)| path.clone())
+    };
+    let mut invoker = LocalProcesses::new();
+    let mut records = Vec::new();
+    if plan.iter().any(|unit| given(unit).is_none()) {
+        match build_for_this_machine(global, project)? {
+            Ok(built) => records = built,
+            Err(exit) => return Ok(Err(exit)),
+        }
+    }
+    for unit in &plan {
+        let record = records.iter().find(|(r, _)| r.name == unit.name);
+        let binary = match (given(unit), record) {
+            (Some(path), _) => path,
+            (None, Some((_, bootstrap))) => bootstrap.clone(),
+            (None, None) => bail!("unit `{}` was not built", unit.name),
+        };
+        let mut config = UnitConfig::new(unit.name.as_str(), binary)
+            .functions(unit.functions.iter().map(String::as_str))
+            .memory_mb(unit.memory)
+            .timeout(Duration::from_secs(unit.timeout.into()));
+        for (k, v) in &unit.env {
+            config = config.env(k, v);
+        }
+        invoker = invoker.unit(config);
+    }
+    Ok(Ok((doc, label, invoker)))
 }
 
-type Compiled = (Value, String, Vec<UnitInfo>);
+/// `flowctl build`'s units for the architecture of this machine (a local run cannot execute
+/// the other one), in a directory of their own when that differs from the manifest's.
+fn build_for_this_machine(
+    global: &Global,
+    project: &flowctl::project::Project,
+) -> anyhow::Result<Result<Vec<(flowctl::build::record::UnitRecord, PathBuf)>, Exit>> {
+    use flowctl::build::{self, Options};
+    use flowctl::manifest::Architecture;
+    let architecture = match std::env::consts::ARCH {
+        "aarch64" => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    };
+    let target = build::target_dir(&project.root);
+    let mut out_dir = build::out_dir(&target, &project.manifest.project);
+    if architecture != project.manifest.deploy.architecture {
+        out_dir = out_dir.join(format!("local-{}", architecture.as_str()));
+    }
+    let options = Options {
+        architecture,
+        out_dir: out_dir.clone(),
+        color: if global.color() { "always" } else { "never" },
+    };
+    let verbose = global.verbose > 0;
+    let built = build::build_units(project, &options, &mut |unit| {
+        if verbose || unit.changed {
+            eprintln!("{:>9} {} ({})", if unit.changed { "built" } else { "fresh" }, unit.record.name, unit.record.package);
+        }
+    });
+    match built {
+        Ok(records) => Ok(Ok(records
+            .into_iter()
+            .map(|r| {
+                let bootstrap = build::record::BuildRecord::resolve(&out_dir, &r.bootstrap);
+                (r, bootstrap)
+            })
+            .collect())),
+        Err(err) if err.is_environment() => Err(err.into()),
+        Err(err) => {
+            eprintln!("error: {err}");
+            Ok(Err(Exit::Failure))
+        }
+    }
+}
 
 /// `--input`: JSON text, `@file` or `@-`.
 fn read_input(arg: &str) -> anyhow::Result<Value> {
