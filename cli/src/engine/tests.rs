@@ -893,6 +893,25 @@ async fn runtime_errors_are_not_caught_by_states_all() {
     assert_eq!(e.entered_states(), vec!["T"]);
 }
 
+#[tokio::test(start_paused = true)]
+async fn intrinsic_failures_are_runtime_errors_not_caught_by_states_all() {
+    let doc = json!({
+        "StartAt": "T",
+        "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "echo", "Payload.$": "States.MathAdd($.n, 1)"}, "Retry": [{"ErrorEquals": ["States.ALL"]}], "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}], "End": true},
+            "H": {"Type": "Pass", "End": true}
+        }
+    });
+    let e = run(doc, json!({"n": "NOT A NUMBER"})).await;
+    let (name, cause) = error(&e);
+    assert_eq!(name, "States.Runtime");
+    assert!(
+        cause.starts_with("Invalid arguments in States.MathAdd"),
+        "{cause}"
+    );
+    assert_eq!(e.entered_states(), vec!["T"]);
+}
+
 // ---------- Timeouts ----------
 
 #[tokio::test(start_paused = true)]

@@ -6,8 +6,8 @@
 //! - `parse` rejects the shape of a call: grammar, unknown function names, argument counts,
 //!   nesting deeper than AWS allows, and a literal `States.Format` template whose placeholders do
 //!   not match its arguments;
-//! - `Call::eval` rejects values (types, ranges, sizes) as `States.IntrinsicFailure`, with a
-//!   cause in AWS's words ("Invalid arguments in States.X") followed by what was wrong.
+//! - `Call::eval` rejects values (types, ranges, sizes) as `States.Runtime`, with a cause in
+//!   AWS's words ("Invalid arguments in States.X") followed by what was wrong.
 
 mod eval;
 mod parse;
@@ -20,7 +20,14 @@ use std::fmt;
 
 /// The error name of every failure raised by an intrinsic function itself (errors returned by
 /// the path resolver pass through unchanged).
-pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+///
+/// `States.Runtime`, not `States.IntrinsicFailure`: the ASL spec lists the latter, but what
+/// AWS raises for a call that fails on its arguments is `States.Runtime` ("Invalid arguments
+/// in States.MathAdd", …), as integration tests recorded against AWS (LocalStack's, which
+/// moto's interpreter ports) and public reports of real executions show. `States.Runtime` is
+/// terminal: no `Retry` or `Catch` sees it, not even `States.ALL` (tests/asl/
+/// intrinsic_failures.json).
+pub const INTRINSIC_FAILURE: &str = "States.Runtime";
 
 /// AWS: "You can nest up to 10 intrinsic functions within a field". Read here as depth (the
 /// outermost call counts as one); this also bounds the parser's and evaluator's recursion.

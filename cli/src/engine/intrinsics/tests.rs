@@ -39,7 +39,7 @@ fn run(expr: &str, input: &str) -> Result<Value, TaskError> {
     call.eval(&mut resolve)
 }
 
-/// `expected` is the JSON result, or `!` and a fragment of the `States.IntrinsicFailure` cause.
+/// `expected` is the JSON result, or `!` and a fragment of the `States.Runtime` cause.
 fn check(cases: &[(&str, &str, &str)]) {
     for &(expr, input, expected) in cases {
         let result = run(expr, input);
