@@ -64,7 +64,7 @@ pub enum Command {
     Check(check::Args),
     /// Compile one flow to a Step Functions state machine (ASL JSON on stdout)
     Compile(compile::Args),
-    /// Build the project (for now: every flow's ASL, with --asl-only)
+    /// Build the functions into Lambda units (bootstrap, zip, CodeSha256) and every flow's ASL
     Build(build::Args),
     /// Run a flow (or any state machine document) on the local engine and print its output
     Invoke(invoke::Args),
