@@ -397,7 +397,7 @@ fn functions_are_packaged_reproducibly_and_moto_agrees_on_code_sha256() {
     let manifest = std::fs::read_to_string(dir.join("flowctl.yaml")).unwrap();
     let without_shout = manifest.replace(&format!("  Shout:\n    package: {package}\n"), "");
     assert_ne!(manifest, without_shout);
-    std::fs::write(dir.join("flowctl.yaml"), without_shout).unwrap();
+    std::fs::write(dir.join("flowctl.yaml"), &without_shout).unwrap();
     std::fs::write(
         dir.join("flows/main.flow"),
         "flow Main(input) {\n  said = Echo(input)\n  return(said)\n}\n",
@@ -414,6 +414,21 @@ fn functions_are_packaged_reproducibly_and_moto_agrees_on_code_sha256() {
         .map(|u| u["name"].clone())
         .collect();
     assert_eq!(names, [json!("Echo")]);
+
+    // A function the manifest builds from the package, but which its binary does not
+    // register, is an error naming both (not a FunctionNotFound at the first invocation).
+    let whisper = std::fs::read_to_string(dir.join("flowctl.yaml"))
+        .unwrap()
+        .replace("flows:\n", &format!("  Whisper:\n    package: {package}\nflows:\n"));
+    std::fs::write(dir.join("flowctl.yaml"), &whisper).unwrap();
+    let unregistered = flowctl(dir, &["build"]);
+    assert_eq!(unregistered.status.code(), Some(1), "{}", show(&unregistered));
+    let stderr = text(&unregistered.stderr);
+    assert!(
+        stderr.contains(&format!("function `Whisper`: flowctl.yaml builds it from package `{package}`, whose binary does not register it (it registers Echo, Shout)")),
+        "{stderr}"
+    );
+    std::fs::write(dir.join("flowctl.yaml"), without_shout).unwrap();
 
     // moto computes the same CodeSha256 for the uploaded zip, as Lambda does.
     let moto = Moto::shared();

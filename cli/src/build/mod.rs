@@ -16,6 +16,7 @@ pub mod cargo;
 pub mod elf;
 pub mod plan;
 pub mod record;
+pub mod registry;
 pub mod toolchain;
 pub mod zip;
 
@@ -139,6 +140,8 @@ pub fn build_units(
         .collect();
     let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
     let mut env = cargo::release_profile_env(&settings, |name| std::env::var_os(name).is_some());
+    // Only a binary for this machine can be asked what it registers.
+    let native = matches!(target, TargetPlan::Native);
     let triple = match target {
         TargetPlan::Native => None,
         TargetPlan::Cross { triple, linker } => {
@@ -200,6 +203,16 @@ pub fn build_units(
             &info,
             options.architecture,
         ));
+        if native {
+            if let Some(names) = registry::registered(&path) {
+                let wanted: Vec<&str> = units
+                    .iter()
+                    .filter(|u| &u.package == package)
+                    .flat_map(|u| u.functions.iter().map(String::as_str))
+                    .collect();
+                problems.extend(registry::unregistered(package, &wanted, &names));
+            }
+        }
         binaries.insert(
             package.clone(),
             Binary {
