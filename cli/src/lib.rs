@@ -5,6 +5,7 @@
 //! diagnostics into text or JSON; `cmd` holds one module per subcommand.
 
 pub mod asl;
+pub mod aws;
 pub mod build;
 pub mod diagnostic;
 pub mod engine;

@@ -8,10 +8,13 @@ mod build;
 mod check;
 mod compile;
 mod completions;
+mod deploy;
+mod destroy;
 mod fmt;
 mod graph;
 mod invoke;
 mod schema;
+mod status;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flowctl::project::{self, Loaded};
@@ -68,6 +71,12 @@ pub enum Command {
     Build(build::Args),
     /// Run a flow (or any state machine document) on the local engine and print its output
     Invoke(invoke::Args),
+    /// Build, then deploy the project to AWS or LocalStack (plan + apply; --dry-run prints the plan)
+    Deploy(deploy::Args),
+    /// Show what is deployed for the project, with hashes and drift against the local build
+    Status(status::Args),
+    /// Delete everything deployed for the project (everything tagged flowctl:project)
+    Destroy(destroy::Args),
     /// Format .flow files canonically (in place, or --check)
     Fmt(fmt::Args),
     /// Draw a flow's control flow as a Mermaid or Graphviz diagram
@@ -93,6 +102,9 @@ pub fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
         Command::Invoke(args) => invoke::run(&cli.global, args),
+        Command::Deploy(args) => deploy::run(&cli.global, args),
+        Command::Status(args) => status::run(&cli.global, args),
+        Command::Destroy(args) => destroy::run(&cli.global, args),
         Command::Fmt(args) => fmt::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),

@@ -1,0 +1,177 @@
+//! `flowctl status`: what is deployed for the project (found by its tag), with each
+//! function's `CodeSha256` and each state machine's definition hash, and the drift against
+//! the local build (`build.json`, when there is one): what a deploy would change.
+
+use super::deploy::{self, TargetArgs};
+use super::{Exit, Global, Output};
+use flowctl::aws::model::{self, Observed};
+use flowctl::aws::observe;
+use flowctl::aws::plan::{self, Action, Kind};
+use flowctl::build::record::BuildRecord;
+use serde_json::{json, Value};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
+    let project = match deploy::project(global)? {
+        Ok(project) => project,
+        Err(exit) => return Ok(exit),
+    };
+    let connection = deploy::connect(&args.target, &project)?;
+    let name = project.manifest.project.clone();
+    let observed = match connection
+        .runtime
+        .block_on(observe::observe(&connection.clients, &name))
+    {
+        Ok(observed) => observed,
+        Err(err) => return deploy::said_no(global, &err.to_string()),
+    };
+    let out_dir = flowctl::build::out_dir(&flowctl::build::target_dir(&project.root), &name);
+    let local = match BuildRecord::read(&out_dir) {
+        Some(record) => Some(model::desired(
+            &record,
+            &out_dir,
+            &project.manifest,
+            &connection.account,
+        )?),
+        None => None,
+    };
+    let plan = local.as_ref().map(|d| plan::plan(d, &observed, false));
+    let resources = rows(&observed, local.as_ref(), plan.as_ref());
+    let target = deploy::target_label(&connection.account, &args.target);
+    match global.output {
+        Output::Json => deploy::print_json(&json!({
+            "project": name,
+            "target": target,
+            "build": local.is_some(),
+            "in_sync": plan.as_ref().map(|p| p.is_noop() && p.count(Action::Orphaned) == 0),
+            "resources": resources,
+        }))?,
+        Output::Text => {
+            eprintln!("{name} on {target}:");
+            if resources.is_empty() {
+                eprintln!("  nothing deployed");
+            }
+            for r in &resources {
+                let hash = r["hash"]
+                    .as_str()
+                    .map(|h| format!("  {h}"))
+                    .unwrap_or_default();
+                let changes = r["changes"].as_array().filter(|c| !c.is_empty()).map(|c| {
+                    let names: Vec<&str> = c.iter().filter_map(Value::as_str).collect();
+                    format!(" ({})", names.join(", "))
+                });
+                println!(
+                    "  {:<13} {:<40} {:<12}{}{hash}",
+                    r["kind"].as_str().unwrap_or_default(),
+                    r["name"].as_str().unwrap_or_default(),
+                    r["status"].as_str().unwrap_or_default(),
+                    changes.unwrap_or_default(),
+                );
+            }
+            if local.is_none() {
+                eprintln!("no local build to compare with (run `flowctl build`)");
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// One row per resource deployed or wanted: `status` is `in_sync`, `drift` (with the
+/// fields a deploy would change), `not_deployed`, `orphaned` (deployed, not in the build),
+/// or `deployed` when there is no local build to compare with.
+fn rows(
+    observed: &Observed,
+    local: Option<&model::Desired>,
+    plan: Option<&plan::Plan>,
+) -> Vec<Value> {
+    let hash_of = |kind: Kind, name: &str| -> Option<String> {
+        match kind {
+            Kind::Function => observed.functions.get(name).map(|f| f.code_sha256.clone()),
+            Kind::StateMachine => observed
+                .machines
+                .get(name)
+                .and_then(|m| m.definition.as_ref())
+                .map(|d| {
+                    flowctl::build::zip::sha256_hex(flowctl::asl::to_pretty_json(d).as_bytes())
+                }),
+            _ => None,
+        }
+    };
+    let local_hash = |kind: Kind, name: &str| -> Option<String> {
+        let local = local?;
+        match kind {
+            Kind::Function => local
+                .functions
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.code_sha256.clone()),
+            Kind::StateMachine => local.machines.iter().find(|m| m.name == name).map(|m| {
+                flowctl::build::zip::sha256_hex(
+                    flowctl::asl::to_pretty_json(&m.definition).as_bytes(),
+                )
+            }),
+            _ => None,
+        }
+    };
+    let arn_of = |kind: Kind, name: &str| -> Option<String> {
+        match kind {
+            Kind::Role => observed.roles.get(name).map(|r| r.arn.clone()),
+            Kind::Function => observed.functions.get(name).map(|f| f.arn.clone()),
+            Kind::StateMachine => observed.machines.get(name).map(|m| m.arn.clone()),
+            Kind::LogGroup => None,
+        }
+    };
+    let row = |kind: Kind, name: &str, status: &str, changes: Value| {
+        json!({
+            "kind": kind,
+            "name": name,
+            "arn": arn_of(kind, name),
+            "status": status,
+            "changes": changes,
+            "hash": hash_of(kind, name),
+            "local_hash": local_hash(kind, name),
+        })
+    };
+    match plan {
+        Some(plan) => plan
+            .steps
+            .iter()
+            .map(|s| {
+                let status = match s.action {
+                    Action::Unchanged => "in_sync",
+                    Action::Create => "not_deployed",
+                    Action::Orphaned | Action::Delete => "orphaned",
+                    Action::Update | Action::Replace => "drift",
+                };
+                row(s.kind, &s.name, status, json!(s.changes))
+            })
+            .collect(),
+        None => {
+            let mut out = Vec::new();
+            out.extend(
+                observed
+                    .roles
+                    .keys()
+                    .map(|n| row(Kind::Role, n, "deployed", json!([]))),
+            );
+            out.extend(
+                observed
+                    .functions
+                    .keys()
+                    .map(|n| row(Kind::Function, n, "deployed", json!([]))),
+            );
+            out.extend(
+                observed
+                    .machines
+                    .keys()
+                    .map(|n| row(Kind::StateMachine, n, "deployed", json!([]))),
+            );
+            out
+        }
+    }
+}
