@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod invoke;
 pub mod model;
 pub mod observe;
 pub mod plan;

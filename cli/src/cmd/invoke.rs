@@ -15,7 +15,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The flow to run: its name in the manifest
-    #[arg(required_unless_present = "asl", conflicts_with = "asl")]
+    #[arg(required_unless_present_any = ["asl", "function"], conflicts_with_all = ["asl", "function"])]
     pub flow: Option<String>,
     /// Run this state machine document (ASL JSON) instead of a flow of the project
     #[arg(long, value_name = "FILE")]
@@ -33,9 +33,37 @@ pub struct Args {
     /// The execution's name (default: a new UUID)
     #[arg(long)]
     pub name: Option<String>,
+    /// Where to run: the embedded engine (`local`), or the deployed state machine on `localstack` or `aws`
+    #[arg(long, value_enum, default_value_t = Target::Local)]
+    pub target: Target,
+    /// Invoke one deployed function (manifest key, unit or Lambda name) with the input; needs --target localstack|aws
+    #[arg(long, value_name = "NAME", conflicts_with = "asl")]
+    pub function: Option<String>,
+    /// Shorthand for --target localstack
+    #[arg(long)]
+    pub localstack: bool,
+    /// With --target: send every AWS request to this URL (LocalStack elsewhere, moto, a proxy)
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// With --target: the AWS region (default: the manifest's deploy.region, then the AWS configuration)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// With --target: a named profile of the shared AWS configuration
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Local,
+    Localstack,
+    Aws,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
+    if args.target != Target::Local || args.function.is_some() || args.localstack {
+        return remote(global, args);
+    }
     let input = read_input(&args.input)?;
     let binaries = parse_binaries(&args.function_binaries)?;
     let (doc, label, invoker) = match (&args.asl, &args.flow) {
@@ -218,6 +246,162 @@ fn build_for_this_machine(
             Ok(Err(Exit::Failure))
         }
     }
+}
+
+/// `--target localstack|aws`: the deployed state machine (standard: start and poll with a
+/// spinner; express: synchronously), or with `--function` one deployed function.
+fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
+    use flowctl::aws::invoke as aws_invoke;
+    use flowctl::manifest::{names, FlowKind};
+    let target = if args.localstack { Target::Localstack } else { args.target };
+    if target == Target::Local {
+        bail!("--function invokes a deployed function: add --target localstack or --target aws (locally, run a flow that calls it)");
+    }
+    let input = read_input(&args.input)?;
+    let project = match super::deploy::project(global)? {
+        Ok(project) => project,
+        Err(exit) => return Ok(exit),
+    };
+    let target_args = super::deploy::TargetArgs {
+        localstack: target == Target::Localstack,
+        endpoint_url: args.endpoint_url.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
+    let connection = super::deploy::connect(&target_args, &project)?;
+    let deploy_hint = match target {
+        Target::Localstack => "flowctl deploy --localstack",
+        _ => "flowctl deploy",
+    };
+    let project_name = &project.manifest.project;
+
+    if let Some(function) = &args.function {
+        let lambda = if project.manifest.functions.contains_key(function) {
+            names::unit_lambda_name(project_name, &function.replace('.', "-"))
+        } else if function.starts_with(&format!("{project_name}-")) || function.starts_with("arn:")
+        {
+            function.clone()
+        } else {
+            names::unit_lambda_name(project_name, function)
+        };
+        let answer = match connection.runtime.block_on(aws_invoke::invoke_function(
+            &connection.clients,
+            &lambda,
+            &input,
+        )) {
+            Ok(answer) => answer,
+            Err(err) if err.code.as_deref() == Some("ResourceNotFoundException") => {
+                return super::deploy::said_no(
+                    global,
+                    &format!("{err} (is it deployed? `{deploy_hint}`)"),
+                )
+            }
+            Err(err) => return super::deploy::said_no(global, &err.to_string()),
+        };
+        match global.output {
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({ "function": lambda, "payload": answer.payload, "error": answer.error })
+                )?
+            ),
+            Output::Text => {
+                println!("{}", serde_json::to_string_pretty(&answer.payload)?);
+                if let Some(error) = &answer.error {
+                    eprintln!("function {lambda} failed ({error})");
+                }
+            }
+        }
+        return Ok(if answer.error.is_none() {
+            Exit::Success
+        } else {
+            Exit::Failure
+        });
+    }
+
+    let flow = args
+        .flow
+        .as_deref()
+        .context("name a flow to run, or pass --function NAME")?;
+    let entry = compile::find(&project, flow)?;
+    let machine = names::state_machine_name(project_name, &entry.name);
+    let arn = connection.account.state_machine_arn(&machine);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let spinner =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()) && global.output == Output::Text;
+    let tick = |elapsed: Duration| {
+        if spinner {
+            let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+            let frame = frames[(elapsed.as_millis() / 100) as usize % frames.len()];
+            eprint!(
+                "\r{frame} {machine}: running for {:.1} s",
+                elapsed.as_secs_f64()
+            );
+        }
+    };
+    let result = connection.runtime.block_on(async {
+        match entry.entry.kind {
+            FlowKind::Standard => {
+                aws_invoke::run_standard(&connection.clients, &arn, &name, &input, &tick).await
+            }
+            FlowKind::Express => {
+                let custom = target_args.localstack || target_args.endpoint_url.is_some();
+                aws_invoke::run_express(&connection.clients, &arn, &name, &input, custom).await
+            }
+        }
+    });
+    if spinner {
+        eprint!("\r\x1b[2K");
+    }
+    let execution = match result {
+        Ok(execution) => execution,
+        Err(err) if err.code.as_deref() == Some("StateMachineDoesNotExist") => {
+            return super::deploy::said_no(
+                global,
+                &format!("{err} (deploy it first: `{deploy_hint}`)"),
+            )
+        }
+        Err(err) => return super::deploy::said_no(global, &err.to_string()),
+    };
+    let succeeded = execution.succeeded();
+    match global.output {
+        Output::Json => {
+            let report = json!({
+                "name": execution.name,
+                "execution_arn": execution.arn,
+                "status": execution.status,
+                "output": execution.output,
+                "error": execution.error,
+                "cause": execution.cause,
+                "failed_state": execution.failed_state,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Output::Text => {
+            if let Some(output) = &execution.output {
+                println!("{}", serde_json::to_string_pretty(output)?);
+            }
+            if !succeeded {
+                let error = execution.error.as_deref().unwrap_or("(no error name)");
+                let state = execution.failed_state.as_deref().unwrap_or("(unknown)");
+                eprintln!(
+                    "execution {} {}: {error} in state `{state}`",
+                    execution.name, execution.status
+                );
+                if let Some(cause) = execution.cause.as_deref().filter(|c| !c.is_empty()) {
+                    eprintln!("cause: {cause}");
+                }
+            }
+        }
+    }
+    Ok(if succeeded {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }
 
 /// `--input`: JSON text, `@file` or `@-`.
