@@ -11,6 +11,7 @@ pub mod alsf;
 pub mod asl_cases;
 pub mod corpus;
 pub mod moto;
+pub mod proxy;
 
 use flowctl::asl::{self, CompileOptions};
 use flowctl::flow::{self, KnownFunctions};

@@ -1,0 +1,619 @@
+//! `flowctl deploy`, `status`, `invoke --target` and `destroy` end to end against a moto
+//! server this test binary starts, through a recording (and, when asked, fault-injecting)
+//! proxy. The example project is copied under `<repo>/target/flowctl-tests/<name>/` with its
+//! own project name, so tests do not share resources and the copy may be edited; its
+//! functions are built in release into the workspace's target directory, like tests/build.rs.
+//!
+//! What is checked is read back with boto3 (an independent client), not with flowctl's own
+//! observer: functions (runtime, code hash, configuration, tags), roles and the Step
+//! Functions policy's resources, state machines (definition = the built ASL with ARNs
+//! resolved), and that nothing tagged for a project is left after `destroy`.
+
+use flowctl_tests::moto::Moto;
+use flowctl_tests::proxy::{self, Proxy};
+use flowctl_tests::{python, repo_root};
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const REGION: &str = "eu-west-1";
+const ACCOUNT: &str = "123456789012";
+
+/// The `flowctl` binary of this checkout, built by cargo in this test binary's profile.
+fn flowctl_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        let profile = exe
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .and_then(|p| p.to_str())
+            .unwrap_or("debug")
+            .to_string();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo_root()).args([
+            "build",
+            "-p",
+            "flowctl",
+            "--bin",
+            "flowctl",
+            "--message-format=json",
+        ]);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        let out = cmd.stderr(Stdio::inherit()).output().expect("cargo runs");
+        assert!(out.status.success(), "cargo could not build flowctl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "flowctl")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported the flowctl executable")
+    })
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => repo_root().join("target"),
+    }
+}
+
+/// A copy of examples/booking named `project`, under the repository (so the cargo workspace
+/// that builds its functions is found above it).
+fn booking_copy(project: &str) -> PathBuf {
+    let dir = repo_root()
+        .join("target")
+        .join("flowctl-tests")
+        .join(project);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    let example = repo_root().join("examples/booking");
+    let manifest = std::fs::read_to_string(example.join("flowctl.yaml")).unwrap();
+    std::fs::write(
+        dir.join("flowctl.yaml"),
+        manifest.replace("project: booking", &format!("project: {project}")),
+    )
+    .unwrap();
+    for flow in ["booking.flow", "reprice.flow"] {
+        std::fs::copy(
+            example.join("flows").join(flow),
+            dir.join("flows").join(flow),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn edit_manifest(dir: &Path, edit: impl FnOnce(String) -> String) {
+    let path = dir.join("flowctl.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+}
+
+fn flowctl(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
+    Command::new(flowctl_bin())
+        .args(["-m", dir.to_str().unwrap(), "--color", "never"])
+        .args(args)
+        .args(["--localstack", "--endpoint-url", endpoint])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .expect("flowctl runs")
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn ok(out: Output) -> Output {
+    assert!(out.status.success(), "flowctl failed:\n{}", show(&out));
+    out
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", show(out)))
+}
+
+/// Everything tagged `flowctl:project=<project>` in moto, read with boto3.
+fn deployed(moto: &Moto, project: &str) -> Value {
+    const SCRIPT: &str = r#"
+import json, sys, urllib.parse
+import boto3
+job = json.load(sys.stdin)
+kw = dict(endpoint_url=job["endpoint"], region_name=job["region"], aws_access_key_id="testing", aws_secret_access_key="testing")
+lam, sfn, iam = boto3.client("lambda", **kw), boto3.client("stepfunctions", **kw), boto3.client("iam", **kw)
+ours = lambda tags: tags.get("flowctl:project") == job["project"]
+doc = lambda d: d if isinstance(d, dict) else json.loads(urllib.parse.unquote(d))
+out = {"functions": {}, "machines": {}, "roles": {}}
+for page in lam.get_paginator("list_functions").paginate():
+    for f in page["Functions"]:
+        tags = lam.list_tags(Resource=f["FunctionArn"]).get("Tags", {})
+        if ours(tags):
+            out["functions"][f["FunctionName"]] = {
+                "arn": f["FunctionArn"], "runtime": f.get("Runtime"), "handler": f.get("Handler"),
+                "code_sha256": f["CodeSha256"], "memory": f["MemorySize"], "timeout": f["Timeout"],
+                "env": f.get("Environment", {}).get("Variables", {}), "role": f["Role"],
+                "architectures": f.get("Architectures"), "tags": tags}
+for m in sfn.list_state_machines()["stateMachines"]:
+    tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=m["stateMachineArn"])["tags"]}
+    if ours(tags):
+        d = sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])
+        out["machines"][m["name"]] = {"arn": m["stateMachineArn"], "definition": json.loads(d["definition"]),
+                                      "role": d["roleArn"], "type": d["type"], "tags": tags}
+for r in iam.list_roles()["Roles"]:
+    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=r["RoleName"])["Tags"]}
+    if ours(tags):
+        policies = {p: doc(iam.get_role_policy(RoleName=r["RoleName"], PolicyName=p)["PolicyDocument"])
+                    for p in iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"]}
+        out["roles"][r["RoleName"]] = {"arn": r["Arn"], "trust": doc(r["AssumeRolePolicyDocument"]),
+                                       "policies": policies, "tags": tags}
+print(json.dumps(out))
+"#;
+    let mut child = Command::new(python())
+        .args(["-c", SCRIPT])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test Python runs");
+    let job = json!({ "endpoint": moto.endpoint, "region": REGION, "project": project });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 could not read moto: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn lambda_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+}
+
+fn build_record(project: &str) -> Value {
+    let path = target_dir()
+        .join("flowctl")
+        .join(project)
+        .join("build.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The built document of `flow` with its placeholders resolved as a deploy must resolve them.
+fn resolved_asl(project: &str, flow: &str) -> Value {
+    let path = target_dir()
+        .join("flowctl")
+        .join(project)
+        .join("flows")
+        .join(format!("{flow}.asl.json"));
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    flowctl::asl::resolve_units(&doc, |unit| Some(lambda_arn(&format!("{project}-{unit}"))))
+        .unwrap()
+}
+
+/// Checks every resource of a deployed copy of the booking example against its build.
+fn assert_booking_deployed(state: &Value, project: &str, functions: &[&str], flows: &[&str]) {
+    let record = build_record(project);
+    let names: Vec<String> = functions.iter().map(|f| format!("{project}-{f}")).collect();
+    let mut deployed: Vec<&String> = state["functions"].as_object().unwrap().keys().collect();
+    deployed.sort();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(deployed, expected.iter().collect::<Vec<_>>(), "{state:#}");
+    for unit in record["units"].as_array().unwrap() {
+        let unit_name = unit["name"].as_str().unwrap();
+        let f = &state["functions"][format!("{project}-{unit_name}")];
+        assert_eq!(f["runtime"], "provided.al2023");
+        assert_eq!(f["handler"], "bootstrap");
+        assert_eq!(f["code_sha256"], unit["code_sha256"], "{unit_name}");
+        assert_eq!(f["memory"], unit["memory"]);
+        assert_eq!(f["timeout"], unit["timeout"]);
+        assert_eq!(f["env"], unit["env"]);
+        assert_eq!(f["architectures"], json!(["x86_64"]));
+        assert_eq!(
+            f["role"],
+            format!("arn:aws:iam::{ACCOUNT}:role/{project}-lambda-role")
+        );
+        assert_eq!(
+            f["tags"],
+            json!({ "flowctl:project": project, "flowctl:unit": unit_name })
+        );
+    }
+    let roles = &state["roles"];
+    let mut arns: Vec<String> = names.iter().map(|n| lambda_arn(n)).collect();
+    arns.sort();
+    let sfn = &roles[format!("{project}-sfn-role")];
+    assert_eq!(
+        sfn["trust"]["Statement"][0]["Principal"]["Service"],
+        "states.amazonaws.com"
+    );
+    assert_eq!(
+        sfn["policies"]["flowctl"]["Statement"][0]["Action"],
+        "lambda:InvokeFunction"
+    );
+    assert_eq!(
+        sfn["policies"]["flowctl"]["Statement"][0]["Resource"],
+        json!(arns),
+        "exactly the project's functions"
+    );
+    let lambda = &roles[format!("{project}-lambda-role")];
+    assert_eq!(
+        lambda["trust"]["Statement"][0]["Principal"]["Service"],
+        "lambda.amazonaws.com"
+    );
+    assert!(lambda["policies"]["flowctl"]["Statement"][0]["Action"]
+        .to_string()
+        .contains("logs:PutLogEvents"));
+    assert_eq!(lambda["tags"], json!({ "flowctl:project": project }));
+    let mut machines: Vec<&String> = state["machines"].as_object().unwrap().keys().collect();
+    machines.sort();
+    let mut expected: Vec<String> = flows.iter().map(|f| format!("{project}-{f}")).collect();
+    expected.sort();
+    assert_eq!(machines, expected.iter().collect::<Vec<_>>());
+    for flow in flows {
+        let m = &state["machines"][format!("{project}-{flow}")];
+        assert_eq!(
+            m["definition"],
+            resolved_asl(project, flow),
+            "{flow}: the built ASL with ARNs resolved"
+        );
+        assert_eq!(m["type"], "STANDARD");
+        assert_eq!(
+            m["role"],
+            format!("arn:aws:iam::{ACCOUNT}:role/{project}-sfn-role")
+        );
+        assert_eq!(
+            m["tags"],
+            json!({ "flowctl:project": project, "flowctl:flow": flow })
+        );
+    }
+}
+
+const ALL_FUNCTIONS: [&str; 6] = [
+    "ReserveAvailability",
+    "ProcessPayment",
+    "ReleaseReservation",
+    "QuoteRate",
+    "LookupLoyalty",
+    "NotifyGuest",
+];
+
+#[test]
+fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_destroyed() {
+    let moto = Moto::shared();
+    let proxy = Proxy::start(&moto.endpoint);
+    let project = "deploye2e";
+    let dir = booking_copy(project);
+    let at = proxy.endpoint.as_str();
+
+    // The plan of a first deploy: everything to create, and no write to get it.
+    let plan = stdout_json(&ok(flowctl(
+        &dir,
+        at,
+        &["--output", "json", "deploy", "--dry-run"],
+    )));
+    assert_eq!(plan["summary"]["create"], 10, "{plan:#}");
+    assert_eq!(
+        proxy::mutations(&proxy.take()),
+        Vec::<String>::new(),
+        "--dry-run writes nothing"
+    );
+
+    let first = ok(flowctl(&dir, at, &["deploy"]));
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("[10/10]"),
+        "{}",
+        show(&first)
+    );
+    assert_booking_deployed(
+        &deployed(moto, project),
+        project,
+        &ALL_FUNCTIONS,
+        &["Booking", "Reprice"],
+    );
+    proxy.take();
+
+    // A second deploy of the unchanged project makes no mutating request.
+    let again = ok(flowctl(&dir, at, &["--output", "json", "deploy"]));
+    let recorded = proxy.take();
+    assert_eq!(
+        proxy::mutations(&recorded),
+        Vec::<String>::new(),
+        "{recorded:#?}"
+    );
+    assert_eq!(stdout_json(&again)["summary"]["unchanged"], 10);
+    let status = stdout_json(&ok(flowctl(&dir, at, &["--output", "json", "status"])));
+    assert_eq!(status["in_sync"], true, "{status:#}");
+
+    // Remote invocation: moto's Lambda echoes its payload, so outputs are computable.
+    let reprice = json!({"guest": "g-1", "nights": ["2026-01-01", "2026-01-02"], "currency": "EUR", "delay_seconds": 0, "channel": "none"});
+    let out = ok(flowctl(
+        &dir,
+        at,
+        &[
+            "--output",
+            "json",
+            "invoke",
+            "Reprice",
+            "--target",
+            "localstack",
+            "--input",
+            &reprice.to_string(),
+        ],
+    ));
+    let execution = stdout_json(&out);
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution:#}");
+    assert_eq!(
+        execution["output"],
+        json!({"notified": "none", "quotes": [{"guest": "g-1"}, [{"night": "2026-01-01", "currency": "EUR"}, {"night": "2026-01-02", "currency": "EUR"}]]})
+    );
+    // Booking's reservation is the echo of its request, which has no `status`: no rooms.
+    let out = flowctl(
+        &dir,
+        at,
+        &[
+            "invoke",
+            "Booking",
+            "--target",
+            "localstack",
+            "--input",
+            r#"{"id": "b-1", "nights": 2, "amount": 120}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("NotAvailable") && stderr.contains("no rooms for these dates"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("in state `"),
+        "the failing state is named: {stderr}"
+    );
+    let out = ok(flowctl(
+        &dir,
+        at,
+        &[
+            "--output",
+            "json",
+            "invoke",
+            "--function",
+            "ReserveAvailability",
+            "--target",
+            "localstack",
+            "--input",
+            r#"{"id": "b-2"}"#,
+        ],
+    ));
+    assert_eq!(stdout_json(&out)["payload"], json!({"id": "b-2"}));
+    assert_eq!(
+        stdout_json(&out)["function"],
+        format!("{project}-ReserveAvailability")
+    );
+    proxy.take();
+
+    // One function's configuration changes: only that function is updated.
+    edit_manifest(&dir, |m| {
+        m.replace("env: { TABLE: bookings }", "env: { TABLE: bookings-v2 }")
+    });
+    let plan = stdout_json(&ok(flowctl(
+        &dir,
+        at,
+        &["--output", "json", "deploy", "--dry-run"],
+    )));
+    assert_eq!(plan["summary"]["update"], 1, "{plan:#}");
+    // status compares with the local build, which the dry run brought up to date.
+    let status = stdout_json(&ok(flowctl(&dir, at, &["--output", "json", "status"])));
+    assert_eq!(status["in_sync"], false);
+    let drift: Vec<&Value> = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "drift")
+        .collect();
+    assert_eq!(drift.len(), 1, "{status:#}");
+    assert_eq!(drift[0]["changes"], json!(["configuration"]));
+    proxy.take();
+    ok(flowctl(&dir, at, &["deploy"]));
+    let writes = proxy::mutations(&proxy.take());
+    assert!(!writes.is_empty());
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.contains(&format!("{project}-ReserveAvailability"))),
+        "only ReserveAvailability is written: {writes:#?}"
+    );
+    let state = deployed(moto, project);
+    assert_eq!(
+        state["functions"][format!("{project}-ReserveAvailability")]["env"]["TABLE"],
+        "bookings-v2"
+    );
+    assert_booking_deployed(&state, project, &ALL_FUNCTIONS, &["Booking", "Reprice"]);
+
+    // The Reprice flow and the functions only it calls leave the manifest: kept without
+    // --prune (and said so), deleted with it.
+    edit_manifest(&dir, |m| {
+        let mut out = String::new();
+        let mut skip = false;
+        for line in m.lines() {
+            let top = line.starts_with("  ") && !line.starts_with("    ");
+            if top {
+                skip = [
+                    "  QuoteRate:",
+                    "  LookupLoyalty:",
+                    "  NotifyGuest:",
+                    "  Reprice:",
+                ]
+                .contains(&line);
+            } else if !line.starts_with(' ') {
+                skip = false;
+            }
+            if !skip {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    });
+    let kept = ok(flowctl(&dir, at, &["deploy"]));
+    assert!(
+        String::from_utf8_lossy(&kept.stderr).contains("--prune"),
+        "{}",
+        show(&kept)
+    );
+    assert_eq!(
+        deployed(moto, project)["functions"]
+            .as_object()
+            .unwrap()
+            .len(),
+        6
+    );
+    let pruned = stdout_json(&ok(flowctl(
+        &dir,
+        at,
+        &["--output", "json", "deploy", "--prune"],
+    )));
+    assert_eq!(pruned["summary"]["delete"], 4, "{pruned:#}");
+    assert_booking_deployed(
+        &deployed(moto, project),
+        project,
+        &[
+            "ReserveAvailability",
+            "ProcessPayment",
+            "ReleaseReservation",
+        ],
+        &["Booking"],
+    );
+    let policy =
+        &deployed(moto, project)["roles"][format!("{project}-sfn-role")]["policies"]["flowctl"];
+    assert_eq!(
+        policy["Statement"][0]["Resource"].as_array().unwrap().len(),
+        3,
+        "the policy follows the functions"
+    );
+
+    // destroy leaves nothing tagged for the project.
+    ok(flowctl(&dir, at, &["destroy"]));
+    assert_eq!(
+        deployed(moto, project),
+        json!({ "functions": {}, "machines": {}, "roles": {} })
+    );
+    let nothing = stdout_json(&ok(flowctl(&dir, at, &["--output", "json", "destroy"])));
+    assert_eq!(nothing["steps"], json!([]));
+}
+
+#[test]
+fn an_endpoint_that_does_not_answer_is_an_environment_error() {
+    let dir = booking_copy("deploydown");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = flowctl(&dir, &format!("http://127.0.0.1:{port}"), &["deploy"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not answer") && stderr.contains("localstack start"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Compiling"),
+        "the endpoint is checked before the build: {stderr}"
+    );
+}
+
+#[test]
+fn deploys_converge_through_throttling_server_errors_and_a_target_that_dies_half_way() {
+    let moto = Moto::shared();
+    let proxy = Proxy::start(&moto.endpoint);
+    let project = "deployfaults";
+    let dir = booking_copy(project);
+    let at = proxy.endpoint.as_str();
+
+    // Every third request is answered 500 or ThrottlingException: the SDK retries them.
+    proxy.fail_every(3);
+    ok(flowctl(&dir, at, &["deploy"]));
+    proxy.fail_every(0);
+    let recorded = proxy.take();
+    assert!(
+        recorded.iter().filter(|r| r.fault.is_some()).count() >= 5,
+        "{recorded:#?}"
+    );
+    assert_booking_deployed(
+        &deployed(moto, project),
+        project,
+        &ALL_FUNCTIONS,
+        &["Booking", "Reprice"],
+    );
+    ok(flowctl(&dir, at, &["deploy"]));
+    assert_eq!(
+        proxy::mutations(&proxy.take()),
+        Vec::<String>::new(),
+        "converged"
+    );
+
+    // The target goes away in the middle of a deploy: the failed step names the resource
+    // and the error, exit 1; the next deploy finishes the job and leaves nothing half-made.
+    ok(flowctl(&dir, at, &["destroy"]));
+    assert_eq!(
+        deployed(moto, project),
+        json!({ "functions": {}, "machines": {}, "roles": {} })
+    );
+    proxy.take();
+    proxy.break_after(12, 1_000_000);
+    let broken = flowctl(&dir, at, &["deploy"]);
+    proxy.heal();
+    assert_eq!(broken.status.code(), Some(1), "{}", show(&broken));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(
+        stderr.contains("error: ")
+            && stderr.contains(&format!("{project}-"))
+            && stderr.contains("failed"),
+        "{stderr}"
+    );
+    let half = deployed(moto, project);
+    assert!(
+        half["machines"].as_object().unwrap().is_empty(),
+        "no state machine before its functions: {half:#}"
+    );
+    ok(flowctl(&dir, at, &["deploy"]));
+    assert_booking_deployed(
+        &deployed(moto, project),
+        project,
+        &ALL_FUNCTIONS,
+        &["Booking", "Reprice"],
+    );
+    proxy.take();
+    ok(flowctl(&dir, at, &["deploy"]));
+    assert_eq!(
+        proxy::mutations(&proxy.take()),
+        Vec::<String>::new(),
+        "converged after the interrupted deploy"
+    );
+    ok(flowctl(&dir, at, &["destroy"]));
+    assert_eq!(
+        deployed(moto, project),
+        json!({ "functions": {}, "machines": {}, "roles": {} })
+    );
+}
