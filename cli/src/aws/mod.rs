@@ -86,19 +86,30 @@ pub struct CallError {
 }
 
 impl CallError {
-    pub fn new<E, R>(
+    pub fn new<E>(
         resource: impl Into<String>,
         operation: &'static str,
-        err: &SdkError<E, R>,
+        err: &SdkError<E>,
     ) -> CallError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         let code = err.code().map(str::to_string);
-        let message = match (err.message(), &code) {
-            (Some(m), _) => m.to_string(),
-            (None, _) => DisplayErrorContext(err).to_string(),
+        let message = match err.message() {
+            Some(message) => message.to_string(),
+            // No AWS error in the answer: say what happened instead of dumping the response.
+            None => match err {
+                SdkError::ServiceError(service) => format!(
+                    "HTTP {} with no AWS error in the answer (after the SDK's retries)",
+                    service.raw().status().as_u16()
+                ),
+                SdkError::DispatchFailure(_) => format!(
+                    "the endpoint could not be reached: {}",
+                    DisplayErrorContext(err)
+                ),
+                SdkError::TimeoutError(_) => "no answer in time".to_string(),
+                _ => DisplayErrorContext(err).to_string(),
+            },
         };
         CallError {
             resource: resource.into(),
