@@ -13,6 +13,7 @@ mod destroy;
 mod fmt;
 mod graph;
 mod invoke;
+mod new;
 mod schema;
 mod status;
 
@@ -63,6 +64,8 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a project from a template (basic, saga), ready to check and invoke
+    New(new::Args),
     /// Check the manifest and every flow; report every problem found
     Check(check::Args),
     /// Compile one flow to a Step Functions state machine (ASL JSON on stdout)
@@ -98,6 +101,7 @@ pub enum Exit {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::New(args) => new::run(&cli.global, args),
         Command::Check(args) => check::run(&cli.global, args),
         Command::Compile(args) => compile::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
