@@ -7,7 +7,9 @@
 //! `--json` prints the figures as one JSON object on the last line; `--documents DIR` writes
 //! the two benchmark documents and their input there (`pass10.asl.json`, `task5.asl.json`,
 //! `input.json`), so that `scripts/bench-engine.sh` runs the same bytes on moto and on
-//! aws-local-stepfunctions; `--quick` measures for less time.
+//! aws-local-stepfunctions; `--quick` measures for less time; `--repeat DOC on|off N` runs N
+//! executions of one document (`pass10`, `task5`) and nothing else, for a profiler
+//! (`valgrind --tool=callgrind` counts instructions repeatably on a busy machine).
 
 use flowctl::engine::{self, ExecutionOptions, InProcess, StateMachine};
 use serde_json::{json, Value};
@@ -267,6 +269,27 @@ fn suspended_in_wait(executions: usize) -> Memory {
     }
 }
 
+/// `count` executions one after another, nothing measured: a workload for a profiler.
+fn repeat(machine: &StateMachine, history: bool, count: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    let options = ExecutionOptions {
+        name: "bench".into(),
+        history,
+        virtual_time: false,
+    };
+    let (input, invoker) = (input(), echo());
+    runtime.block_on(async {
+        for _ in 0..count {
+            let e = engine::execute(machine, input.clone(), &invoker, &options).await;
+            assert_eq!(e.status, engine::Status::Succeeded, "{:?}", e.error);
+            black_box(e);
+        }
+    });
+}
+
 fn write_documents(dir: &str) {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
     for (name, doc) in [
@@ -286,6 +309,18 @@ fn main() {
         let dir = args.get(i + 1).expect("--documents DIR");
         write_documents(dir);
         println!("wrote pass10.asl.json, task5.asl.json and input.json to {dir}");
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--repeat") {
+        let usage = "--repeat pass10|task5 on|off N";
+        let doc = match args.get(i + 1).map(String::as_str) {
+            Some("pass10") => pass_chain(10),
+            Some("task5") => task_chain(5),
+            _ => panic!("{usage}"),
+        };
+        let history = args.get(i + 2).expect(usage) == "on";
+        let count: u64 = args.get(i + 3).and_then(|n| n.parse().ok()).expect(usage);
+        repeat(&load(&doc), history, count);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");

@@ -52,8 +52,9 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
                 open_containers.pop();
             }
         } else if kind.ends_with("Failed") || kind.ends_with("TimedOut") || kind == "ExecutionAborted" {
-            let error = event.details.get("error").and_then(Value::as_str).unwrap_or("");
-            let cause = event.details.get("cause").and_then(Value::as_str).unwrap_or("");
+            let details = event.details();
+            let error = details.get("error").and_then(Value::as_str).unwrap_or("");
+            let cause = details.get("cause").and_then(Value::as_str).unwrap_or("");
             let cause = if cause.chars().count() > 160 { format!("{}…", cause.chars().take(160).collect::<String>()) } else { cause.to_string() };
             let line = format!("✗ {kind}: {error}{}", if cause.is_empty() { String::new() } else { format!(" — {cause}") });
             out.push_str(&format!("{at:>10}  {indent}  {}\n", paint("31", &line)));
@@ -78,7 +79,7 @@ pub fn events_json(history: &[HistoryEvent]) -> Value {
                     "type": e.kind.to_string(),
                     "state": e.state,
                     "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
-                    "details": e.details,
+                    "details": e.details(),
                 })
             })
             .collect(),

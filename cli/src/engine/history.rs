@@ -1,9 +1,13 @@
 //! The execution history: Step Functions' event types, with ids, the id of the event each one
 //! follows (per branch of concurrent work), timestamps and details, recorded only when asked.
+//!
+//! Recording is cheap: an event's details keep the values the run had (a state's input or
+//! output, shared with the run and with neighbouring events through `Arc`, never copied) and
+//! become JSON only when `HistoryEvent::details` is called.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// One event, as `GetExecutionHistory` lists it (details as JSON values, not JSON text).
@@ -16,8 +20,164 @@ pub struct HistoryEvent {
     pub kind: EventKind,
     /// The state the event is about, if any.
     pub state: Option<String>,
-    /// `input`/`output`/`error`/`cause`/`resource`/`index`/… as the event type has them.
-    pub details: Value,
+    /// Read with `details()`.
+    pub(crate) details: Details,
+}
+
+impl HistoryEvent {
+    /// `input`/`output`/`error`/`cause`/`resource`/`index`/… as the event type has them. Built
+    /// on each call from the values the engine kept.
+    pub fn details(&self) -> Value {
+        self.details.to_json(self.state.as_deref())
+    }
+}
+
+/// What an event's details are made of; `to_json` gives them Step Functions' shape.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Details {
+    /// `{}`.
+    Empty,
+    /// Built as JSON when recorded (rarer events: failures, Map and Parallel bookkeeping).
+    Json(Value),
+    /// `{"name": <the state>, <key>: value}`: `…StateEntered` (`input`), `…StateExited`
+    /// (`output`).
+    State {
+        key: &'static str,
+        value: Arc<Value>,
+    },
+    ExecutionStarted {
+        input: Arc<Value>,
+        name: String,
+        virtual_time: bool,
+    },
+    /// `{"output": value}`: `ExecutionSucceeded`, `LambdaFunctionSucceeded`.
+    Output(Arc<Value>),
+    /// `LambdaFunctionScheduled`.
+    LambdaScheduled {
+        resource: Arc<str>,
+        input: Arc<Value>,
+        timeout: Option<u64>,
+    },
+    /// `TaskScheduled` of a `lambda:invoke`.
+    InvokeScheduled {
+        function: Arc<str>,
+        payload: Arc<Value>,
+        timeout: Option<u64>,
+    },
+    /// `TaskStarted` of a `lambda:invoke`.
+    InvokeStarted,
+    /// `TaskSucceeded` of a `lambda:invoke`: the Invoke response around `payload`.
+    InvokeSucceeded {
+        payload: Arc<Value>,
+        request_id: u128,
+    },
+    /// `TaskSucceeded` of a `lambda:invoke` whose whole response the run built already.
+    InvokeResponse(Arc<Value>),
+}
+
+/// A JSON object from `key => value` pairs, the values moved in.
+macro_rules! object {
+    ($($key:literal => $value:expr),* $(,)?) => {{
+        let mut map = Map::new();
+        $(map.insert(String::from($key), Value::from($value));)*
+        Value::Object(map)
+    }};
+}
+
+impl Details {
+    fn to_json(&self, state: Option<&str>) -> Value {
+        let value = |v: &Arc<Value>| Value::clone(v);
+        match self {
+            Details::Empty => Value::Object(Map::new()),
+            Details::Json(v) => v.clone(),
+            Details::State { key, value: v } => {
+                let mut map = Map::new();
+                map.insert("name".into(), Value::from(state.unwrap_or_default()));
+                map.insert(String::from(*key), value(v));
+                Value::Object(map)
+            }
+            Details::ExecutionStarted {
+                input,
+                name,
+                virtual_time,
+            } => object! {
+                "input" => value(input),
+                "roleArn" => ROLE_ARN,
+                "name" => name.as_str(),
+                "virtualTime" => *virtual_time
+            },
+            Details::Output(v) => object! {"output" => value(v)},
+            Details::LambdaScheduled {
+                resource,
+                input,
+                timeout,
+            } => {
+                object! {"resource" => &**resource, "input" => value(input), "timeoutInSeconds" => *timeout}
+            }
+            Details::InvokeScheduled {
+                function,
+                payload,
+                timeout,
+            } => object! {
+                "resourceType" => "lambda",
+                "resource" => "invoke",
+                "region" => REGION,
+                "parameters" => object! {"FunctionName" => &**function, "Payload" => value(payload)},
+                "timeoutInSeconds" => *timeout
+            },
+            Details::InvokeStarted => object! {"resourceType" => "lambda", "resource" => "invoke"},
+            Details::InvokeSucceeded {
+                payload,
+                request_id,
+            } => object! {
+                "resourceType" => "lambda",
+                "resource" => "invoke",
+                "output" => invoke_response(value(payload), *request_id)
+            },
+            Details::InvokeResponse(response) => object! {
+                "resourceType" => "lambda",
+                "resource" => "invoke",
+                "output" => value(response)
+            },
+        }
+    }
+}
+
+/// The account and region the local engine's ARNs name (AWS documentation's example account).
+pub(crate) const ACCOUNT: &str = "123456789012";
+pub(crate) const REGION: &str = "us-east-1";
+pub(crate) const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/flowctl-local";
+
+/// A version-4 UUID in its text form, from 128 random bits (request ids, execution names).
+pub(crate) fn uuid_text(random: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut bytes = random.to_be_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut text = String::with_capacity(36);
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(b >> 4)]));
+        text.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    text
+}
+
+/// What the Lambda `Invoke` API answers, as the optimised integration passes it on.
+pub(crate) fn invoke_response(payload: Value, request_id: u128) -> Value {
+    let id = uuid_text(request_id);
+    object! {
+        "ExecutedVersion" => "$LATEST",
+        "Payload" => payload,
+        "SdkHttpMetadata" => object! {
+            "HttpHeaders" => object! {"Content-Type" => "application/json", "X-Amz-Executed-Version" => "$LATEST", "x-amzn-RequestId" => id.as_str()},
+            "HttpStatusCode" => 200
+        },
+        "SdkResponseMetadata" => object! {"RequestId" => id},
+        "StatusCode" => 200
+    }
 }
 
 macro_rules! event_kinds {
@@ -126,9 +286,10 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub(crate) fn new(enabled: bool) -> Recorder {
+    /// `expected`: about how many events there will be (room is made for them at once).
+    pub(crate) fn new(enabled: bool, expected: usize) -> Recorder {
         Recorder {
-            events: enabled.then(|| Mutex::new(Vec::new())),
+            events: enabled.then(|| Mutex::new(Vec::with_capacity(expected))),
         }
     }
 
@@ -140,10 +301,10 @@ impl Recorder {
     pub(crate) fn record(
         &self,
         previous: u64,
-        timestamp: impl FnOnce() -> SystemTime,
+        timestamp: SystemTime,
         kind: EventKind,
         state: Option<&str>,
-        details: impl FnOnce() -> Value,
+        details: impl FnOnce() -> Details,
     ) -> u64 {
         let Some(events) = &self.events else {
             return 0;
@@ -151,7 +312,7 @@ impl Recorder {
         let event = HistoryEvent {
             id: 0,
             previous_event_id: previous,
-            timestamp: timestamp(),
+            timestamp,
             kind,
             state: state.map(String::from),
             details: details(),

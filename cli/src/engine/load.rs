@@ -13,6 +13,7 @@ use super::{AslError, StateMachine};
 use crate::diagnostic::did_you_mean;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The optimised Lambda integration, the one `flowctl` generates.
@@ -470,7 +471,7 @@ impl Loader {
         let kind = match type_name {
             "Pass" => Some(Kind::Pass(Pass {
                 parameters: self.template(path, "Parameters", obj.get("Parameters")),
-                result: obj.get("Result").cloned(),
+                result: obj.get("Result").cloned().map(Arc::new),
                 result_path: self.result_path(path, "ResultPath", obj.get("ResultPath")),
             })),
             "Task" => self
@@ -493,15 +494,20 @@ impl Loader {
             return None;
         }
         let mut kind = kind?;
+        let mut output_path = output_path;
         if let (Kind::Task(task), IoPath::Path(out)) = (&mut kind, &output_path) {
             // The whole response becomes the state's output, of which `OutputPath` keeps only
-            // (part of) the payload.
-            if matches!(task.resource, Resource::LambdaInvoke)
+            // (part of) the payload: the task applies it to the payload.
+            if matches!(task.resource, Resource::LambdaInvoke(_))
+                && task.payload_only.is_none()
                 && task.common.result_selector.is_none()
                 && task.common.result_path == ResultPath::Replace
                 && out.first_key() == Some("Payload")
             {
-                task.payload_only = true;
+                if let Some(below) = out.below_first_key() {
+                    task.payload_only = Some(PayloadOnly::Output(below));
+                    output_path = IoPath::Root;
+                }
             }
         }
         Some(State {
@@ -885,29 +891,46 @@ impl Loader {
                 );
                 return None;
             }
-            Resource::LambdaInvoke
+            Resource::LambdaInvoke(InvokeParameters {
+                fields: Vec::new(),
+                single_reader: false,
+            })
         } else if resource_text.starts_with(LAMBDA_INVOKE)
             && resource_text.ends_with(".waitForTaskToken")
         {
             self.err(sp, "Resource", format!("not supported by the local engine: `{resource_text}` (callbacks with a task token need Step Functions to receive the token)"));
             return None;
         } else if is_lambda_arn(resource_text) {
-            Resource::LambdaArn(resource_text.into())
+            Resource::LambdaArn
         } else {
             self.err(sp, "Resource", format!("not supported by the local engine: `{resource_text}` (it runs Lambda functions: `{LAMBDA_INVOKE}` or a Lambda function ARN)"));
             return None;
         };
-        let payload_only = matches!(resource, Resource::LambdaInvoke)
-            && common
+        let (mut resource, mut common) = (resource, common);
+        let mut payload_only = None;
+        if let Resource::LambdaInvoke(invoke) = &mut resource {
+            // The call reads them field by field (`Common::parameters` stays unset).
+            *invoke = invoke_parameters(common.parameters.take());
+            payload_only = common
                 .result_selector
                 .as_ref()
-                .is_some_and(|t| t.all_paths(&|p| p.first_key() == Some("Payload")));
+                .filter(|t| t.all_paths(&|p| p.first_key() == Some("Payload")))
+                .and_then(Template::below_first_key)
+                .map(PayloadOnly::Selector);
+        }
+        let consumes_input = common.result_path == ResultPath::Replace
+            && common.retry.is_empty()
+            && common
+                .catch
+                .iter()
+                .all(|c| c.result_path == ResultPath::Replace);
         Some(Task {
             resource,
             resource_text: resource_text.into(),
             common,
             timeout: timeout?,
             payload_only,
+            consumes_input,
         })
     }
 
@@ -1501,4 +1524,35 @@ fn allowed_fields(type_name: &str) -> &'static [&'static str] {
 fn is_lambda_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.split(':').collect();
     matches!(parts.as_slice(), ["arn", partition, "lambda", _, _, "function", name] | ["arn", partition, "lambda", _, _, "function", name, _] if partition.starts_with("aws") && !name.is_empty())
+}
+
+/// A `lambda:invoke`'s `Parameters` field by field (the template is an object: `load`
+/// requires one with `FunctionName`).
+fn invoke_parameters(parameters: Option<Template>) -> InvokeParameters {
+    let field = |key: &str, template: Template| {
+        let role = match key {
+            "FunctionName" => InvokeField::FunctionName(match &template {
+                Template::Static(Value::String(name)) => Some(Arc::from(name.as_str())),
+                _ => None,
+            }),
+            "Payload" => InvokeField::Payload,
+            _ => InvokeField::Other,
+        };
+        (role, template)
+    };
+    let fields: Vec<(InvokeField, Template)> = match parameters {
+        Some(Template::Object(fields)) => {
+            fields.into_iter().map(|(key, t)| field(&key, t)).collect()
+        }
+        Some(Template::Static(Value::Object(map))) => map
+            .into_iter()
+            .map(|(key, v)| field(&key, Template::Static(v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let reads: usize = fields.iter().map(|(_, t)| t.input_reads()).sum();
+    InvokeParameters {
+        fields,
+        single_reader: reads <= 1,
+    }
 }

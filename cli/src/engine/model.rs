@@ -5,6 +5,7 @@ use super::choice::Rule;
 use super::path::{Path, ResultPath};
 use super::template::{Intrinsic, Template};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A validated, compiled state machine (the top level or a Parallel branch / Map body).
@@ -67,7 +68,8 @@ impl Kind {
 #[derive(Debug)]
 pub(crate) struct Pass {
     pub parameters: Option<Template>,
-    pub result: Option<Value>,
+    /// Shared with every execution (and its history) until one changes it.
+    pub result: Option<Arc<Value>>,
     pub result_path: ResultPath,
 }
 
@@ -85,21 +87,52 @@ pub(crate) struct Common {
 pub(crate) enum Resource {
     /// `arn:aws:states:::lambda:invoke`: `FunctionName` and `Payload` from the parameters,
     /// the result wrapped as the Lambda `Invoke` API answers.
-    LambdaInvoke,
+    LambdaInvoke(InvokeParameters),
     /// A Lambda function ARN: the effective input is the payload, the result is its answer.
-    LambdaArn(Box<str>),
+    LambdaArn,
+}
+
+/// The `Parameters` of a `lambda:invoke`, field by field in document order (in which their
+/// errors arise): a call takes `FunctionName` and `Payload` from them without building the
+/// object, and a fixed `FunctionName` is not copied.
+#[derive(Debug)]
+pub(crate) struct InvokeParameters {
+    pub fields: Vec<(InvokeField, Template)>,
+    /// At most one field reads the input, so it may take the input instead of copying it.
+    pub single_reader: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum InvokeField {
+    /// A string in the document (its template is not evaluated), or `None`: computed.
+    FunctionName(Option<Arc<str>>),
+    Payload,
+    /// Other parameters (`Qualifier`, …): evaluated for their errors, not passed on.
+    Other,
 }
 
 #[derive(Debug)]
 pub(crate) struct Task {
     pub resource: Resource,
-    pub resource_text: Box<str>,
+    pub resource_text: Arc<str>,
     pub common: Common,
     pub timeout: Option<Seconds>,
-    /// A `lambda:invoke` whose result is only read at `$.Payload…` (by `ResultSelector`, or by
-    /// `OutputPath` when the result replaces the input): the rest of the Invoke response need
-    /// not be built (unless the history shows it).
-    pub payload_only: bool,
+    /// Set for a `lambda:invoke` whose result is only read at `$.Payload…`: the Invoke
+    /// response need not be built (unless the history shows it).
+    pub payload_only: Option<PayloadOnly>,
+    /// Nothing needs the state's input once the task has its effective input (no retrier, and
+    /// `ResultPath` and every catcher's `ResultPath` are `$`), so it may be taken, not copied.
+    pub consumes_input: bool,
+}
+
+/// How a `payload_only` task reads its result.
+#[derive(Debug)]
+pub(crate) enum PayloadOnly {
+    /// `ResultSelector` reads only `$.Payload…`: this is it, reading the payload itself.
+    Selector(Template),
+    /// No `ResultSelector`, `ResultPath` `$` and `OutputPath` `$.Payload…`: this is that
+    /// `OutputPath`, reading the payload itself (the state's own `OutputPath` is then `$`).
+    Output(Path),
 }
 
 /// A number of seconds, fixed or read from the input.

@@ -93,6 +93,22 @@ impl Path {
         }
     }
 
+    /// The same path one level down, for a value that is the member named by this path's
+    /// first step (`$.Payload.x` read from the `Payload` itself is `$.x`); the text stays, for
+    /// messages. `None` unless this is a definite input path that starts with a name.
+    pub(crate) fn below_first_key(&self) -> Option<Path> {
+        match (&self.query, self.context) {
+            (Query::Definite(steps), false) if matches!(steps.first(), Some(Step::Key(_))) => {
+                Some(Path {
+                    text: self.text.clone(),
+                    context: false,
+                    query: Query::Definite(steps[1..].into()),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Like `select`, but takes ownership of the input so that a definite match is moved out
     /// instead of copied.
     pub(crate) fn select_owned(&self, input: Value, context: &Value) -> Option<Value> {
@@ -127,7 +143,11 @@ fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
 fn take(mut value: Value, steps: &[Step]) -> Option<Value> {
     for step in steps {
         value = match (step, value) {
-            (Step::Key(k), Value::Object(mut map)) => map.swap_remove(&**k)?,
+            // Found by a scan rather than `remove`, which would hash the key: the rest of the
+            // object is dropped anyway.
+            (Step::Key(k), Value::Object(map)) => map
+                .into_iter()
+                .find_map(|(key, v)| (*key == **k).then_some(v))?,
             (Step::Index(i), Value::Array(mut items)) => {
                 let at = resolve_index(*i, items.len())?;
                 if at >= items.len() {

@@ -4,25 +4,27 @@
 //!
 //! Cost model: a state is a match arm over pre-compiled parts; the state value is moved from
 //! state to state and only copied where the semantics need the original afterwards (a
-//! `ResultPath` that merges, a retry). The context object and timestamps are only made when
-//! something reads them or the history is on. Only Parallel branches, Map iterations and a
-//! machine run are boxed futures (they recurse).
+//! `ResultPath` that merges, a retry, a function call while the history holds its input). The
+//! history shares values with the run (`Data::Shared`) instead of copying them. The context
+//! object and timestamps are only made when something reads them or the history is on. Only
+//! Parallel branches, Map iterations and a machine run are boxed futures (they recurse).
 
-use super::history::{EventKind, Recorder};
+use super::history::{invoke_response, uuid_text, Details, EventKind, Recorder};
+use super::history::{ACCOUNT, REGION, ROLE_ARN};
 use super::model::*;
-use super::template::{kind, preview, runtime, Scope};
+use super::template::{kind, preview, runtime, Scope, Template};
 use super::time::{format_timestamp, system_time_of};
 use super::{BoxFuture, Execution, ExecutionOptions, Invoker, StateMachine, Status, TaskError};
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// A JSON object from `key => value` pairs, the values moved in (`json!` would serialize a
-/// copy of each `Value`, which history and context building cannot afford).
+/// copy of each `Value`, which context building cannot afford).
 macro_rules! object {
     ($($key:literal => $value:expr),* $(,)?) => {{
         let mut map = Map::new();
@@ -31,13 +33,11 @@ macro_rules! object {
     }};
 }
 
-/// The account and region the local engine's ARNs name (AWS documentation's example account).
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
-const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/flowctl-local";
-
 /// Transitions between two cooperative yields of a machine run.
 const YIELD_EVERY: u32 = 128;
+
+/// Room made for the history at the start: most executions fit (it grows past it).
+const EXPECTED_EVENTS_MAX: usize = 128;
 
 /// A failed state: the error, and the state where it arose.
 struct Failure {
@@ -53,7 +53,80 @@ struct Frame {
     quiet: bool,
 }
 
+/// A state's input or output as it flows through the run: owned while only the run holds it;
+/// shared once the history has recorded it (or several branches start from it), after which
+/// a change copies it first, so that the history keeps the version it saw.
+#[derive(Debug)]
+enum Data {
+    Owned(Value),
+    Shared(Arc<Value>),
+}
+
+impl Data {
+    fn get(&self) -> &Value {
+        match self {
+            Data::Owned(v) => v,
+            Data::Shared(v) => v,
+        }
+    }
+
+    /// The value itself: moved out, or copied if something else still holds it.
+    fn into_value(self) -> Value {
+        match self {
+            Data::Owned(v) => v,
+            Data::Shared(v) => Arc::unwrap_or_clone(v),
+        }
+    }
+
+    /// A handle on the value for the history (the value moves behind an `Arc`, uncopied).
+    fn share(&mut self) -> Arc<Value> {
+        let shared = match std::mem::replace(self, Data::Owned(Value::Null)) {
+            Data::Owned(v) => Arc::new(v),
+            Data::Shared(v) => v,
+        };
+        *self = Data::Shared(shared.clone());
+        shared
+    }
+
+    /// The `Arc` it is behind, if it is shared already.
+    fn arc(&self) -> Option<Arc<Value>> {
+        match self {
+            Data::Owned(_) => None,
+            Data::Shared(v) => Some(v.clone()),
+        }
+    }
+}
+
+/// A Task's input: the state's value when the state needs it afterwards (a retry, a
+/// `ResultPath` that merges), or taken when nothing does.
+enum TaskInput<'r> {
+    Whole(&'r Data),
+    /// A part of it (selected by `InputPath`).
+    Part(&'r Value),
+    Taken(Data),
+}
+
+impl TaskInput<'_> {
+    fn get(&self) -> &Value {
+        match self {
+            TaskInput::Whole(d) => d.get(),
+            TaskInput::Part(v) => v,
+            TaskInput::Taken(d) => d.get(),
+        }
+    }
+}
+
+/// What a `lambda:invoke` calls, from its `Parameters`.
+struct Invocation {
+    function: Arc<str>,
+    payload: Value,
+    /// The payload as shared already, when it is the effective input itself (the history
+    /// then holds it without a copy).
+    shared_payload: Option<Arc<Value>>,
+}
+
 type Flow = Result<Value, Failure>;
+type DataFlow = Result<Data, Failure>;
 
 struct Run<'a> {
     machine: &'a StateMachine,
@@ -63,9 +136,19 @@ struct Run<'a> {
     start_system: SystemTime,
     start_instant: Instant,
     /// The execution input, kept only if `$$` is read somewhere.
-    input: Option<Value>,
+    input: Option<Arc<Value>>,
     generated_name: OnceLock<String>,
     transitions: AtomicU64,
+}
+
+/// About how many events an execution of `machine` records (its top-level states once).
+fn expected_events(machine: &Machine) -> usize {
+    let per_state = |s: &State| match s.kind {
+        Kind::Task(_) => 5,
+        _ => 2,
+    };
+    let events: usize = machine.states.iter().map(per_state).sum();
+    (events + 2).min(EXPECTED_EVENTS_MAX)
 }
 
 pub(crate) async fn execute(
@@ -74,14 +157,20 @@ pub(crate) async fn execute(
     invoker: &dyn Invoker,
     options: &ExecutionOptions,
 ) -> Execution {
+    let mut input = Data::Owned(input);
+    let expected = if options.history {
+        expected_events(&machine.root)
+    } else {
+        0
+    };
     let run = Run {
         machine,
         invoker,
         options,
-        recorder: Recorder::new(options.history),
+        recorder: Recorder::new(options.history, expected),
         start_system: SystemTime::now(),
         start_instant: Instant::now(),
-        input: machine.uses_context.then(|| input.clone()),
+        input: machine.uses_context.then(|| input.share()),
         generated_name: OnceLock::new(),
         transitions: AtomicU64::new(0),
     };
@@ -90,7 +179,11 @@ pub(crate) async fn execute(
         quiet: false,
     };
     run.event(&mut frame, EventKind::ExecutionStarted, None, || {
-        object! {"input" => input.clone(), "roleArn" => ROLE_ARN, "name" => run.name(), "virtualTime" => options.virtual_time}
+        Details::ExecutionStarted {
+            input: input.share(),
+            name: run.name().to_owned(),
+            virtual_time: options.virtual_time,
+        }
     });
     let outcome = {
         let machine_run = run.run_machine(&machine.root, input, &mut frame);
@@ -100,23 +193,17 @@ pub(crate) async fn execute(
         }
     };
     let (status, output, error, failed_state) = match outcome {
-        Some(Ok(output)) => {
-            run.event(
-                &mut frame,
-                EventKind::ExecutionSucceeded,
-                None,
-                || object! {"output" => output.clone()},
-            );
-            (Status::Succeeded, Some(output), None, None)
+        Some(Ok(mut output)) => {
+            run.event(&mut frame, EventKind::ExecutionSucceeded, None, || {
+                Details::Output(output.share())
+            });
+            (Status::Succeeded, Some(output.into_value()), None, None)
         }
         Some(Err(failure)) => {
             let e = &failure.error;
-            run.event(
-                &mut frame,
-                EventKind::ExecutionFailed,
-                None,
-                || json!({"error": e.error, "cause": e.cause}),
-            );
+            run.event(&mut frame, EventKind::ExecutionFailed, None, || {
+                Details::Json(json!({"error": e.error, "cause": e.cause}))
+            });
             (
                 Status::Failed,
                 None,
@@ -127,12 +214,9 @@ pub(crate) async fn execute(
         None => {
             let seconds = machine.timeout.map_or(0, |d| d.as_secs());
             let error = TaskError::new("States.Timeout", format!("The execution timed out after {seconds} seconds (the state machine's TimeoutSeconds)"));
-            run.event(
-                &mut frame,
-                EventKind::ExecutionTimedOut,
-                None,
-                || json!({"error": error.error, "cause": error.cause}),
-            );
+            run.event(&mut frame, EventKind::ExecutionTimedOut, None, || {
+                Details::Json(json!({"error": error.error, "cause": error.cause}))
+            });
             (Status::TimedOut, None, Some(error), None)
         }
     };
@@ -149,34 +233,12 @@ pub(crate) async fn execute(
 
 /// A random version-4 UUID in its text form (request ids, generated execution names).
 fn request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut bytes = fastrand::u128(..).to_be_bytes();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut text = String::with_capacity(36);
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            text.push('-');
-        }
-        text.push(char::from(HEX[usize::from(b >> 4)]));
-        text.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    text
+    uuid_text(fastrand::u128(..))
 }
 
-/// What the Lambda `Invoke` API answers, as the optimised integration passes it on.
-fn invoke_response(payload: Value) -> Value {
-    let id = request_id();
-    object! {
-        "ExecutedVersion" => "$LATEST",
-        "Payload" => payload,
-        "SdkHttpMetadata" => object! {
-            "HttpHeaders" => object! {"Content-Type" => "application/json", "X-Amz-Executed-Version" => "$LATEST", "x-amzn-RequestId" => id.as_str()},
-            "HttpStatusCode" => 200
-        },
-        "SdkResponseMetadata" => object! {"RequestId" => id},
-        "StatusCode" => 200
-    }
+/// `{"Error": …, "Cause": …}`, what a catcher passes on.
+fn error_output(error: &TaskError) -> Value {
+    object! {"Error" => error.error.as_str(), "Cause" => error.cause.as_str()}
 }
 
 impl<'a> Run<'a> {
@@ -197,12 +259,24 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         kind: EventKind,
         state: Option<&str>,
-        details: impl FnOnce() -> Value,
+        details: impl FnOnce() -> Details,
     ) {
         if self.recorder.enabled() && !frame.quiet {
-            frame.last = self
-                .recorder
-                .record(frame.last, || self.now(), kind, state, details);
+            self.event_at(frame, self.now(), kind, state, details);
+        }
+    }
+
+    /// An event whose time is known already.
+    fn event_at(
+        &self,
+        frame: &mut Frame,
+        at: SystemTime,
+        kind: EventKind,
+        state: Option<&str>,
+        details: impl FnOnce() -> Details,
+    ) {
+        if self.recorder.enabled() && !frame.quiet {
+            frame.last = self.recorder.record(frame.last, at, kind, state, details);
         }
     }
 
@@ -226,7 +300,7 @@ impl<'a> Run<'a> {
         let mut ctx = object! {
             "Execution" => object! {
                 "Id" => format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"),
-                "Input" => self.input.clone().unwrap_or(Value::Null),
+                "Input" => self.input.as_deref().cloned().unwrap_or(Value::Null),
                 "Name" => name,
                 "RoleArn" => ROLE_ARN,
                 "StartTime" => format_timestamp(self.start_system),
@@ -272,29 +346,49 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// `InputPath` or `OutputPath` applied to a value the state owns.
-    fn io_owned(
+    /// `InputPath` or `OutputPath` applied to a value the state is done with: an owned value
+    /// gives up the selected part, a shared one is copied from (only that part).
+    fn io(
         &self,
         state: &State,
         io: &IoPath,
         field: &str,
-        value: Value,
+        value: Data,
         ctx: &(dyn Fn() -> Value + Sync),
-    ) -> Flow {
+    ) -> DataFlow {
         match io {
             IoPath::Root => Ok(value),
-            IoPath::Empty => Ok(Value::Object(Map::new())),
-            IoPath::Path(p) => {
-                if p.is_context() {
-                    let context = ctx();
-                    let selected = p.select(&value, &context).map(Cow::into_owned);
-                    return selected.ok_or_else(|| self.missing(state, field, p.text(), &context));
-                }
-                match p.select(&value, &Value::Null) {
-                    Some(_) => Ok(p.select_owned(value, &Value::Null).unwrap_or(Value::Null)),
-                    None => Err(self.missing(state, field, p.text(), &value)),
-                }
+            IoPath::Empty => Ok(Data::Owned(Value::Object(Map::new()))),
+            IoPath::Path(p) if p.is_context() => {
+                let context = ctx();
+                let selected = p.select(value.get(), &context).map(Cow::into_owned);
+                selected
+                    .map(Data::Owned)
+                    .ok_or_else(|| self.missing(state, field, p.text(), &context))
             }
+            IoPath::Path(p) => self.select_data(state, p, field, value),
+        }
+    }
+
+    /// An input path (not `$$…`) applied to a value the state is done with.
+    fn select_data(
+        &self,
+        state: &State,
+        path: &super::path::Path,
+        field: &str,
+        value: Data,
+    ) -> DataFlow {
+        match value {
+            Data::Owned(v) => match path.select(&v, &Value::Null) {
+                Some(_) => Ok(Data::Owned(
+                    path.select_owned(v, &Value::Null).unwrap_or(Value::Null),
+                )),
+                None => Err(self.missing(state, field, path.text(), &v)),
+            },
+            Data::Shared(v) => match path.select(&v, &Value::Null) {
+                Some(selected) => Ok(Data::Owned(selected.into_owned())),
+                None => Err(self.missing(state, field, path.text(), &v)),
+            },
         }
     }
 
@@ -314,12 +408,44 @@ impl<'a> Run<'a> {
         )
     }
 
+    /// `ResultPath`: the result written into (or replacing, or dropped for) the input. When
+    /// it cannot be written, the input, unchanged (see `result_path_failure`).
+    fn apply_result_path(
+        path: &super::path::ResultPath,
+        raw: Data,
+        result: Data,
+    ) -> Result<Data, Value> {
+        use super::path::ResultPath;
+        match path {
+            ResultPath::Discard => Ok(raw),
+            ResultPath::Replace => Ok(result),
+            ResultPath::At(_) => path
+                .apply(raw.into_value(), result.into_value())
+                .map(Data::Owned),
+        }
+    }
+
+    /// A template on a value the state is done with (taken from, when owned).
+    fn eval_data(
+        &self,
+        state: &State,
+        template: &Template,
+        input: Data,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
+        match input {
+            Data::Owned(v) => template.eval_owned(v, ctx),
+            Data::Shared(v) => template.eval(&Scope::new(&v, ctx)),
+        }
+        .map_err(|e| self.failure(state, e))
+    }
+
     fn run_machine<'s>(
         &'s self,
         machine: &'s Machine,
-        input: Value,
+        input: Data,
         frame: &'s mut Frame,
-    ) -> BoxFuture<'s, Flow> {
+    ) -> BoxFuture<'s, DataFlow> {
         Box::pin(async move {
             let mut at = machine.start;
             let mut value = input;
@@ -345,32 +471,30 @@ impl<'a> Run<'a> {
                     UNIX_EPOCH
                 };
                 let type_name = state.kind.type_name();
-                self.event(
+                self.event_at(
                     frame,
+                    entered,
                     EventKind::entered(type_name),
                     Some(&state.name),
-                    || object! {"name" => &*state.name, "input" => value.clone()},
+                    || Details::State {
+                        key: "input",
+                        value: value.share(),
+                    },
                 );
-                let (output, next) = match &state.kind {
+                let (mut output, next) = match &state.kind {
                     Kind::Pass(pass) => (self.pass(state, pass, value, entered)?, state.next),
                     Kind::Succeed => {
                         let ctx = || self.context(state, entered, 0, None);
                         let effective =
-                            self.io_owned(state, &state.input_path, "InputPath", value, &ctx)?;
+                            self.io(state, &state.input_path, "InputPath", value, &ctx)?;
                         (
-                            self.io_owned(
-                                state,
-                                &state.output_path,
-                                "OutputPath",
-                                effective,
-                                &ctx,
-                            )?,
+                            self.io(state, &state.output_path, "OutputPath", effective, &ctx)?,
                             None,
                         )
                     }
                     Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
                     Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
-                    Kind::Fail(fail) => return Err(self.fail(state, fail, &value, entered)),
+                    Kind::Fail(fail) => return Err(self.fail(state, fail, value.get(), entered)),
                     Kind::Task(task) => {
                         self.guarded(state, &task.common, value, frame, entered)
                             .await?
@@ -388,7 +512,10 @@ impl<'a> Run<'a> {
                     frame,
                     EventKind::exited(type_name),
                     Some(&state.name),
-                    || object! {"name" => &*state.name, "output" => output.clone()},
+                    || Details::State {
+                        key: "output",
+                        value: output.share(),
+                    },
                 );
                 match next {
                     Some(n) => {
@@ -401,42 +528,55 @@ impl<'a> Run<'a> {
         })
     }
 
-    fn pass(&self, state: &State, pass: &Pass, raw: Value, entered: SystemTime) -> Flow {
+    fn pass(&self, state: &State, pass: &Pass, raw: Data, entered: SystemTime) -> DataFlow {
+        use super::path::ResultPath;
         let ctx = || self.context(state, entered, 0, None);
         let result = match (&pass.result, &pass.parameters) {
-            (Some(result), _) => result.clone(),
+            (Some(result), _) => Data::Shared(result.clone()),
+            (None, Some(template)) if pass.result_path == ResultPath::Replace => {
+                // The input is not needed afterwards: the template may take from it.
+                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+                let result = self.eval_data(state, template, effective, &ctx)?;
+                return self.io(
+                    state,
+                    &state.output_path,
+                    "OutputPath",
+                    Data::Owned(result),
+                    &ctx,
+                );
+            }
             (None, Some(template)) => {
-                let effective = self.input_path(state, &raw, &ctx)?;
-                template
-                    .eval(&Scope::new(&effective, &ctx))
-                    .map_err(|e| self.failure(state, e))?
+                let effective = self.input_path(state, raw.get(), &ctx)?;
+                Data::Owned(
+                    template
+                        .eval(&Scope::new(&effective, &ctx))
+                        .map_err(|e| self.failure(state, e))?,
+                )
             }
-            (None, None) if pass.result_path == super::path::ResultPath::Replace => {
+            (None, None) if pass.result_path == ResultPath::Replace => {
                 // The common case: the (selected) input goes through unchanged, moved.
-                let effective = self.io_owned(state, &state.input_path, "InputPath", raw, &ctx)?;
-                return self.io_owned(state, &state.output_path, "OutputPath", effective, &ctx);
+                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+                return self.io(state, &state.output_path, "OutputPath", effective, &ctx);
             }
-            (None, None) => self.input_path(state, &raw, &ctx)?.into_owned(),
+            (None, None) => Data::Owned(self.input_path(state, raw.get(), &ctx)?.into_owned()),
         };
-        let output = pass
-            .result_path
-            .apply(raw, result)
+        let output = Self::apply_result_path(&pass.result_path, raw, result)
             .map_err(|input| self.result_path_failure(state, &pass.result_path, &input))?;
-        self.io_owned(state, &state.output_path, "OutputPath", output, &ctx)
+        self.io(state, &state.output_path, "OutputPath", output, &ctx)
     }
 
     fn choice(
         &self,
         state: &State,
         choice: &Choice,
-        raw: Value,
+        raw: Data,
         entered: SystemTime,
-    ) -> Result<(Value, Option<usize>), Failure> {
+    ) -> Result<(Data, Option<usize>), Failure> {
         let ctx = || self.context(state, entered, 0, None);
-        let effective = self.io_owned(state, &state.input_path, "InputPath", raw, &ctx)?;
+        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
         let mut chosen = None;
         {
-            let scope = Scope::new(&effective, &ctx);
+            let scope = Scope::new(effective.get(), &ctx);
             for (rule, next) in &choice.branches {
                 if rule.matches(&scope).map_err(|e| self.failure(state, e))? {
                     chosen = Some(*next);
@@ -457,7 +597,7 @@ impl<'a> Run<'a> {
             ));
         };
         Ok((
-            self.io_owned(state, &state.output_path, "OutputPath", effective, &ctx)?,
+            self.io(state, &state.output_path, "OutputPath", effective, &ctx)?,
             Some(next),
         ))
     }
@@ -469,16 +609,16 @@ impl<'a> Run<'a> {
             .unwrap_or(Duration::ZERO)
     }
 
-    async fn wait(&self, state: &State, wait: &Wait, raw: Value, entered: SystemTime) -> Flow {
+    async fn wait(&self, state: &State, wait: &Wait, raw: Data, entered: SystemTime) -> DataFlow {
         let ctx = || self.context(state, entered, 0, None);
-        let effective = self.io_owned(state, &state.input_path, "InputPath", raw, &ctx)?;
+        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
         let delay = {
-            let scope = Scope::new(&effective, &ctx);
+            let scope = Scope::new(effective.get(), &ctx);
             let read = |p: &super::path::Path| {
                 scope
                     .select(p)
                     .map(Cow::into_owned)
-                    .ok_or_else(|| self.missing(state, wait_field(wait), p.text(), &effective))
+                    .ok_or_else(|| self.missing(state, wait_field(wait), p.text(), effective.get()))
             };
             match wait {
                 Wait::Seconds(s) => Duration::from_secs(*s),
@@ -516,7 +656,7 @@ impl<'a> Run<'a> {
             }
         };
         tokio::time::sleep(delay).await;
-        self.io_owned(state, &state.output_path, "OutputPath", effective, &ctx)
+        self.io(state, &state.output_path, "OutputPath", effective, &ctx)
     }
 
     fn fail(&self, state: &State, fail: &Fail, raw: &Value, entered: SystemTime) -> Failure {
@@ -556,27 +696,32 @@ impl<'a> Run<'a> {
         &self,
         state: &State,
         common: &Common,
-        raw: Value,
+        raw: Data,
         frame: &mut Frame,
         entered: SystemTime,
-    ) -> Result<(Value, Option<usize>), Failure> {
+    ) -> Result<(Data, Option<usize>), Failure> {
+        if let Kind::Task(task) = &state.kind {
+            if task.consumes_input {
+                return self.consuming_task(state, task, raw, frame, entered).await;
+            }
+        }
         let mut raw = raw;
         let mut attempts_per_retrier: Vec<u64> = Vec::new();
         let mut retry_count = 0u64;
         loop {
             let failure = match self.attempt(state, &raw, frame, entered, retry_count).await {
-                Ok(result) => match common.result_path.apply(raw, result) {
+                Ok(result) => match Self::apply_result_path(&common.result_path, raw, result) {
                     Ok(output) => {
                         let ctx = || self.context(state, entered, retry_count, None);
                         return Ok((
-                            self.io_owned(state, &state.output_path, "OutputPath", output, &ctx)?,
+                            self.io(state, &state.output_path, "OutputPath", output, &ctx)?,
                             state.next,
                         ));
                     }
                     Err(input) => {
-                        let f = self.result_path_failure(state, &common.result_path, &input);
-                        raw = input;
-                        f
+                        let failure = self.result_path_failure(state, &common.result_path, &input);
+                        raw = Data::Owned(input);
+                        failure
                     }
                 },
                 Err(f) => f,
@@ -600,8 +745,8 @@ impl<'a> Run<'a> {
                 }
             }
             if let Some(catcher) = common.catch.iter().find(|c| c.errors.matches(error)) {
-                let error_output = object! {"Error" => failure.error.error.as_str(), "Cause" => failure.error.cause.as_str()};
-                return match catcher.result_path.apply(raw, error_output) {
+                let caught = Data::Owned(error_output(&failure.error));
+                return match Self::apply_result_path(&catcher.result_path, raw, caught) {
                     Ok(output) => Ok((output, Some(catcher.next))),
                     Err(input) => {
                         Err(self.result_path_failure(state, &catcher.result_path, &input))
@@ -612,25 +757,70 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// A Task that nothing retries and whose input nothing needs afterwards (`ResultPath` and
+    /// every catcher's `ResultPath` are `$`): its input is taken, not copied.
+    async fn consuming_task(
+        &self,
+        state: &State,
+        task: &Task,
+        raw: Data,
+        frame: &mut Frame,
+        entered: SystemTime,
+    ) -> Result<(Data, Option<usize>), Failure> {
+        let failure = match self
+            .task(state, task, TaskInput::Taken(raw), frame, entered, 0)
+            .await
+        {
+            Ok(output) => {
+                let ctx = || self.context(state, entered, 0, None);
+                return Ok((
+                    self.io(state, &state.output_path, "OutputPath", output, &ctx)?,
+                    state.next,
+                ));
+            }
+            Err(f) => f,
+        };
+        let error = failure.error.error.as_str();
+        if !is_terminal(error) {
+            if let Some(catcher) = task.common.catch.iter().find(|c| c.errors.matches(error)) {
+                return Ok((
+                    Data::Owned(error_output(&failure.error)),
+                    Some(catcher.next),
+                ));
+            }
+        }
+        Err(failure)
+    }
+
     /// One attempt of a Task, Parallel or Map state: its result after `ResultSelector`.
     async fn attempt(
         &self,
         state: &State,
-        raw: &Value,
+        raw: &Data,
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
-    ) -> Flow {
+    ) -> DataFlow {
         match &state.kind {
             Kind::Task(task) => {
-                self.task(state, task, raw, frame, entered, retry_count)
-                    .await
+                self.task(
+                    state,
+                    task,
+                    TaskInput::Whole(raw),
+                    frame,
+                    entered,
+                    retry_count,
+                )
+                .await
             }
-            Kind::Parallel(parallel) => {
-                self.parallel(state, parallel, raw, frame, entered, retry_count)
-                    .await
-            }
-            Kind::Map(map) => self.map(state, map, raw, frame, entered, retry_count).await,
+            Kind::Parallel(parallel) => self
+                .parallel(state, parallel, raw.get(), frame, entered, retry_count)
+                .await
+                .map(Data::Owned),
+            Kind::Map(map) => self
+                .map(state, map, raw.get(), frame, entered, retry_count)
+                .await
+                .map(Data::Owned),
             _ => Err(self.failure(
                 state,
                 runtime("only Task, Parallel and Map states have retriers"),
@@ -641,7 +831,7 @@ impl<'a> Run<'a> {
     fn select_result(
         &self,
         state: &State,
-        selector: &Option<super::template::Template>,
+        selector: &Option<Template>,
         result: Value,
         ctx: &(dyn Fn() -> Value + Sync),
     ) -> Flow {
@@ -653,11 +843,11 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The effective input of a Task or Parallel: `InputPath`, then `Parameters`.
+    /// The effective input of a Parallel: `InputPath`, then `Parameters`.
     fn effective_input(
         &self,
         state: &State,
-        parameters: &Option<super::template::Template>,
+        parameters: &Option<Template>,
         raw: &Value,
         ctx: &(dyn Fn() -> Value + Sync),
     ) -> Flow {
@@ -674,17 +864,17 @@ impl<'a> Run<'a> {
         &self,
         state: &State,
         task: &Task,
-        raw: &Value,
+        input: TaskInput<'_>,
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
-    ) -> Flow {
+    ) -> DataFlow {
         let ctx = || self.context(state, entered, retry_count, None);
         let timeout = match &task.timeout {
             None => None,
             Some(Seconds::Fixed(s)) => Some(Duration::from_secs(*s)),
             Some(Seconds::Path(p)) => {
-                let effective = self.input_path(state, raw, &ctx)?;
+                let effective = self.input_path(state, input.get(), &ctx)?;
                 let v = Scope::new(&effective, &ctx).select(p).map(Cow::into_owned);
                 match v.as_ref().and_then(Value::as_u64) {
                     Some(s) if s > 0 => Some(Duration::from_secs(s.min(MAX_DELAY.as_secs()))),
@@ -700,51 +890,219 @@ impl<'a> Run<'a> {
                 }
             }
         };
-        let payload = self.effective_input(state, &task.common.parameters, raw, &ctx)?;
-        let (function, payload, lambda_arn) = match &task.resource {
-            Resource::LambdaInvoke => {
-                let Value::Object(mut params) = payload else {
-                    return Err(self.failure(
-                        state,
-                        runtime("the Parameters of a lambda:invoke task must be an object"),
-                    ));
-                };
-                let payload = params
-                    .remove("Payload")
-                    .unwrap_or_else(|| Value::Object(Map::new()));
-                match params.remove("FunctionName") {
-                    Some(Value::String(f)) => (Cow::Owned(f), payload, false),
-                    other => {
-                        return Err(self.failure(
-                            state,
-                            runtime(format!(
-                                "FunctionName must be a string, not {}",
-                                other.as_ref().map_or("missing", kind)
-                            )),
-                        ));
-                    }
-                }
+        let effective = match input {
+            TaskInput::Taken(raw) => {
+                TaskInput::Taken(self.io(state, &state.input_path, "InputPath", raw, &ctx)?)
             }
-            Resource::LambdaArn(arn) => (Cow::Borrowed(&**arn), payload, true),
+            TaskInput::Whole(raw) => match self.input_path(state, raw.get(), &ctx)? {
+                Cow::Borrowed(_) if matches!(state.input_path, IoPath::Root) => {
+                    TaskInput::Whole(raw)
+                }
+                Cow::Borrowed(part) => TaskInput::Part(part),
+                Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
+            },
+            TaskInput::Part(raw) => match self.input_path(state, raw, &ctx)? {
+                Cow::Borrowed(part) => TaskInput::Part(part),
+                Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
+            },
         };
         let name = Some(&*state.name);
         let timeout_seconds = timeout.map(|d| d.as_secs());
+        let call = match &task.resource {
+            Resource::LambdaInvoke(parameters) => {
+                let Invocation {
+                    function,
+                    payload,
+                    shared_payload,
+                } = self.invoke_parameters(state, parameters, effective, &ctx)?;
+                self.event(frame, EventKind::TaskScheduled, name, || {
+                    Details::InvokeScheduled {
+                        function: function.clone(),
+                        payload: shared_payload.unwrap_or_else(|| Arc::new(payload.clone())),
+                        timeout: timeout_seconds,
+                    }
+                });
+                self.event(frame, EventKind::TaskStarted, name, || {
+                    Details::InvokeStarted
+                });
+                self.call(&function, payload, timeout).await
+            }
+            Resource::LambdaArn => {
+                let payload = match &task.common.parameters {
+                    Some(t) => match effective {
+                        TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx)?,
+                        other => t
+                            .eval(&Scope::new(other.get(), &ctx))
+                            .map_err(|e| self.failure(state, e))?,
+                    },
+                    None => match effective {
+                        TaskInput::Taken(d) => d.into_value(),
+                        other => other.get().clone(),
+                    },
+                };
+                self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
+                    Details::LambdaScheduled {
+                        resource: task.resource_text.clone(),
+                        input: Arc::new(payload.clone()),
+                        timeout: timeout_seconds,
+                    }
+                });
+                self.event(frame, EventKind::LambdaFunctionStarted, name, || {
+                    Details::Empty
+                });
+                self.call(&task.resource_text, payload, timeout).await
+            }
+        };
+        let lambda_arn = matches!(task.resource, Resource::LambdaArn);
+        let result = match call {
+            Ok(result) => result,
+            Err((error, timed_out)) => {
+                let kind = match (lambda_arn, timed_out) {
+                    (true, true) => EventKind::LambdaFunctionTimedOut,
+                    (true, false) => EventKind::LambdaFunctionFailed,
+                    (false, true) => EventKind::TaskTimedOut,
+                    (false, false) => EventKind::TaskFailed,
+                };
+                self.event(frame, kind, name, || {
+                    Details::Json(if lambda_arn {
+                        json!({"error": error.error, "cause": error.cause})
+                    } else {
+                        json!({"resourceType": "lambda", "resource": "invoke", "error": error.error, "cause": error.cause})
+                    })
+                });
+                return Err(self.failure(state, error));
+            }
+        };
         if lambda_arn {
-            self.event(frame, EventKind::LambdaFunctionScheduled, name, || object! {"resource" => &*task.resource_text, "input" => payload.clone(), "timeoutInSeconds" => timeout_seconds});
-            self.event(frame, EventKind::LambdaFunctionStarted, name, || json!({}));
-        } else {
-            self.event(frame, EventKind::TaskScheduled, name, || {
-                object! {"resourceType" => "lambda", "resource" => "invoke", "region" => REGION, "parameters" => object! {"FunctionName" => &*function, "Payload" => payload.clone()}, "timeoutInSeconds" => timeout_seconds}
+            let mut result = Data::Owned(result);
+            self.event(frame, EventKind::LambdaFunctionSucceeded, name, || {
+                Details::Output(result.share())
             });
-            self.event(
-                frame,
-                EventKind::TaskStarted,
-                name,
-                || json!({"resourceType": "lambda", "resource": "invoke"}),
-            );
+            return match &task.common.result_selector {
+                Some(t) => Ok(Data::Owned(self.eval_data(state, t, result, &ctx)?)),
+                None => Ok(result),
+            };
         }
-        let call = self.invoker.invoke(&function, payload);
-        let outcome = match timeout {
+        let request_id = fastrand::u128(..);
+        let Some(payload_only) = &task.payload_only else {
+            let mut response = Data::Owned(invoke_response(result, request_id));
+            self.event(frame, EventKind::TaskSucceeded, name, || {
+                Details::InvokeResponse(response.share())
+            });
+            return match &task.common.result_selector {
+                Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, &ctx)?)),
+                None => Ok(response),
+            };
+        };
+        // Only the payload is read: the response around it is not built (but for the history,
+        // and for the message of a path that selects nothing, which shows the response).
+        let mut payload = Data::Owned(result);
+        self.event(frame, EventKind::TaskSucceeded, name, || {
+            Details::InvokeSucceeded {
+                payload: payload.share(),
+                request_id,
+            }
+        });
+        let response = |payload: &Value| invoke_response(payload.clone(), request_id);
+        match payload_only {
+            PayloadOnly::Selector(below) => {
+                let found = below.all_paths(&|p| {
+                    p.is_context() || p.select(payload.get(), &Value::Null).is_some()
+                });
+                if !found {
+                    let whole = response(payload.get());
+                    let selector = &task.common.result_selector;
+                    return self
+                        .select_result(state, selector, whole, &ctx)
+                        .map(Data::Owned);
+                }
+                Ok(Data::Owned(self.eval_data(state, below, payload, &ctx)?))
+            }
+            PayloadOnly::Output(below) => {
+                if below.select(payload.get(), &Value::Null).is_none() {
+                    let whole = response(payload.get());
+                    return Err(self.missing(state, "OutputPath", below.text(), &whole));
+                }
+                self.select_data(state, below, "OutputPath", payload)
+            }
+        }
+    }
+
+    /// A `lambda:invoke`'s function and payload from its `Parameters`.
+    fn invoke_parameters(
+        &self,
+        state: &State,
+        parameters: &InvokeParameters,
+        effective: TaskInput<'_>,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Result<Invocation, Failure> {
+        let held;
+        let (read, mut taken, shared) = match effective {
+            TaskInput::Taken(Data::Owned(v)) if parameters.single_reader => (None, Some(v), None),
+            TaskInput::Taken(d) => {
+                held = d;
+                (Some(held.get()), None, held.arc())
+            }
+            TaskInput::Whole(d) => (Some(d.get()), None, d.arc()),
+            TaskInput::Part(v) => (Some(v), None, None),
+        };
+        let nothing = Value::Null;
+        let scope = Scope::new(read.unwrap_or(&nothing), ctx);
+        let (mut function, mut function_value, mut payload) = (None, None, None);
+        let mut payload_is_input = false;
+        for (field, template) in &parameters.fields {
+            match field {
+                InvokeField::FunctionName(Some(fixed)) => {
+                    function = Some(fixed.clone());
+                    continue;
+                }
+                InvokeField::Other if matches!(template, Template::Static(_)) => continue,
+                _ => {}
+            }
+            let value = if read.is_some() {
+                template.eval(&scope)
+            } else {
+                template.eval_taking(&mut taken, &scope)
+            }
+            .map_err(|e| self.failure(state, e))?;
+            match field {
+                InvokeField::FunctionName(_) => function_value = Some(value),
+                InvokeField::Payload => {
+                    payload_is_input = template.is_input_itself();
+                    payload = Some(value);
+                }
+                InvokeField::Other => {}
+            }
+        }
+        let function = match (function, function_value) {
+            (Some(fixed), _) => fixed,
+            (None, Some(Value::String(name))) => Arc::from(name),
+            (None, other) => {
+                return Err(self.failure(
+                    state,
+                    runtime(format!(
+                        "FunctionName must be a string, not {}",
+                        other.as_ref().map_or("missing", kind)
+                    )),
+                ))
+            }
+        };
+        Ok(Invocation {
+            function,
+            payload: payload.unwrap_or_else(|| Value::Object(Map::new())),
+            shared_payload: shared.filter(|_| payload_is_input),
+        })
+    }
+
+    /// Calls a function, within the task's timeout; the error says whether it timed out.
+    async fn call(
+        &self,
+        function: &str,
+        payload: Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, (TaskError, bool)> {
+        let call = self.invoker.invoke(function, payload);
+        match timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
                 Ok(result) => result.map_err(|e| (e, false)),
                 Err(_) => Err((
@@ -756,44 +1114,6 @@ impl<'a> Run<'a> {
                 )),
             },
             None => call.await.map_err(|e| (e, false)),
-        };
-        match outcome {
-            Ok(result) => {
-                let result = if lambda_arn {
-                    result
-                } else if task.payload_only && !self.recorder.enabled() {
-                    object! {"Payload" => result}
-                } else {
-                    invoke_response(result)
-                };
-                if lambda_arn {
-                    self.event(
-                        frame,
-                        EventKind::LambdaFunctionSucceeded,
-                        name,
-                        || object! {"output" => result.clone()},
-                    );
-                } else {
-                    self.event(frame, EventKind::TaskSucceeded, name, || object! {"resourceType" => "lambda", "resource" => "invoke", "output" => result.clone()});
-                }
-                self.select_result(state, &task.common.result_selector, result, &ctx)
-            }
-            Err((error, timed_out)) => {
-                let kind = match (lambda_arn, timed_out) {
-                    (true, true) => EventKind::LambdaFunctionTimedOut,
-                    (true, false) => EventKind::LambdaFunctionFailed,
-                    (false, true) => EventKind::TaskTimedOut,
-                    (false, false) => EventKind::TaskFailed,
-                };
-                self.event(frame, kind, name, || {
-                    if lambda_arn {
-                        json!({"error": error.error, "cause": error.cause})
-                    } else {
-                        json!({"resourceType": "lambda", "resource": "invoke", "error": error.error, "cause": error.cause})
-                    }
-                });
-                Err(self.failure(state, error))
-            }
         }
     }
 
@@ -809,20 +1129,35 @@ impl<'a> Run<'a> {
         let ctx = || self.context(state, entered, retry_count, None);
         let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
         let name = Some(&*state.name);
-        self.event(frame, EventKind::ParallelStateStarted, name, || json!({}));
-        let (started, quiet) = (frame.last, frame.quiet);
-        let input = &input;
-        let branches = parallel.branches.iter().map(|branch| async move {
-            let mut branch_frame = Frame {
-                last: started,
-                quiet,
-            };
-            self.run_machine(branch, input.clone(), &mut branch_frame)
-                .await
+        self.event(frame, EventKind::ParallelStateStarted, name, || {
+            Details::Empty
         });
+        let (started, quiet) = (frame.last, frame.quiet);
+        // The branches share the input: one copies it only if it changes it.
+        let input = Arc::new(input);
+        let inputs: Vec<Data> = parallel
+            .branches
+            .iter()
+            .map(|_| Data::Shared(input.clone()))
+            .collect();
+        drop(input);
+        let branches = parallel
+            .branches
+            .iter()
+            .zip(inputs)
+            .map(|(branch, input)| async move {
+                let mut branch_frame = Frame {
+                    last: started,
+                    quiet,
+                };
+                self.run_machine(branch, input, &mut branch_frame).await
+            });
         match futures_util::future::try_join_all(branches).await {
             Ok(outputs) => {
-                self.event(frame, EventKind::ParallelStateSucceeded, name, || json!({}));
+                self.event(frame, EventKind::ParallelStateSucceeded, name, || {
+                    Details::Empty
+                });
+                let outputs = outputs.into_iter().map(Data::into_value).collect();
                 self.select_result(
                     state,
                     &parallel.common.result_selector,
@@ -832,12 +1167,9 @@ impl<'a> Run<'a> {
             }
             Err(failure) => {
                 let e = &failure.error;
-                self.event(
-                    frame,
-                    EventKind::ParallelStateFailed,
-                    name,
-                    || json!({"error": e.error, "cause": e.cause}),
-                );
+                self.event(frame, EventKind::ParallelStateFailed, name, || {
+                    Details::Json(json!({"error": e.error, "cause": e.cause}))
+                });
                 Err(failure)
             }
         }
@@ -943,7 +1275,9 @@ impl<'a> Run<'a> {
                 EventKind::MapStateFailed,
             )
         };
-        self.event(frame, started_kind, name, || json!({"length": total}));
+        self.event(frame, started_kind, name, || {
+            Details::Json(json!({"length": total}))
+        });
         let started = frame.last;
         let quiet = frame.quiet || map.distributed;
         let limit = match usize::try_from(max_concurrency) {
@@ -998,7 +1332,7 @@ impl<'a> Run<'a> {
             } else {
                 failures += 1;
                 if let Some(slot) = results.get_mut(index) {
-                    *slot = object! {"Error" => failure.error.error.as_str(), "Cause" => failure.error.cause.as_str()};
+                    *slot = error_output(&failure.error);
                 }
                 let over_count = tolerated_count.is_some_and(|n| failures > n);
                 let over_percentage = tolerated_percentage
@@ -1012,15 +1346,12 @@ impl<'a> Run<'a> {
                 )
             };
             let e = &failure.error;
-            self.event(
-                frame,
-                failed_kind,
-                name,
-                || json!({"error": e.error, "cause": e.cause}),
-            );
+            self.event(frame, failed_kind, name, || {
+                Details::Json(json!({"error": e.error, "cause": e.cause}))
+            });
             return Err(failure);
         }
-        self.event(frame, succeeded_kind, name, || json!({}));
+        self.event(frame, succeeded_kind, name, || Details::Empty);
         self.select_result(
             state,
             &map.common.result_selector,
@@ -1057,22 +1388,19 @@ impl<'a> Run<'a> {
             last: started,
             quiet,
         };
-        self.event(
-            &mut iteration,
-            EventKind::MapIterationStarted,
-            name,
-            || json!({"name": &*state.name, "index": index}),
-        );
+        self.event(&mut iteration, EventKind::MapIterationStarted, name, || {
+            Details::Json(json!({"name": &*state.name, "index": index}))
+        });
         let outcome = match input {
-            Ok(input) => {
-                self.run_machine(&map.processor, input, &mut iteration)
-                    .await
-            }
+            Ok(input) => self
+                .run_machine(&map.processor, Data::Owned(input), &mut iteration)
+                .await
+                .map(Data::into_value),
             Err(f) => Err(f),
         };
         match &outcome {
-            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || json!({"name": &*state.name, "index": index})),
-            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause})),
+            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || Details::Json(json!({"name": &*state.name, "index": index}))),
+            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || Details::Json(json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause}))),
         }
         (index, outcome)
     }

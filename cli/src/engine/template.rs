@@ -26,6 +26,19 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// The same context (built once for both) over another input.
+    fn over<'b>(&'b self, input: &'b Value) -> Scope<'b> {
+        let context = OnceCell::new();
+        if let Some(built) = self.context.get() {
+            let _ = context.set(built.clone());
+        }
+        Scope {
+            input,
+            context,
+            build_context: self.build_context,
+        }
+    }
+
     pub(crate) fn context(&self) -> &Value {
         self.context.get_or_init(self.build_context)
     }
@@ -91,6 +104,28 @@ impl Intrinsic {
 
     pub(crate) fn uses_context(&self) -> bool {
         self.paths.iter().any(|(_, p)| p.is_context())
+    }
+
+    fn reads_input(&self) -> bool {
+        self.paths.iter().any(|(_, p)| !p.is_context())
+    }
+
+    /// The same call reading its input paths one level down (see `Path::below_first_key`).
+    fn below_first_key(&self) -> Option<Intrinsic> {
+        let mut paths = Vec::with_capacity(self.paths.len());
+        for (text, path) in &self.paths {
+            let path = if path.is_context() {
+                Path::parse(text).ok()?
+            } else {
+                path.below_first_key()?
+            };
+            paths.push((text.clone(), path));
+        }
+        Some(Intrinsic {
+            text: self.text.clone(),
+            call: self.call.clone(),
+            paths,
+        })
     }
 
     pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
@@ -215,6 +250,106 @@ impl Template {
         }
     }
 
+    /// Whether the template is `"….$": "$"`: the input itself.
+    pub(crate) fn is_input_itself(&self) -> bool {
+        matches!(self, Template::Path { path, .. } if !path.is_context() && path.text() == "$")
+    }
+
+    /// How many parts of this template read the input (`$…` paths, intrinsic functions with
+    /// a `$…` argument).
+    pub(crate) fn input_reads(&self) -> usize {
+        match self {
+            Template::Static(_) => 0,
+            Template::Object(fields) => fields.iter().map(|(_, t)| t.input_reads()).sum(),
+            Template::Array(items) => items.iter().map(Template::input_reads).sum(),
+            Template::Path { path, .. } => usize::from(!path.is_context()),
+            Template::Intrinsic(call) => usize::from(call.reads_input()),
+        }
+    }
+
+    /// The same template for a value that is the `Payload` member of what it was written for:
+    /// every input path loses its first step. `None` unless every input path starts with a
+    /// name (the caller checks it is `Payload`).
+    pub(crate) fn below_first_key(&self) -> Option<Template> {
+        Some(match self {
+            Template::Static(v) => Template::Static(v.clone()),
+            Template::Object(fields) => Template::Object(
+                fields
+                    .iter()
+                    .map(|(k, t)| Some((k.clone(), t.below_first_key()?)))
+                    .collect::<Option<_>>()?,
+            ),
+            Template::Array(items) => Template::Array(
+                items
+                    .iter()
+                    .map(Template::below_first_key)
+                    .collect::<Option<_>>()?,
+            ),
+            Template::Path { key, path } if path.is_context() => Template::Path {
+                key: key.clone(),
+                path: Path::parse(path.text()).ok()?,
+            },
+            Template::Path { key, path } => Template::Path {
+                key: key.clone(),
+                path: path.below_first_key()?,
+            },
+            Template::Intrinsic(call) => Template::Intrinsic(Box::new(call.below_first_key()?)),
+        })
+    }
+
+    /// Evaluates on an input nothing else needs: when only one part of the template reads it,
+    /// that part takes what it selects out of the input instead of copying it.
+    pub(crate) fn eval_owned(
+        &self,
+        input: Value,
+        build_context: &dyn Fn() -> Value,
+    ) -> Result<Value, TaskError> {
+        if self.input_reads() > 1 {
+            return self.eval(&Scope::new(&input, build_context));
+        }
+        let nothing = Value::Null;
+        self.eval_taking(&mut Some(input), &Scope::new(&nothing, build_context))
+    }
+
+    /// `eval` for a template with at most one input-reading part, which takes `input` (the
+    /// others read only `scope`'s context).
+    pub(crate) fn eval_taking(
+        &self,
+        input: &mut Option<Value>,
+        scope: &Scope,
+    ) -> Result<Value, TaskError> {
+        match self {
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, t) in fields {
+                    out.insert(String::from(&**key), t.eval_taking(input, scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval_taking(input, scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Template::Path { key, path } if !path.is_context() => {
+                let Some(value) = input.take() else {
+                    return self.eval(scope);
+                };
+                match path.select(&value, &Value::Null) {
+                    Some(_) => Ok(path
+                        .select_owned(value, &Value::Null)
+                        .unwrap_or(Value::Null)),
+                    None => Err(missing(key, path, &value)),
+                }
+            }
+            Template::Intrinsic(call) if call.reads_input() => match input {
+                Some(value) => call.eval(&scope.over(value)),
+                None => call.eval(scope),
+            },
+            other => other.eval(scope),
+        }
+    }
+
     pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
         match self {
             Template::Static(v) => Ok(v.clone()),
@@ -225,18 +360,34 @@ impl Template {
                 }
                 Ok(Value::Object(out))
             }
-            Template::Array(items) => items.iter().map(|t| t.eval(scope)).collect::<Result<_, _>>().map(Value::Array),
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval(scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
             Template::Path { key, path } => match scope.select(path) {
                 Some(v) => Ok(v.into_owned()),
-                None => Err(runtime(format!(
-                    "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
-                    path.text(),
-                    preview(if path.is_context() { scope.context() } else { scope.input })
-                ))),
+                None => Err(missing(
+                    key,
+                    path,
+                    if path.is_context() {
+                        scope.context()
+                    } else {
+                        scope.input
+                    },
+                )),
             },
             Template::Intrinsic(call) => call.eval(scope),
         }
     }
+}
+
+fn missing(key: &str, path: &Path, input: &Value) -> TaskError {
+    runtime(format!(
+        "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
+        path.text(),
+        preview(input)
+    ))
 }
 
 fn has_dynamic(v: &Value) -> bool {

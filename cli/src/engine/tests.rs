@@ -1036,7 +1036,7 @@ async fn map_with_item_selector_and_context() {
     );
     assert_eq!(events(&e, EventKind::MapIterationStarted).len(), 2);
     assert_eq!(
-        events(&e, EventKind::MapStateStarted)[0].details["length"],
+        events(&e, EventKind::MapStateStarted)[0].details()["length"],
         json!(2)
     );
 }
@@ -1290,16 +1290,16 @@ async fn history_of_a_small_machine() {
         ["Init", "Call", "Pick", "Pause", "Done"]
     );
     assert_eq!(
-        e.history[1].details,
+        e.history[1].details(),
         json!({"name": "Init", "input": {"go": true}})
     );
     assert_eq!(
-        e.history[4].details["parameters"],
+        e.history[4].details()["parameters"],
         json!({"FunctionName": "echo", "Payload": {"go": true}})
     );
-    assert_eq!(e.history[0].details["input"], json!({"go": true}));
+    assert_eq!(e.history[0].details()["input"], json!({"go": true}));
     assert_eq!(
-        e.history.last().unwrap().details,
+        e.history.last().unwrap().details(),
         json!({"output": {"go": true}})
     );
     assert_eq!(gap(&e.history[10], &e.history[11]), 2.0);
@@ -1316,7 +1316,7 @@ async fn history_of_a_small_machine() {
         ]
     );
     assert_eq!(
-        e.history.last().unwrap().details,
+        e.history.last().unwrap().details(),
         json!({"error": "Stopped", "cause": ""})
     );
     assert_eq!(e.failed_state.as_deref(), Some("Stop"));
@@ -1398,7 +1398,7 @@ async fn retried_task_history() {
             "TaskSucceeded"
         ]
     );
-    assert_eq!(e.history[4].details["error"], json!("Flaky"));
+    assert_eq!(e.history[4].details()["error"], json!("Flaky"));
 }
 
 #[test]
@@ -1467,6 +1467,163 @@ async fn lambda_invoke_results_do_not_depend_on_the_history_setting() {
         .await;
         assert_eq!(on.status, Status::Succeeded, "{doc}");
         assert_eq!(on.output, off.output, "{doc}");
+    }
+}
+
+/// The execution with the history on and off: the same outcome either way (causes compared
+/// unless they show an Invoke response, whose request id is random).
+async fn same_with_and_without_history(doc: &Value, input: Value) -> Execution {
+    let m = machine(doc);
+    let with = |history: bool| ExecutionOptions {
+        name: "same".into(),
+        history,
+        ..Default::default()
+    };
+    let on = execute(&m, input.clone(), &functions(), &with(true)).await;
+    let off = execute(&m, input, &functions(), &with(false)).await;
+    assert_eq!(on.status, off.status, "{doc}");
+    assert_eq!(on.output, off.output, "{doc}");
+    assert_eq!(on.failed_state, off.failed_state, "{doc}");
+    match (&on.error, &off.error) {
+        (Some(a), Some(b)) => {
+            assert_eq!(a.error, b.error, "{doc}");
+            if !a.cause.contains("RequestId") {
+                assert_eq!(a.cause, b.cause, "{doc}");
+            }
+        }
+        (a, b) => assert_eq!(a, b, "{doc}"),
+    }
+    on
+}
+
+#[tokio::test(start_paused = true)]
+async fn taken_and_shared_values_give_the_same_outcomes() {
+    // Without the history, a value nothing needs any more is taken instead of copied; with
+    // it, values are shared with the history and copied before a change.
+    let invoke = |function: &str, extra: Value| {
+        let mut state = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": function, "Payload.$": "$"}, "End": true});
+        for (k, v) in extra.as_object().unwrap() {
+            state[k] = v.clone();
+        }
+        single(state)
+    };
+    let docs = [
+        invoke("echo", json!({"OutputPath": "$.Payload.missing"})),
+        invoke(
+            "echo",
+            json!({"ResultSelector": {"v.$": "$.Payload.missing"}}),
+        ),
+        invoke(
+            "echo",
+            json!({"ResultSelector": {"v.$": "$.Payload.n", "w.$": "$.Payload"}, "ResultPath": "$.r"}),
+        ),
+        invoke(
+            "echo",
+            json!({"Parameters": {"FunctionName": "echo", "Payload.$": "$.n", "Qualifier.$": "$.missing"}}),
+        ),
+        invoke(
+            "echo",
+            json!({"Parameters": {"FunctionName.$": "$.f", "Payload": {"fixed.$": "$.n"}}, "OutputPath": "$.Payload"}),
+        ),
+        invoke(
+            "echo",
+            json!({"InputPath": "$.n", "Parameters": {"FunctionName": "add1", "Payload.$": "$"}, "OutputPath": "$.Payload"}),
+        ),
+        invoke(
+            "boom",
+            json!({"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}]}),
+        ),
+        invoke(
+            "boom",
+            json!({"Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.e", "Next": "H"}]}),
+        ),
+        invoke(
+            "boom",
+            json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 1}], "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": null, "Next": "H"}]}),
+        ),
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Parameters": {"m.$": "$.n", "name.$": "$$.Execution.Name"}, "Next": "B"},
+            "B": {"Type": "Pass", "Result": {"x": [1]}, "ResultPath": "$.r", "Next": "C"},
+            "C": {"Type": "Pass", "Result": {"x": [1]}, "Next": "D"},
+            "D": {"Type": "Pass", "InputPath": "$.x", "ResultPath": "$.y", "Next": "E"},
+            "E": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "ResultSelector": {"z.$": "$"}, "End": true}
+        }}),
+    ];
+    for mut doc in docs {
+        let catches = doc.to_string().contains(r#""Next":"H""#);
+        if let (true, Some(states)) = (catches, doc["States"].as_object_mut()) {
+            states.insert("H".into(), json!({"Type": "Pass", "End": true}));
+        }
+        same_with_and_without_history(&doc, json!({"n": 1, "f": "echo"})).await;
+    }
+    let e = same_with_and_without_history(&docs_parallel_example(), json!({"n": 1})).await;
+    assert_eq!(
+        output(&e),
+        json!([{"n": 1, "b": 1}, {"n": 1, "b": 2}, {"n": 1}])
+    );
+}
+
+fn docs_parallel_example() -> Value {
+    json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Result": 1, "ResultPath": "$.b", "End": true}}},
+        {"StartAt": "B2", "States": {"B2": {"Type": "Pass", "Result": 2, "ResultPath": "$.b", "End": true}}},
+        {"StartAt": "B3", "States": {"B3": {"Type": "Pass", "End": true}}}
+    ]}}})
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_history_keeps_each_version_of_a_changing_value() {
+    let doc = json!({"StartAt": "Merge", "States": {
+        "Merge": {"Type": "Pass", "Result": {"x": 1}, "ResultPath": "$.r", "Next": "Call"},
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "echo", "Payload.$": "$"}, "ResultSelector": {"echoed.$": "$.Payload"}, "ResultPath": "$.call", "End": true}
+    }});
+    let e = run(doc, json!({"n": 1})).await;
+    let details = |kind: EventKind| events(&e, kind)[0].details();
+    assert_eq!(
+        details(EventKind::PassStateEntered)["input"],
+        json!({"n": 1})
+    );
+    let merged = json!({"n": 1, "r": {"x": 1}});
+    assert_eq!(details(EventKind::PassStateExited)["output"], merged);
+    assert_eq!(details(EventKind::TaskStateEntered)["input"], merged);
+    assert_eq!(
+        details(EventKind::TaskScheduled)["parameters"]["Payload"],
+        merged
+    );
+    let response = &details(EventKind::TaskSucceeded)["output"];
+    assert_eq!(response["Payload"], merged);
+    assert_eq!(
+        response["SdkResponseMetadata"]["RequestId"],
+        response["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"]
+    );
+    let last = json!({"n": 1, "r": {"x": 1}, "call": {"echoed": merged}});
+    assert_eq!(details(EventKind::TaskStateExited)["output"], last);
+    assert_eq!(output(&e), last);
+    // Read twice, the details are the same (the request id is kept, not drawn again).
+    assert_eq!(
+        details(EventKind::TaskSucceeded),
+        details(EventKind::TaskSucceeded)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_payload_path_that_selects_nothing_shows_the_whole_response() {
+    for extra in [
+        json!({"OutputPath": "$.Payload.missing"}),
+        json!({"ResultSelector": {"v.$": "$.Payload.missing"}}),
+    ] {
+        let mut state = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "echo", "Payload.$": "$"}, "End": true});
+        for (k, v) in extra.as_object().unwrap() {
+            state[k] = v.clone();
+        }
+        let (name, cause) = error(&run(single(state), json!({"n": 1})).await);
+        assert_eq!(name, "States.Runtime");
+        assert!(
+            cause.contains("'$.Payload.missing'")
+                && cause.contains("\"Payload\":{\"n\":1}")
+                && cause.contains("StatusCode"),
+            "{cause}"
+        );
     }
 }
 
