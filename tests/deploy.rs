@@ -683,3 +683,85 @@ fn an_express_flow_is_deployed_with_its_log_group_and_logging() {
         "logs outlive the deployment"
     );
 }
+
+/// Benchmarks for BENCHMARKS.md (run with `cargo test -p flowctl-tests --test deploy --
+/// --ignored --nocapture bench`): a no-op redeploy of the example against moto, and a
+/// generated 20-function project deployed one resource at a time and 8 at a time.
+#[test]
+#[ignore = "a benchmark: run it on purpose"]
+fn bench_deploy() {
+    use std::time::Instant;
+    let moto = Moto::shared();
+    let at = moto.endpoint.as_str();
+
+    let example = repo_root().join("examples/booking");
+    ok(flowctl(&example, at, &["deploy"]));
+    // Timed without the build (`--no-build`): the target dir is shared, and cargo's lock
+    // waits on other builds would be measured too; the build's own no-op is in BENCHMARKS.md.
+    let mut noop = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        ok(flowctl(&example, at, &["deploy", "--no-build"]));
+        noop.push(started.elapsed().as_secs_f64());
+    }
+    noop.sort_by(f64::total_cmp);
+    println!(
+        "no-op redeploy of examples/booking (10 resources, --no-build): median {:.3} s, min {:.3} s, max {:.3} s",
+        noop[3], noop[0], noop[6]
+    );
+    ok(flowctl(&example, at, &["destroy"]));
+
+    // 20 functions in one package of their own (its own cargo workspace, the shared target dir).
+    let root = repo_root().join("target/flowctl-tests/bench20");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let shim = repo_root().join("lambda-shim");
+    std::fs::write(
+        root.join("Cargo.toml"),
+        format!(
+            "[workspace]\n\n[package]\nname = \"bench-fns\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nflowctl-shim = {{ path = {:?} }}\nserde_json = \"1\"\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}\n",
+            shim.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::copy(repo_root().join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
+    std::fs::write(
+        root.join("src/main.rs"),
+        "//! Twenty echo functions.\nasync fn echo(v: serde_json::Value) -> Result<serde_json::Value, flowctl_shim::Error> {\n    Ok(v)\n}\n\n#[tokio::main(flavor = \"current_thread\")]\nasync fn main() {\n    let mut registry = flowctl_shim::Registry::new();\n    for i in 1..=20 {\n        registry = registry.function(format!(\"F{i:02}\"), echo);\n    }\n    registry.run().await;\n}\n",
+    )
+    .unwrap();
+    let functions: String = (1..=20)
+        .map(|i| format!("  F{i:02}:\n    package: bench-fns\n"))
+        .collect();
+    // Straight to moto, then through a proxy adding 50 ms per request (a round trip to a
+    // region), where waiting on the network dominates as it does on AWS.
+    let proxy = Proxy::start(&moto.endpoint);
+    proxy.latency(50);
+    let mut times = Vec::new();
+    for (project, concurrency, at) in [
+        ("benchseq", "1", at),
+        ("benchpar", "8", at),
+        ("benchseq50", "1", proxy.endpoint.as_str()),
+        ("benchpar50", "8", proxy.endpoint.as_str()),
+    ] {
+        let dir = root.join(project);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("flowctl.yaml"),
+            format!("project: {project}\nfunctions:\n{functions}deploy:\n  region: {REGION}\n"),
+        )
+        .unwrap();
+        ok(flowctl(&dir, at, &["deploy", "--dry-run"])); // builds, so the timing below is the deploy
+        let started = Instant::now();
+        ok(flowctl(
+            &dir,
+            at,
+            &["deploy", "--no-build", "--concurrency", concurrency],
+        ));
+        times.push((project, concurrency, started.elapsed().as_secs_f64()));
+        ok(flowctl(&dir, at, &["destroy"]));
+    }
+    for (project, concurrency, secs) in &times {
+        println!("first deploy of 20 functions + 2 roles ({project}, --concurrency {concurrency}): {secs:.2} s");
+    }
+}

@@ -34,6 +34,8 @@ struct State {
     /// Requests numbered in [from, to) are all answered 500 (to == 0: none).
     broken_from: AtomicU64,
     broken_to: AtomicU64,
+    /// Milliseconds added before each request is forwarded (a network round trip).
+    latency_ms: AtomicU64,
 }
 
 pub struct Proxy {
@@ -97,6 +99,11 @@ impl Proxy {
     /// Every `n`th request from now on fails (alternately HTTP 500 and a throttling error); 0 stops.
     pub fn fail_every(&self, n: u64) {
         self.state.every.store(n, Ordering::SeqCst);
+    }
+
+    /// Adds `ms` milliseconds before each forwarded request, as a round trip to a region would.
+    pub fn latency(&self, ms: u64) {
+        self.state.latency_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Ends a [`Proxy::break_after`] window.
@@ -200,6 +207,10 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
         return Ok(fault_response(kind, query));
+    }
+    let latency = state.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     let stream = match tokio::net::TcpStream::connect(upstream).await {
         Ok(stream) => stream,

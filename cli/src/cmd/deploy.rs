@@ -42,6 +42,9 @@ pub struct Args {
     /// Delete resources tagged for the project that the manifest no longer has
     #[arg(long)]
     pub prune: bool,
+    /// Deploy the last build as it is (its build.json), without running the build first
+    #[arg(long)]
+    pub no_build: bool,
     /// How many resources to create or update at once (1: one after the other)
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
@@ -110,13 +113,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         color: global.color,
         output: Output::Text,
     };
-    if build::run(
-        &quiet,
-        build::Args {
-            asl_only: false,
-            arch: None,
-        },
-    )? != Exit::Success
+    if !args.no_build
+        && build::run(
+            &quiet,
+            build::Args {
+                asl_only: false,
+                arch: None,
+            },
+        )? != Exit::Success
     {
         return Ok(Exit::Failure);
     }
