@@ -4,6 +4,7 @@
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -52,7 +53,31 @@ type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, TaskError>>
 /// last `:function:` without a version qualifier.
 #[derive(Clone, Default)]
 pub struct InProcess {
-    functions: HashMap<String, Handler>,
+    functions: HashMap<String, Handler, BuildHasherDefault<NameHasher>>,
+}
+
+/// A fast hash for function names (looked up on every call; the program registers them, so
+/// no one can choose colliding names to slow the map down).
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl InProcess {
@@ -71,28 +96,47 @@ impl InProcess {
         self
     }
 
-    /// Registers a synchronous function.
+    /// Registers a synchronous function (it runs when called; its answer is ready at once).
     pub fn sync<F>(self, name: impl Into<String>, f: F) -> InProcess
     where
         F: Fn(Value) -> Result<Value, TaskError> + Send + Sync + 'static,
     {
-        let f = Arc::new(f);
-        self.function(name, move |v| {
-            let f = f.clone();
-            async move { f(v) }
-        })
+        self.function(name, move |v| std::future::ready(f(v)))
     }
 
     fn lookup(&self, function: &str) -> Option<&Handler> {
         if let Some(h) = self.functions.get(function) {
             return Some(h);
         }
-        let name = match function.split_once(":function:") {
-            Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
-            None => function.rsplit(':').next().unwrap_or(function),
-        };
-        self.functions.get(name)
+        self.functions.get(short_name(function))
     }
+}
+
+/// The function name in an ARN: after the first `:function:` up to a qualifier, else after
+/// the last `:`. A byte scan: this runs on every call, and `str` pattern searches cost more.
+fn short_name(function: &str) -> &str {
+    const MARK: &[u8] = b":function:";
+    let bytes = function.as_bytes();
+    let after_mark = (0..bytes.len().saturating_sub(MARK.len() - 1))
+        .find(|&at| bytes[at] == b':' && bytes[at..].starts_with(MARK))
+        .map(|at| at + MARK.len());
+    let name = match after_mark {
+        Some(start) => {
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| b == b':')
+                .map_or(bytes.len(), |n| start + n);
+            function.get(start..end)
+        }
+        None => {
+            let start = bytes
+                .iter()
+                .rposition(|&b| b == b':')
+                .map_or(0, |at| at + 1);
+            function.get(start..)
+        }
+    };
+    name.unwrap_or(function)
 }
 
 impl Invoker for InProcess {
@@ -132,8 +176,20 @@ mod tests {
             "echo",
             "arn:aws:lambda:us-east-1:123456789012:function:echo",
             "arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST",
+            "function:echo",
         ] {
             assert_eq!(block_on(inv.invoke(name, json!(1))), Ok(json!(1)), "{name}");
+        }
+        for (arn, name) in [
+            ("arn:aws:lambda:us-east-1:1:function:f", "f"),
+            ("arn:aws:lambda:us-east-1:1:function:f:live", "f"),
+            ("a:function::x", ""),
+            ("a:function", "function"),
+            ("function:f", "f"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(short_name(arn), name, "{arn}");
         }
         let err = block_on(inv.invoke("nope", json!(1))).unwrap_err();
         assert_eq!(err.error, "Lambda.ResourceNotFoundException");

@@ -66,6 +66,11 @@ impl Path {
         self.context
     }
 
+    /// Whether this is `$`: the whole input.
+    pub(crate) fn is_root(&self) -> bool {
+        matches!(&self.query, Query::Definite(steps) if steps.is_empty()) && !self.context
+    }
+
     /// The first member name of a definite input path (`Payload` for `$.Payload.x`).
     pub(crate) fn first_key(&self) -> Option<&str> {
         match (&self.query, self.context) {

@@ -379,6 +379,7 @@ impl<'a> Run<'a> {
         value: Data,
     ) -> DataFlow {
         match value {
+            shared @ Data::Shared(_) if path.is_root() => Ok(shared),
             Data::Owned(v) => match path.select(&v, &Value::Null) {
                 Some(_) => Ok(Data::Owned(
                     path.select_owned(v, &Value::Null).unwrap_or(Value::Null),
