@@ -17,8 +17,14 @@
 //! stay out of the history (`MapRun*` events instead) and it tolerates no failure by default.
 //!
 //! Errors: a path that selects nothing (in `InputPath`, `Parameters`, `ResultSelector`,
-//! `ItemSelector`, `OutputPath`, a Choice `Variable`…) is `States.Runtime`, which, like
-//! `States.DataLimitExceeded`, no retrier or catcher sees (not even `States.ALL`).
+//! `ItemSelector`, `OutputPath`, a Choice `Variable`…) or an intrinsic function that fails on
+//! its arguments is `States.Runtime`, which, like `States.DataLimitExceeded`, no retrier or
+//! catcher sees (not even `States.ALL`). So is reaching Step Functions' quota of 25,000
+//! history events (counted whether or not the history is recorded), which ends a loop that
+//! never stops.
+//!
+//! The history costs little: events share the values of the run (`Arc`) rather than copying
+//! them, and `HistoryEvent::details` builds their JSON when asked.
 
 mod choice;
 mod history;
@@ -121,7 +127,8 @@ pub struct ExecutionOptions {
     /// The execution's name (`$$.Execution.Name`, part of `$$.Execution.Id`); empty: a UUID,
     /// made only if something reads it.
     pub name: String,
-    /// Record the history (default true). Off, recording costs nothing.
+    /// Record the history (default true). Off, recording costs nothing but counting events
+    /// against the history quota.
     pub history: bool,
     /// Informational: the caller runs the engine on a paused tokio clock
     /// (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`), so waits, retry delays

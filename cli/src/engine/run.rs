@@ -39,6 +39,13 @@ const YIELD_EVERY: u32 = 128;
 /// Room made for the history at the start: most executions fit (it grows past it).
 const EXPECTED_EVENTS_MAX: usize = 128;
 
+/// Step Functions' hard quota of events in an execution's history. Event 24,999 is the last
+/// the machine produces: the next one, unless it is `ExecutionSucceeded`, becomes
+/// `ExecutionFailed` with `States.Runtime` (AWS's "Avoid reaching the history quota"; the error
+/// name and cause as AWS reports them). Counted with the history off too, so that the outcome
+/// does not depend on it; a Distributed Map's children are executions of their own.
+const HISTORY_LIMIT: u64 = 25_000;
+
 /// A failed state: the error, and the state where it arose.
 struct Failure {
     error: TaskError,
@@ -49,8 +56,9 @@ struct Failure {
 /// the next one can point back to it.
 struct Frame {
     last: u64,
-    /// Records nothing: the states of a Distributed Map's child executions.
-    quiet: bool,
+    /// In a Distributed Map's child execution (which records nothing here): its own count of
+    /// events against the history limit.
+    child: Option<Arc<AtomicU64>>,
 }
 
 /// A state's input or output as it flows through the run: owned while only the run holds it;
@@ -139,6 +147,8 @@ struct Run<'a> {
     input: Option<Arc<Value>>,
     generated_name: OnceLock<String>,
     transitions: AtomicU64,
+    /// Events counted against `HISTORY_LIMIT` (recorded or not).
+    events: AtomicU64,
 }
 
 /// About how many events an execution of `machine` records (its top-level states once).
@@ -173,10 +183,11 @@ pub(crate) async fn execute(
         input: machine.uses_context.then(|| input.share()),
         generated_name: OnceLock::new(),
         transitions: AtomicU64::new(0),
+        events: AtomicU64::new(0),
     };
     let mut frame = Frame {
         last: 0,
-        quiet: false,
+        child: None,
     };
     run.event(&mut frame, EventKind::ExecutionStarted, None, || {
         Details::ExecutionStarted {
@@ -194,14 +205,14 @@ pub(crate) async fn execute(
     };
     let (status, output, error, failed_state) = match outcome {
         Some(Ok(mut output)) => {
-            run.event(&mut frame, EventKind::ExecutionSucceeded, None, || {
+            run.last_event(&mut frame, EventKind::ExecutionSucceeded, || {
                 Details::Output(output.share())
             });
             (Status::Succeeded, Some(output.into_value()), None, None)
         }
         Some(Err(failure)) => {
             let e = &failure.error;
-            run.event(&mut frame, EventKind::ExecutionFailed, None, || {
+            run.last_event(&mut frame, EventKind::ExecutionFailed, || {
                 Details::Json(json!({"error": e.error, "cause": e.cause}))
             });
             (
@@ -214,7 +225,7 @@ pub(crate) async fn execute(
         None => {
             let seconds = machine.timeout.map_or(0, |d| d.as_secs());
             let error = TaskError::new("States.Timeout", format!("The execution timed out after {seconds} seconds (the state machine's TimeoutSeconds)"));
-            run.event(&mut frame, EventKind::ExecutionTimedOut, None, || {
+            run.last_event(&mut frame, EventKind::ExecutionTimedOut, || {
                 Details::Json(json!({"error": error.error, "cause": error.cause}))
             });
             (Status::TimedOut, None, Some(error), None)
@@ -261,8 +272,10 @@ impl<'a> Run<'a> {
         state: Option<&str>,
         details: impl FnOnce() -> Details,
     ) {
-        if self.recorder.enabled() && !frame.quiet {
-            self.event_at(frame, self.now(), kind, state, details);
+        if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
+            frame.last = self
+                .recorder
+                .record(frame.last, self.now(), kind, state, details);
         }
     }
 
@@ -275,9 +288,42 @@ impl<'a> Run<'a> {
         state: Option<&str>,
         details: impl FnOnce() -> Details,
     ) {
-        if self.recorder.enabled() && !frame.quiet {
+        if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
             frame.last = self.recorder.record(frame.last, at, kind, state, details);
         }
+    }
+
+    /// The execution's last event, which the history limit leaves room for.
+    fn last_event(&self, frame: &mut Frame, kind: EventKind, details: impl FnOnce() -> Details) {
+        if self.recorder.enabled() {
+            frame.last = self
+                .recorder
+                .record(frame.last, self.now(), kind, None, details);
+        }
+    }
+
+    /// The count of events of the execution `frame` is part of.
+    fn events<'f>(&'f self, frame: &'f Frame) -> &'f AtomicU64 {
+        frame.child.as_deref().unwrap_or(&self.events)
+    }
+
+    /// Counts an event against the history limit: whether it fits (if not, it is dropped and
+    /// `within_history_limit` fails the state).
+    fn within_limit(&self, frame: &Frame) -> bool {
+        self.events(frame).fetch_add(1, Relaxed) + 1 < HISTORY_LIMIT
+    }
+
+    /// Fails `state` once an event did not fit in the history.
+    fn within_history_limit(&self, state: &State, frame: &Frame) -> Result<(), Failure> {
+        if self.events(frame).load(Relaxed) < HISTORY_LIMIT {
+            return Ok(());
+        }
+        Err(self.failure(
+            state,
+            runtime(format!(
+                "The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+            )),
+        ))
     }
 
     fn failure(&self, state: &State, error: TaskError) -> Failure {
@@ -482,6 +528,7 @@ impl<'a> Run<'a> {
                         value: value.share(),
                     },
                 );
+                self.within_history_limit(state, frame)?;
                 let (mut output, next) = match &state.kind {
                     Kind::Pass(pass) => (self.pass(state, pass, value, entered)?, state.next),
                     Kind::Succeed => {
@@ -509,6 +556,7 @@ impl<'a> Run<'a> {
                             .await?
                     }
                 };
+                self.within_history_limit(state, frame)?;
                 self.event(
                     frame,
                     EventKind::exited(type_name),
@@ -518,6 +566,7 @@ impl<'a> Run<'a> {
                         value: output.share(),
                     },
                 );
+                self.within_history_limit(state, frame)?;
                 match next {
                     Some(n) => {
                         at = n;
@@ -926,6 +975,7 @@ impl<'a> Run<'a> {
                 self.event(frame, EventKind::TaskStarted, name, || {
                     Details::InvokeStarted
                 });
+                self.within_history_limit(state, frame)?;
                 self.call(&function, payload, timeout).await
             }
             Resource::LambdaArn => {
@@ -951,6 +1001,7 @@ impl<'a> Run<'a> {
                 self.event(frame, EventKind::LambdaFunctionStarted, name, || {
                     Details::Empty
                 });
+                self.within_history_limit(state, frame)?;
                 self.call(&task.resource_text, payload, timeout).await
             }
         };
@@ -1133,7 +1184,7 @@ impl<'a> Run<'a> {
         self.event(frame, EventKind::ParallelStateStarted, name, || {
             Details::Empty
         });
-        let (started, quiet) = (frame.last, frame.quiet);
+        let (started, child) = (frame.last, &frame.child);
         // The branches share the input: one copies it only if it changes it.
         let input = Arc::new(input);
         let inputs: Vec<Data> = parallel
@@ -1149,7 +1200,7 @@ impl<'a> Run<'a> {
             .map(|(branch, input)| async move {
                 let mut branch_frame = Frame {
                     last: started,
-                    quiet,
+                    child: child.clone(),
                 };
                 self.run_machine(branch, input, &mut branch_frame).await
             });
@@ -1280,7 +1331,15 @@ impl<'a> Run<'a> {
             Details::Json(json!({"length": total}))
         });
         let started = frame.last;
-        let quiet = frame.quiet || map.distributed;
+        // Each child of a Distributed Map is an execution of its own, with its own count.
+        let parent_child = frame.child.clone();
+        let child = || {
+            if map.distributed {
+                Some(Arc::new(AtomicU64::new(0)))
+            } else {
+                parent_child.clone()
+            }
+        };
         let limit = match usize::try_from(max_concurrency) {
             Ok(0) | Err(_) => total.max(1),
             Ok(n) => n.min(total.max(1)),
@@ -1294,7 +1353,7 @@ impl<'a> Run<'a> {
                 effective,
                 entered,
                 retry_count,
-                (started, quiet),
+                (started, child()),
                 index,
                 item,
             ));
@@ -1309,7 +1368,7 @@ impl<'a> Run<'a> {
                     effective,
                     entered,
                     retry_count,
-                    (started, quiet),
+                    (started, child()),
                     next_index,
                     item,
                 ));
@@ -1371,7 +1430,7 @@ impl<'a> Run<'a> {
         effective: &Value,
         entered: SystemTime,
         retry_count: u64,
-        (started, quiet): (u64, bool),
+        (started, child): (u64, Option<Arc<AtomicU64>>),
         index: usize,
         item: &Value,
     ) -> (usize, Flow) {
@@ -1387,7 +1446,7 @@ impl<'a> Run<'a> {
         let name = Some(&*state.name);
         let mut iteration = Frame {
             last: started,
-            quiet,
+            child,
         };
         self.event(&mut iteration, EventKind::MapIterationStarted, name, || {
             Details::Json(json!({"name": &*state.name, "index": index}))

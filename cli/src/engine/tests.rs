@@ -1627,10 +1627,79 @@ async fn a_payload_path_that_selects_nothing_shows_the_whole_response() {
     }
 }
 
+/// Counts `$.n` up to `$.stop`: 4 events a round, 4 more around them.
+fn counting_loop() -> Value {
+    json!({"StartAt": "Count", "States": {
+        "Count": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)", "stop.$": "$.stop"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEqualsPath": "$.stop", "Next": "Done"}], "Default": "Count"},
+        "Done": {"Type": "Succeed"}
+    }})
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_history_holds_25000_events_at_most() {
+    // 4 × 6249 + 4 = 25,000 events: the last one is ExecutionSucceeded, which AWS allows.
+    let e = same_with_and_without_history(&counting_loop(), json!({"n": 0, "stop": 6249})).await;
+    assert_eq!(output(&e), json!({"n": 6249, "stop": 6249}));
+    assert_eq!(e.history.len(), 25_000);
+
+    // One round more: event 25,000 would be the Choice state's entry; the execution fails
+    // there instead, as AWS reports it.
+    let e = same_with_and_without_history(&counting_loop(), json!({"n": 0, "stop": 6250})).await;
+    let (name, cause) = error(&e);
+    assert_eq!(name, "States.Runtime");
+    assert_eq!(
+        cause,
+        "The execution reached the maximum number of history events (25000)."
+    );
+    assert_eq!(e.failed_state.as_deref(), Some("Check"));
+    assert_eq!(e.history.len(), 25_000);
+    let last = e.history.last().unwrap();
+    assert_eq!(
+        (last.id, last.previous_event_id, last.kind),
+        (25_000, 24_999, EventKind::ExecutionFailed)
+    );
+    assert_eq!(e.history[24_998].kind, EventKind::PassStateExited);
+    assert_eq!(last.details()["error"], json!("States.Runtime"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_endless_loop_ends_at_the_history_limit() {
+    let doc = json!({"StartAt": "Spin", "States": {
+        "Spin": {"Type": "Pass", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [{"Variable": "$.spin", "BooleanEquals": true, "Next": "Spin"}], "Default": "Out"},
+        "Out": {"Type": "Succeed"}
+    }});
+    let e = same_with_and_without_history(&doc, json!({"spin": true})).await;
+    assert_eq!(error(&e).0, "States.Runtime");
+    assert_eq!(e.history.len(), 25_000);
+    // Parallel branches and retries count too; a function is not called past the limit.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let inv = functions().sync("flaky", move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Err(TaskError::new("Flaky", "again"))
+    });
+    let doc = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "flaky", "Payload": {}}, "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 99999999, "IntervalSeconds": 1, "BackoffRate": 1}], "End": true}}}
+    ]}}});
+    let e = run_with(doc, json!({}), &inv).await;
+    assert_eq!(error(&e).0, "States.Runtime");
+    assert_eq!(e.failed_state.as_deref(), Some("T"));
+    assert_eq!(e.history.len(), 25_000);
+    // 5 events before the first call (ExecutionStarted, ParallelStateEntered,
+    // ParallelStateStarted, TaskStateEntered), then 3 per attempt (TaskScheduled,
+    // TaskStarted, TaskFailed): the call whose TaskStarted would be event 25,000 is not made.
+    let attempts = calls.load(Ordering::SeqCst);
+    let counted_started = 4 + 3 * (attempts - 1) + 2;
+    assert!(counted_started < 25_000, "{attempts}");
+}
+
 #[test]
-fn a_busy_loop_still_times_out() {
-    // Pass states jumping to each other forever: the machine timeout must still end it.
-    let doc = json!({"TimeoutSeconds": 1, "StartAt": "A", "States": {
+fn a_busy_loop_lets_other_work_run() {
+    // Pass states jumping to each other until the history limit ends them: the run yields
+    // now and then, so that other work on the thread (a timeout, another execution) goes on.
+    let doc = json!({"StartAt": "A", "States": {
         "A": {"Type": "Pass", "Next": "B"},
         "B": {"Type": "Choice", "Choices": [{"Variable": "$.never", "IsPresent": true, "Next": "End"}], "Default": "A"},
         "End": {"Type": "Succeed"}
@@ -1640,17 +1709,55 @@ fn a_busy_loop_still_times_out() {
         .build()
         .unwrap();
     let m = machine(&doc);
-    let e = rt.block_on(execute(
-        &m,
-        json!({}),
-        &functions(),
-        &ExecutionOptions {
+    let other_work = AtomicUsize::new(0);
+    let e = rt.block_on(async {
+        let options = ExecutionOptions {
             history: false,
             ..Default::default()
-        },
-    ));
-    assert_eq!(e.status, Status::TimedOut);
-    assert!(e.transitions > 1000, "{}", e.transitions);
+        };
+        let other = async {
+            loop {
+                other_work.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        };
+        let invoker = functions();
+        tokio::select! {
+            e = execute(&m, json!({}), &invoker, &options) => e,
+            () = other => unreachable!("the other work never ends"),
+        }
+    });
+    assert_eq!(error(&e).0, "States.Runtime");
+    assert!(e.transitions > 12_000, "{}", e.transitions);
+    assert!(
+        other_work.load(Ordering::SeqCst) > 50,
+        "{other_work:?} turns of other work"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_distributed_map_child_has_its_own_history_limit() {
+    // 10 children of 4 × 1000 events each: 40,000 events in all, but no execution (the parent
+    // or a child) reaches 25,000.
+    let mut processor = counting_loop();
+    processor["ProcessorConfig"] = json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"});
+    let doc = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true}}});
+    let items: Vec<Value> = (0..10).map(|_| json!({"n": 0, "stop": 1000})).collect();
+    let e = run(doc.clone(), Value::Array(items)).await;
+    assert_eq!(output(&e).as_array().map(Vec::len), Some(10));
+    // A child that loops forever fails at its own limit.
+    let e = run(doc, json!([{"n": 0, "stop": -1}])).await;
+    assert_eq!(error(&e).0, "States.Runtime");
+    assert_eq!(
+        kinds(&e),
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapRunStarted",
+            "MapRunFailed",
+            "ExecutionFailed"
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
