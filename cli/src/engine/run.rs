@@ -556,7 +556,6 @@ impl<'a> Run<'a> {
                             .await?
                     }
                 };
-                self.within_history_limit(state, frame)?;
                 self.event(
                     frame,
                     EventKind::exited(type_name),
@@ -566,6 +565,7 @@ impl<'a> Run<'a> {
                         value: output.share(),
                     },
                 );
+                // Also fails the state when an event during its work did not fit.
                 self.within_history_limit(state, frame)?;
                 match next {
                     Some(n) => {
