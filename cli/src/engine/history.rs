@@ -309,19 +309,19 @@ impl Recorder {
         let Some(events) = &self.events else {
             return 0;
         };
-        let event = HistoryEvent {
-            id: 0,
-            previous_event_id: previous,
-            timestamp,
-            kind,
-            state: state.map(String::from),
-            details: details(),
-        };
+        let (state, details) = (state.map(String::from), details());
         let mut events = events
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let id = events.len() as u64 + 1;
-        events.push(HistoryEvent { id, ..event });
+        events.push(HistoryEvent {
+            id,
+            previous_event_id: previous,
+            timestamp,
+            kind,
+            state,
+            details,
+        });
         id
     }
 

@@ -314,16 +314,22 @@ impl<'a> Run<'a> {
     }
 
     /// Fails `state` once an event did not fit in the history.
+    #[inline]
     fn within_history_limit(&self, state: &State, frame: &Frame) -> Result<(), Failure> {
         if self.events(frame).load(Relaxed) < HISTORY_LIMIT {
             return Ok(());
         }
-        Err(self.failure(
+        Err(self.history_limit_reached(state))
+    }
+
+    #[cold]
+    fn history_limit_reached(&self, state: &State) -> Failure {
+        self.failure(
             state,
             runtime(format!(
                 "The execution reached the maximum number of history events ({HISTORY_LIMIT})."
             )),
-        ))
+        )
     }
 
     fn failure(&self, state: &State, error: TaskError) -> Failure {
