@@ -11,9 +11,11 @@
 #   3. the whole command: `flowctl invoke --asl` of a one-Task document calling the echo
 #      (process start, engine, a cold function process, exit), timed by hyperfine.
 #
-# flowctl runs two echo binaries: the echo on flowctl-shim built by `flowctl build`
-# (release, Lambda's settings), and the very lambda_runtime binary `cargo lambda watch` runs
-# (its debug build), so the transport is compared on identical bytes too.
+# cargo-lambda is measured as users run it (`cargo lambda watch`: a debug build) and with
+# `--release`. flowctl runs three echo binaries: the echo on flowctl-shim built by `flowctl
+# build` (release, Lambda's settings), and the very lambda_runtime binaries the two
+# `cargo lambda watch` runs start (debug and release), so the transport is also compared on
+# identical bytes.
 #
 # cargo-lambda comes from PyPI into a throwaway virtualenv under $work (default under /tmp,
 # never the repository's .venv); `cargo lambda new` needs the internet, so the echo projects
@@ -141,23 +143,25 @@ cp "$root/Cargo.lock" "$shim_echo/Cargo.lock"
 say "building the echo functions (output in $log)"
 "$flowctl" -m "$shim_echo" build >>"$log" 2>&1
 shim_bootstrap="$CARGO_TARGET_DIR/flowctl/bench-invoke-echo-shim/units/Echo/bootstrap"
-# What `cargo lambda watch` runs: `cargo run` of the debug build.
-(cd "$lambda_echo" && cargo build --quiet) >>"$log" 2>&1
+# What `cargo lambda watch` runs: `cargo run` of the debug build (`--release`: the release one).
+(cd "$lambda_echo" && cargo build --quiet && cargo build --quiet --release) >>"$log" 2>&1
 lambda_debug="$CARGO_TARGET_DIR/debug/bench-invoke-echo-lambda"
+lambda_release="$CARGO_TARGET_DIR/release/bench-invoke-echo-lambda"
 
 # ---- 1 and 2: the invokers ------------------------------------------------------------------------
 say "measuring: $calls warm calls each, $starts flowctl starts, $watch_starts cargo lambda watch starts"
 (cd "$root" && cargo bench --quiet -p flowctl --bench invoke -- \
   --binary "flowctl-shim echo (release, built by flowctl)=$shim_bootstrap" \
-  --binary "lambda_runtime echo (the debug binary cargo lambda watch runs)=$lambda_debug" \
-  --cargo-lambda "$lambda_echo" \
+  --binary "lambda_runtime echo (debug: what cargo lambda watch runs)=$lambda_debug" \
+  --binary "lambda_runtime echo (release: what cargo lambda watch --release runs)=$lambda_release" \
+  --cargo-lambda "$lambda_echo" --cargo-lambda-release "$lambda_echo" \
   --calls "$calls" --starts "$starts" --watch-starts "$watch_starts" --json) 2>>"$log" | tee -a "$log" | tail -n 1 >"$work/invoke.json"
 
 # ---- 3: the whole command ---------------------------------------------------------------------------
 whole=""
 if command -v hyperfine >/dev/null; then
   payload='{"order": {"id": "o-1042", "customer": "c-7", "lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 2}]}}'
-  hyperfine --style none --warmup 3 --runs 30 --export-json "$work/whole.json" \
+  hyperfine -N --style none --warmup 3 --runs 30 --export-json "$work/whole.json" \
     -n "flowctl invoke --asl (one echo Task)" \
     "$flowctl invoke --asl $work/echo.asl.json --function-binary Echo=$shim_bootstrap --input '$payload'" \
     >>"$log" 2>&1
@@ -170,33 +174,45 @@ python3 - "$work/invoke.json" "$whole" "$cargo_lambda" "$(rustc --version)" "$ca
 import json, sys
 figures_path, whole_path, cargo_lambda, rustc, calls = sys.argv[1:]
 f = json.load(open(figures_path))
-watch = f.pop("cargo lambda watch")
+watches = {k: f.pop(k) for k in list(f) if k.startswith("cargo lambda watch")}
+flowctl = {k.removeprefix("flowctl "): v for k, v in f.items()}
 print(f"{cargo_lambda}, {rustc}; {calls} warm calls per row after 100 untimed; the same payload (a 100-byte JSON object).\n")
 print("Warm invocation (one call after another to a running process):\n")
-print("| invoker | median | p90 | p99 | mean |")
-print("|---|---|---|---|---|")
-row = lambda label, s: print(f"| {label} | {s['median_ms']:.3f} ms | {s['p90_ms']:.3f} ms | {s['p99_ms']:.3f} ms | {s['mean_ms']:.3f} ms |")
-for label, v in f.items():
-    row(label, v["warm"])
-row("cargo lambda watch over HTTP", watch["warm"])
+print("| invoker | function binary | median | p90 | p99 | mean |")
+print("|---|---|---|---|---|---|")
+def row(who, binary, s):
+    print(f"| {who} | {binary} | {s['median_ms']:.3f} ms | {s['p90_ms']:.3f} ms | {s['p99_ms']:.3f} ms | {s['mean_ms']:.3f} ms |")
+for label, v in flowctl.items():
+    row("flowctl (LocalProcesses)", label, v["warm"])
+for label, v in watches.items():
+    row(f"`{label}`, over HTTP", "lambda_runtime echo, " + ("release" if "release" in label else "debug"), v["warm"])
 print("\nFirst invocation after start:\n")
-print("| invoker | median | min | runs |")
-print("|---|---|---|---|")
-row2 = lambda label, s: print(f"| {label} | {s['median_ms']:.1f} ms | {s['min_ms']:.1f} ms | {s['n']} |")
-for label, v in f.items():
-    row2(label + ": spawn, init, first call", v["first_after_start"])
-row2("cargo lambda watch: launch to first answer", watch["launch_to_first_answer"])
-row2("cargo lambda watch: first request, once it listens", watch["first_request"])
+print("| invoker | what is timed | median | min | runs |")
+print("|---|---|---|---|---|")
+def row2(who, what, s):
+    print(f"| {who} | {what} | {s['median_ms']:.1f} ms | {s['min_ms']:.1f} ms | {s['n']} |")
+for label, v in flowctl.items():
+    row2("flowctl (LocalProcesses)", f"{label}: spawn, init, first call", v["first_after_start"])
+for label, v in watches.items():
+    row2(f"`{label}`", "launch to first answer", v["launch_to_first_answer"])
+    row2(f"`{label}`", "first request alone, once it listens", v["first_request"])
 if whole_path:
     r = json.load(open(whole_path))["results"][0]
-    print(f"\nThe whole command, `flowctl invoke --asl` of one echo Task on the flowctl-shim echo (process start, engine, a cold function process, exit): "
-          f"mean {r['mean']*1000:.1f} ms, median {r['median']*1000:.1f} ms, min {r['min']*1000:.1f} ms (hyperfine, {len(r['times'])} runs).")
-shim = next(v for k, v in f.items() if "flowctl-shim" in k)
-print(f"\nRatios (cargo lambda watch ÷ flowctl-shim echo on flowctl): warm median {watch['warm']['median_ms']/shim['warm']['median_ms']:.1f}×; "
-      f"first invocation {watch['launch_to_first_answer']['median_ms']/shim['first_after_start']['median_ms']:.1f}× (from launch), "
-      f"{watch['first_request']['median_ms']/shim['first_after_start']['median_ms']:.1f}× (first request alone).")
-print(f"\nTargets: warm median under 1 ms: {'met' if shim['warm']['median_ms'] < 1 else 'MISSED'} ({shim['warm']['median_ms']:.3f} ms); "
-      f"first invocation at or below cargo lambda watch's: {'met' if shim['first_after_start']['median_ms'] <= watch['launch_to_first_answer']['median_ms'] else 'MISSED'} "
-      f"({shim['first_after_start']['median_ms']:.1f} ms against {watch['launch_to_first_answer']['median_ms']:.1f} ms from launch, "
-      f"{watch['first_request']['median_ms']:.1f} ms for its first request alone).")
+    print(f"\nThe whole command, `flowctl invoke --asl` of one echo Task on the flowctl-shim echo (flowctl's start, the engine, a cold function process, exit): "
+          f"mean {r['mean']*1000:.1f} ms, median {r['median']*1000:.1f} ms, min {r['min']*1000:.1f} ms (hyperfine -N, {len(r['times'])} runs).")
+shim = next(v for k, v in flowctl.items() if "flowctl-shim" in k)
+same = lambda profile: next(v for k, v in flowctl.items() if k.startswith("lambda_runtime") and profile in k)
+print()
+for label, w in watches.items():
+    profile = "release" if "release" in label else "debug"
+    print(f"- `{label}` ÷ flowctl, warm median: {w['warm']['median_ms']/shim['warm']['median_ms']:.1f}× against the shim echo, "
+          f"{w['warm']['median_ms']/same(profile)['warm']['median_ms']:.1f}× on the same {profile} binary; "
+          f"first invocation: {w['launch_to_first_answer']['median_ms']/shim['first_after_start']['median_ms']:.0f}× from launch, "
+          f"{w['first_request']['median_ms']/shim['first_after_start']['median_ms']:.0f}× for the first request alone (against the shim echo).")
+watch = watches["cargo lambda watch"]
+print(f"\nTargets: warm median under 1 ms: {'met' if shim['warm']['median_ms'] < 1 else 'MISSED'} ({shim['warm']['median_ms']:.3f} ms on the shim echo; "
+      f"slowest flowctl row {max(v['warm']['median_ms'] for v in flowctl.values()):.3f} ms); "
+      f"first invocation at or below cargo lambda watch's: {'met' if shim['first_after_start']['median_ms'] <= watch['first_request']['median_ms'] else 'MISSED'} "
+      f"({shim['first_after_start']['median_ms']:.1f} ms against {watch['launch_to_first_answer']['median_ms']:.1f} ms from launch "
+      f"and {watch['first_request']['median_ms']:.1f} ms for its first request alone).")
 EOF

@@ -11,11 +11,12 @@
 //! Run: `cargo bench -p flowctl --bench invoke` (measures flowctl alone, on an echo built with
 //! flowctl-shim by `flowctl::build`), or `scripts/bench-invoke.sh` for the side-by-side run
 //! (figures in BENCHMARKS.md). After `--`:
-//! `--binary LABEL=PATH` (repeatable) measures that Lambda binary instead of building one;
-//! `--cargo-lambda DIR` also measures `cargo lambda watch` of the single-binary package in DIR
-//! (cargo-lambda on PATH); `--calls N` warm calls (default 1000); `--starts N` flowctl starts
-//! (default 20); `--watch-starts N` cargo-lambda starts (default 5); `--json` prints every
-//! figure as one JSON object on the last line.
+//! - `--binary LABEL=PATH` (repeatable): measure that Lambda binary instead of building one;
+//! - `--cargo-lambda DIR`: also measure `cargo lambda watch` of the single-binary package in
+//!   DIR (cargo-lambda on PATH); `--cargo-lambda-release DIR`: `cargo lambda watch --release`;
+//! - `--calls N` warm calls (default 1000), `--starts N` flowctl starts (default 20),
+//!   `--watch-starts N` cargo-lambda starts (default 5);
+//! - `--json`: every figure as one JSON object on the last line.
 
 use flowctl::engine::Invoker;
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
@@ -323,9 +324,13 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(dir: &Path, port: u16) -> Watch {
-        let child = Command::new("cargo")
-            .args(["lambda", "watch", "--quiet", "--ignore-changes"])
+    fn start(dir: &Path, port: u16, release: bool) -> Watch {
+        let mut command = Command::new("cargo");
+        command.args(["lambda", "watch", "--quiet", "--ignore-changes"]);
+        if release {
+            command.arg("--release");
+        }
+        let child = command
             .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(port.to_string())
             .current_dir(dir)
@@ -354,16 +359,17 @@ impl Drop for Watch {
 
 /// The first answer after launching `cargo lambda watch`: POSTs until one is an echo (a
 /// refused connection means the server is not listening yet). Returns the time from the
-/// launch, and the time of the first request that got any answer at all.
+/// launch, and the time of the request that got the answer.
 fn first_answer(
     watch_dir: &Path,
+    release: bool,
     function: &str,
     payload: &[u8],
     expected: &Value,
 ) -> (Duration, Duration) {
     let port = free_port();
     let launched = Instant::now();
-    let _watch = Watch::start(watch_dir, port);
+    let _watch = Watch::start(watch_dir, port, release);
     let mut http = Http::new(port, function);
     loop {
         if launched.elapsed() > Duration::from_secs(120) {
@@ -391,22 +397,22 @@ struct WatchFigures {
     first_request: Stats,
 }
 
-fn measure_watch(dir: &Path, settings: &Settings) -> WatchFigures {
+fn measure_watch(dir: &Path, release: bool, settings: &Settings) -> WatchFigures {
     let function = package_name(dir);
     let payload = payload();
     let body = payload.to_string().into_bytes();
     // Once untimed: builds the function if it is not built yet.
     eprintln!("cargo lambda watch: first start (builds the function if needed)");
-    first_answer(dir, &function, &body, &payload);
+    first_answer(dir, release, &function, &body, &payload);
     let mut launch = Vec::new();
     let mut first = Vec::new();
     for _ in 0..settings.watch_starts {
-        let (from_launch, request) = first_answer(dir, &function, &body, &payload);
+        let (from_launch, request) = first_answer(dir, release, &function, &body, &payload);
         launch.push(from_launch);
         first.push(request);
     }
     let port = free_port();
-    let _watch = Watch::start(dir, port);
+    let _watch = Watch::start(dir, port, release);
     let mut http = Http::new(port, &function);
     let started = Instant::now();
     while http.post(&body).is_err() {
@@ -502,17 +508,27 @@ fn main() {
             json!({"binary": binary, "warm": warm.json(), "first_after_start": first.json()}),
         );
     }
-    if let Some(dir) = value("--cargo-lambda").last() {
-        let watch = measure_watch(Path::new(dir), &settings);
+    for (flag, release, label) in [
+        ("--cargo-lambda", false, "cargo lambda watch"),
+        (
+            "--cargo-lambda-release",
+            true,
+            "cargo lambda watch --release",
+        ),
+    ] {
+        let Some(dir) = value(flag).last().cloned() else {
+            continue;
+        };
+        let watch = measure_watch(Path::new(&dir), release, &settings);
         println!(
-            "cargo lambda watch over HTTP: {} warm calls (after 100 untimed), {} starts",
+            "{label} over HTTP: {} warm calls (after 100 untimed), {} starts",
             settings.calls, settings.watch_starts
         );
         println!("    warm               {}", watch.warm.line());
         println!("    launch to answer   {}", watch.launch_to_answer.line());
         println!("    first request      {}", watch.first_request.line());
         figures.insert(
-            "cargo lambda watch".to_string(),
+            label.to_string(),
             json!({
                 "warm": watch.warm.json(),
                 "launch_to_first_answer": watch.launch_to_answer.json(),
