@@ -130,7 +130,9 @@ fn measure_flowctl(binary: &Path, settings: &Settings) -> (Stats, Stats) {
 /// The echo function on flowctl-shim, built by `flowctl::build` as `flowctl build` does
 /// (release, Lambda's settings) in `<target>/bench-invoke/echo-shim`.
 fn build_shim_echo() -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    // Canonical, so that flowctl-shim is the same package (and build) as in the workspace.
+    let repo = std::fs::canonicalize(Path::new(env!("CARGO_MANIFEST_DIR")).join("..")).unwrap();
+    let repo = repo.as_path();
     let target = flowctl::build::target_dir(repo);
     let dir = target.join("bench-invoke/echo-shim");
     let files = [
