@@ -39,6 +39,8 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
             let attempts = exit.filter(|_| state_type == "Task").map_or(0, |j| {
                 history[i..j]
                     .iter()
+                    // Only this state's own: concurrent branches interleave their events.
+                    .filter(|e| e.state == event.state)
                     .filter(|e| matches!(e.kind.to_string().as_str(), "TaskScheduled" | "LambdaFunctionScheduled"))
                     .count()
             });
@@ -105,7 +107,7 @@ mod tests {
     /// Runs `doc` with a function `F` that fails twice with `Flaky`, then answers.
     fn history(doc: serde_json::Value) -> Vec<HistoryEvent> {
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let invoker = InProcess::new().sync("F", move |v| {
+        let invoker = InProcess::new().sync("G", Ok).sync("F", move |v| {
             if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2 {
                 Err(TaskError::from_lambda("Flaky", "try again"))
             } else {
@@ -129,7 +131,9 @@ mod tests {
                             "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:F",
                             "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "BackoffRate": 1.0}],
                             "End": true}}},
-                        {"StartAt": "Quiet", "States": {"Quiet": {"Type": "Pass", "End": true}}}
+                        {"StartAt": "Quiet", "States": {"Quiet": {"Type": "Pass", "End": true}}},
+                        {"StartAt": "Other", "States": {"Other": {
+                            "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:G", "End": true}}}
                     ],
                     "Next": "Stop"
                 },
@@ -141,6 +145,9 @@ mod tests {
         assert!(lines[0].ends_with("  Both  Parallel  4.00s"), "{text}");
         assert!(text.contains("    Call  Task  4.00s  (3 attempts)"), "{text}");
         assert!(text.contains("    Quiet  Pass"), "{text}");
+        // A concurrent branch's attempts are not counted as another state's.
+        let other = text.lines().find(|l| l.contains("Other  Task")).unwrap();
+        assert!(!other.contains("attempts"), "{text}");
         assert_eq!(text.matches("✗ LambdaFunctionFailed: Flaky").count(), 2, "{text}");
         assert!(text.contains("  Stop  Fail  \n"), "a Fail state has no duration: {text}");
         assert!(text.contains("✗ ExecutionFailed: Done — on purpose"), "{text}");
