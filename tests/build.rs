@@ -419,10 +419,18 @@ fn functions_are_packaged_reproducibly_and_moto_agrees_on_code_sha256() {
     // register, is an error naming both (not a FunctionNotFound at the first invocation).
     let whisper = std::fs::read_to_string(dir.join("flowctl.yaml"))
         .unwrap()
-        .replace("flows:\n", &format!("  Whisper:\n    package: {package}\nflows:\n"));
+        .replace(
+            "flows:\n",
+            &format!("  Whisper:\n    package: {package}\nflows:\n"),
+        );
     std::fs::write(dir.join("flowctl.yaml"), &whisper).unwrap();
     let unregistered = flowctl(dir, &["build"]);
-    assert_eq!(unregistered.status.code(), Some(1), "{}", show(&unregistered));
+    assert_eq!(
+        unregistered.status.code(),
+        Some(1),
+        "{}",
+        show(&unregistered)
+    );
     let stderr = text(&unregistered.stderr);
     assert!(
         stderr.contains(&format!("function `Whisper`: flowctl.yaml builds it from package `{package}`, whose binary does not register it (it registers Echo, Shout)")),

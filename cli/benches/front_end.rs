@@ -35,7 +35,10 @@ fn main() {
     let (file, diags) = parse(&src);
     assert!(diags.is_empty(), "generated flow does not parse: {diags:?}");
     let file = file.unwrap();
-    assert!(check(&file, &known).1.is_empty(), "generated flow does not check");
+    assert!(
+        check(&file, &known).1.is_empty(),
+        "generated flow does not check"
+    );
 
     let runs = 50;
     let (parse_median, parse_min) = measure(runs, || {
@@ -48,8 +51,20 @@ fn main() {
         let (file, _) = parse(black_box(&src));
         black_box(check(&file.unwrap(), &known));
     });
-    println!("front_end: {lines} lines, {} bytes, {runs} runs each", src.len());
-    println!("  lex+parse        median {:>8.2?}  min {:>8.2?}", parse_median, parse_min);
-    println!("  check            median {:>8.2?}  min {:>8.2?}", check_median, check_min);
-    println!("  lex+parse+check  median {:>8.2?}  min {:>8.2?}", total_median, total_min);
+    println!(
+        "front_end: {lines} lines, {} bytes, {runs} runs each",
+        src.len()
+    );
+    println!(
+        "  lex+parse        median {:>8.2?}  min {:>8.2?}",
+        parse_median, parse_min
+    );
+    println!(
+        "  check            median {:>8.2?}  min {:>8.2?}",
+        check_median, check_min
+    );
+    println!(
+        "  lex+parse+check  median {:>8.2?}  min {:>8.2?}",
+        total_median, total_min
+    );
 }

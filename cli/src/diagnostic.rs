@@ -111,10 +111,18 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// "Did you mean …?": the closest candidate, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -135,7 +143,10 @@ mod tests {
     #[test]
     fn did_you_mean_finds_typos_only() {
         let names = ["ReserveAvailability", "ProcessPayment"];
-        assert_eq!(did_you_mean("ReserveAvailabilty", names), Some("ReserveAvailability"));
+        assert_eq!(
+            did_you_mean("ReserveAvailabilty", names),
+            Some("ReserveAvailability")
+        );
         assert_eq!(did_you_mean("Zebra", names), None);
     }
 }

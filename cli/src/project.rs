@@ -58,12 +58,18 @@ pub enum LoadError {
     #[error("no {MANIFEST_FILE} in {} or any parent directory (create one with `flowctl new NAME`, or pass -m path/to/{MANIFEST_FILE})", .0.display())]
     NotFound(PathBuf),
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The manifest in `start` or the nearest parent directory.
 pub fn find_manifest(start: &Path) -> Option<PathBuf> {
-    start.ancestors().map(|dir| dir.join(MANIFEST_FILE)).find(|p| p.is_file())
+    start
+        .ancestors()
+        .map(|dir| dir.join(MANIFEST_FILE))
+        .find(|p| p.is_file())
 }
 
 /// `path` when given (a file, or a directory holding `flowctl.yaml`), else found upwards from
@@ -78,7 +84,10 @@ pub fn locate(path: Option<&Path>) -> Result<PathBuf, LoadError> {
                 source,
             })?;
             let found = find_manifest(&cwd).ok_or(LoadError::NotFound(cwd.clone()))?;
-            Ok(found.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(found))
+            Ok(found
+                .strip_prefix(&cwd)
+                .map(Path::to_path_buf)
+                .unwrap_or(found))
         }
     }
 }
@@ -92,7 +101,10 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
         })
     };
     let text = read(manifest_path)?;
-    let root = manifest_path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let (manifest, mut manifest_diags) = manifest::parse(&text);
     let mut reports = Vec::new();
     let Some(manifest) = manifest else {
@@ -101,9 +113,14 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
             source: text,
             diagnostics: manifest_diags,
         });
-        return Ok(Loaded { project: None, reports });
+        return Ok(Loaded {
+            project: None,
+            reports,
+        });
     };
-    manifest_diags.extend(manifest::check_files(&manifest, &text, |p| root.join(p).is_file()));
+    manifest_diags.extend(manifest::check_files(&manifest, &text, |p| {
+        root.join(p).is_file()
+    }));
 
     let mut flows = Vec::new();
     for (name, entry) in &manifest.flows {
@@ -120,7 +137,8 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
             let source = read(&path)?;
             let (ast, mut diags) = flow::parse(&source);
             if let Some(ast) = &ast {
-                let mut known = KnownFunctions::new(manifest.namespace(), manifest.functions.keys().cloned());
+                let mut known =
+                    KnownFunctions::new(manifest.namespace(), manifest.functions.keys().cloned());
                 // An invalid manifest name is reported there (M006); comparing against it
                 // here would only suggest renaming the header to something invalid too.
                 if manifest::names::is_identifier(name) {

@@ -18,14 +18,21 @@ pub struct FileDiagnostics {
 
 impl FileDiagnostics {
     pub fn errors(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 }
 
 /// Renders every diagnostic as `error[CODE]: title`, `--> file:line:col`, the source lines
 /// with carets, and the hint. `color` adds ANSI colours.
 pub fn text(reports: &[FileDiagnostics], color: bool) -> String {
-    fn emit_all<W: termcolor::WriteColor>(w: &mut W, reports: &[FileDiagnostics], config: &term::Config) {
+    fn emit_all<W: termcolor::WriteColor>(
+        w: &mut W,
+        reports: &[FileDiagnostics],
+        config: &term::Config,
+    ) {
         for report in reports {
             let file = SimpleFile::new(report.path.display().to_string(), report.source.as_str());
             for d in &report.diagnostics {

@@ -11,7 +11,13 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
     let Some(first) = history.first() else {
         return String::new();
     };
-    let paint = |code: &str, text: &str| if color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() };
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    };
     let since = |t: SystemTime| t.duration_since(first.timestamp).unwrap_or_default();
     let mut out = String::new();
     let mut open_containers: Vec<String> = Vec::new();
@@ -25,12 +31,19 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
             let name = event.state.clone().unwrap_or_default();
             // The matching exit: the first unconsumed `<Type>StateExited` of the same state.
             let exit = (i + 1..history.len()).find(|&j| {
-                !consumed_exits[j] && history[j].kind.to_string() == format!("{state_type}StateExited") && history[j].state == event.state
+                !consumed_exits[j]
+                    && history[j].kind.to_string() == format!("{state_type}StateExited")
+                    && history[j].state == event.state
             });
             let took = match exit {
                 Some(j) => {
                     consumed_exits[j] = true;
-                    format_duration(history[j].timestamp.duration_since(event.timestamp).unwrap_or_default())
+                    format_duration(
+                        history[j]
+                            .timestamp
+                            .duration_since(event.timestamp)
+                            .unwrap_or_default(),
+                    )
                 }
                 // A Fail state has no exit event; any other state without one failed.
                 None if state_type == "Fail" => String::new(),
@@ -41,27 +54,59 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
                     .iter()
                     // Only this state's own: concurrent branches interleave their events.
                     .filter(|e| e.state == event.state)
-                    .filter(|e| matches!(e.kind.to_string().as_str(), "TaskScheduled" | "LambdaFunctionScheduled"))
+                    .filter(|e| {
+                        matches!(
+                            e.kind.to_string().as_str(),
+                            "TaskScheduled" | "LambdaFunctionScheduled"
+                        )
+                    })
                     .count()
             });
-            let retries = if attempts > 1 { format!("  ({attempts} attempts)") } else { String::new() };
-            out.push_str(&format!("{at:>10}  {indent}{}  {}  {took}{retries}\n", paint("1", &name), paint("2", state_type)));
+            let retries = if attempts > 1 {
+                format!("  ({attempts} attempts)")
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                "{at:>10}  {indent}{}  {}  {took}{retries}\n",
+                paint("1", &name),
+                paint("2", state_type)
+            ));
             if matches!(state_type, "Parallel" | "Map") {
                 open_containers.push(name);
             }
         } else if kind.ends_with("StateExited") {
-            if matches!(kind.as_str(), "ParallelStateExited" | "MapStateExited") && event.state.as_ref() == open_containers.last() {
+            if matches!(kind.as_str(), "ParallelStateExited" | "MapStateExited")
+                && event.state.as_ref() == open_containers.last()
+            {
                 open_containers.pop();
             }
-        } else if kind.ends_with("Failed") || kind.ends_with("TimedOut") || kind == "ExecutionAborted" {
+        } else if kind.ends_with("Failed")
+            || kind.ends_with("TimedOut")
+            || kind == "ExecutionAborted"
+        {
             let details = event.details();
             let error = details.get("error").and_then(Value::as_str).unwrap_or("");
             let cause = details.get("cause").and_then(Value::as_str).unwrap_or("");
-            let cause = if cause.chars().count() > 160 { format!("{}…", cause.chars().take(160).collect::<String>()) } else { cause.to_string() };
-            let line = format!("✗ {kind}: {error}{}", if cause.is_empty() { String::new() } else { format!(" — {cause}") });
+            let cause = if cause.chars().count() > 160 {
+                format!("{}…", cause.chars().take(160).collect::<String>())
+            } else {
+                cause.to_string()
+            };
+            let line = format!(
+                "✗ {kind}: {error}{}",
+                if cause.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {cause}")
+                }
+            );
             out.push_str(&format!("{at:>10}  {indent}  {}\n", paint("31", &line)));
         } else if kind == "ExecutionSucceeded" {
-            out.push_str(&format!("{at:>10}  {}\n", paint("32", "✓ ExecutionSucceeded")));
+            out.push_str(&format!(
+                "{at:>10}  {}\n",
+                paint("32", "✓ ExecutionSucceeded")
+            ));
         }
     }
     out
@@ -74,7 +119,9 @@ pub fn events_json(history: &[HistoryEvent]) -> Value {
         history
             .iter()
             .map(|e| {
-                let elapsed = start.and_then(|s| e.timestamp.duration_since(s).ok()).unwrap_or_default();
+                let elapsed = start
+                    .and_then(|s| e.timestamp.duration_since(s).ok())
+                    .unwrap_or_default();
                 json!({
                     "id": e.id,
                     "previous_event_id": e.previous_event_id,
@@ -101,7 +148,7 @@ fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{load, execute, ExecutionOptions, InProcess, TaskError};
+    use crate::engine::{execute, load, ExecutionOptions, InProcess, TaskError};
     use serde_json::json;
 
     /// Runs `doc` with a function `F` that fails twice with `Flaky`, then answers.
@@ -115,8 +162,18 @@ mod tests {
             }
         });
         let machine = load(&doc).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-        rt.block_on(execute(&machine, json!({"a": 1}), &invoker, &ExecutionOptions::default())).history
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(execute(
+            &machine,
+            json!({"a": 1}),
+            &invoker,
+            &ExecutionOptions::default(),
+        ))
+        .history
     }
 
     #[test]
@@ -143,14 +200,27 @@ mod tests {
         let text = timeline(&history(doc), false);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].ends_with("  Both  Parallel  4.00s"), "{text}");
-        assert!(text.contains("    Call  Task  4.00s  (3 attempts)"), "{text}");
+        assert!(
+            text.contains("    Call  Task  4.00s  (3 attempts)"),
+            "{text}"
+        );
         assert!(text.contains("    Quiet  Pass"), "{text}");
         // A concurrent branch's attempts are not counted as another state's.
         let other = text.lines().find(|l| l.contains("Other  Task")).unwrap();
         assert!(!other.contains("attempts"), "{text}");
-        assert_eq!(text.matches("✗ LambdaFunctionFailed: Flaky").count(), 2, "{text}");
-        assert!(text.contains("  Stop  Fail  \n"), "a Fail state has no duration: {text}");
-        assert!(text.contains("✗ ExecutionFailed: Done — on purpose"), "{text}");
+        assert_eq!(
+            text.matches("✗ LambdaFunctionFailed: Flaky").count(),
+            2,
+            "{text}"
+        );
+        assert!(
+            text.contains("  Stop  Fail  \n"),
+            "a Fail state has no duration: {text}"
+        );
+        assert!(
+            text.contains("✗ ExecutionFailed: Done — on purpose"),
+            "{text}"
+        );
         assert!(!text.contains("\x1b["), "no colour codes when color is off");
         assert!(timeline(&[], true).is_empty());
     }
@@ -159,8 +229,21 @@ mod tests {
     fn json_events_carry_type_state_and_elapsed_time() {
         let doc = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
         let events = events_json(&history(doc));
-        let types: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
+        let types: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "ExecutionStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
         assert_eq!(events[1]["state"], "P");
         assert_eq!(events[0]["elapsed_ms"], 0.0);
     }

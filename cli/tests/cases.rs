@@ -8,7 +8,12 @@ use flowctl::render::{self, FileDiagnostics};
 use std::path::{Path, PathBuf};
 
 /// The functions a flow case may call (a case folder brings its own manifest instead).
-const FUNCTIONS: [&str; 4] = ["ReserveAvailability", "ProcessPayment", "ReleaseReservation", "QuoteRate"];
+const FUNCTIONS: [&str; 4] = [
+    "ReserveAvailability",
+    "ProcessPayment",
+    "ReleaseReservation",
+    "QuoteRate",
+];
 
 fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
@@ -29,12 +34,17 @@ fn flow_case(path: &Path) -> Vec<FileDiagnostics> {
 }
 
 fn project_case(dir: &Path) -> Vec<FileDiagnostics> {
-    let loaded = flowctl::project::load(&dir.join("flowctl.yaml")).expect("case files are readable");
+    let loaded =
+        flowctl::project::load(&dir.join("flowctl.yaml")).expect("case files are readable");
     loaded
         .reports
         .into_iter()
         .map(|mut r| {
-            r.path = r.path.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(r.path);
+            r.path = r
+                .path
+                .strip_prefix(dir)
+                .map(Path::to_path_buf)
+                .unwrap_or(r.path);
             r
         })
         .collect()
@@ -43,7 +53,11 @@ fn project_case(dir: &Path) -> Vec<FileDiagnostics> {
 fn snapshot(reports: &[FileDiagnostics]) -> String {
     let mut out = String::new();
     for report in reports {
-        out.push_str(&format!("---- {} ----\n{}", report.path.display(), report.source));
+        out.push_str(&format!(
+            "---- {} ----\n{}",
+            report.path.display(),
+            report.source
+        ));
     }
     out.push_str("---- diagnostics ----\n");
     out.push_str(&render::text(reports, false));
@@ -52,7 +66,10 @@ fn snapshot(reports: &[FileDiagnostics]) -> String {
 
 #[test]
 fn every_bad_case_is_reported_with_place_and_fix() {
-    let mut entries: Vec<_> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(cases_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     let mut seen = 0;
     let mut codes = std::collections::BTreeSet::new();
@@ -66,13 +83,23 @@ fn every_bad_case_is_reported_with_place_and_fix() {
             continue;
         };
         let diagnostics: Vec<&Diagnostic> = reports.iter().flat_map(|r| &r.diagnostics).collect();
-        assert!(!diagnostics.is_empty(), "case {name} produced no diagnostic");
+        assert!(
+            !diagnostics.is_empty(),
+            "case {name} produced no diagnostic"
+        );
         for d in &diagnostics {
-            assert!(d.hint.is_some(), "case {name}: {} has no hint (the fix)", d.code);
+            assert!(
+                d.hint.is_some(),
+                "case {name}: {} has no hint (the fix)",
+                d.code
+            );
             codes.insert(d.code);
         }
         let rendered = snapshot(&reports);
-        assert!(rendered.contains(" --> ") || rendered.contains("┌─"), "case {name}: no file:line:col in\n{rendered}");
+        assert!(
+            rendered.contains(" --> ") || rendered.contains("┌─"),
+            "case {name}: no file:line:col in\n{rendered}"
+        );
         insta::assert_snapshot!(name, rendered);
         seen += 1;
     }

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs `flowctl args…` in `dir` without colours.
@@ -49,7 +52,11 @@ fn project(flow: &str) -> tempfile::TempDir {
 fn check_passes_on_the_example() {
     let out = flowctl(&["check", "-m", "examples/booking/flowctl.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("2 flow(s), 6 function(s), no problems"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("2 flow(s), 6 function(s), no problems"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -60,14 +67,21 @@ fn check_finds_the_manifest_upwards() {
 
 #[test]
 fn check_reports_every_problem_with_place_and_fix_and_exits_1() {
-    let dir = project("flow Main(input) {\n  r = Reserv(input)\n  x = Reserve(nope)\n  return(r)\n}\n");
+    let dir =
+        project("flow Main(input) {\n  r = Reserv(input)\n  x = Reserve(nope)\n  return(r)\n}\n");
     let out = flowctl_in(dir.path(), &["check"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("error[C001]: unknown function `Reserv`"), "{err}");
+    assert!(
+        err.contains("error[C001]: unknown function `Reserv`"),
+        "{err}"
+    );
     assert!(err.contains("flows/main.flow:2:7"), "{err}");
     assert!(err.contains("help: did you mean `Reserve`?"), "{err}");
-    assert!(err.contains("error[C003]: unknown variable `nope`"), "{err}");
+    assert!(
+        err.contains("error[C003]: unknown variable `nope`"),
+        "{err}"
+    );
     assert!(err.contains("2 error(s) found"), "{err}");
 }
 
@@ -81,7 +95,10 @@ fn check_json_gives_file_line_column_code() {
     assert_eq!(report["errors"], 1);
     let d = &report["diagnostics"][0];
     assert_eq!(d["file"], "flows/main.flow");
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(2), Some(7)));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(2), Some(7))
+    );
     assert_eq!(d["code"], "C001");
     assert_eq!(d["hint"], "did you mean `Reserve`?");
 }
@@ -93,13 +110,22 @@ fn usage_and_environment_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no flowctl.yaml"), "{}", stderr(&out));
     assert_eq!(flowctl(&["check", "--bogus"]).status.code(), Some(2));
-    assert_eq!(flowctl(&["check", "-m", "nope/flowctl.yaml"]).status.code(), Some(2));
+    assert_eq!(
+        flowctl(&["check", "-m", "nope/flowctl.yaml"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn fmt_check_accepts_the_examples_and_rejects_a_messy_file() {
     let out = flowctl(&["fmt", "--check", "-m", "examples/booking/flowctl.yaml"]);
-    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     let dir = project("flow Main(input){\nr=Reserve(input)\n    return(r)}\n");
     let out = flowctl_in(dir.path(), &["fmt", "--check"]);
     assert_eq!(out.status.code(), Some(1));
@@ -107,8 +133,14 @@ fn fmt_check_accepts_the_examples_and_rejects_a_messy_file() {
     let out = flowctl_in(dir.path(), &["fmt"]);
     assert_eq!(out.status.code(), Some(0));
     let formatted = std::fs::read_to_string(dir.path().join("flows/main.flow")).unwrap();
-    assert_eq!(formatted, "flow Main(input) {\n  r = Reserve(input)\n  return(r)\n}\n");
-    assert_eq!(flowctl_in(dir.path(), &["fmt", "--check"]).status.code(), Some(0));
+    assert_eq!(
+        formatted,
+        "flow Main(input) {\n  r = Reserve(input)\n  return(r)\n}\n"
+    );
+    assert_eq!(
+        flowctl_in(dir.path(), &["fmt", "--check"]).status.code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -117,7 +149,10 @@ fn fmt_refuses_a_broken_file_and_leaves_it_alone() {
     let dir = project(src);
     let out = flowctl_in(dir.path(), &["fmt"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(std::fs::read_to_string(dir.path().join("flows/main.flow")).unwrap(), src);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flows/main.flow")).unwrap(),
+        src
+    );
 }
 
 #[test]
@@ -126,11 +161,22 @@ fn graph_draws_mermaid_and_dot() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("flowchart TD"), "{}", stdout(&out));
     assert!(stdout(&out).contains("ReserveAvailability"));
-    let out = flowctl(&["graph", "Booking", "--format", "dot", "-m", "examples/booking"]);
+    let out = flowctl(&[
+        "graph",
+        "Booking",
+        "--format",
+        "dot",
+        "-m",
+        "examples/booking",
+    ]);
     assert!(stdout(&out).starts_with("digraph"), "{}", stdout(&out));
     let out = flowctl(&["graph", "Bokking", "-m", "examples/booking"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("did you mean `Booking`?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did you mean `Booking`?"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -157,9 +203,15 @@ fn compile_prints_the_state_machine() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["StartAt"], "Start");
-    assert_eq!(doc["States"]["reservation = ReserveAvailability"]["Parameters"]["FunctionName"], "${unit:ReserveAvailability}");
+    assert_eq!(
+        doc["States"]["reservation = ReserveAvailability"]["Parameters"]["FunctionName"],
+        "${unit:ReserveAvailability}"
+    );
     // Byte-stable: a second run prints the same bytes.
-    assert_eq!(flowctl(&["compile", "Booking", "-m", "examples/booking/flowctl.yaml"]).stdout, out.stdout);
+    assert_eq!(
+        flowctl(&["compile", "Booking", "-m", "examples/booking/flowctl.yaml"]).stdout,
+        out.stdout
+    );
 }
 
 #[test]
@@ -180,7 +232,11 @@ fn build_asl_only_writes_every_flow() {
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
     assert_eq!(doc["States"]["r = Reserve"]["Type"], "Task");
     let compiled = flowctl_in(dir.path(), &["compile", "Main"]);
-    assert_eq!(std::fs::read(&written).unwrap(), compiled.stdout, "build and compile agree byte for byte");
+    assert_eq!(
+        std::fs::read(&written).unwrap(),
+        compiled.stdout,
+        "build and compile agree byte for byte"
+    );
 }
 
 /// Writes a state machine document into a temporary directory.
@@ -213,24 +269,50 @@ fn invoke_runs_a_state_machine_document() {
 #[test]
 fn invoke_reports_a_failed_execution_with_error_cause_and_state() {
     let (_dir, path) = asl_file(CHOOSE);
-    let out = flowctl(&["invoke", "--asl", &path, "--input", r#"{"n": 1}"#, "--trace"]);
+    let out = flowctl(&[
+        "invoke",
+        "--asl",
+        &path,
+        "--input",
+        r#"{"n": 1}"#,
+        "--trace",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("TooSmall in state `Small`"), "{err}");
     assert!(err.contains("cause: n must be above 10"), "{err}");
-    assert!(err.contains("Pick  Choice"), "the trace lists the states: {err}");
-    let out = flowctl(&["invoke", "--asl", &path, "--input", r#"{"n": 1}"#, "--output", "json"]);
+    assert!(
+        err.contains("Pick  Choice"),
+        "the trace lists the states: {err}"
+    );
+    let out = flowctl(&[
+        "invoke",
+        "--asl",
+        &path,
+        "--input",
+        r#"{"n": 1}"#,
+        "--output",
+        "json",
+    ]);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((report["status"].as_str(), report["error"].as_str()), (Some("FAILED"), Some("TooSmall")));
+    assert_eq!(
+        (report["status"].as_str(), report["error"].as_str()),
+        (Some("FAILED"), Some("TooSmall"))
+    );
     assert_eq!(report["failed_state"], "Small");
 }
 
 #[test]
 fn invoke_rejects_bad_documents_and_bad_input_before_running() {
-    let (_dir, path) = asl_file(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Nxt": "B", "End": true}}}"#);
+    let (_dir, path) =
+        asl_file(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Nxt": "B", "End": true}}}"#);
     let out = flowctl(&["invoke", "--asl", &path]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("A`, field `Nxt`: unknown field; did you mean `Next`?"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("A`, field `Nxt`: unknown field; did you mean `Next`?"),
+        "{}",
+        stderr(&out)
+    );
     let (_dir, path) = asl_file(CHOOSE);
     let out = flowctl(&["invoke", "--asl", &path, "--input", "{n: 1}"]);
     assert_eq!(out.status.code(), Some(2));
@@ -242,7 +324,10 @@ fn invoke_runs_a_project_flow() {
     let dir = project("flow Main(input) {\n  if gt(input.n, 10) {\n    return({\"big\": input.n})\n  }\n  fail(\"TooSmall\", \"n must be above 10\")\n}\n");
     let out = flowctl_in(dir.path(), &["invoke", "Main", "--input", r#"{"n": 11}"#]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap(), serde_json::json!({"big": 11}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        serde_json::json!({"big": 11})
+    );
     let out = flowctl_in(dir.path(), &["invoke", "Main", "--input", r#"{"n": 1}"#]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("TooSmall"), "{}", stderr(&out));
@@ -257,16 +342,32 @@ fn invoke_builds_the_functions_it_calls_and_says_when_it_cannot() {
     assert!(stderr(&out).contains("no Cargo.toml"), "{}", stderr(&out));
     // A binary given on the command line is used as it is: here one that is not a Lambda
     // runtime at all, which Lambda would report as a runtime exit.
-    let out = flowctl_in(dir.path(), &["invoke", "Main", "--function-binary", "Reserve=/bin/true"]);
+    let out = flowctl_in(
+        dir.path(),
+        &["invoke", "Main", "--function-binary", "Reserve=/bin/true"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Runtime.ExitError"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Runtime.ExitError"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The README's main job: the booking flow on the local engine over the example's built
 /// function binaries (`flowctl invoke` builds them first), on each of its paths.
 #[test]
 fn main_job_runs_the_booking_flow_on_built_binaries() {
-    let run = |input: &str| flowctl(&["invoke", "Booking", "-m", "examples/booking/flowctl.yaml", "--input", input]);
+    let run = |input: &str| {
+        flowctl(&[
+            "invoke",
+            "Booking",
+            "-m",
+            "examples/booking/flowctl.yaml",
+            "--input",
+            input,
+        ])
+    };
     let out = run(r#"{"id": "b-1", "nights": 2, "amount": 120}"#);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let output: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -276,17 +377,34 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
 
     let out = run(r#"{"id": "full-1", "nights": 2, "amount": 120}"#);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("NotAvailable in state `fail NotAvailable`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("NotAvailable in state `fail NotAvailable`"),
+        "{}",
+        stderr(&out)
+    );
 
     // Declined: the catch releases the room and the flow fails with PaymentFailed.
     let out = flowctl(&[
-        "invoke", "Booking", "-m", "examples/booking/flowctl.yaml", "--output", "json", "--trace",
-        "--input", r#"{"id": "b-2", "nights": 2, "amount": 5000}"#,
+        "invoke",
+        "Booking",
+        "-m",
+        "examples/booking/flowctl.yaml",
+        "--output",
+        "json",
+        "--trace",
+        "--input",
+        r#"{"id": "b-2", "nights": 2, "amount": 5000}"#,
     ]);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["error"], "PaymentFailed");
-    assert!(report["cause"].as_str().unwrap().contains("PaymentDeclined"), "{report}");
+    assert!(
+        report["cause"]
+            .as_str()
+            .unwrap()
+            .contains("PaymentDeclined"),
+        "{report}"
+    );
     let entered: Vec<&str> = report["history"]
         .as_array()
         .unwrap()
@@ -296,6 +414,13 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
         .collect();
     assert_eq!(
         entered,
-        ["Start", "reservation = ReserveAvailability", "if reservation.status == 'available'", "payment = ProcessPayment", "_ = ReleaseReservation", "fail PaymentFailed"]
+        [
+            "Start",
+            "reservation = ReserveAvailability",
+            "if reservation.status == 'available'",
+            "payment = ProcessPayment",
+            "_ = ReleaseReservation",
+            "fail PaymentFailed"
+        ]
     );
 }

@@ -16,14 +16,21 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// Codes written as `"X123"` string literals in the library's sources.
 fn codes_in_source() -> std::collections::BTreeSet<String> {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let mut codes = std::collections::BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         let bytes = text.as_bytes();
         for i in 0..bytes.len().saturating_sub(5) {
             let w = &bytes[i..i + 6];
-            if w[0] == b'"' && b"FCMA".contains(&w[1]) && w[2..5].iter().all(u8::is_ascii_digit) && w[5] == b'"' {
+            if w[0] == b'"'
+                && b"FCMA".contains(&w[1])
+                && w[2..5].iter().all(u8::is_ascii_digit)
+                && w[5] == b'"'
+            {
                 codes.insert(String::from_utf8(w[1..5].to_vec()).unwrap());
             }
         }
@@ -33,9 +40,17 @@ fn codes_in_source() -> std::collections::BTreeSet<String> {
 
 #[test]
 fn every_diagnostic_code_is_in_the_readme() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
     let codes = codes_in_source();
     assert!(codes.len() > 40, "found only {codes:?}");
-    let missing: Vec<_> = codes.iter().filter(|c| !readme.contains(&format!("| {c} |"))).collect();
-    assert!(missing.is_empty(), "codes missing from the README's tables: {missing:?}");
+    let missing: Vec<_> = codes
+        .iter()
+        .filter(|c| !readme.contains(&format!("| {c} |")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes missing from the README's tables: {missing:?}"
+    );
 }

@@ -90,7 +90,10 @@ fn every_flow_file_formats_idempotently_to_the_same_program() {
             ));
         }
     }
-    eprintln!("formatted {checked} of {} .flow files (the others do not parse)", files.len());
+    eprintln!(
+        "formatted {checked} of {} .flow files (the others do not parse)",
+        files.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(
         checked >= 2,

@@ -12,6 +12,9 @@ fn the_generated_benchmark_flow_checks_clean() {
     assert!(src.lines().count() > 4_900);
     let (file, diags) = parse(&src);
     assert!(diags.is_empty(), "{diags:?}");
-    let (ir, diags) = check(&file.unwrap(), &KnownFunctions::new("bench", generated_flow::FUNCTIONS));
+    let (ir, diags) = check(
+        &file.unwrap(),
+        &KnownFunctions::new("bench", generated_flow::FUNCTIONS),
+    );
     assert!(diags.is_empty() && ir.is_some(), "{diags:?}");
 }

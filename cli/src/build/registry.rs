@@ -26,7 +26,9 @@ pub fn registered(binary: &Path) -> Option<Vec<String>> {
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < DESCRIBE_TIMEOUT => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) if started.elapsed() < DESCRIBE_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -78,14 +80,25 @@ mod tests {
     #[test]
     fn reads_the_names_of_a_shim_description() {
         let doc = br#"{"shim": "flowctl-shim", "version": "0.1.0", "functions": [{"name": "A"}, {"name": "B"}]}"#;
-        assert_eq!(parse_describe(doc), Some(vec!["A".to_string(), "B".to_string()]));
-        assert_eq!(parse_describe(br#"{"functions": [{"name": "A"}]}"#), None, "not the shim");
+        assert_eq!(
+            parse_describe(doc),
+            Some(vec!["A".to_string(), "B".to_string()])
+        );
+        assert_eq!(
+            parse_describe(br#"{"functions": [{"name": "A"}]}"#),
+            None,
+            "not the shim"
+        );
         assert_eq!(parse_describe(b"usage: ..."), None);
     }
 
     #[test]
     fn names_the_function_the_package_and_a_near_miss() {
-        let problems = unregistered("pay", &["Charge", "Refund"], &["Charge".into(), "Refnud".into()]);
+        let problems = unregistered(
+            "pay",
+            &["Charge", "Refund"],
+            &["Charge".into(), "Refnud".into()],
+        );
         assert_eq!(problems.len(), 1);
         assert!(problems[0].starts_with("function `Refund` (did you mean `Refnud`?): flowctl.yaml builds it from package `pay`"), "{}", problems[0]);
     }

@@ -22,7 +22,10 @@ pub fn run(global: &Global, _args: Args) -> anyhow::Result<Exit> {
         Output::Text => {
             global.print_diagnostics(&loaded.reports);
             let flows = loaded.project.as_ref().map_or(0, |p| p.flows.len());
-            let functions = loaded.project.as_ref().map_or(0, |p| p.manifest.functions.len());
+            let functions = loaded
+                .project
+                .as_ref()
+                .map_or(0, |p| p.manifest.functions.len());
             if errors == 0 {
                 println!("ok: {flows} flow(s), {functions} function(s), no problems");
             } else {
@@ -30,5 +33,9 @@ pub fn run(global: &Global, _args: Args) -> anyhow::Result<Exit> {
             }
         }
     }
-    Ok(if errors == 0 { Exit::Success } else { Exit::Failure })
+    Ok(if errors == 0 {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }

@@ -11,6 +11,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    clap_complete::generate(args.shell, &mut Cli::command(), "flowctl", &mut std::io::stdout());
+    clap_complete::generate(
+        args.shell,
+        &mut Cli::command(),
+        "flowctl",
+        &mut std::io::stdout(),
+    );
     Ok(Exit::Success)
 }

@@ -18,7 +18,8 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let files = if args.paths.is_empty() {
         let path = flowctl::project::locate(global.manifest.as_deref())?;
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let (manifest, diags) = flowctl::manifest::parse(&text);
         let Some(manifest) = manifest else {
             global.print_diagnostics(&[FileDiagnostics {
@@ -29,11 +30,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             return Ok(Exit::Failure);
         };
         let root = path.parent().unwrap_or(Path::new(""));
-        manifest.flows.values().map(|f| root.join(&f.source)).collect()
+        manifest
+            .flows
+            .values()
+            .map(|f| root.join(&f.source))
+            .collect()
     } else {
         let mut files = Vec::new();
         for path in &args.paths {
-            collect_flow_files(path, &mut files).with_context(|| format!("cannot read {}", path.display()))?;
+            collect_flow_files(path, &mut files)
+                .with_context(|| format!("cannot read {}", path.display()))?;
         }
         files
     };
@@ -41,14 +47,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let mut broken = Vec::new();
     let mut unformatted = Vec::new();
     for path in &files {
-        let source = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let source = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         match fmt::format(&source) {
             Ok(formatted) if formatted == source => {}
             Ok(formatted) => {
                 if args.check {
                     println!("not formatted: {}", path.display());
                 } else {
-                    std::fs::write(path, formatted).with_context(|| format!("cannot write {}", path.display()))?;
+                    std::fs::write(path, formatted)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
                     println!("formatted {}", path.display());
                 }
                 unformatted.push(path.clone());
@@ -62,7 +70,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     }
     global.print_diagnostics(&broken);
     if args.check && !unformatted.is_empty() {
-        eprintln!("{} file(s) not formatted; run `flowctl fmt` to fix", unformatted.len());
+        eprintln!(
+            "{} file(s) not formatted; run `flowctl fmt` to fix",
+            unformatted.len()
+        );
     }
     let failed = !broken.is_empty() || (args.check && !unformatted.is_empty());
     Ok(if failed { Exit::Failure } else { Exit::Success })

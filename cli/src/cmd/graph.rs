@@ -21,11 +21,18 @@ pub enum Format {
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let loaded = global.load()?;
-    let project = loaded.project.as_ref().context("the manifest has errors; run `flowctl check`")?;
+    let project = loaded
+        .project
+        .as_ref()
+        .context("the manifest has errors; run `flowctl check`")?;
     let flow = super::compile::find(project, &args.flow)?;
     let Some(ast) = &flow.ast else {
         global.require_clean(&loaded)?;
-        bail!("cannot read flow `{}` from {}", flow.name, flow.path.display());
+        bail!(
+            "cannot read flow `{}` from {}",
+            flow.name,
+            flow.path.display()
+        );
     };
     let diagram = match args.format {
         Format::Mermaid => graph::mermaid(&ast.flow),

@@ -68,12 +68,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let binaries = parse_binaries(&args.function_binaries)?;
     let (doc, label, invoker) = match (&args.asl, &args.flow) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let doc: Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not JSON; a state machine document is a JSON object", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let doc: Value = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not JSON; a state machine document is a JSON object",
+                    path.display()
+                )
+            })?;
             let invoker = binaries
                 .iter()
-                .fold(LocalProcesses::new(), |inv, (name, binary)| inv.unit(UnitConfig::new(name.as_str(), binary)));
+                .fold(LocalProcesses::new(), |inv, (name, binary)| {
+                    inv.unit(UnitConfig::new(name.as_str(), binary))
+                });
             (doc, path.display().to_string(), invoker)
         }
         (None, Some(flow)) => match project_flow(global, flow, &binaries)? {
@@ -88,12 +95,18 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             for e in &errors {
                 eprintln!("error: {label}: {e}");
             }
-            bail!("{label} is not a valid state machine ({} problem(s)); nothing was run", errors.len());
+            bail!(
+                "{label} is not a valid state machine ({} problem(s)); nothing was run",
+                errors.len()
+            );
         }
     };
 
     let options = ExecutionOptions {
-        name: args.name.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         ..ExecutionOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -127,16 +140,26 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 println!("{}", serde_json::to_string_pretty(output)?);
             }
             if !succeeded {
-                let error = execution.error.clone().unwrap_or_else(|| engine::TaskError::new("States.Runtime", ""));
+                let error = execution
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| engine::TaskError::new("States.Runtime", ""));
                 let state = execution.failed_state.as_deref().unwrap_or("(unknown)");
-                eprintln!("execution {:?}: {} in state `{state}`", execution.status, error.error);
+                eprintln!(
+                    "execution {:?}: {} in state `{state}`",
+                    execution.status, error.error
+                );
                 if !error.cause.is_empty() {
                     eprintln!("cause: {}", error.cause);
                 }
             }
         }
     }
-    Ok(if succeeded { Exit::Success } else { Exit::Failure })
+    Ok(if succeeded {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }
 
 /// A project flow ready to run: compiled as `flowctl compile` does (placeholders resolved to
@@ -161,10 +184,13 @@ fn project_flow(
     };
     let doc = match asl::compile(ir, &compile::options(project, entry)) {
         Ok(doc) => doc,
-        Err(diagnostics) => return compile::fail(global, &[compile::report(entry, diagnostics)]).map(Err),
+        Err(diagnostics) => {
+            return compile::fail(global, &[compile::report(entry, diagnostics)]).map(Err)
+        }
     };
     let called = asl::units_of(&doc);
-    let doc = asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
+    let doc =
+        asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
     let label = entry.path.display().to_string();
 
     let plan: Vec<_> = flowctl::build::plan::one_unit_per_function(&project.manifest)
@@ -229,7 +255,12 @@ fn build_for_this_machine(
     let verbose = global.verbose > 0;
     let built = build::build_units(project, &options, &mut |unit| {
         if verbose || unit.changed {
-            eprintln!("{:>9} {} ({})", if unit.changed { "built" } else { "fresh" }, unit.record.name, unit.record.package);
+            eprintln!(
+                "{:>9} {} ({})",
+                if unit.changed { "built" } else { "fresh" },
+                unit.record.name,
+                unit.record.package
+            );
         }
     });
     match built {
@@ -253,7 +284,11 @@ fn build_for_this_machine(
 fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
     use flowctl::aws::invoke as aws_invoke;
     use flowctl::manifest::{names, FlowKind};
-    let target = if args.localstack { Target::Localstack } else { args.target };
+    let target = if args.localstack {
+        Target::Localstack
+    } else {
+        args.target
+    };
     if target == Target::Local {
         bail!("--function invokes a deployed function: add --target localstack or --target aws (locally, run a flow that calls it)");
     }
@@ -409,11 +444,14 @@ fn read_input(arg: &str) -> anyhow::Result<Value> {
     let (text, origin) = match arg.strip_prefix('@') {
         Some("-") => {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("cannot read the input from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the input from stdin")?;
             (text, "standard input".to_string())
         }
         Some(path) => (
-            std::fs::read_to_string(Path::new(path)).with_context(|| format!("cannot read the input file {path}"))?,
+            std::fs::read_to_string(Path::new(path))
+                .with_context(|| format!("cannot read the input file {path}"))?,
             path.to_string(),
         ),
         None => (arg.to_string(), "--input".to_string()),

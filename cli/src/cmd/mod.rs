@@ -36,7 +36,13 @@ pub struct Cli {
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// The project manifest (a file, or a directory holding flowctl.yaml); default: ./flowctl.yaml, searched upwards
-    #[arg(short, long, global = true, value_name = "PATH", env = "FLOWCTL_MANIFEST")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "FLOWCTL_MANIFEST"
+    )]
     pub manifest: Option<PathBuf>,
     /// More detail (repeat for more)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -131,7 +137,10 @@ impl Global {
         match self.color {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal(),
+            Color::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
         }
     }
 

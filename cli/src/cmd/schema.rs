@@ -6,6 +6,9 @@ use super::{Exit, Global};
 pub struct Args {}
 
 pub fn run(_global: &Global, _args: Args) -> anyhow::Result<Exit> {
-    println!("{}", serde_json::to_string_pretty(&flowctl::manifest::json_schema())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&flowctl::manifest::json_schema())?
+    );
     Ok(Exit::Success)
 }

@@ -114,7 +114,9 @@ pub enum Action {
 impl Action {
     pub fn span(&self) -> Span {
         match self {
-            Action::Call { span, .. } | Action::Parallel { span, .. } | Action::Map { span, .. } => *span,
+            Action::Call { span, .. }
+            | Action::Parallel { span, .. }
+            | Action::Map { span, .. } => *span,
         }
     }
 }
@@ -148,7 +150,10 @@ pub enum Modifier {
     Retry(Retry),
     Catch(Catch),
     /// `timeout(seconds)`
-    Timeout { seconds: NumLit, span: Span },
+    Timeout {
+        seconds: NumLit,
+        span: Span,
+    },
 }
 
 /// `retry(max: 3, interval: 1, backoff: 2.0, on: ["E"])`; every argument optional.
@@ -252,16 +257,26 @@ pub struct Pred {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PredKind {
     /// `eq(a, b)`, `lt(a, b)`, …
-    Compare { op: CmpOp, lhs: Expr, rhs: Expr },
+    Compare {
+        op: CmpOp,
+        lhs: Expr,
+        rhs: Expr,
+    },
     And(Vec<Pred>),
     Or(Vec<Pred>),
     Not(Box<Pred>),
     /// `exists(sel)`
     Exists(Selector),
     /// `is_null(sel)`, `is_string(sel)`, …
-    Is { test: TypeTest, sel: Selector },
+    Is {
+        test: TypeTest,
+        sel: Selector,
+    },
     /// `matches(sel, "glob*")`
-    Matches { sel: Selector, pattern: StrLit },
+    Matches {
+        sel: Selector,
+        pattern: StrLit,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -275,7 +290,14 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    pub const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+    pub const ALL: [CmpOp; 6] = [
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
 
     pub fn keyword(self) -> &'static str {
         match self {

@@ -23,12 +23,19 @@ pub struct KnownFunctions {
 
 impl KnownFunctions {
     /// From manifest keys: `Name` is in `namespace`, `ns.Name` names its own.
-    pub fn new(namespace: &str, keys: impl IntoIterator<Item = impl Into<String>>) -> KnownFunctions {
+    pub fn new(
+        namespace: &str,
+        keys: impl IntoIterator<Item = impl Into<String>>,
+    ) -> KnownFunctions {
         let functions = keys
             .into_iter()
             .map(Into::into)
             .map(|key: String| {
-                let qualified = if key.contains('.') { key.clone() } else { format!("{namespace}.{key}") };
+                let qualified = if key.contains('.') {
+                    key.clone()
+                } else {
+                    format!("{namespace}.{key}")
+                };
                 (qualified, key)
             })
             .collect();
@@ -111,7 +118,9 @@ fn collect_definitions(block: &ast::Block, out: &mut Vec<(String, Span)>) {
                     out.push((ident.name.clone(), ident.span));
                 }
                 match action {
-                    ast::Action::Parallel { branches, .. } => branches.iter().for_each(|b| collect_definitions(b, out)),
+                    ast::Action::Parallel { branches, .. } => {
+                        branches.iter().for_each(|b| collect_definitions(b, out))
+                    }
                     ast::Action::Map { item, body, .. } => {
                         out.push((item.name.clone(), item.span));
                         collect_definitions(body, out);
@@ -126,7 +135,8 @@ fn collect_definitions(block: &ast::Block, out: &mut Vec<(String, Span)>) {
                 }
             }
             StmtKind::If { arms, otherwise } => {
-                arms.iter().for_each(|arm| collect_definitions(&arm.body, out));
+                arms.iter()
+                    .for_each(|arm| collect_definitions(&arm.body, out));
                 if let Some(block) = otherwise {
                     collect_definitions(block, out);
                 }
@@ -186,10 +196,17 @@ impl Checker<'_> {
         if let Some((_, previous)) = self.lookup(&ident.name) {
             let previous = previous.span;
             self.error(
-                Diagnostic::error("C006", format!("`{}` is assigned twice", ident.name), ident.span)
-                    .text("assigned again here")
-                    .label(previous, "first assigned here")
-                    .hint(format!("variables are assigned once; give this value another name, e.g. `{}2`", ident.name)),
+                Diagnostic::error(
+                    "C006",
+                    format!("`{}` is assigned twice", ident.name),
+                    ident.span,
+                )
+                .text("assigned again here")
+                .label(previous, "first assigned here")
+                .hint(format!(
+                    "variables are assigned once; give this value another name, e.g. `{}2`",
+                    ident.name
+                )),
             );
             return;
         }
@@ -201,7 +218,11 @@ impl Checker<'_> {
             span: ident.span,
             unset_by_catch: None,
         };
-        self.scopes.last_mut().expect("a scope is open").vars.insert(ident.name.clone(), var);
+        self.scopes
+            .last_mut()
+            .expect("a scope is open")
+            .vars
+            .insert(ident.name.clone(), var);
     }
 
     fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
@@ -243,13 +264,22 @@ impl Checker<'_> {
     /// `block` must end every path with `return` or `fail` (flow body, branch, map body).
     fn require_end(&mut self, block: &ast::Block, what: &str) {
         if !block_ends(block) {
-            let close = Span::new(block.span.end.saturating_sub(1) as usize, block.span.end as usize);
-            let mut d = Diagnostic::error("C008", format!("{what} can finish without `return` or `fail`"), close)
-                .text("a path reaches this `}`");
+            let close = Span::new(
+                block.span.end.saturating_sub(1) as usize,
+                block.span.end as usize,
+            );
+            let mut d = Diagnostic::error(
+                "C008",
+                format!("{what} can finish without `return` or `fail`"),
+                close,
+            )
+            .text("a path reaches this `}`");
             if let Some(last) = block.stmts.last() {
                 d = d.label(last.span, "the path continues after this statement");
             }
-            self.error(d.hint("end every path with `return(value)` or `fail(\"Error\", \"cause\")`"));
+            self.error(
+                d.hint("end every path with `return(value)` or `fail(\"Error\", \"cause\")`"),
+            );
         }
     }
 
@@ -279,16 +309,23 @@ impl Checker<'_> {
                 if out.len() != arms.len() {
                     return None;
                 }
-                ir::StmtKind::If { arms: out, otherwise }
+                ir::StmtKind::If {
+                    arms: out,
+                    otherwise,
+                }
             }
             StmtKind::Return(expr) => ir::StmtKind::Return(self.expr(expr)?),
             StmtKind::Fail { error, cause } => {
                 self.error_name(error, "fail");
                 if error.value.chars().count() > 256 {
                     self.error(
-                        Diagnostic::error("C014", "error name longer than 256 characters", error.span)
-                            .text("Step Functions rejects error names this long")
-                            .hint("shorten the error name; put details in the cause"),
+                        Diagnostic::error(
+                            "C014",
+                            "error name longer than 256 characters",
+                            error.span,
+                        )
+                        .text("Step Functions rejects error names this long")
+                        .hint("shorten the error name; put details in the cause"),
                     );
                 }
                 let cause = match cause {
@@ -311,22 +348,38 @@ impl Checker<'_> {
                 }
             }
             StmtKind::Wait(expr) => match &expr.kind {
-                ExprKind::Num(n) => ir::StmtKind::Wait(ir::WaitFor::Seconds(self.whole(n, 0, "wait seconds")? as u64)),
+                ExprKind::Num(n) => {
+                    ir::StmtKind::Wait(ir::WaitFor::Seconds(
+                        self.whole(n, 0, "wait seconds")? as u64
+                    ))
+                }
                 ExprKind::Select(sel) => ir::StmtKind::Wait(ir::WaitFor::Path(self.path(sel)?)),
                 _ => {
                     self.error(
-                        Diagnostic::error("C018", "`wait` takes a number of seconds or a selector", expr.span)
-                            .text("not a number of seconds")
-                            .hint("write `wait(30)` or `wait(input.delay_seconds)`"),
+                        Diagnostic::error(
+                            "C018",
+                            "`wait` takes a number of seconds or a selector",
+                            expr.span,
+                        )
+                        .text("not a number of seconds")
+                        .hint("write `wait(30)` or `wait(input.delay_seconds)`"),
                     );
                     return None;
                 }
             },
         };
-        Some(ir::Stmt { kind, span: stmt.span })
+        Some(ir::Stmt {
+            kind,
+            span: stmt.span,
+        })
     }
 
-    fn assign(&mut self, target: &Target, action: &ast::Action, modifiers: &ast::Modifiers) -> Option<ir::StmtKind> {
+    fn assign(
+        &mut self,
+        target: &Target,
+        action: &ast::Action,
+        modifiers: &ast::Modifiers,
+    ) -> Option<ir::StmtKind> {
         // The target is assigned only once the action is done: uses inside it are too early.
         if let Target::Var(ident) = target {
             self.pending.push((ident.name.clone(), ident.span));
@@ -458,7 +511,12 @@ impl Checker<'_> {
             }
             None => format!(
                 "add `{written}` under `functions:` in flowctl.yaml; known functions: {}",
-                candidates.iter().take(8).copied().collect::<Vec<_>>().join(", ")
+                candidates
+                    .iter()
+                    .take(8)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         self.error(
@@ -470,7 +528,11 @@ impl Checker<'_> {
     }
 
     /// Returns the handlers and, when a catch can fall through, that catch's span.
-    fn handlers(&mut self, modifiers: &ast::Modifiers, is_call: bool) -> (Option<Handlers>, Option<Span>) {
+    fn handlers(
+        &mut self,
+        modifiers: &ast::Modifiers,
+        is_call: bool,
+    ) -> (Option<Handlers>, Option<Span>) {
         let mut handlers = Handlers::default();
         let mut ok = true;
         let mut falls_through = None;
@@ -479,36 +541,48 @@ impl Checker<'_> {
             match modifier {
                 Modifier::Retry(retry) => {
                     let errors = self.error_list(retry.on.as_deref(), retry.span);
-                    let max = retry.max.as_ref().map_or(Some(3), |n| self.whole(n, 0, "retry max"));
-                    let interval = retry.interval.as_ref().map_or(Some(1), |n| self.whole(n, 1, "retry interval"));
+                    let max = retry
+                        .max
+                        .as_ref()
+                        .map_or(Some(3), |n| self.whole(n, 0, "retry max"));
+                    let interval = retry
+                        .interval
+                        .as_ref()
+                        .map_or(Some(1), |n| self.whole(n, 1, "retry interval"));
                     let max_delay = match &retry.max_delay {
                         Some(n) => self.whole(n, 1, "retry max_delay").map(Some),
                         None => Some(None),
                     };
                     let backoff = match &retry.backoff {
                         None => Some(2.0),
-                        Some(n) => match n.value.as_f64() {
-                            Some(b) if (1.0..=MAX_SECONDS as f64).contains(&b) => Some(b),
-                            _ => {
-                                self.error(
+                        Some(n) => {
+                            match n.value.as_f64() {
+                                Some(b) if (1.0..=MAX_SECONDS as f64).contains(&b) => Some(b),
+                                _ => {
+                                    self.error(
                                     Diagnostic::error("C015", "retry backoff must be at least 1.0", n.span)
                                         .text(format!("{} is out of range", n.text))
                                         .hint("use 1.0 for a fixed interval, 2.0 to double it each time"),
                                 );
-                                None
+                                    None
+                                }
                             }
-                        },
+                        }
                     };
                     match (errors, max, interval, backoff, max_delay) {
-                        (Some(errors), Some(max_attempts), Some(interval), Some(backoff), Some(max_delay)) => {
-                            handlers.retry.push(ir::Retry {
-                                errors,
-                                max_attempts,
-                                interval,
-                                backoff,
-                                max_delay,
-                            })
-                        }
+                        (
+                            Some(errors),
+                            Some(max_attempts),
+                            Some(interval),
+                            Some(backoff),
+                            Some(max_delay),
+                        ) => handlers.retry.push(ir::Retry {
+                            errors,
+                            max_attempts,
+                            interval,
+                            backoff,
+                            max_delay,
+                        }),
                         _ => ok = false,
                     }
                 }
@@ -523,7 +597,10 @@ impl Checker<'_> {
                         ok = false;
                     }
                     let errors = self.error_list(catch.on.as_deref(), catch.span);
-                    if errors.as_ref().is_some_and(|e| e.iter().any(|n| n == "States.ALL")) {
+                    if errors
+                        .as_ref()
+                        .is_some_and(|e| e.iter().any(|n| n == "States.ALL"))
+                    {
                         catch_all = Some(catch.span);
                     }
                     let body = self.scoped(|c| {
@@ -547,9 +624,13 @@ impl Checker<'_> {
                 Modifier::Timeout { seconds, span } => {
                     if !is_call {
                         self.error(
-                            Diagnostic::error("C018", "`timeout` applies to function calls only", *span)
-                                .text("on a parallel or map")
-                                .hint("put `timeout(…)` on the calls inside"),
+                            Diagnostic::error(
+                                "C018",
+                                "`timeout` applies to function calls only",
+                                *span,
+                            )
+                            .text("on a parallel or map")
+                            .hint("put `timeout(…)` on the calls inside"),
                         );
                         ok = false;
                     } else if handlers.timeout.is_some() {
@@ -615,9 +696,16 @@ impl Checker<'_> {
         }
         if usage == "fail" {
             self.error(
-                Diagnostic::error("C014", format!("`{value}` is reserved by Step Functions"), name.span)
-                    .text("flows cannot raise States.* errors")
-                    .hint(format!("name your own error, e.g. \"{}\"", value.trim_start_matches("States."))),
+                Diagnostic::error(
+                    "C014",
+                    format!("`{value}` is reserved by Step Functions"),
+                    name.span,
+                )
+                .text("flows cannot raise States.* errors")
+                .hint(format!(
+                    "name your own error, e.g. \"{}\"",
+                    value.trim_start_matches("States.")
+                )),
             );
             return false;
         }
@@ -642,9 +730,13 @@ impl Checker<'_> {
             Some(v) if v >= min && v <= MAX_SECONDS => Some(v as u32),
             _ => {
                 self.error(
-                    Diagnostic::error("C015", format!("{what} must be a whole number from {min} to {MAX_SECONDS}"), n.span)
-                        .text(format!("{} is not allowed here", n.text))
-                        .hint(format!("write a whole number, at least {min}")),
+                    Diagnostic::error(
+                        "C015",
+                        format!("{what} must be a whole number from {min} to {MAX_SECONDS}"),
+                        n.span,
+                    )
+                    .text(format!("{} is not allowed here", n.text))
+                    .hint(format!("write a whole number, at least {min}")),
                 );
                 None
             }
@@ -667,18 +759,26 @@ impl Checker<'_> {
                 for (key, value) in entries {
                     if key.value.ends_with(".$") {
                         self.error(
-                            Diagnostic::error("C014", format!("key `{}` ends with `.$`", key.value), key.span)
-                                .text("Step Functions reads keys ending in `.$` as paths")
-                                .hint("rename the key without the trailing `.$`"),
+                            Diagnostic::error(
+                                "C014",
+                                format!("key `{}` ends with `.$`", key.value),
+                                key.span,
+                            )
+                            .text("Step Functions reads keys ending in `.$` as paths")
+                            .hint("rename the key without the trailing `.$`"),
                         );
                         ok = false;
                     }
                     if let Some(first) = seen.insert(&key.value, key.span) {
                         self.error(
-                            Diagnostic::error("C014", format!("key `{}` appears twice", key.value), key.span)
-                                .text("duplicate key")
-                                .label(first, "first here")
-                                .hint("keep one entry per key"),
+                            Diagnostic::error(
+                                "C014",
+                                format!("key `{}` appears twice", key.value),
+                                key.span,
+                            )
+                            .text("duplicate key")
+                            .label(first, "first here")
+                            .hint("keep one entry per key"),
                         );
                         ok = false;
                     }
@@ -752,27 +852,47 @@ impl Checker<'_> {
         if let Some((_, pending)) = self.pending.iter().rev().find(|(n, _)| n == name) {
             let pending = *pending;
             self.error(
-                Diagnostic::error("C004", format!("`{name}` is used before it is assigned"), ident.span)
-                    .text("not assigned yet")
-                    .label(pending, "assigned only when this statement has succeeded")
-                    .hint("use the value after the statement, or pass what you need from before it"),
+                Diagnostic::error(
+                    "C004",
+                    format!("`{name}` is used before it is assigned"),
+                    ident.span,
+                )
+                .text("not assigned yet")
+                .label(pending, "assigned only when this statement has succeeded")
+                .hint("use the value after the statement, or pass what you need from before it"),
             );
             return;
         }
-        let later = self.definitions.iter().find(|(n, s)| n == name && s.start > ident.span.start).map(|d| d.1);
-        let earlier = self.definitions.iter().find(|(n, s)| n == name && s.start < ident.span.start).map(|d| d.1);
+        let later = self
+            .definitions
+            .iter()
+            .find(|(n, s)| n == name && s.start > ident.span.start)
+            .map(|d| d.1);
+        let earlier = self
+            .definitions
+            .iter()
+            .find(|(n, s)| n == name && s.start < ident.span.start)
+            .map(|d| d.1);
         let diagnostic = if let Some(earlier) = earlier {
             Diagnostic::error("C005", format!("`{name}` is not visible here"), ident.span)
                 .text("used outside the block that defined it")
                 .label(earlier, "defined inside this block only")
                 .hint(format!("assign `{name}` before the block so both places can see it, or use it inside the block"))
         } else if let Some(later) = later {
-            Diagnostic::error("C004", format!("`{name}` is used before it is assigned"), ident.span)
-                .text("not assigned yet")
-                .label(later, "assigned here, later")
-                .hint("move the assignment above this use")
+            Diagnostic::error(
+                "C004",
+                format!("`{name}` is used before it is assigned"),
+                ident.span,
+            )
+            .text("not assigned yet")
+            .label(later, "assigned here, later")
+            .hint("move the assignment above this use")
         } else {
-            let visible: Vec<String> = self.scopes.iter().flat_map(|s| s.vars.keys().cloned()).collect();
+            let visible: Vec<String> = self
+                .scopes
+                .iter()
+                .flat_map(|s| s.vars.keys().cloned())
+                .collect();
             let hint = match did_you_mean(name, visible.iter().map(String::as_str)) {
                 Some(near) => format!("did you mean `{near}`?"),
                 None => format!("variables here: {}", visible.join(", ")),
@@ -811,7 +931,9 @@ impl Checker<'_> {
             PredKind::Not(p) => Cond::Not(Box::new(self.cond(p)?)),
             PredKind::Exists(sel) => Cond::Exists(self.path(sel)?),
             PredKind::Is { test, sel } => Cond::Is(*test, self.path(sel)?),
-            PredKind::Matches { sel, pattern } => Cond::Matches(self.path(sel)?, pattern.value.clone()),
+            PredKind::Matches { sel, pattern } => {
+                Cond::Matches(self.path(sel)?, pattern.value.clone())
+            }
         })
     }
 
@@ -844,11 +966,17 @@ impl Checker<'_> {
             }
             (Some(Ty::Scalar(a)), Some(Ty::Scalar(b))) if a != b => {
                 self.error(
-                    Diagnostic::error("C011", format!("compares a {} with a {}", scalar_name(a), scalar_name(b)), span)
-                        .text("the two sides have different types")
-                        .label(lhs.span, scalar_name(a))
-                        .label(rhs.span, scalar_name(b))
-                        .hint("compare values of one type; quote numbers only if the data holds strings"),
+                    Diagnostic::error(
+                        "C011",
+                        format!("compares a {} with a {}", scalar_name(a), scalar_name(b)),
+                        span,
+                    )
+                    .text("the two sides have different types")
+                    .label(lhs.span, scalar_name(a))
+                    .label(rhs.span, scalar_name(b))
+                    .hint(
+                        "compare values of one type; quote numbers only if the data holds strings",
+                    ),
                 );
                 return None;
             }
@@ -857,9 +985,13 @@ impl Checker<'_> {
         };
         if matches!(ty, Scalar::Bool | Scalar::Null) && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
             self.error(
-                Diagnostic::error("C012", format!("`{kw}` cannot order {}", scalar_name(ty)), span)
-                    .text(format!("{} has no order", scalar_name(ty)))
-                    .hint("use eq or ne"),
+                Diagnostic::error(
+                    "C012",
+                    format!("`{kw}` cannot order {}", scalar_name(ty)),
+                    span,
+                )
+                .text(format!("{} has no order", scalar_name(ty)))
+                .hint("use eq or ne"),
             );
             return None;
         }
@@ -886,7 +1018,12 @@ impl Checker<'_> {
                 return None;
             }
         };
-        Some(Cond::Compare { left, op, right, ty })
+        Some(Cond::Compare {
+            left,
+            op,
+            right,
+            ty,
+        })
     }
 
     fn type_of(&self, e: &ast::Expr) -> Option<Ty> {
@@ -899,7 +1036,12 @@ impl Checker<'_> {
             ExprKind::Object(_) | ExprKind::List(_) => Ty::Composite,
             ExprKind::Select(sel) => {
                 let text = sel.text();
-                return self.narrowed.iter().rev().find(|(t, _)| *t == text).map(|(_, s)| Ty::Scalar(*s));
+                return self
+                    .narrowed
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| *t == text)
+                    .map(|(_, s)| Ty::Scalar(*s));
             }
         })
     }
@@ -962,11 +1104,24 @@ fn guards_of(pred: &ast::Pred) -> Vec<(String, Scalar)> {
 /// fraction and offset. A string literal of this shape makes a comparison a timestamp one.
 pub fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    if b.len() < 20 || !digits(0..4) || b[4] != b'-' || !digits(5..7) || b[7] != b'-' || !digits(8..10) {
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+    {
         return false;
     }
-    if b[10] != b'T' || !digits(11..13) || b[13] != b':' || !digits(14..16) || b[16] != b':' || !digits(17..19) {
+    if b[10] != b'T'
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
         return false;
     }
     let mut i = 19;
@@ -992,7 +1147,8 @@ fn ends(stmt: &ast::Stmt) -> bool {
     match &stmt.kind {
         StmtKind::Return(_) | StmtKind::Fail { .. } => true,
         StmtKind::If { arms, otherwise } => {
-            otherwise.as_ref().is_some_and(block_ends) && arms.iter().all(|arm| block_ends(&arm.body))
+            otherwise.as_ref().is_some_and(block_ends)
+                && arms.iter().all(|arm| block_ends(&arm.body))
         }
         _ => false,
     }

@@ -126,7 +126,11 @@ impl Expr {
                 .map(|(k, e)| e.as_constant().map(|v| (k.clone(), v)))
                 .collect::<Option<serde_json::Map<_, _>>>()
                 .map(Value::Object),
-            Expr::List(items) => items.iter().map(Expr::as_constant).collect::<Option<Vec<_>>>().map(Value::Array),
+            Expr::List(items) => items
+                .iter()
+                .map(Expr::as_constant)
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array),
         }
     }
 }

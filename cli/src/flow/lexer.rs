@@ -103,7 +103,9 @@ impl Lexer<'_> {
                     self.bump();
                 }
                 '/' if self.peek2() == Some('/') => {
-                    let end = self.src[start..].find('\n').map_or(self.src.len(), |i| start + i);
+                    let end = self.src[start..]
+                        .find('\n')
+                        .map_or(self.src.len(), |i| start + i);
                     let text = self.src[start + 2..end].trim_end_matches('\r').to_string();
                     self.pos = end;
                     self.push(Tok::Comment(text), start);
@@ -128,7 +130,10 @@ impl Lexer<'_> {
                 c if c.is_ascii_digit() => self.number(start),
                 '-' if self.peek2().is_some_and(|d| d.is_ascii_digit()) => self.number(start),
                 c if c.is_ascii_alphabetic() || c == '_' => {
-                    while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    while self
+                        .peek()
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
                         self.bump();
                     }
                     let name = self.src[start..self.pos].to_string();
@@ -145,9 +150,13 @@ impl Lexer<'_> {
                         _ => "remove this character",
                     };
                     self.diagnostics.push(
-                        Diagnostic::error("F001", format!("unexpected character `{c}`"), Span::new(start, self.pos))
-                            .text("not part of the flow language")
-                            .hint(hint),
+                        Diagnostic::error(
+                            "F001",
+                            format!("unexpected character `{c}`"),
+                            Span::new(start, self.pos),
+                        )
+                        .text("not part of the flow language")
+                        .hint(hint),
                     );
                 }
             }
@@ -166,9 +175,13 @@ impl Lexer<'_> {
             match self.peek() {
                 None | Some('\n') => {
                     self.diagnostics.push(
-                        Diagnostic::error("F002", "unterminated string", Span::new(start, self.pos))
-                            .text("this string has no closing quote")
-                            .hint("add `\"` at the end of the string; write a line break as \\n"),
+                        Diagnostic::error(
+                            "F002",
+                            "unterminated string",
+                            Span::new(start, self.pos),
+                        )
+                        .text("this string has no closing quote")
+                        .hint("add `\"` at the end of the string; write a line break as \\n"),
                     );
                     let raw = &self.src[start + 1..self.pos];
                     self.push(Tok::Str(raw.to_string()), start);
@@ -192,9 +205,13 @@ impl Lexer<'_> {
             Ok(value) => self.push(Tok::Str(value), start),
             Err(err) => {
                 self.diagnostics.push(
-                    Diagnostic::error("F003", "invalid escape in string", Span::new(start, self.pos))
-                        .text(format!("not a valid JSON string: {err}"))
-                        .hint("strings use JSON escapes: \\\" \\\\ \\n \\t \\uXXXX"),
+                    Diagnostic::error(
+                        "F003",
+                        "invalid escape in string",
+                        Span::new(start, self.pos),
+                    )
+                    .text(format!("not a valid JSON string: {err}"))
+                    .hint("strings use JSON escapes: \\\" \\\\ \\n \\t \\uXXXX"),
                 );
                 self.push(Tok::Str(raw[1..raw.len() - 1].to_string()), start);
             }

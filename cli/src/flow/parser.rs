@@ -10,13 +10,27 @@ use crate::diagnostic::{did_you_mean, Diagnostic, Span};
 
 /// Words with a meaning in the language; they cannot name variables or flows.
 pub const KEYWORDS: &[&str] = &[
-    "flow", "if", "else", "return", "fail", "wait", "parallel", "branch", "map", "in", "retry", "catch",
-    "timeout", "true", "false", "null",
+    "flow", "if", "else", "return", "fail", "wait", "parallel", "branch", "map", "in", "retry",
+    "catch", "timeout", "true", "false", "null",
 ];
 
 const PREDICATES: &[&str] = &[
-    "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "exists", "is_null", "is_string", "is_number",
-    "is_bool", "is_timestamp", "matches",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "and",
+    "or",
+    "not",
+    "exists",
+    "is_null",
+    "is_string",
+    "is_number",
+    "is_bool",
+    "is_timestamp",
+    "matches",
 ];
 
 /// Parses one `.flow` file. The AST is `None` only when not even the flow header could be read.
@@ -26,7 +40,10 @@ pub fn parse(src: &str) -> (Option<FlowFile>, Vec<Diagnostic>) {
     let mut toks = Vec::with_capacity(tokens.len());
     for token in tokens {
         match token.tok {
-            Tok::Comment(text) => comments.push(Comment { text, span: token.span }),
+            Tok::Comment(text) => comments.push(Comment {
+                text,
+                span: token.span,
+            }),
             _ => toks.push(token),
         }
     }
@@ -161,7 +178,10 @@ impl Parser<'_> {
             let span = self.span();
             self.error(
                 Diagnostic::error("F011", "expected a flow definition", span)
-                    .text(format!("found {} where the file should start with `flow`", self.peek().describe()))
+                    .text(format!(
+                        "found {} where the file should start with `flow`",
+                        self.peek().describe()
+                    ))
                     .hint("a flow file holds one flow: `flow Name(input) { … }`"),
             );
             // Look for a later `flow` keyword so the rest of the file is still checked.
@@ -174,9 +194,18 @@ impl Parser<'_> {
         }
         let start = self.bump().span;
         let name = self.name("a flow name").ok()?;
-        let param = if self.expect(Tok::LParen, "write the parameter in parentheses: `flow Name(input) {`").is_ok() {
+        let param = if self
+            .expect(
+                Tok::LParen,
+                "write the parameter in parentheses: `flow Name(input) {`",
+            )
+            .is_ok()
+        {
             let param = self.name("the flow's parameter").ok();
-            let _ = self.expect(Tok::RParen, "close the parameter list: `flow Name(input) {`");
+            let _ = self.expect(
+                Tok::RParen,
+                "close the parameter list: `flow Name(input) {`",
+            );
             param
         } else {
             None
@@ -226,9 +255,13 @@ impl Parser<'_> {
                     if !self.at(&Tok::RBrace) && !self.at(&Tok::Eof) && !self.at_line_start() {
                         let span = self.span();
                         self.error(
-                            Diagnostic::error("F010", "expected a line break after the statement", span)
-                                .text(format!("found {} on the same line", self.peek().describe()))
-                                .hint("put each statement on its own line"),
+                            Diagnostic::error(
+                                "F010",
+                                "expected a line break after the statement",
+                                span,
+                            )
+                            .text(format!("found {} on the same line", self.peek().describe()))
+                            .hint("put each statement on its own line"),
                         );
                         self.synchronize(first);
                     }
@@ -284,7 +317,10 @@ impl Parser<'_> {
             Tok::Ident(word) if word == "if" => self.if_stmt()?,
             Tok::Ident(word) if word == "return" => {
                 self.bump();
-                self.expect(Tok::LParen, "write the value in parentheses: `return(value)`")?;
+                self.expect(
+                    Tok::LParen,
+                    "write the value in parentheses: `return(value)`",
+                )?;
                 let value = self.expr()?;
                 self.expect(Tok::RParen, "close `return(` with `)`")?;
                 StmtKind::Return(value)
@@ -314,12 +350,10 @@ impl Parser<'_> {
                         .hint(format!("bind the result (`result = {word}(…)`) or discard it (`_ = {word}(…)`)")),
                 ));
             }
-            _ => {
-                return Err(self.expected(
-                    "a statement",
-                    "statements are `x = F(…)`, `if …`, `return(…)`, `fail(\"Error\", …)`, `wait(…)`",
-                ))
-            }
+            _ => return Err(self.expected(
+                "a statement",
+                "statements are `x = F(…)`, `if …`, `return(…)`, `fail(\"Error\", …)`, `wait(…)`",
+            )),
         };
         Ok(Stmt {
             kind,
@@ -394,14 +428,20 @@ impl Parser<'_> {
         match self.peek().clone() {
             Tok::Ident(word) if word == "parallel" => {
                 self.bump();
-                self.expect(Tok::LBrace, "write `parallel { branch { … } branch { … } }`")?;
+                self.expect(
+                    Tok::LBrace,
+                    "write `parallel { branch { … } branch { … } }`",
+                )?;
                 let mut branches = Vec::new();
                 while self.at_word("branch") {
                     self.bump();
                     branches.push(self.block()?);
                 }
                 if !self.at(&Tok::RBrace) {
-                    return Err(self.expected("`branch` or `}`", "each branch of a parallel is `branch { … }`"));
+                    return Err(self.expected(
+                        "`branch` or `}`",
+                        "each branch of a parallel is `branch { … }`",
+                    ));
                 }
                 let end = self.bump().span;
                 Ok(Action::Parallel {
@@ -442,7 +482,11 @@ impl Parser<'_> {
                     ));
                 }
                 self.bump();
-                let arg = if self.at(&Tok::RParen) { None } else { Some(self.expr()?) };
+                let arg = if self.at(&Tok::RParen) {
+                    None
+                } else {
+                    Some(self.expr()?)
+                };
                 if self.at(&Tok::Comma) {
                     let span = self.span();
                     return Err(self.error(
@@ -493,7 +537,9 @@ impl Parser<'_> {
                 return Ok(Modifiers { items });
             }
             let start = self.span();
-            let Tok::Ident(word) = self.bump().tok else { unreachable!() };
+            let Tok::Ident(word) = self.bump().tok else {
+                unreachable!()
+            };
             self.bump(); // `(`
             let item = match word.as_str() {
                 "retry" => Modifier::Retry(self.retry(start)?),
@@ -543,24 +589,47 @@ impl Parser<'_> {
                     name: key,
                     span: self.bump().span,
                 },
-                _ => return Err(self.expected("a retry option", "write `retry(max: 3, interval: 1, backoff: 2.0, on: [\"E\"])`")),
+                _ => {
+                    return Err(self.expected(
+                        "a retry option",
+                        "write `retry(max: 3, interval: 1, backoff: 2.0, on: [\"E\"])`",
+                    ))
+                }
             };
             self.expect(Tok::Colon, &format!("write `{}: value`", key.name))?;
             let duplicate = match key.name.as_str() {
-                "max" => retry.max.replace(self.num_lit("the number of retries")?).is_some(),
-                "interval" => retry.interval.replace(self.num_lit("seconds before the first retry")?).is_some(),
-                "backoff" => retry.backoff.replace(self.num_lit("the backoff multiplier")?).is_some(),
-                "max_delay" => retry.max_delay.replace(self.num_lit("the longest wait in seconds")?).is_some(),
+                "max" => retry
+                    .max
+                    .replace(self.num_lit("the number of retries")?)
+                    .is_some(),
+                "interval" => retry
+                    .interval
+                    .replace(self.num_lit("seconds before the first retry")?)
+                    .is_some(),
+                "backoff" => retry
+                    .backoff
+                    .replace(self.num_lit("the backoff multiplier")?)
+                    .is_some(),
+                "max_delay" => retry
+                    .max_delay
+                    .replace(self.num_lit("the longest wait in seconds")?)
+                    .is_some(),
                 "on" => retry.on.replace(self.str_list()?).is_some(),
                 other => {
                     let hint = match did_you_mean(other, ARGS) {
-                        Some(near) => format!("did you mean `{near}`? retry takes {}", ARGS.join(", ")),
+                        Some(near) => {
+                            format!("did you mean `{near}`? retry takes {}", ARGS.join(", "))
+                        }
                         None => format!("retry takes {}", ARGS.join(", ")),
                     };
                     return Err(self.error(
-                        Diagnostic::error("F013", format!("unknown retry option `{other}`"), key.span)
-                            .text("not a retry option")
-                            .hint(hint),
+                        Diagnostic::error(
+                            "F013",
+                            format!("unknown retry option `{other}`"),
+                            key.span,
+                        )
+                        .text("not a retry option")
+                        .hint(hint),
                     ));
                 }
             };
@@ -581,7 +650,10 @@ impl Parser<'_> {
     }
 
     fn str_list(&mut self) -> PResult<Vec<StrLit>> {
-        self.expect(Tok::LBracket, "write a list of error names: `[\"Timeout\", \"Throttled\"]`")?;
+        self.expect(
+            Tok::LBracket,
+            "write a list of error names: `[\"Timeout\", \"Throttled\"]`",
+        )?;
         let mut items = Vec::new();
         while !self.at(&Tok::RBracket) {
             match self.peek().clone() {
@@ -589,7 +661,12 @@ impl Parser<'_> {
                     value,
                     span: self.bump().span,
                 }),
-                _ => return Err(self.expected("an error name in quotes", "error names are strings: `[\"States.Timeout\"]`")),
+                _ => {
+                    return Err(self.expected(
+                        "an error name in quotes",
+                        "error names are strings: `[\"States.Timeout\"]`",
+                    ))
+                }
             }
             if !self.eat(&Tok::Comma) {
                 break;
@@ -605,7 +682,10 @@ impl Parser<'_> {
                 let span = self.bump().span;
                 self.number(text, span)
             }
-            _ => Err(self.expected(&format!("a number ({what})"), "write a number such as `3` or `2.5`")),
+            _ => Err(self.expected(
+                &format!("a number ({what})"),
+                "write a number such as `3` or `2.5`",
+            )),
         }
     }
 
@@ -650,9 +730,15 @@ impl Parser<'_> {
         self.bump(); // `(`
         let kind = match head.name.as_str() {
             "eq" | "ne" | "lt" | "le" | "gt" | "ge" => {
-                let op = CmpOp::ALL.into_iter().find(|op| op.keyword() == head.name).expect("listed above");
+                let op = CmpOp::ALL
+                    .into_iter()
+                    .find(|op| op.keyword() == head.name)
+                    .expect("listed above");
                 let lhs = self.expr()?;
-                self.expect(Tok::Comma, &format!("`{}` compares two values: `{}(a, b)`", head.name, head.name))?;
+                self.expect(
+                    Tok::Comma,
+                    &format!("`{}` compares two values: `{}(a, b)`", head.name, head.name),
+                )?;
                 let rhs = self.expr()?;
                 PredKind::Compare { op, lhs, rhs }
             }
@@ -680,12 +766,22 @@ impl Parser<'_> {
                         value,
                         span: self.bump().span,
                     },
-                    _ => return Err(self.expected("a pattern in quotes", "write `matches(x.name, \"prefix*\")`")),
+                    _ => {
+                        return Err(self.expected(
+                            "a pattern in quotes",
+                            "write `matches(x.name, \"prefix*\")`",
+                        ))
+                    }
                 };
                 PredKind::Matches { sel, pattern }
             }
-            name if name.starts_with("is_") && TypeTest::ALL.iter().any(|t| t.keyword() == name) => {
-                let test = TypeTest::ALL.into_iter().find(|t| t.keyword() == name).expect("checked");
+            name if name.starts_with("is_")
+                && TypeTest::ALL.iter().any(|t| t.keyword() == name) =>
+            {
+                let test = TypeTest::ALL
+                    .into_iter()
+                    .find(|t| t.keyword() == name)
+                    .expect("checked");
                 PredKind::Is {
                     test,
                     sel: self.selector()?,
@@ -802,7 +898,12 @@ impl Parser<'_> {
                         name,
                         span: self.bump().span,
                     })),
-                    _ => return Err(self.expected("a field name after `.`", "write `x.field`, or `x[\"odd key\"]`")),
+                    _ => {
+                        return Err(self.expected(
+                            "a field name after `.`",
+                            "write `x.field`, or `x[\"odd key\"]`",
+                        ))
+                    }
                 }
             } else if self.at(&Tok::LBracket) {
                 let open = self.bump().span;
@@ -817,14 +918,21 @@ impl Parser<'_> {
                             Ok(index) => path.push(PathSeg::Index { index, span }),
                             Err(_) => {
                                 return Err(self.error(
-                                    Diagnostic::error("F015", format!("`{text}` is not a list index"), span)
-                                        .text("indexes are whole numbers from 0")
-                                        .hint("write `xs[0]` for the first item"),
+                                    Diagnostic::error(
+                                        "F015",
+                                        format!("`{text}` is not a list index"),
+                                        span,
+                                    )
+                                    .text("indexes are whole numbers from 0")
+                                    .hint("write `xs[0]` for the first item"),
                                 ))
                             }
                         }
                     }
-                    _ => return Err(self.expected("an index or a quoted key", "write `xs[0]` or `x[\"key\"]`")),
+                    _ => {
+                        return Err(self
+                            .expected("an index or a quoted key", "write `xs[0]` or `x[\"key\"]`"))
+                    }
                 }
                 let close = self.expect(Tok::RBracket, "close the index with `]`")?;
                 let _ = open.to(close);
