@@ -138,26 +138,38 @@ job = json.load(sys.stdin)
 kw = dict(endpoint_url=job["endpoint"], region_name=job["region"], aws_access_key_id="testing", aws_secret_access_key="testing")
 lam, sfn, iam = boto3.client("lambda", **kw), boto3.client("stepfunctions", **kw), boto3.client("iam", **kw)
 ours = lambda tags: tags.get("flowctl:project") == job["project"]
+# Other tests deploy other projects to the same moto at the same time: skip what is not
+# named for this project, and what another test deletes between a list and a read.
+mine = lambda name: name.startswith(job["project"] + "-")
+def gone(call):
+    try:
+        return call()
+    except Exception as e:
+        if type(e).__name__ in ("ResourceNotFoundException", "NoSuchEntityException", "StateMachineDoesNotExist"):
+            return None
+        raise
 doc = lambda d: d if isinstance(d, dict) else json.loads(urllib.parse.unquote(d))
 out = {"functions": {}, "machines": {}, "roles": {}}
 for page in lam.get_paginator("list_functions").paginate():
     for f in page["Functions"]:
-        tags = lam.list_tags(Resource=f["FunctionArn"]).get("Tags", {})
-        if ours(tags):
+        tags = mine(f["FunctionName"]) and gone(lambda: lam.list_tags(Resource=f["FunctionArn"]).get("Tags", {}))
+        if tags and ours(tags):
             out["functions"][f["FunctionName"]] = {
                 "arn": f["FunctionArn"], "runtime": f.get("Runtime"), "handler": f.get("Handler"),
                 "code_sha256": f["CodeSha256"], "memory": f["MemorySize"], "timeout": f["Timeout"],
                 "env": f.get("Environment", {}).get("Variables", {}), "role": f["Role"],
                 "architectures": f.get("Architectures"), "tags": tags}
 for m in sfn.list_state_machines()["stateMachines"]:
-    tags = {t["key"]: t["value"] for t in sfn.list_tags_for_resource(resourceArn=m["stateMachineArn"])["tags"]}
+    listed = mine(m["name"]) and gone(lambda: sfn.list_tags_for_resource(resourceArn=m["stateMachineArn"])["tags"])
+    tags = {t["key"]: t["value"] for t in (listed or [])}
     if ours(tags):
         d = sfn.describe_state_machine(stateMachineArn=m["stateMachineArn"])
         out["machines"][m["name"]] = {"arn": m["stateMachineArn"], "definition": json.loads(d["definition"]),
                                       "role": d["roleArn"], "type": d["type"], "tags": tags,
                                       "logging": d.get("loggingConfiguration")}
 for r in iam.list_roles()["Roles"]:
-    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=r["RoleName"])["Tags"]}
+    listed = mine(r["RoleName"]) and gone(lambda: iam.list_role_tags(RoleName=r["RoleName"])["Tags"])
+    tags = {t["Key"]: t["Value"] for t in (listed or [])}
     if ours(tags):
         policies = {p: doc(iam.get_role_policy(RoleName=r["RoleName"], PolicyName=p)["PolicyDocument"])
                     for p in iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"]}
