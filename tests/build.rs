@@ -7,52 +7,13 @@
 //! cross toolchain, no cargo workspace at all).
 
 use flowctl_tests::moto::Moto;
-use flowctl_tests::{python, repo_root};
+use flowctl_tests::{flowctl_bin, python, repo_root};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Command, Output};
 use std::time::{Instant, SystemTime};
-
-/// The `flowctl` binary of this checkout, built (or found fresh) by cargo in this test
-/// binary's profile: it belongs to another package, so cargo does not hand us its path.
-fn flowctl_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        // <target>/<profile>/deps/build-<hash>
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .and_then(Path::file_name)
-            .and_then(|p| p.to_str())
-            .unwrap_or("debug")
-            .to_string();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root()).args([
-            "build",
-            "-p",
-            "flowctl",
-            "--bin",
-            "flowctl",
-            "--message-format=json",
-        ]);
-        if profile == "release" {
-            cmd.arg("--release");
-        }
-        let out = cmd.stderr(Stdio::inherit()).output().expect("cargo runs");
-        assert!(out.status.success(), "cargo could not build flowctl");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "flowctl")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the flowctl executable")
-    })
-}
 
 /// Runs `flowctl args…` on the project in `dir`, with cargo's target directory the
 /// workspace's (so release dependencies are shared) unless `target` says otherwise.

@@ -11,51 +11,14 @@
 
 use flowctl_tests::moto::Moto;
 use flowctl_tests::proxy::{self, Proxy};
-use flowctl_tests::{python, repo_root};
+use flowctl_tests::{flowctl_bin, python, repo_root};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";
-
-/// The `flowctl` binary of this checkout, built by cargo in this test binary's profile.
-fn flowctl_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's path");
-        let profile = exe
-            .parent()
-            .and_then(Path::parent)
-            .and_then(Path::file_name)
-            .and_then(|p| p.to_str())
-            .unwrap_or("debug")
-            .to_string();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root()).args([
-            "build",
-            "-p",
-            "flowctl",
-            "--bin",
-            "flowctl",
-            "--message-format=json",
-        ]);
-        if profile == "release" {
-            cmd.arg("--release");
-        }
-        let out = cmd.stderr(Stdio::inherit()).output().expect("cargo runs");
-        assert!(out.status.success(), "cargo could not build flowctl");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "flowctl")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the flowctl executable")
-    })
-}
 
 fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {

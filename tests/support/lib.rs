@@ -17,7 +17,8 @@ use flowctl::asl::{self, CompileOptions};
 use flowctl::flow::{self, KnownFunctions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 /// The repository root (the cargo workspace).
 pub fn repo_root() -> PathBuf {
@@ -191,4 +192,42 @@ pub fn sanitize(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The `flowctl` binary of this checkout, built (or found fresh) by cargo in the calling test
+/// binary's profile: it belongs to another package, so cargo does not hand tests its path.
+pub fn flowctl_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // <target>/<profile>/deps/<test>-<hash>
+        let profile = exe
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .and_then(|p| p.to_str())
+            .unwrap_or("debug")
+            .to_string();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo_root()).args([
+            "build",
+            "-p",
+            "flowctl",
+            "--bin",
+            "flowctl",
+            "--message-format=json",
+        ]);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        let out = cmd.stderr(Stdio::inherit()).output().expect("cargo runs");
+        assert!(out.status.success(), "cargo could not build flowctl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "flowctl")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported the flowctl executable")
+    })
 }
