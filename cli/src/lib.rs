@@ -12,6 +12,7 @@ pub mod engine;
 pub mod flow;
 pub mod local;
 pub mod manifest;
+pub mod plan;
 pub mod project;
 pub mod render;
 pub mod trace;
