@@ -31,20 +31,20 @@ pub const PROTOCOL: u32 = 1;
 
 /// A decoded envelope.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Request {
+pub enum Request {
     Call { function: String, payload: Value },
     Chain(Chain),
 }
 
 /// A fused chain: steps run in order, each argument built from `vars` and earlier results.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Chain {
+pub struct Chain {
     pub steps: Vec<Step>,
     pub vars: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Step {
+pub struct Step {
     pub function: String,
     /// The argument template (see [`resolve`]).
     pub payload: Value,
@@ -57,7 +57,7 @@ fn invalid(message: impl Into<String>) -> Error {
 
 /// Decodes an envelope; anything but a well-formed call or chain envelope is an
 /// `InvalidEnvelope` error.
-pub(crate) fn parse(payload: Value) -> Result<Request, Error> {
+pub fn parse(payload: Value) -> Result<Request, Error> {
     let Value::Object(mut object) = payload else {
         return Err(invalid(format!(
             "this unit serves several functions: the payload must be an object \
@@ -183,6 +183,39 @@ impl Chain {
     }
 }
 
+/// Runs a chain's steps in order through `call`; the first failure is the chain's,
+/// unchanged (as the unfused calls would have failed). `serves` is asked about every step's
+/// function before any step runs, so a chain naming a function this process does not serve
+/// has no effects. The answer is an object of every bound result, in chain order.
+///
+/// One runner serves the shim (`Registry::handle`) and flowctl's in-process engine, so a
+/// fused chain means the same in tests as in a deployed Lambda.
+pub async fn run_chain<E, F, Fut>(
+    chain: Chain,
+    serves: impl Fn(&str) -> Result<(), Error>,
+    mut call: F,
+) -> Result<Value, E>
+where
+    E: From<Error>,
+    F: FnMut(&str, Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, E>>,
+{
+    for step in &chain.steps {
+        serves(&step.function)?;
+    }
+    let mut vars = chain.vars;
+    let mut results = Map::new();
+    for step in &chain.steps {
+        let input = resolve(&step.payload, &vars)?;
+        let output = call(&step.function, input).await?;
+        if let Some(bind) = &step.bind {
+            vars.insert(bind.clone(), output.clone());
+            results.insert(bind.clone(), output);
+        }
+    }
+    Ok(Value::Object(results))
+}
+
 /// A `$var` reference: the variable and the keys / indexes into it.
 struct Reference<'a> {
     var: &'a str,
@@ -265,7 +298,7 @@ fn check_template(template: &Value, known: &HashSet<&str>) -> Result<(), String>
 /// Builds a step's argument: `$var` references are replaced by (a part of) the variable they
 /// name, `$literal` wrappers by their content, everything else is kept. Data in `vars` is
 /// never read as a template, so values from the flow cannot inject references.
-pub(crate) fn resolve(template: &Value, vars: &Map<String, Value>) -> Result<Value, Error> {
+pub fn resolve(template: &Value, vars: &Map<String, Value>) -> Result<Value, Error> {
     match node(template).map_err(invalid)? {
         Node::Reference(reference) => lookup(&reference, vars).cloned(),
         Node::Literal(value) => Ok(value.clone()),

@@ -361,25 +361,17 @@ fn find_served<'f>(served: &[&'f Function], name: &str) -> Result<&'f Function, 
         .ok_or_else(|| not_found(name, served.iter().map(|f| f.name.as_str())))
 }
 
-/// Runs the steps in order; the first failure is the chain's, unchanged (as the unfused
-/// calls would have failed). Every function is looked up before any step runs.
+/// Runs a chain on the functions this process serves.
 async fn run_chain(served: &[&Function], chain: envelope::Chain) -> Result<Value, Error> {
-    let functions = chain
-        .steps
-        .iter()
-        .map(|step| find_served(served, &step.function))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut vars = chain.vars;
-    let mut results = Map::new();
-    for (step, function) in chain.steps.iter().zip(functions) {
-        let input = envelope::resolve(&step.payload, &vars)?;
-        let output = run_caught(function, input).await?;
-        if let Some(bind) = &step.bind {
-            vars.insert(bind.clone(), output.clone());
-            results.insert(bind.clone(), output);
-        }
-    }
-    Ok(Value::Object(results))
+    envelope::run_chain(
+        chain,
+        |name| find_served(served, name).map(|_| ()),
+        |name, input| {
+            let function = find_served(served, name);
+            async move { run_caught(function?, input).await }
+        },
+    )
+    .await
 }
 
 /// Calls a function; a panic while building or polling its future becomes a `Panic` error
