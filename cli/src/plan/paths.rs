@@ -49,7 +49,7 @@
 //! paths (and sets `truncated`); nesting deeper than [`MAX_NESTING`] is not followed.
 
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// At most this many paths are listed; the rest are dropped and `Paths::truncated` is set.
 pub const MAX_PATHS: usize = 256;
@@ -225,11 +225,22 @@ enum Step<'a> {
     Done,
 }
 
+/// One way on, waiting on the depth-first stack. The states entered and decisions taken
+/// before it are shared by every way on from the same point, so they live once, in the
+/// walker's trail, and a pending way records only how much of the trail it continues from
+/// (cloning them into every way made long documents quadratic).
 struct Pending<'a> {
     step: Step<'a>,
+    /// Counts so far, and in `decisions` only the decisions taken since `trail`.
     walk: Walk,
-    /// States entered on this walk in this machine, to stop at a loop.
-    on_walk: Vec<&'a str>,
+    trail: TrailLen,
+}
+
+/// How long the walk's trail of states and of decisions was at a branching point.
+#[derive(Clone, Copy)]
+struct TrailLen {
+    states: usize,
+    decisions: usize,
 }
 
 #[derive(Default)]
@@ -252,6 +263,8 @@ impl Walker {
         result
     }
 
+    /// Depth first, so paths come out in document order and the current walk is always the
+    /// trail: popping a pending way cuts the trail back to where that way branched off.
     fn enumerate(&mut self, machine: &Value, depth: usize) -> (Vec<Walk>, bool) {
         if depth > MAX_NESTING {
             return (
@@ -266,54 +279,83 @@ impl Walker {
         };
         let mut out = Vec::new();
         let mut truncated = false;
+        let mut states: Vec<&str> = Vec::new();
+        let mut on_walk: HashSet<&str> = HashSet::new();
+        let mut decisions: Vec<String> = Vec::new();
         let mut stack = vec![Pending {
             step: Step::Enter(start),
             walk: Walk::default(),
-            on_walk: Vec::new(),
+            trail: TrailLen {
+                states: 0,
+                decisions: 0,
+            },
         }];
-        while let Some(pending) = stack.pop() {
+        while let Some(Pending {
+            step,
+            mut walk,
+            trail,
+        }) = stack.pop()
+        {
             if out.len() >= MAX_PATHS {
                 truncated = true;
                 break;
             }
-            match pending.step {
-                Step::Done => out.push(pending.walk),
-                Step::Enter(name) => {
-                    let mut ways = Vec::new();
-                    truncated |= self.enter(machine, name, pending, depth, &mut ways);
-                    // Reversed so that the first way is walked (and listed) first.
-                    stack.extend(ways.into_iter().rev());
-                }
+            for left in states.drain(trail.states.min(states.len())..) {
+                on_walk.remove(left);
             }
+            decisions.truncate(trail.decisions);
+            decisions.append(&mut walk.decisions);
+            let name = match step {
+                Step::Enter(name) if on_walk.insert(name) => name,
+                Step::Enter(name) => {
+                    let reason = format!("loops back to \"{name}\"");
+                    walk.outcome = Outcome::Unfinished { reason };
+                    walk.decisions = decisions.clone();
+                    out.push(walk);
+                    continue;
+                }
+                Step::Done => {
+                    walk.decisions = decisions.clone();
+                    out.push(walk);
+                    continue;
+                }
+            };
+            states.push(name);
+            let here = TrailLen {
+                states: states.len(),
+                decisions: decisions.len(),
+            };
+            let mut ways = Vec::new();
+            truncated |= self.enter(machine, name, walk, here, depth, &mut ways);
+            // Reversed so that the first way is walked (and listed) first.
+            stack.extend(ways.into_iter().rev());
         }
         (out, truncated)
     }
 
-    /// Enters state `name` and lists the ways on from it, in document order; returns whether a
-    /// nested enumeration was truncated.
+    /// Enters state `name` (`walk` holds the counts before it, `trail` the trail including it)
+    /// and lists the ways on from it, in document order; returns whether a nested enumeration
+    /// was truncated.
     fn enter<'a>(
         &mut self,
         machine: &'a Value,
         name: &'a str,
-        pending: Pending<'a>,
+        mut walk: Walk,
+        trail: TrailLen,
         depth: usize,
         ways: &mut Vec<Pending<'a>>,
     ) -> bool {
-        let Pending {
-            mut walk,
-            mut on_walk,
-            ..
-        } = pending;
         let done = |walk: Walk, outcome: Outcome| Pending {
             step: Step::Done,
             walk: walk.ends(outcome),
-            on_walk: Vec::new(),
+            trail,
+        };
+        let goto = |walk: Walk, next: &'a str| Pending {
+            step: Step::Enter(next),
+            walk,
+            trail,
         };
         let unfinished = |reason: String| Outcome::Unfinished { reason };
-        if on_walk.contains(&name) {
-            ways.push(done(walk, unfinished(format!("loops back to \"{name}\""))));
-            return false;
-        }
         let Some(state) = machine
             .get("States")
             .and_then(|states| states.get(name))
@@ -323,18 +365,12 @@ impl Walker {
             return false;
         };
         walk.transitions = walk.transitions.saturating_add(1);
-        on_walk.push(name);
-        let goto = |walk: Walk, next: &'a str, on_walk: &Vec<&'a str>| Pending {
-            step: Step::Enter(next),
-            walk,
-            on_walk: on_walk.clone(),
-        };
         // The normal way on from a state that finished without error.
-        let onward = |walk: Walk, on_walk: &Vec<&'a str>| {
+        let onward = |walk: Walk| {
             if state.get("End").and_then(Value::as_bool) == Some(true) {
                 done(walk, Outcome::Succeeds)
             } else if let Some(next) = state.get("Next").and_then(Value::as_str) {
-                goto(walk, next, on_walk)
+                goto(walk, next)
             } else {
                 done(
                     walk,
@@ -356,7 +392,7 @@ impl Walker {
             for target in &catchers {
                 let mut caught = walk.decided(format!("\"{name}\" fails → \"{target}\""));
                 caught.caught = true;
-                ways.push(goto(caught, target, &on_walk));
+                ways.push(goto(caught, target));
             }
             if let (true, Some(error)) = (catchers.is_empty(), error) {
                 ways.push(done(walk, Outcome::Fails { error }));
@@ -376,13 +412,12 @@ impl Walker {
                     .flatten()
                     .filter_map(|rule| rule.get("Next").and_then(Value::as_str))
                 {
-                    let chosen = walk.decided(format!("\"{name}\" → \"{next}\""));
-                    ways.push(goto(chosen, next, &on_walk));
+                    ways.push(goto(walk.decided(format!("\"{name}\" → \"{next}\"")), next));
                 }
                 match state.get("Default").and_then(Value::as_str) {
                     Some(next) => {
                         let chosen = walk.decided(format!("\"{name}\" → default \"{next}\""));
-                        ways.push(goto(chosen, next, &on_walk));
+                        ways.push(goto(chosen, next));
                     }
                     None => {
                         let error = "States.NoChoiceMatched".to_string();
@@ -395,7 +430,7 @@ impl Walker {
                 if kind == "Task" && invokes_lambda(state) {
                     walk.invocations = walk.invocations.saturating_add(1);
                 }
-                ways.push(onward(walk.clone(), &on_walk));
+                ways.push(onward(walk.clone()));
                 failing(walk, None, ways);
             }
             kind @ ("Parallel" | "Map") => {
@@ -405,7 +440,7 @@ impl Walker {
                     let mut through = walk.clone();
                     through.absorb(body);
                     match &body.outcome {
-                        Outcome::Succeeds => ways.push(onward(through, &on_walk)),
+                        Outcome::Succeeds => ways.push(onward(through)),
                         Outcome::Fails { error } => {
                             inner_failure = true;
                             failing(through, Some(error.clone()), ways);
