@@ -1,5 +1,5 @@
-//! The booking example's functions: a hotel that reserves rooms, takes payments, quotes
-//! nightly rates, knows its guests' loyalty tiers and notifies them. Deterministic stand-ins,
+//! The booking example's functions: a hotel that reserves rooms, takes payments, confirms
+//! reservations, quotes nightly rates, knows its guests' loyalty tiers and notifies them. Deterministic stand-ins,
 //! driven by their input so that the example flows can be made to take every path (the rules
 //! are listed in `examples/booking/README.md`). `main.rs` serves [`registry`] as a Lambda unit.
 
@@ -31,6 +31,11 @@ pub fn registry() -> Registry {
             "ReleaseReservation",
             release_reservation,
             props(true, "Gives a held room back"),
+        )
+        .function_with(
+            "ConfirmReservation",
+            confirm_reservation,
+            props(true, "Confirms a paid reservation and gives its reference"),
         )
         .function_with(
             "QuoteRate",
@@ -187,6 +192,52 @@ pub async fn release_reservation(reservation: Reservation) -> Result<Release, Er
     })
 }
 
+/// What `ConfirmReservation` is asked for: the booking, its held room and the payment's
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct PaidReservation {
+    pub id: String,
+    /// The held room; a booking without one cannot be confirmed.
+    #[serde(default)]
+    pub room: Option<u32>,
+    /// The transaction `ProcessPayment` answered.
+    pub transaction: String,
+}
+
+/// A confirmed booking.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Confirmation {
+    pub id: String,
+    pub room: u32,
+    pub transaction: String,
+    /// Always `confirmed`.
+    pub status: String,
+    /// `conf-<id>`: the same booking always gets the same reference.
+    pub reference: String,
+}
+
+/// Confirms a booking. The reference is derived from the id alone, so confirming twice (a
+/// retry, a re-run chain) answers the same confirmation: the function is idempotent. An
+/// empty id or a missing room is `InvalidBooking`.
+pub async fn confirm_reservation(paid: PaidReservation) -> Result<Confirmation, Error> {
+    if paid.id.is_empty() {
+        return Err(Error::new("InvalidBooking", "a booking needs an id"));
+    }
+    let Some(room) = paid.room else {
+        return Err(Error::new(
+            "InvalidBooking",
+            format!("booking `{}` holds no room to confirm", paid.id),
+        ));
+    };
+    Ok(Confirmation {
+        reference: format!("conf-{}", paid.id),
+        id: paid.id,
+        room,
+        transaction: paid.transaction,
+        status: "confirmed".to_string(),
+    })
+}
+
 /// What `QuoteRate` is asked for.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 pub struct NightQuery {
@@ -290,7 +341,8 @@ pub struct Notice {
     pub guest: String,
     /// `email` or `sms`.
     pub via: String,
-    /// What the message is about (any JSON; the Reprice flow sends its quotes).
+    /// What the message is about (any JSON): the Reprice flow sends its quotes, the Booking
+    /// flow its confirmation.
     #[serde(default)]
     pub quotes: Value,
 }
@@ -305,7 +357,8 @@ pub struct Sent {
 }
 
 /// Sends by `email` or `sms` (anything else is `UnsupportedChannel`); an empty guest is
-/// `GuestNotFound`.
+/// `GuestNotFound`. The message names the booking when `quotes` is a confirmation (as
+/// `ConfirmReservation` answers it), else it is about updated rates.
 pub async fn notify_guest(notice: Notice) -> Result<Sent, Error> {
     if notice.guest.is_empty() {
         return Err(Error::new("GuestNotFound", "no guest has an empty name"));
@@ -316,15 +369,30 @@ pub async fn notify_guest(notice: Notice) -> Result<Sent, Error> {
             format!("cannot send by `{}` (email, sms)", notice.via),
         ));
     }
-    Ok(Sent {
-        message: format!(
+    let message = match confirmed_booking(&notice.quotes) {
+        Some((reference, room)) => format!(
+            "Dear {}, your booking {reference} is confirmed: room {room}.",
+            notice.guest
+        ),
+        None => format!(
             "Dear {}, your nightly rates have been updated.",
             notice.guest
         ),
+    };
+    Ok(Sent {
+        message,
         guest: notice.guest,
         via: notice.via,
         sent: true,
     })
+}
+
+/// The reference and room of a confirmation, if `about` is one.
+fn confirmed_booking(about: &Value) -> Option<(&str, u64)> {
+    if about["status"] != "confirmed" {
+        return None;
+    }
+    Some((about["reference"].as_str()?, about["room"].as_u64()?))
 }
 
 #[cfg(test)]

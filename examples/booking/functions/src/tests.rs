@@ -94,6 +94,74 @@ async fn releasing_takes_the_reservation_as_returned() {
     assert!(!nothing_held.released);
 }
 
+fn paid(id: &str, room: Option<u32>) -> PaidReservation {
+    PaidReservation {
+        id: id.to_string(),
+        room,
+        transaction: format!("txn-{id}-24000"),
+    }
+}
+
+#[tokio::test]
+async fn confirming_gives_a_reference_and_is_idempotent() {
+    let confirmation = confirm_reservation(paid("b-1", Some(138))).await.unwrap();
+    assert_eq!(
+        confirmation,
+        Confirmation {
+            id: "b-1".into(),
+            room: 138,
+            transaction: "txn-b-1-24000".into(),
+            status: "confirmed".into(),
+            reference: "conf-b-1".into(),
+        }
+    );
+    assert_eq!(
+        confirm_reservation(paid("b-1", Some(138))).await.unwrap(),
+        confirmation,
+        "confirming twice gives the same confirmation"
+    );
+    for invalid in [paid("", Some(138)), paid("b-1", None)] {
+        let error = confirm_reservation(invalid).await.unwrap_err();
+        assert_eq!(error.name(), "InvalidBooking");
+    }
+}
+
+#[tokio::test]
+async fn a_reservation_and_its_payment_can_be_confirmed() {
+    // What the Booking flow chains: the reservation's room and the payment's transaction.
+    let registry = registry();
+    let reservation = registry
+        .call("ReserveAvailability", json!({"id": "b-100", "nights": 2}))
+        .await
+        .unwrap();
+    let payment = registry
+        .call("ProcessPayment", json!({"id": "b-100", "amount": 240}))
+        .await
+        .unwrap();
+    let confirmation = registry
+        .call(
+            "ConfirmReservation",
+            json!({"id": "b-100", "room": reservation["room"], "transaction": payment["transaction"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        confirmation,
+        json!({"id": "b-100", "room": 138, "transaction": "txn-b-100-24000", "status": "confirmed", "reference": "conf-b-100"})
+    );
+    let sent = registry
+        .call(
+            "NotifyGuest",
+            json!({"guest": "vip-ann", "via": "email", "quotes": confirmation}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sent["message"],
+        "Dear vip-ann, your booking conf-b-100 is confirmed: room 138."
+    );
+}
+
 #[tokio::test]
 async fn rates_depend_on_the_day_and_currency() {
     let quote = |night: &str, currency: &str| {
@@ -147,6 +215,10 @@ async fn notifications_by_email_or_sms() {
         let sent = notify("vip-ann", via).await.unwrap();
         assert!(sent.sent);
         assert_eq!(sent.via, via);
+        assert_eq!(
+            sent.message,
+            "Dear vip-ann, your nightly rates have been updated."
+        );
     }
     assert_eq!(
         notify("vip-ann", "fax").await.unwrap_err().name(),
@@ -162,6 +234,14 @@ async fn the_flows_arguments_fit_the_functions() {
     let calls = [
         ("ReserveAvailability", json!({"id": "b-1", "nights": 2})),
         ("ProcessPayment", json!({"id": "b-1", "amount": 300})),
+        (
+            "ConfirmReservation",
+            json!({"id": "b-1", "room": 101, "transaction": "txn-b-1-30000"}),
+        ),
+        (
+            "NotifyGuest",
+            json!({"guest": "vip-ann", "via": "email", "quotes": {"id": "b-1", "room": 101, "transaction": "txn-b-1-30000", "status": "confirmed", "reference": "conf-b-1"}}),
+        ),
         (
             "QuoteRate",
             json!({"night": "2025-07-14", "currency": "EUR"}),
