@@ -1,7 +1,7 @@
 //! The example's flows, compiled by flowctl, run on flowctl's engine against these functions:
 //! in-process (through the shim's envelope dispatch, on a paused clock so retries take no
 //! time), and as the real unit binary served through flowctl's Lambda Runtime API emulator
-//! (one shared unit hosting all six functions, so every call is an envelope). Each path the
+//! (one shared unit hosting all seven functions, so every call is an envelope). Each path the
 //! README documents is taken here.
 
 use flowctl::asl::{compile, resolve_units, CompileOptions};
@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 use std::sync::Mutex;
 use std::time::Duration;
 
-const FUNCTIONS: [&str; 6] = [
+const FUNCTIONS: [&str; 7] = [
     "ReserveAvailability",
     "ProcessPayment",
     "ReleaseReservation",
+    "ConfirmReservation",
     "QuoteRate",
     "LookupLoyalty",
     "NotifyGuest",
@@ -71,6 +72,11 @@ impl Hotel {
             .filter(|f| *f == function)
             .count()
     }
+
+    /// Every call, in order.
+    fn log(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
 }
 
 impl Invoker for Hotel {
@@ -101,15 +107,15 @@ async fn run(
     execute(machine, input, invoker, &options).await
 }
 
+/// A Booking input: the README's sample guest, arriving on 2025-07-12, paying in euros.
+fn booking_input(id: &str, nights: u32, amount: u32) -> Value {
+    json!({"id": id, "nights": nights, "amount": amount, "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"})
+}
+
 #[tokio::test(start_paused = true)]
 async fn booking_succeeds() {
     let hotel = Hotel::new();
-    let e = run(
-        &booking(),
-        json!({"id": "b-100", "nights": 2, "amount": 240}),
-        &hotel,
-    )
-    .await;
+    let e = run(&booking(), booking_input("b-100", 2, 240), &hotel).await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
     assert_eq!(
         e.output.unwrap(),
@@ -117,15 +123,30 @@ async fn booking_succeeds() {
             "ok": true,
             "reservation": {"id": "b-100", "nights": 2, "status": "available", "room": 138, "hold": "hold-b-100"},
             "payment": {"id": "b-100", "amount": 240.0, "status": "charged", "transaction": "txn-b-100-24000"},
+            "confirmation": {"id": "b-100", "room": 138, "transaction": "txn-b-100-24000", "status": "confirmed", "reference": "conf-b-100"},
+            "rate": {"night": "2025-07-12", "currency": "EUR", "rate": 120.0},
+            "tier": {"guest": "vip-ann", "tier": "gold", "discount": 0.15},
         })
+    );
+    assert_eq!(
+        hotel.log(),
+        [
+            "QuoteRate",
+            "LookupLoyalty",
+            "ReserveAvailability",
+            "ProcessPayment",
+            "ConfirmReservation",
+            "NotifyGuest",
+        ],
+        "each function once, in the flow's order"
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn booking_without_a_room_fails_not_available() {
     for input in [
-        json!({"id": "b-101", "nights": 0, "amount": 100}),
-        json!({"id": "full-102", "nights": 3, "amount": 300}),
+        booking_input("b-101", 0, 100),
+        booking_input("full-102", 3, 300),
     ] {
         let hotel = Hotel::new();
         let e = run(&booking(), input, &hotel).await;
@@ -134,19 +155,18 @@ async fn booking_without_a_room_fails_not_available() {
             e.error.unwrap(),
             TaskError::new("NotAvailable", "no rooms for these dates")
         );
-        assert_eq!(hotel.calls("ProcessPayment"), 0);
+        assert_eq!(
+            hotel.log(),
+            ["QuoteRate", "LookupLoyalty", "ReserveAvailability"],
+            "no payment, no confirmation, no message"
+        );
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_declined_payment_releases_the_room() {
     let hotel = Hotel::new();
-    let e = run(
-        &booking(),
-        json!({"id": "b-103", "nights": 2, "amount": 5000}),
-        &hotel,
-    )
-    .await;
+    let e = run(&booking(), booking_input("b-103", 2, 5000), &hotel).await;
     assert_eq!(e.status, Status::Failed);
     let error = e.error.unwrap();
     assert_eq!(error.error, "PaymentFailed");
@@ -157,17 +177,14 @@ async fn a_declined_payment_releases_the_room() {
     );
     assert_eq!(hotel.calls("ProcessPayment"), 1, "declines are not retried");
     assert_eq!(hotel.calls("ReleaseReservation"), 1);
+    assert_eq!(hotel.calls("ConfirmReservation"), 0);
+    assert_eq!(hotel.calls("NotifyGuest"), 0, "the guest is not told");
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_invalid_amount_releases_the_room() {
     let hotel = Hotel::new();
-    let e = run(
-        &booking(),
-        json!({"id": "b-106", "nights": 2, "amount": 0}),
-        &hotel,
-    )
-    .await;
+    let e = run(&booking(), booking_input("b-106", 2, 0), &hotel).await;
     let error = e.error.unwrap();
     assert_eq!(error.error, "PaymentFailed");
     assert!(error.cause.contains("InvalidAmount"), "{}", error.cause);
@@ -177,12 +194,7 @@ async fn an_invalid_amount_releases_the_room() {
 #[tokio::test(start_paused = true)]
 async fn a_gateway_that_keeps_timing_out_is_retried_then_caught() {
     let hotel = Hotel::new();
-    let e = run(
-        &booking(),
-        json!({"id": "flaky-104", "nights": 1, "amount": 80}),
-        &hotel,
-    )
-    .await;
+    let e = run(&booking(), booking_input("flaky-104", 1, 80), &hotel).await;
     assert_eq!(e.status, Status::Failed);
     let error = e.error.unwrap();
     assert_eq!(error.error, "PaymentFailed");
@@ -197,20 +209,21 @@ async fn a_gateway_that_keeps_timing_out_is_retried_then_caught() {
         "the first attempt and 3 retries"
     );
     assert_eq!(hotel.calls("ReleaseReservation"), 1);
+    assert_eq!(hotel.calls("ConfirmReservation"), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_gateway_that_times_out_once_is_retried_into_success() {
     let hotel = Hotel::new();
-    let e = run(
-        &booking(),
-        json!({"id": "wobbly-105", "nights": 1, "amount": 80}),
-        &hotel,
-    )
-    .await;
+    let e = run(&booking(), booking_input("wobbly-105", 1, 80), &hotel).await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
+    let output = e.output.unwrap();
+    assert_eq!(output["payment"]["transaction"], "txn-wobbly-105-8000");
+    assert_eq!(output["confirmation"]["reference"], "conf-wobbly-105");
     assert_eq!(hotel.calls("ProcessPayment"), 2);
     assert_eq!(hotel.calls("ReleaseReservation"), 0);
+    assert_eq!(hotel.calls("ConfirmReservation"), 1);
+    assert_eq!(hotel.calls("NotifyGuest"), 1);
 }
 
 const NIGHTS: [&str; 2] = ["2025-07-10", "2025-07-11"];
@@ -282,24 +295,15 @@ async fn the_unit_binary_runs_the_flows() {
     })
     .unit(unit);
 
-    let e = run(
-        &booking(),
-        json!({"id": "b-100", "nights": 2, "amount": 240}),
-        &processes,
-    )
-    .await;
+    let e = run(&booking(), booking_input("b-100", 2, 240), &processes).await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
-    assert_eq!(
-        e.output.unwrap()["payment"]["transaction"],
-        "txn-b-100-24000"
-    );
+    let output = e.output.unwrap();
+    assert_eq!(output["payment"]["transaction"], "txn-b-100-24000");
+    assert_eq!(output["confirmation"]["reference"], "conf-b-100");
+    assert_eq!(output["rate"]["rate"], 120.0);
+    assert_eq!(output["tier"]["tier"], "gold");
 
-    let e = run(
-        &booking(),
-        json!({"id": "b-103", "nights": 2, "amount": 5000}),
-        &processes,
-    )
-    .await;
+    let e = run(&booking(), booking_input("b-103", 2, 5000), &processes).await;
     assert_eq!(e.status, Status::Failed);
     let error = e.error.unwrap();
     assert_eq!(error.error, "PaymentFailed");
