@@ -4,14 +4,14 @@
 //! made unique in source order, then the ids are replaced by names.
 
 use super::{
-    limits, names, unit_placeholder, CompileOptions, ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD,
+    fuse, limits, names, unit_placeholder, CompileOptions, ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD,
     LAMBDA_INVOKE,
 };
 use crate::diagnostic::{Diagnostic, Span};
 use crate::flow::ast::{CmpOp, TypeTest};
 use crate::flow::ir::{self, Cond, Expr, Operand, Origin, Scalar, Seg, StmtKind, WaitFor};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 type Id = usize;
 
@@ -37,6 +37,7 @@ pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, V
         slots: Vec::new(),
         placeholders: Vec::new(),
         diagnostics: Vec::new(),
+        taken: super::fuse::variable_names(flow),
     };
     let mut machine = Machine::default();
     let start = gen.alloc("Start", Span::new(0, 0));
@@ -133,6 +134,8 @@ struct Gen<'a> {
     /// Every unit placeholder written (for the definition size check).
     placeholders: Vec<String>,
     diagnostics: Vec<Diagnostic>,
+    /// Every variable name of the flow, and the names given to fused chains' groups.
+    taken: BTreeSet<String>,
 }
 
 /// A value as a payload template: what goes under a key of `Parameters`.
@@ -341,10 +344,86 @@ impl Gen<'_> {
     /// for an empty block).
     fn block(&mut self, m: &mut Machine, block: &ir::Block, next: Option<Id>) -> Option<Id> {
         let mut next = next;
-        for stmt in block.stmts.iter().rev() {
-            next = Some(self.stmt(m, stmt, next));
+        let grouped = fuse::group(block, self.opts, &self.functions_per_unit, &mut self.taken);
+        match grouped {
+            None => {
+                for stmt in block.stmts.iter().rev() {
+                    next = Some(self.stmt(m, stmt, next));
+                }
+            }
+            Some(items) => {
+                for item in items.iter().rev() {
+                    next = Some(match item {
+                        fuse::Item::Stmt(stmt) => self.stmt(m, stmt, next),
+                        fuse::Item::Chain(chain) => self.chain(m, chain, next),
+                    });
+                }
+            }
         }
         next
+    }
+
+    /// One `Task` running several calls in their unit (see `fuse`).
+    fn chain(&mut self, m: &mut Machine, chain: &fuse::Chain, next: Option<Id>) -> Id {
+        let span = match (chain.calls.first(), chain.calls.last()) {
+            (Some(a), Some(b)) => a.span.to(b.span),
+            _ => Span::default(),
+        };
+        let functions: Vec<&str> = chain
+            .calls
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StmtKind::Call { function, .. } => Some(function.as_str()),
+                _ => None,
+            })
+            .collect();
+        let hint = format!("fused {}", functions.join(" + "));
+        let id = self.alloc(hint, span);
+        let (steps, vars) = chain.payload();
+        let mut payload = Map::new();
+        payload.insert(fuse::CHAIN.into(), steps);
+        payload.insert(fuse::VARS.into(), Value::Object(vars));
+        let constant = Tpl::Const(Value::Object(payload.clone()));
+        self.check_payload(&constant, &Staging::default(), span);
+        let placeholder = unit_placeholder(&chain.unit);
+        self.placeholders.push(placeholder.clone());
+        let mut params = Map::new();
+        params.insert("FunctionName".into(), Value::String(placeholder));
+        params.insert("Payload".into(), Value::Object(payload));
+        let mut s = state("Task");
+        s.insert("Resource".into(), Value::String(LAMBDA_INVOKE.into()));
+        s.insert("Parameters".into(), Value::Object(params));
+        let binds = chain.binds();
+        match (&chain.group, binds.as_slice()) {
+            (_, []) => {
+                s.insert("ResultPath".into(), Value::Null);
+            }
+            (None, [one]) => {
+                s.insert(
+                    "ResultSelector".into(),
+                    json!({ "value.$": format!("$.Payload{}", field(one)) }),
+                );
+                s.insert("ResultPath".into(), Value::String(var_path(one)));
+            }
+            (group, many) => {
+                let selector: Map<String, Value> = many
+                    .iter()
+                    .map(|b| {
+                        let value = json!({ "value.$": format!("$.Payload{}", field(b)) });
+                        (b.to_string(), value)
+                    })
+                    .collect();
+                s.insert("ResultSelector".into(), Value::Object(selector));
+                let group = group.clone().unwrap_or_else(|| {
+                    self.internal("a chain binding several variables without a group", span);
+                    String::new()
+                });
+                s.insert("ResultPath".into(), Value::String(var_path(&group)));
+            }
+        }
+        Gen::link(&mut s, next);
+        m.push(id, s);
+        id
     }
 
     /// Compiles a block that must start somewhere (a branch, a map body, a catch, an arm).

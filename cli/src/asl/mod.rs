@@ -20,18 +20,22 @@
 //! Architecture Invariant: pure — no I/O; the same IR and options give the same bytes.
 
 mod codegen;
+mod fuse;
 mod json;
 mod limits;
 mod names;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fuse;
 
 use crate::diagnostic::Diagnostic;
 use crate::flow::ir;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use fuse::fused_chains;
 pub use json::{canonical, to_pretty_json};
 pub use limits::{MAX_DEFINITION_BYTES, MAX_PAYLOAD_BYTES, MAX_STATE_NAME_CHARS};
 
@@ -41,14 +45,16 @@ pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 /// How a call reaches a function hosted by a Lambda unit that holds *several* functions:
 /// the payload is wrapped as `{"function": <manifest key>, "payload": <argument>}` so the shim
 /// can dispatch. A unit with one function gets the bare argument.
-pub const ENVELOPE_FUNCTION: &str = "function";
-pub const ENVELOPE_PAYLOAD: &str = "payload";
+pub use flowctl_shim::envelope::{FUNCTION as ENVELOPE_FUNCTION, PAYLOAD as ENVELOPE_PAYLOAD};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CompileOptions {
     /// Function key (as in the manifest: `ReserveAvailability`, `payments.Charge`) → the name
     /// of the Lambda unit hosting it.
     pub units: BTreeMap<String, String>,
+    /// Functions the compiler may fuse into chains (see `fuse`): the idempotent ones, when
+    /// the plan fuses. Empty: every call is a Task of its own.
+    pub fusable: BTreeSet<String>,
     /// Where the flow came from (e.g. `flows/booking.flow`), for the document's `Comment`.
     pub source: String,
 }
@@ -68,6 +74,7 @@ impl CompileOptions {
                     (key, unit)
                 })
                 .collect(),
+            fusable: BTreeSet::new(),
             source: source.to_string(),
         }
     }

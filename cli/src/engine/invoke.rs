@@ -114,7 +114,7 @@ impl InProcess {
 
 /// The function name in an ARN: after the first `:function:` up to a qualifier, else after
 /// the last `:`. A byte scan: this runs on every call, and `str` pattern searches cost more.
-fn short_name(function: &str) -> &str {
+pub(super) fn short_name(function: &str) -> &str {
     const MARK: &[u8] = b":function:";
     let bytes = function.as_bytes();
     let after_mark = (0..bytes.len().saturating_sub(MARK.len() - 1))

@@ -36,6 +36,7 @@ mod path;
 mod run;
 mod template;
 mod time;
+pub mod units;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,7 @@ mod tests_load;
 
 pub use history::{EventKind, HistoryEvent};
 pub use invoke::{BoxFuture, InProcess, Invoker, TaskError};
+pub use units::Units;
 
 use serde_json::Value;
 use std::fmt;

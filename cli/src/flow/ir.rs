@@ -196,3 +196,120 @@ pub enum Scalar {
     Null,
     Timestamp,
 }
+
+impl Block {
+    /// Calls `f` on every path in the block, at any depth (arguments, conditions, map items,
+    /// returns, fail causes, waits, catch bodies), and on every map capture list, so a pass
+    /// can rename where a variable lives.
+    pub fn visit_paths_mut(&mut self, f: &mut dyn FnMut(PathSite<'_>)) {
+        for stmt in &mut self.stmts {
+            stmt.visit_paths_mut(f);
+        }
+    }
+}
+
+/// What [`Block::visit_paths_mut`] hands out.
+pub enum PathSite<'a> {
+    Path(&'a mut Path),
+    /// The outer variables a `map` body reads (sorted, deduplicated by the visitor's user).
+    Captures(&'a mut Vec<String>),
+}
+
+impl Stmt {
+    pub fn visit_paths_mut(&mut self, f: &mut dyn FnMut(PathSite<'_>)) {
+        fn handlers(h: &mut Handlers, f: &mut dyn FnMut(PathSite<'_>)) {
+            for c in &mut h.catches {
+                c.body.visit_paths_mut(f);
+            }
+        }
+        match &mut self.kind {
+            StmtKind::Call { arg, handlers: h, .. } => {
+                if let Some(e) = arg {
+                    e.visit_paths_mut(f);
+                }
+                handlers(h, f);
+            }
+            StmtKind::Parallel {
+                branches,
+                handlers: h,
+                ..
+            } => {
+                for b in branches {
+                    b.visit_paths_mut(f);
+                }
+                handlers(h, f);
+            }
+            StmtKind::Map {
+                items,
+                body,
+                captures,
+                handlers: h,
+                ..
+            } => {
+                f(PathSite::Path(items));
+                f(PathSite::Captures(captures));
+                body.visit_paths_mut(f);
+                handlers(h, f);
+            }
+            StmtKind::If { arms, otherwise } => {
+                for (cond, block) in arms {
+                    cond.visit_paths_mut(f);
+                    block.visit_paths_mut(f);
+                }
+                if let Some(b) = otherwise {
+                    b.visit_paths_mut(f);
+                }
+            }
+            StmtKind::Return(e) => e.visit_paths_mut(f),
+            StmtKind::Fail { cause, .. } => {
+                if let Some(e) = cause {
+                    e.visit_paths_mut(f);
+                }
+            }
+            StmtKind::Wait(WaitFor::Path(p)) => f(PathSite::Path(p)),
+            StmtKind::Wait(WaitFor::Seconds(_)) => {}
+        }
+    }
+}
+
+impl Expr {
+    pub fn visit_paths_mut(&mut self, f: &mut dyn FnMut(PathSite<'_>)) {
+        match self {
+            Expr::Literal(_) => {}
+            Expr::Path(p) => f(PathSite::Path(p)),
+            Expr::Object(entries) => entries.iter_mut().for_each(|(_, e)| e.visit_paths_mut(f)),
+            Expr::List(items) => items.iter_mut().for_each(|e| e.visit_paths_mut(f)),
+        }
+    }
+
+    /// Every path in the expression.
+    pub fn paths(&self) -> Vec<&Path> {
+        fn go<'a>(e: &'a Expr, out: &mut Vec<&'a Path>) {
+            match e {
+                Expr::Literal(_) => {}
+                Expr::Path(p) => out.push(p),
+                Expr::Object(entries) => entries.iter().for_each(|(_, e)| go(e, out)),
+                Expr::List(items) => items.iter().for_each(|e| go(e, out)),
+            }
+        }
+        let mut out = Vec::new();
+        go(self, &mut out);
+        out
+    }
+}
+
+impl Cond {
+    pub fn visit_paths_mut(&mut self, f: &mut dyn FnMut(PathSite<'_>)) {
+        match self {
+            Cond::Compare { left, right, .. } => {
+                f(PathSite::Path(left));
+                if let Operand::Path(p) = right {
+                    f(PathSite::Path(p));
+                }
+            }
+            Cond::And(cs) | Cond::Or(cs) => cs.iter_mut().for_each(|c| c.visit_paths_mut(f)),
+            Cond::Not(c) => c.visit_paths_mut(f),
+            Cond::Exists(p) | Cond::Is(_, p) | Cond::Matches(p, _) => f(PathSite::Path(p)),
+        }
+    }
+}
