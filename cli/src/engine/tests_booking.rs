@@ -9,10 +9,11 @@ use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const FUNCTIONS: [&str; 6] = [
+const FUNCTIONS: [&str; 7] = [
     "ReserveAvailability",
     "ProcessPayment",
     "ReleaseReservation",
+    "ConfirmReservation",
     "QuoteRate",
     "LookupLoyalty",
     "NotifyGuest",
@@ -38,44 +39,56 @@ fn booking() -> StateMachine {
     )
 }
 
-/// The hotel's functions. `rooms` decides availability; `payment_fails` makes every payment
-/// attempt time out at the gateway. Calls are logged as (function, payload).
 /// Calls made: (function, payload).
 type CallLog = Arc<Mutex<Vec<(String, Value)>>>;
 
+/// The hotel's functions, each logging its calls. `rooms` decides availability;
+/// `payment_fails` makes every payment attempt time out at the gateway.
 fn hotel(rooms: bool, payment_fails: bool) -> (InProcess, CallLog) {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let record = |name: &'static str, log: &CallLog| {
-        let log = log.clone();
-        move |payload: &Value| {
-            log.lock()
-                .unwrap()
-                .push((name.to_string(), payload.clone()))
+    let log: CallLog = Arc::new(Mutex::new(Vec::new()));
+    type Answer = fn(&Value) -> Result<Value, TaskError>;
+    let pay: Answer = if payment_fails {
+        |_| {
+            Err(TaskError::from_lambda(
+                "PaymentGatewayTimeout",
+                "the gateway did not answer",
+            ))
         }
+    } else {
+        |p| Ok(json!({"charged": p["amount"], "transaction": "t-1"}))
     };
-    let (reserve, pay, release) = (
-        record("ReserveAvailability", &log),
-        record("ProcessPayment", &log),
-        record("ReleaseReservation", &log),
-    );
-    let invoker = InProcess::new()
-        .sync("ReserveAvailability", move |p| {
-            reserve(&p);
-            Ok(json!({"status": if rooms { "available" } else { "full" }, "id": p["id"], "room": 12}))
-        })
-        .sync("ProcessPayment", move |p| {
-            pay(&p);
-            if payment_fails {
-                Err(TaskError::from_lambda("PaymentGatewayTimeout", "the gateway did not answer"))
-            } else {
-                Ok(json!({"charged": p["amount"], "receipt": "r-1"}))
-            }
-        })
-        .sync("ReleaseReservation", move |p| {
-            release(&p);
-            Ok(json!({"released": true}))
+    let reserve: Answer = if rooms {
+        |p| Ok(json!({"status": "available", "id": p["id"], "room": 12}))
+    } else {
+        |p| Ok(json!({"status": "full", "id": p["id"]}))
+    };
+    let answers: [(&str, Answer); 7] = [
+        ("QuoteRate", |p| {
+            Ok(json!({"night": p["night"], "rate": 120}))
+        }),
+        ("LookupLoyalty", |_| Ok(json!({"tier": "gold"}))),
+        ("ReserveAvailability", reserve),
+        ("ProcessPayment", pay),
+        ("ReleaseReservation", |_| Ok(json!({"released": true}))),
+        ("ConfirmReservation", |_| {
+            Ok(json!({"status": "confirmed", "reference": "c-1"}))
+        }),
+        ("NotifyGuest", |_| Ok(json!({"sent": true}))),
+    ];
+    let mut invoker = InProcess::new();
+    for (name, answer) in answers {
+        let log = log.clone();
+        invoker = invoker.sync(name, move |p| {
+            log.lock().unwrap().push((name.to_string(), p.clone()));
+            answer(&p)
         });
+    }
     (invoker, log)
+}
+
+/// The functions called, in order.
+fn called(log: &Mutex<Vec<(String, Value)>>) -> Vec<String> {
+    log.lock().unwrap().iter().map(|(f, _)| f.clone()).collect()
 }
 
 fn calls(log: &Mutex<Vec<(String, Value)>>, function: &str) -> Vec<Value> {
@@ -87,7 +100,7 @@ fn calls(log: &Mutex<Vec<(String, Value)>>, function: &str) -> Vec<Value> {
         .collect()
 }
 
-const BOOKING_INPUT: &str = r#"{"id": "b-7", "nights": 3, "amount": 450}"#;
+const BOOKING_INPUT: &str = r#"{"id": "b-7", "nights": 3, "amount": 450, "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"}"#;
 
 #[tokio::test(start_paused = true)]
 async fn booking_when_a_room_is_available() {
@@ -102,8 +115,31 @@ async fn booking_when_a_room_is_available() {
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
     assert_eq!(
         e.output.unwrap(),
-        json!({"ok": true, "reservation": {"status": "available", "id": "b-7", "room": 12}, "payment": {"charged": 450, "receipt": "r-1"}})
+        json!({
+            "ok": true,
+            "reservation": {"status": "available", "id": "b-7", "room": 12},
+            "payment": {"charged": 450, "transaction": "t-1"},
+            "confirmation": {"status": "confirmed", "reference": "c-1"},
+            "rate": {"night": "2025-07-12", "rate": 120},
+            "tier": {"tier": "gold"},
+        })
     );
+    assert_eq!(
+        called(&log),
+        [
+            "QuoteRate",
+            "LookupLoyalty",
+            "ReserveAvailability",
+            "ProcessPayment",
+            "ConfirmReservation",
+            "NotifyGuest"
+        ]
+    );
+    assert_eq!(
+        calls(&log, "QuoteRate"),
+        [json!({"night": "2025-07-12", "currency": "EUR"})]
+    );
+    assert_eq!(calls(&log, "LookupLoyalty"), [json!({"guest": "vip-ann"})]);
     assert_eq!(
         calls(&log, "ReserveAvailability"),
         [json!({"id": "b-7", "nights": 3})]
@@ -112,7 +148,18 @@ async fn booking_when_a_room_is_available() {
         calls(&log, "ProcessPayment"),
         [json!({"id": "b-7", "amount": 450})]
     );
-    assert!(calls(&log, "ReleaseReservation").is_empty());
+    // The confirmation takes the held room and the payment's transaction; the guest is told
+    // about the confirmation.
+    assert_eq!(
+        calls(&log, "ConfirmReservation"),
+        [json!({"id": "b-7", "room": 12, "transaction": "t-1"})]
+    );
+    assert_eq!(
+        calls(&log, "NotifyGuest"),
+        [
+            json!({"guest": "vip-ann", "via": "email", "quotes": {"status": "confirmed", "reference": "c-1"}})
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -130,7 +177,10 @@ async fn booking_when_no_room_is_available() {
         e.error.unwrap(),
         TaskError::new("NotAvailable", "no rooms for these dates")
     );
-    assert!(calls(&log, "ProcessPayment").is_empty());
+    assert_eq!(
+        called(&log),
+        ["QuoteRate", "LookupLoyalty", "ReserveAvailability"]
+    );
     assert_eq!(e.failed_state.as_deref(), Some("fail NotAvailable"));
 }
 
@@ -184,6 +234,8 @@ async fn booking_when_payment_fails_after_retries() {
         entered[entered.len() - 2..],
         ["_ = ReleaseReservation", "fail PaymentFailed"]
     );
+    assert!(calls(&log, "ConfirmReservation").is_empty());
+    assert!(calls(&log, "NotifyGuest").is_empty());
 }
 
 #[tokio::test(start_paused = true)]
