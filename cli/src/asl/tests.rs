@@ -156,25 +156,19 @@ snap!(
 fn booking_example() {
     let src = include_str!("../../../examples/booking/flows/booking.flow");
     let (file, _) = parse(src);
-    let known = KnownFunctions::new(
-        "booking",
-        [
-            "ReserveAvailability",
-            "ProcessPayment",
-            "ReleaseReservation",
-        ],
-    );
-    let (flow, diags) = check(&file.unwrap(), &known);
+    let functions = [
+        "ReserveAvailability",
+        "ProcessPayment",
+        "ReleaseReservation",
+        "ConfirmReservation",
+        "QuoteRate",
+        "LookupLoyalty",
+        "NotifyGuest",
+    ];
+    let (flow, diags) = check(&file.unwrap(), &KnownFunctions::new("booking", functions));
     assert!(diags.is_empty(), "{diags:#?}");
-    let opts = CompileOptions::one_unit_per_function(
-        [
-            "ReserveAvailability",
-            "ProcessPayment",
-            "ReleaseReservation",
-        ]
-        .map(String::from),
-        "flows/booking.flow",
-    );
+    let opts =
+        CompileOptions::one_unit_per_function(functions.map(String::from), "flows/booking.flow");
     insta::assert_snapshot!(
         "booking",
         to_pretty_json(&compile(&flow.unwrap(), &opts).unwrap())
