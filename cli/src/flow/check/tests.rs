@@ -49,6 +49,10 @@ fn the_booking_example_is_clean() {
             "ReserveAvailability",
             "ProcessPayment",
             "ReleaseReservation",
+            "ConfirmReservation",
+            "QuoteRate",
+            "LookupLoyalty",
+            "NotifyGuest",
         ],
     );
     let (flow, diags) = check(&file.unwrap(), &known);
