@@ -119,27 +119,39 @@ fn booking_example_runs_on_moto() {
     let booking = example("Booking");
     let region = booking.region.clone().unwrap_or_else(|| "us-east-1".into());
     let doc = booking.compile();
+    // moto's Lambdas answer these in the order the flow calls them.
+    let rate = json!({"night": "2025-07-12", "currency": "EUR", "rate": 120.0});
+    let tier = json!({"guest": "vip-ann", "tier": "gold", "discount": 0.15});
     let reservation = json!({"status": "available", "room": 12});
-    let payment = json!({"paid": true, "amount": 180});
-    let input = json!({"id": "b-1", "nights": 2, "amount": 180});
+    let payment = json!({"paid": true, "amount": 180, "transaction": "txn-b-1-18000"});
+    let confirmation = json!({"status": "confirmed", "reference": "conf-b-1"});
+    let sent = json!({"sent": true});
+    let input = json!({"id": "b-1", "nights": 2, "amount": 180, "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"});
     let cases = vec![
         (
             "Booking".to_string(),
             "available".to_string(),
             input.clone(),
-            vec![reservation.clone(), payment.clone()],
+            vec![
+                rate.clone(),
+                tier.clone(),
+                reservation.clone(),
+                payment.clone(),
+                confirmation.clone(),
+                sent,
+            ],
         ),
         (
             "Booking".to_string(),
             "full".to_string(),
             input.clone(),
-            vec![json!({"status": "full"})],
+            vec![rate.clone(), tier.clone(), json!({"status": "full"})],
         ),
     ];
     let results = run_on_moto(&region, "booking", &[("Booking".into(), doc)], &cases);
 
     let ok = outcome(&results, "available");
-    let expected = json!({"ok": true, "reservation": reservation, "payment": payment});
+    let expected = json!({"ok": true, "reservation": reservation, "payment": payment, "confirmation": confirmation, "rate": rate, "tier": tier});
     assert!(
         ok.matches(&corpus::Expect::Output(expected.clone())),
         "expected {expected}, got {ok:?}"
@@ -148,10 +160,14 @@ fn booking_example_runs_on_moto() {
         ok.states,
         [
             "Start",
+            "rate = QuoteRate",
+            "tier = LookupLoyalty",
             "reservation = ReserveAvailability",
             "if reservation.status == 'available'",
             "payment = ProcessPayment",
-            "return {ok, reservation, payment}"
+            "confirmation = ConfirmReservation",
+            "_ = NotifyGuest",
+            "return {ok, reservation, payment, confirmation, rate, tier}"
         ]
     );
 
@@ -161,6 +177,17 @@ fn booking_example_runs_on_moto() {
         cause: Some("no rooms for these dates".into()),
     };
     assert!(full.matches(&expect), "expected {expect:?}, got {full:?}");
+    assert_eq!(
+        full.states,
+        [
+            "Start",
+            "rate = QuoteRate",
+            "tier = LookupLoyalty",
+            "reservation = ReserveAvailability",
+            "if reservation.status == 'available'",
+            "fail NotAvailable"
+        ]
+    );
 }
 
 #[test]

@@ -53,7 +53,7 @@ fn check_passes_on_the_example() {
     let out = flowctl(&["check", "-m", "examples/booking/flowctl.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("2 flow(s), 6 function(s), no problems"),
+        stdout(&out).contains("2 flow(s), 7 function(s), no problems"),
         "{}",
         stdout(&out)
     );
@@ -368,14 +368,22 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
             input,
         ])
     };
-    let out = run(r#"{"id": "b-1", "nights": 2, "amount": 120}"#);
+    let out = run(
+        r#"{"id": "b-1", "nights": 2, "amount": 120, "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"}"#,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let output: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(output["ok"], true);
     assert_eq!(output["reservation"]["status"], "available");
     assert_eq!(output["payment"]["status"], "charged");
+    assert_eq!(output["confirmation"]["status"], "confirmed");
+    assert_eq!(output["confirmation"]["reference"], "conf-b-1");
+    assert_eq!(output["rate"]["rate"], 120.0);
+    assert_eq!(output["tier"]["tier"], "gold");
 
-    let out = run(r#"{"id": "full-1", "nights": 2, "amount": 120}"#);
+    let out = run(
+        r#"{"id": "full-1", "nights": 2, "amount": 120, "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"}"#,
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("NotAvailable in state `fail NotAvailable`"),
@@ -393,7 +401,7 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
         "json",
         "--trace",
         "--input",
-        r#"{"id": "b-2", "nights": 2, "amount": 5000}"#,
+        r#"{"id": "b-2", "nights": 2, "amount": 5000, "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"}"#,
     ]);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -416,6 +424,8 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
         entered,
         [
             "Start",
+            "rate = QuoteRate",
+            "tier = LookupLoyalty",
             "reservation = ReserveAvailability",
             "if reservation.status == 'available'",
             "payment = ProcessPayment",
