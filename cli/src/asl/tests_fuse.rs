@@ -71,10 +71,9 @@ fn what_breaks_a_chain() {
     assert!(chains("a = A(input)\ns = Solo(a)\nb = B(s)\nreturn(b)").is_empty());
     assert!(chains("a = A(input) retry(max: 2)\nb = B(a)\nreturn(b)").is_empty());
     assert!(chains("a = A(input)\nb = B(a) timeout(5)\nreturn(b)").is_empty());
-    assert!(chains(
-        "a = A(input)\nb = B(a) catch(e) { fail(\"X\", e.Cause) }\nreturn(b)"
-    )
-    .is_empty());
+    assert!(
+        chains("a = A(input)\nb = B(a) catch(e) { fail(\"X\", e.Cause) }\nreturn(b)").is_empty()
+    );
     assert!(chains("a = A(input)\nreturn(a)").is_empty());
     // A computed object with a key the envelope reserves cannot be a template.
     assert!(chains("a = A({\"$var\": input.k})\nb = B(a)\nreturn(b)").is_empty());
@@ -134,7 +133,10 @@ fn run(doc: &Value, input: Value) -> (Status, Option<Value>, Option<TaskError>, 
         .sync("Risky", Ok)
         .sync("Solo", Ok);
     let invoker = Units::new(functions)
-        .unit("shared", ["A", "B", "C", "Risky"].map(String::from).to_vec())
+        .unit(
+            "shared",
+            ["A", "B", "C", "Risky"].map(String::from).to_vec(),
+        )
         .unit("Solo", vec!["Solo".into()]);
     let resolved = resolve_units(doc, |u| Some(u.to_string())).unwrap();
     let machine = engine::load(&resolved).unwrap_or_else(|e| panic!("{e:?}"));

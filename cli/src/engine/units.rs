@@ -115,14 +115,20 @@ mod tests {
             .sync("Echo", Ok);
         Units::new(functions)
             .unit("alone", vec!["Echo".into()])
-            .unit("shared", vec!["Double".into(), "Fail".into(), "Echo".into()])
+            .unit(
+                "shared",
+                vec!["Double".into(), "Fail".into(), "Echo".into()],
+            )
     }
 
     #[test]
     fn a_single_function_unit_takes_the_bare_payload() {
         let u = units();
         let arn = "arn:aws:lambda:us-east-1:123456789012:function:alone";
-        assert_eq!(block_on(u.invoke(arn, json!({"a": 1}))), Ok(json!({"a": 1})));
+        assert_eq!(
+            block_on(u.invoke(arn, json!({"a": 1}))),
+            Ok(json!({"a": 1}))
+        );
     }
 
     #[test]

@@ -223,7 +223,9 @@ impl Stmt {
             }
         }
         match &mut self.kind {
-            StmtKind::Call { arg, handlers: h, .. } => {
+            StmtKind::Call {
+                arg, handlers: h, ..
+            } => {
                 if let Some(e) = arg {
                     e.visit_paths_mut(f);
                 }

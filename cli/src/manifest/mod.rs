@@ -44,6 +44,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("M016", "a flow's `source` file does not exist (or the path is empty)"),
     ("M017", "`package` is not a valid cargo package name"),
     ("M018", "a function sets both `colocate` and `isolate: true`"),
+    ("M019", "functions with the same `colocate` cannot share one Lambda (package, memory, timeout or environment differ)"),
 ];
 
 /// Default Lambda memory size, in MB.
@@ -302,4 +303,43 @@ pub fn json_schema() -> serde_json::Value {
 fn document_start(text: &str) -> Span {
     let start = text.len() - text.trim_start().len();
     Span::new(start, start)
+}
+
+/// Why two functions cannot share a Lambda, or `None` when they can.
+pub fn incompatibility(a: (&str, &Function), b: (&str, &Function)) -> Option<String> {
+    let ((ka, fa), (kb, fb)) = (a, b);
+    if fa.isolate {
+        return Some(format!("{ka} has `isolate: true`"));
+    }
+    if fb.isolate {
+        return Some(format!("{kb} has `isolate: true`"));
+    }
+    if fa.package != fb.package {
+        return Some(format!(
+            "different packages ({ka}: `{}`, {kb}: `{}`), and one Lambda runs one binary",
+            fa.package, fb.package
+        ));
+    }
+    if fa.memory != fb.memory {
+        return Some(format!(
+            "different memory ({ka}: {} MB, {kb}: {} MB)",
+            fa.memory, fb.memory
+        ));
+    }
+    if fa.timeout != fb.timeout {
+        return Some(format!(
+            "different timeouts ({ka}: {} s, {kb}: {} s)",
+            fa.timeout, fb.timeout
+        ));
+    }
+    for (k, v) in &fa.env {
+        if let Some(w) = fb.env.get(k) {
+            if v != w {
+                return Some(format!(
+                    "environment variable {k} differs ({ka}: {v:?}, {kb}: {w:?})"
+                ));
+            }
+        }
+    }
+    None
 }

@@ -516,6 +516,9 @@ impl<'t> Validator<'t> {
                 deploy.as_ref(),
             );
         }
+        if let Some(functions) = &functions {
+            self.colocation_groups(functions, &function_spans);
+        }
         Some(Manifest {
             project,
             namespace: namespace?,
@@ -523,6 +526,67 @@ impl<'t> Validator<'t> {
             flows: flows?,
             deploy: deploy?,
         })
+    }
+
+    /// Functions with the same `colocate` must be able to share one Lambda (M019): the
+    /// planner honours hints, so a hint it could not honour is the manifest's mistake.
+    fn colocation_groups(
+        &mut self,
+        functions: &IndexMap<String, Function>,
+        places: &[FunctionPlace],
+    ) {
+        let mut groups: IndexMap<&str, Vec<(&String, &Function, Span)>> = IndexMap::new();
+        for (key, function) in functions {
+            let Some(hint) = function.colocate.as_deref() else {
+                continue;
+            };
+            let span = places
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .and_then(|(_, _, c)| c.as_ref().map(|(_, s)| *s))
+                .unwrap_or_default();
+            groups.entry(hint).or_default().push((key, function, span));
+        }
+        for (hint, members) in groups {
+            let mut env = IndexMap::new();
+            for (i, &(key, function, span)) in members.iter().enumerate() {
+                let clash = members[..i].iter().find_map(|&(other, f, other_span)| {
+                    super::incompatibility((other, f), (key, function))
+                        .map(|why| (other, other_span, why))
+                });
+                if let Some((other, other_span, why)) = clash {
+                    self.error(
+                        Diagnostic::error(
+                            "M019",
+                            format!("`{key}` cannot share colocation unit `{hint}` with `{other}`"),
+                            span,
+                        )
+                        .text(why)
+                        .label(other_span, format!("`{other}` is in unit `{hint}` too"))
+                        .hint("functions of one unit run in one Lambda: give them the same package, memory, timeout and environment values, or remove this `colocate`"),
+                    );
+                    continue;
+                }
+                for (k, v) in &function.env {
+                    env.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                let size = names::env_size(&env);
+                if size > names::ENV_MAX_BYTES {
+                    self.error(
+                        Diagnostic::error(
+                            "M019",
+                            format!("the environment of colocation unit `{hint}` is too large"),
+                            span,
+                        )
+                        .text(format!(
+                            "with `{key}` its functions' variables take {size} bytes (as JSON); Lambda allows {}",
+                            names::ENV_MAX_BYTES
+                        ))
+                        .hint("move large values out of the environment (e.g. into SSM Parameter Store), or remove this `colocate`"),
+                    );
+                }
+            }
+        }
     }
 
     fn project_name(&mut self, project: &str, span: Span) {

@@ -26,14 +26,12 @@ pub mod paths;
 
 use crate::asl::CompileOptions;
 use crate::flow::ir;
-use crate::manifest::{names, Function, Manifest};
+pub use crate::manifest::incompatibility;
+use crate::manifest::{names, Manifest};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-
-/// Lambda's limit on a function's environment variables (their JSON text), in bytes.
-pub const ENV_LIMIT_BYTES: usize = 4096;
 
 /// The environment variable telling a unit's process which functions it serves
 /// (comma-separated manifest keys); the shim reads it.
@@ -81,7 +79,10 @@ pub struct Edge {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Reason {
     /// `colocate: <hint>` on these members.
-    Hint { hint: String, functions: Vec<String> },
+    Hint {
+        hint: String,
+        functions: Vec<String>,
+    },
     /// Joined because `from` → `to` are called one after the other.
     Sequence {
         from: String,
@@ -199,53 +200,12 @@ fn unit_env<'a>(
     env
 }
 
-/// Why two functions cannot share a Lambda, or `None` when they can.
-pub fn incompatibility(a: (&str, &Function), b: (&str, &Function)) -> Option<String> {
-    let ((ka, fa), (kb, fb)) = (a, b);
-    if fa.isolate {
-        return Some(format!("{ka} has `isolate: true`"));
-    }
-    if fb.isolate {
-        return Some(format!("{kb} has `isolate: true`"));
-    }
-    if fa.package != fb.package {
-        return Some(format!(
-            "different packages ({ka}: `{}`, {kb}: `{}`), and one Lambda runs one binary",
-            fa.package, fb.package
-        ));
-    }
-    if fa.memory != fb.memory {
-        return Some(format!(
-            "different memory ({ka}: {} MB, {kb}: {} MB)",
-            fa.memory, fb.memory
-        ));
-    }
-    if fa.timeout != fb.timeout {
-        return Some(format!(
-            "different timeouts ({ka}: {} s, {kb}: {} s)",
-            fa.timeout, fb.timeout
-        ));
-    }
-    for (k, v) in &fa.env {
-        if let Some(w) = fb.env.get(k) {
-            if v != w {
-                return Some(format!(
-                    "environment variable {k} differs ({ka}: {v:?}, {kb}: {w:?})"
-                ));
-            }
-        }
-    }
-    None
-}
-
 /// The edges of the call graph: `(from, to)` → (places, flows).
 pub fn successions(flows: &[&ir::Flow]) -> Vec<Edge> {
     let mut edges: BTreeMap<(String, String), (u32, BTreeSet<String>)> = BTreeMap::new();
     for flow in flows {
         let mut add = |from: &str, to: &str| {
-            let e = edges
-                .entry((from.to_string(), to.to_string()))
-                .or_default();
+            let e = edges.entry((from.to_string(), to.to_string())).or_default();
             e.0 += 1;
             e.1.insert(flow.name.clone());
         };
@@ -410,10 +370,13 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         if let (Some(ha), Some(hb)) = (hint_of(ga, &group), hint_of(gb, &group)) {
             if ha != hb {
                 for (me, other, hint) in [(a, b, hb), (b, a, ha)] {
-                    reasons.entry(group[me]).or_default().push(Reason::OtherHint {
-                        neighbour: keys[other].clone(),
-                        hint: hint.to_string(),
-                    });
+                    reasons
+                        .entry(group[me])
+                        .or_default()
+                        .push(Reason::OtherHint {
+                            neighbour: keys[other].clone(),
+                            hint: hint.to_string(),
+                        });
                 }
                 continue;
             }
@@ -429,7 +392,8 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
             let all: Vec<usize> = members_a.iter().chain(&members_b).copied().collect();
             (!env_fits(manifest, &keys, &all)).then(|| {
                 format!(
-                    "their environments together would be over Lambda's {ENV_LIMIT_BYTES} bytes"
+                    "their environments together would be over Lambda's {} bytes",
+                    names::ENV_MAX_BYTES
                 )
             })
         });
@@ -509,7 +473,10 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         let first = &manifest.functions[g];
         units.push(Unit {
             name,
-            env: unit_env(members.iter().map(|&m| &manifest.functions[m].env), &functions),
+            env: unit_env(
+                members.iter().map(|&m| &manifest.functions[m].env),
+                &functions,
+            ),
             functions,
             package: first.package.clone(),
             memory: first.memory,
@@ -523,8 +490,11 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
 /// Whether the unit of these members (indexes into `keys`) has an environment Lambda takes.
 fn env_fits(manifest: &Manifest, keys: &[&String], members: &[usize]) -> bool {
     let functions: Vec<String> = members.iter().map(|&m| keys[m].clone()).collect();
-    let env = unit_env(members.iter().map(|&m| &manifest.functions[m].env), &functions);
-    names::env_size(&env) <= ENV_LIMIT_BYTES
+    let env = unit_env(
+        members.iter().map(|&m| &manifest.functions[m].env),
+        &functions,
+    );
+    names::env_size(&env) <= names::ENV_MAX_BYTES
 }
 
 fn dedup_reasons(reasons: &mut Vec<Reason>) {

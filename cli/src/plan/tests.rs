@@ -127,21 +127,35 @@ fn the_call_graph_is_weighted_by_how_often_calls_follow_each_other() {
         find("Quote", "Check"),
         Some((2, vec!["Again".to_string(), "Order".to_string()]))
     );
-    assert_eq!(find("Pay", "Release"), Some((1, vec!["Order".to_string()])), "a catch body follows the call");
+    assert_eq!(
+        find("Pay", "Release"),
+        Some((1, vec!["Order".to_string()])),
+        "a catch body follows the call"
+    );
     // Both ways out of the `if` lead to Audit.
     assert_eq!(find("Check", "Audit").map(|e| e.0), Some(1));
     assert_eq!(find("Mail", "Audit").map(|e| e.0), Some(2));
-    assert_eq!(find("Release", "Mail"), None, "the catch body ends in `fail`");
+    assert_eq!(
+        find("Release", "Mail"),
+        None,
+        "the catch body ends in `fail`"
+    );
 }
 
 #[test]
 fn different_memory_or_timeouts_keep_functions_apart() {
     for setting in ["memory: 256", "timeout: 30"] {
         let plan = plan_of(
-            &format!("project: p\nfunctions:\n  A: {{ package: x }}\n  B: {{ package: x, {setting} }}\n"),
+            &format!(
+                "project: p\nfunctions:\n  A: {{ package: x }}\n  B: {{ package: x, {setting} }}\n"
+            ),
             &["flow F(input) {\n  a = A(input)\n  b = B(a)\n  return(b)\n}"],
         );
-        assert_eq!(members(&plan), [unit("A", &["A"]), unit("B", &["B"])], "{setting}");
+        assert_eq!(
+            members(&plan),
+            [unit("A", &["A"]), unit("B", &["B"])],
+            "{setting}"
+        );
         let why = plan.units[1].reasons[0].to_string();
         assert!(why.contains(setting.split(':').next().unwrap()), "{why}");
     }
@@ -208,7 +222,14 @@ fn compile_options_follow_the_plan() {
 /// A generated function: package, memory, timeout, env value, isolate, hint (indexes into
 /// small sets, so that many are compatible and many are not).
 fn function_strategy() -> impl Strategy<Value = (u8, u8, u8, u8, bool, u8)> {
-    (0..2u8, 0..2u8, 0..2u8, 0..3u8, prop::bool::weighted(0.2), 0..4u8)
+    (
+        0..2u8,
+        0..2u8,
+        0..2u8,
+        0..3u8,
+        prop::bool::weighted(0.2),
+        0..4u8,
+    )
 }
 
 fn generated_manifest(functions: &[(u8, u8, u8, u8, bool, u8)]) -> String {
@@ -295,7 +316,7 @@ proptest! {
                     prop_assert_eq!(Some(v), unit.env.get(k));
                 }
             }
-            prop_assert!(names::env_size(&unit.env) <= ENV_LIMIT_BYTES);
+            prop_assert!(names::env_size(&unit.env) <= names::ENV_MAX_BYTES);
         }
         // The same input gives the same plan.
         prop_assert_eq!(&plan, &super::plan(&m, &flows.iter().collect::<Vec<_>>()));
