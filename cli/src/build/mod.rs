@@ -113,7 +113,7 @@ pub fn build_units(
     options: &Options,
     progress: &mut dyn FnMut(BuiltUnit<'_>),
 ) -> Result<Vec<UnitRecord>, BuildError> {
-    let units = plan::one_unit_per_function(&project.manifest);
+    let units = plan::units(&crate::plan::plan_project(project));
     let units_dir = options.out_dir.join("units");
     if units.is_empty() {
         prune(&units_dir, &BTreeSet::new())?;

@@ -1,14 +1,11 @@
-//! Which Lambda units a project builds, from its manifest alone (pure). Until the colocation
-//! planner lands, every function is a unit of its own, named as `asl::CompileOptions` names
-//! it, so the built documents and the built units agree.
+//! Which Lambda units a project builds: the colocation plan (`crate::plan`) as build
+//! instructions, one binary per unit serving its members through the shim's dispatch.
 
-use crate::asl::CompileOptions;
 use crate::manifest::Manifest;
+use crate::plan::{self, Plan};
 use indexmap::IndexMap;
 
-/// The environment variable telling a unit's process which functions it serves
-/// (comma-separated manifest keys); the shim reads it.
-pub const FUNCTIONS_ENV: &str = "FLOWCTL_FUNCTIONS";
+pub use crate::plan::FUNCTIONS_ENV;
 
 /// One Lambda function to build and deploy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,31 +24,24 @@ pub struct UnitPlan {
     pub timeout: u32,
 }
 
-/// Every function in a unit of its own, in manifest order.
-pub fn one_unit_per_function(manifest: &Manifest) -> Vec<UnitPlan> {
-    let names = CompileOptions::one_unit_per_function(manifest.functions.keys().cloned(), "").units;
-    manifest
-        .functions
+/// The units of a plan, in its order.
+pub fn units(plan: &Plan) -> Vec<UnitPlan> {
+    plan.units
         .iter()
-        .map(|(key, function)| {
-            let mut env = function.env.clone();
-            // The unit's own list wins over a manifest value of the same name: it is what
-            // makes the process serve the right function.
-            env.shift_remove(FUNCTIONS_ENV);
-            env.insert(FUNCTIONS_ENV.to_string(), key.clone());
-            UnitPlan {
-                name: names
-                    .get(key)
-                    .cloned()
-                    .unwrap_or_else(|| key.replace('.', "-")),
-                functions: vec![key.clone()],
-                package: function.package.clone(),
-                env,
-                memory: function.memory,
-                timeout: function.timeout,
-            }
+        .map(|u| UnitPlan {
+            name: u.name.clone(),
+            functions: u.functions.clone(),
+            package: u.package.clone(),
+            env: u.env.clone(),
+            memory: u.memory,
+            timeout: u.timeout,
         })
         .collect()
+}
+
+/// Every function in a unit of its own, in manifest order (the layout without colocation).
+pub fn one_unit_per_function(manifest: &Manifest) -> Vec<UnitPlan> {
+    units(&plan::one_unit_per_function(manifest))
 }
 
 /// The packages `units` need, each once, sorted (the `-p` list of the one cargo build).

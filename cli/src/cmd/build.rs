@@ -154,7 +154,7 @@ fn compile_flows(project: &Project) -> anyhow::Result<Result<Vec<Compiled>, Vec<
                 flow.path.display()
             );
         };
-        match asl::compile(ir, &options(project, flow)) {
+        match asl::compile(ir, &options(project, flow, true)) {
             Ok(doc) => compiled.push(Compiled {
                 name: flow.name.clone(),
                 kind: flow.entry.kind.as_str(),

@@ -5,6 +5,7 @@ use super::{DiagnosticsFound, Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::asl::{self, CompileOptions};
 use flowctl::diagnostic::did_you_mean;
+use flowctl::plan;
 use flowctl::project::{LoadedFlow, Project};
 use flowctl::render::{self, FileDiagnostics};
 use serde_json::{json, Value};
@@ -13,6 +14,10 @@ use serde_json::{json, Value};
 pub struct Args {
     /// The flow's name in the manifest
     pub flow: String,
+    /// Compile every call as a Task of its own (no fused chains), for comparing or debugging;
+    /// the units are still the colocation plan's
+    #[arg(long)]
+    pub no_fuse: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
@@ -39,7 +44,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             flow.path.display()
         );
     };
-    match asl::compile(ir, &options(project, flow)) {
+    match asl::compile(ir, &options(project, flow, !args.no_fuse)) {
         Ok(doc) => {
             print!("{}", asl::to_pretty_json(&doc));
             Ok(Exit::Success)
@@ -67,11 +72,11 @@ pub(super) fn find<'p>(project: &'p Project, name: &str) -> anyhow::Result<&'p L
     }
 }
 
-/// How a flow of `project` is compiled: every function in a Lambda unit of its own (until
-/// the colocation planner decides otherwise), the source path in the comment.
-pub(super) fn options(project: &Project, flow: &LoadedFlow) -> CompileOptions {
+/// How a flow of `project` is compiled: calls go to the units of the colocation plan, with
+/// fusion unless `fuse` is false; the source path goes in the comment.
+pub(super) fn options(project: &Project, flow: &LoadedFlow, fuse: bool) -> CompileOptions {
     let source = flow.entry.source.to_string_lossy().replace('\\', "/");
-    CompileOptions::one_unit_per_function(project.manifest.functions.keys().cloned(), &source)
+    plan::plan_project(project).compile_options(&project.manifest, &source, fuse)
 }
 
 /// Compile diagnostics as a report against the flow's file.

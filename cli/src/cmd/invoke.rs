@@ -182,7 +182,7 @@ fn project_flow(
         global.require_clean(&loaded)?;
         bail!("flow `{flow}` could not be checked");
     };
-    let doc = match asl::compile(ir, &compile::options(project, entry)) {
+    let doc = match asl::compile(ir, &compile::options(project, entry, true)) {
         Ok(doc) => doc,
         Err(diagnostics) => {
             return compile::fail(global, &[compile::report(entry, diagnostics)]).map(Err)
@@ -193,7 +193,7 @@ fn project_flow(
         asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
     let label = entry.path.display().to_string();
 
-    let plan: Vec<_> = flowctl::build::plan::one_unit_per_function(&project.manifest)
+    let plan: Vec<_> = flowctl::build::plan::units(&flowctl::plan::plan_project(project))
         .into_iter()
         .filter(|unit| called.contains(&unit.name))
         .collect();

@@ -509,6 +509,12 @@ fn dedup_reasons(reasons: &mut Vec<Reason>) {
     });
 }
 
+/// The plan of a loaded project, from the flows that checked.
+pub fn plan_project(project: &crate::project::Project) -> Plan {
+    let flows: Vec<&ir::Flow> = project.flows.iter().filter_map(|f| f.ir.as_ref()).collect();
+    plan(&project.manifest, &flows)
+}
+
 impl Plan {
     /// The unit hosting `function`.
     pub fn unit_of(&self, function: &str) -> Option<&Unit> {
