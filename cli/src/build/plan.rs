@@ -55,6 +55,7 @@ pub fn packages(units: &[UnitPlan]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::asl::CompileOptions;
 
     fn manifest(yaml: &str) -> Manifest {
         let (manifest, diags) = crate::manifest::parse(yaml);
