@@ -14,6 +14,7 @@ mod fmt;
 mod graph;
 mod invoke;
 mod new;
+mod plan;
 mod schema;
 mod status;
 
@@ -80,6 +81,8 @@ pub enum Command {
     Build(build::Args),
     /// Run a flow (or any state machine document) on the local engine and print its output
     Invoke(invoke::Args),
+    /// Show which functions share a Lambda, the fused chains, and what each flow path costs
+    Plan(plan::Args),
     /// Build, then deploy the project to AWS or LocalStack (plan + apply; --dry-run prints the plan)
     Deploy(deploy::Args),
     /// Show what is deployed for the project, with hashes and drift against the local build
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
         Command::Invoke(args) => invoke::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
         Command::Deploy(args) => deploy::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Destroy(args) => destroy::run(&cli.global, args),

@@ -23,6 +23,7 @@
 //! gives the same plan (no hash-map order leaks into it).
 
 pub mod paths;
+pub mod report;
 
 use crate::asl::CompileOptions;
 use crate::flow::ir;

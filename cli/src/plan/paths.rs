@@ -67,7 +67,7 @@ pub const STANDARD_TRANSITION_USD: f64 = 0.025 / 1_000.0;
 pub const LAMBDA_REQUEST_USD: f64 = 0.20 / 1_000_000.0;
 
 /// One way through the state machine and what one execution along it costs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Path {
     /// The decisions taken, e.g. `"if x == 1" → "y = F"; "y = F" fails → "cleanup"`, or
     /// "the only path" when there were none.
@@ -84,7 +84,8 @@ pub struct Path {
 }
 
 /// How the execution ends along a path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Succeeds,
     /// `error` is the `Fail` state's `Error`, its `ErrorPath` text when the error comes from the
@@ -123,7 +124,7 @@ pub fn paths(doc: &Value) -> Paths {
 /// What a run pays: the price of a transition and of a Lambda request. Duration charges
 /// (Lambda GB-seconds, Express workflow duration), free tiers and other services are not
 /// included.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Prices {
     pub per_transition_usd: f64,
     pub per_request_usd: f64,
