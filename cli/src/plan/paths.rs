@@ -997,18 +997,35 @@ mod tests {
         assert!(!found.truncated);
 
         let check = "if reservation.status == 'available'";
+        let quote = "rate = QuoteRate";
+        let loyalty = "tier = LookupLoyalty";
         let reserve = "reservation = ReserveAvailability";
         let pay = "payment = ProcessPayment";
+        let confirm = "confirmation = ConfirmReservation";
+        let notify = "_ = NotifyGuest";
         let release = "_ = ReleaseReservation";
         let happy = [
             "Start",
+            quote,
+            loyalty,
             reserve,
             check,
             pay,
-            "return {ok, reservation, payment}",
+            confirm,
+            notify,
+            "return {ok, reservation, payment, confirmation, rate, tier}",
         ];
-        let payment_fails = ["Start", reserve, check, pay, release, "fail PaymentFailed"];
-        let no_rooms = ["Start", reserve, check, "fail NotAvailable"];
+        let payment_fails = [
+            "Start",
+            quote,
+            loyalty,
+            reserve,
+            check,
+            pay,
+            release,
+            "fail PaymentFailed",
+        ];
+        let no_rooms = ["Start", quote, loyalty, reserve, check, "fail NotAvailable"];
         for state in happy.iter().chain(&payment_fails).chain(&no_rooms) {
             assert!(doc["States"].get(*state).is_some(), "no state {state:?}");
         }
@@ -1032,7 +1049,7 @@ mod tests {
                     format!("\"{check}\" → \"{pay}\""),
                     Outcome::Succeeds,
                     happy.len() as u64,
-                    2, // reserve, pay
+                    6, // quote, loyalty, reserve, pay, confirm, notify
                     false
                 ),
                 (
@@ -1041,7 +1058,7 @@ mod tests {
                         error: "PaymentFailed".into()
                     },
                     payment_fails.len() as u64,
-                    3, // reserve, pay, release
+                    5, // quote, loyalty, reserve, pay, release
                     true
                 ),
                 (
@@ -1050,7 +1067,7 @@ mod tests {
                         error: "NotAvailable".into()
                     },
                     no_rooms.len() as u64,
-                    1, // reserve
+                    3, // quote, loyalty, reserve
                     false
                 ),
             ]
