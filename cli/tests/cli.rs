@@ -203,9 +203,42 @@ fn compile_prints_the_state_machine() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["StartAt"], "Start");
+    // The colocation plan puts every function but the isolated ProcessPayment in the
+    // `reservations` unit, and the adjacent calls to them before and after the payment
+    // become one Task each.
+    let unit_of =
+        |doc: &Value, state: &str| doc["States"][state]["Parameters"]["FunctionName"].clone();
     assert_eq!(
-        doc["States"]["reservation = ReserveAvailability"]["Parameters"]["FunctionName"],
-        "${unit:ReserveAvailability}"
+        unit_of(
+            &doc,
+            "fused QuoteRate + LookupLoyalty + ReserveAvailability"
+        ),
+        "${unit:reservations}"
+    );
+    assert_eq!(
+        unit_of(&doc, "fused ConfirmReservation + NotifyGuest"),
+        "${unit:reservations}"
+    );
+    assert_eq!(
+        unit_of(&doc, "payment = ProcessPayment"),
+        "${unit:ProcessPayment}"
+    );
+    assert!(doc["States"]
+        .get("reservation = ReserveAvailability")
+        .is_none());
+    // Without fusion every call is a Task of its own, in the same units.
+    let unfused = flowctl(&[
+        "compile",
+        "Booking",
+        "--no-fuse",
+        "-m",
+        "examples/booking/flowctl.yaml",
+    ]);
+    assert_eq!(unfused.status.code(), Some(0), "{}", stderr(&unfused));
+    let unfused: Value = serde_json::from_slice(&unfused.stdout).unwrap();
+    assert_eq!(
+        unit_of(&unfused, "reservation = ReserveAvailability"),
+        "${unit:reservations}"
     );
     // Byte-stable: a second run prints the same bytes.
     assert_eq!(
@@ -424,13 +457,12 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
         entered,
         [
             "Start",
-            "rate = QuoteRate",
-            "tier = LookupLoyalty",
-            "reservation = ReserveAvailability",
+            "fused QuoteRate + LookupLoyalty + ReserveAvailability",
             "if reservation.status == 'available'",
             "payment = ProcessPayment",
             "_ = ReleaseReservation",
             "fail PaymentFailed"
-        ]
+        ],
+        "the quote, the loyalty lookup and the hold are one fused Task"
     );
 }
