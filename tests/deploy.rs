@@ -280,14 +280,35 @@ fn assert_booking_deployed(state: &Value, project: &str, functions: &[&str], flo
     }
 }
 
-const ALL_FUNCTIONS: [&str; 6] = [
-    "ReserveAvailability",
-    "ProcessPayment",
-    "ReleaseReservation",
-    "QuoteRate",
-    "LookupLoyalty",
-    "NotifyGuest",
-];
+/// The booking example's Lambda units, as `flowctl plan` places its seven functions:
+/// everything but ProcessPayment (`isolate: true`) shares `reservations`.
+const ALL_UNITS: [&str; 2] = ["reservations", "ProcessPayment"];
+
+/// Queues answers for the next Lambda invocations on moto (its Lambda without Docker
+/// answers from this queue, else echoes the payload).
+fn queue_lambda_answers(moto: &Moto, answers: &[Value]) {
+    let job = json!({
+        "url": format!("{}/moto-api/static/lambda-simple/response", moto.endpoint),
+        "body": { "results": answers.iter().map(Value::to_string).collect::<Vec<_>>(), "region": REGION },
+    });
+    let script = "import json, sys, urllib.request\n\
+                  job = json.load(sys.stdin)\n\
+                  req = urllib.request.Request(job['url'], data=json.dumps(job['body']).encode(), \
+                  headers={'Content-Type': 'application/json'}, method='POST')\n\
+                  urllib.request.urlopen(req, timeout=10).read()\n";
+    let mut child = Command::new(python())
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("the test Python runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "moto took the answers");
+}
 
 #[test]
 fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_destroyed() {
@@ -303,7 +324,8 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
         at,
         &["--output", "json", "deploy", "--dry-run"],
     )));
-    assert_eq!(plan["summary"]["create"], 10, "{plan:#}");
+    // Two roles, two Lambda units, two state machines.
+    assert_eq!(plan["summary"]["create"], 6, "{plan:#}");
     assert_eq!(
         proxy::mutations(&proxy.take()),
         Vec::<String>::new(),
@@ -312,14 +334,14 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
 
     let first = ok(flowctl(&dir, at, &["deploy"]));
     assert!(
-        String::from_utf8_lossy(&first.stderr).contains("[10/10]"),
+        String::from_utf8_lossy(&first.stderr).contains("[6/6]"),
         "{}",
         show(&first)
     );
     assert_booking_deployed(
         &deployed(moto, project),
         project,
-        &ALL_FUNCTIONS,
+        &ALL_UNITS,
         &["Booking", "Reprice"],
     );
     proxy.take();
@@ -332,11 +354,12 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
         Vec::<String>::new(),
         "{recorded:#?}"
     );
-    assert_eq!(stdout_json(&again)["summary"]["unchanged"], 10);
+    assert_eq!(stdout_json(&again)["summary"]["unchanged"], 6);
     let status = stdout_json(&ok(flowctl(&dir, at, &["--output", "json", "status"])));
     assert_eq!(status["in_sync"], true, "{status:#}");
 
-    // Remote invocation: moto's Lambda echoes its payload, so outputs are computable.
+    // Remote invocation. moto's Lambda echoes its payload: Reprice's calls go to the shared
+    // unit, so each answer is the echo of its envelope.
     let reprice = json!({"guest": "g-1", "nights": ["2026-01-01", "2026-01-02"], "currency": "EUR", "delay_seconds": 0, "channel": "none"});
     let out = ok(flowctl(
         &dir,
@@ -354,11 +377,61 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     ));
     let execution = stdout_json(&out);
     assert_eq!(execution["status"], "SUCCEEDED", "{execution:#}");
+    let call = |function: &str, payload: Value| json!({"function": function, "payload": payload});
     assert_eq!(
         execution["output"],
-        json!({"notified": "none", "quotes": [{"guest": "g-1"}, [{"night": "2026-01-01", "currency": "EUR"}, {"night": "2026-01-02", "currency": "EUR"}]]})
+        json!({"notified": "none", "quotes": [
+            call("LookupLoyalty", json!({"guest": "g-1"})),
+            [call("QuoteRate", json!({"night": "2026-01-01", "currency": "EUR"})),
+             call("QuoteRate", json!({"night": "2026-01-02", "currency": "EUR"}))]
+        ]})
     );
-    // Booking's reservation is the echo of its request, which has no `status`: no rooms.
+    // Booking runs two fused chains and ProcessPayment: three Lambda invocations, answered
+    // in order from moto's queue with what the functions would answer.
+    let stay = json!({"id": "b-1", "nights": 2, "amount": 120, "arrival": "2026-01-01",
+                      "currency": "EUR", "guest": "vip-ann"});
+    let rate = json!({"night": "2026-01-01", "currency": "EUR", "rate": 110.0});
+    let tier = json!({"guest": "vip-ann", "tier": "gold", "discount": 0.15});
+    let held =
+        json!({"id": "b-1", "nights": 2, "status": "available", "room": 101, "hold": "hold-b-1"});
+    let paid = json!({"id": "b-1", "amount": 120.0, "status": "charged", "transaction": "txn-b-1"});
+    let confirmed = json!({"id": "b-1", "room": 101, "transaction": "txn-b-1", "status": "confirmed", "reference": "conf-b-1"});
+    queue_lambda_answers(
+        moto,
+        &[
+            json!({"rate": rate, "tier": tier, "reservation": held}),
+            paid.clone(),
+            json!({"confirmation": confirmed}),
+        ],
+    );
+    let out = ok(flowctl(
+        &dir,
+        at,
+        &[
+            "--output",
+            "json",
+            "invoke",
+            "Booking",
+            "--target",
+            "localstack",
+            "--input",
+            &stay.to_string(),
+        ],
+    ));
+    let execution = stdout_json(&out);
+    assert_eq!(execution["status"], "SUCCEEDED", "{execution:#}");
+    assert_eq!(
+        execution["output"],
+        json!({"ok": true, "reservation": held, "payment": paid, "confirmation": confirmed,
+               "rate": rate, "tier": tier})
+    );
+    // No room: the failure, its cause and the failing state.
+    queue_lambda_answers(
+        moto,
+        &[
+            json!({"rate": rate, "tier": tier, "reservation": {"id": "b-1", "nights": 2, "status": "unavailable"}}),
+        ],
+    );
     let out = flowctl(
         &dir,
         at,
@@ -368,7 +441,7 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
             "--target",
             "localstack",
             "--input",
-            r#"{"id": "b-1", "nights": 2, "amount": 120}"#,
+            &stay.to_string(),
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
@@ -381,6 +454,7 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
         stderr.contains("in state `"),
         "the failing state is named: {stderr}"
     );
+    // One function by its manifest key: its unit is called with the envelope naming it.
     let out = ok(flowctl(
         &dir,
         at,
@@ -396,14 +470,17 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
             r#"{"id": "b-2"}"#,
         ],
     ));
-    assert_eq!(stdout_json(&out)["payload"], json!({"id": "b-2"}));
+    assert_eq!(
+        stdout_json(&out)["payload"],
+        json!({"function": "ReserveAvailability", "payload": {"id": "b-2"}})
+    );
     assert_eq!(
         stdout_json(&out)["function"],
-        format!("{project}-ReserveAvailability")
+        format!("{project}-reservations")
     );
     proxy.take();
 
-    // One function's configuration changes: only that function is updated.
+    // The reservations' table changes: only their unit is updated.
     edit_manifest(&dir, |m| {
         m.replace("env: { TABLE: bookings }", "env: { TABLE: bookings-v2 }")
     });
@@ -431,31 +508,25 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     assert!(
         writes
             .iter()
-            .all(|w| w.contains(&format!("{project}-ReserveAvailability"))),
-        "only ReserveAvailability is written: {writes:#?}"
+            .all(|w| w.contains(&format!("{project}-reservations"))),
+        "only the reservations unit is written: {writes:#?}"
     );
     let state = deployed(moto, project);
     assert_eq!(
-        state["functions"][format!("{project}-ReserveAvailability")]["env"]["TABLE"],
+        state["functions"][format!("{project}-reservations")]["env"]["TABLE"],
         "bookings-v2"
     );
-    assert_booking_deployed(&state, project, &ALL_FUNCTIONS, &["Booking", "Reprice"]);
+    assert_booking_deployed(&state, project, &ALL_UNITS, &["Booking", "Reprice"]);
 
-    // The Reprice flow and the functions only it calls leave the manifest: kept without
-    // --prune (and said so), deleted with it.
+    // The Reprice flow leaves the manifest: its state machine is kept without --prune (and
+    // said so), deleted with it.
     edit_manifest(&dir, |m| {
         let mut out = String::new();
         let mut skip = false;
         for line in m.lines() {
             let top = line.starts_with("  ") && !line.starts_with("    ");
             if top {
-                skip = [
-                    "  QuoteRate:",
-                    "  LookupLoyalty:",
-                    "  NotifyGuest:",
-                    "  Reprice:",
-                ]
-                .contains(&line);
+                skip = line == "  Reprice:";
             } else if !line.starts_with(' ') {
                 skip = false;
             }
@@ -473,35 +544,19 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
         show(&kept)
     );
     assert_eq!(
-        deployed(moto, project)["functions"]
+        deployed(moto, project)["machines"]
             .as_object()
             .unwrap()
             .len(),
-        6
+        2
     );
     let pruned = stdout_json(&ok(flowctl(
         &dir,
         at,
         &["--output", "json", "deploy", "--prune"],
     )));
-    assert_eq!(pruned["summary"]["delete"], 4, "{pruned:#}");
-    assert_booking_deployed(
-        &deployed(moto, project),
-        project,
-        &[
-            "ReserveAvailability",
-            "ProcessPayment",
-            "ReleaseReservation",
-        ],
-        &["Booking"],
-    );
-    let policy =
-        &deployed(moto, project)["roles"][format!("{project}-sfn-role")]["policies"]["flowctl"];
-    assert_eq!(
-        policy["Statement"][0]["Resource"].as_array().unwrap().len(),
-        3,
-        "the policy follows the functions"
-    );
+    assert_eq!(pruned["summary"]["delete"], 1, "{pruned:#}");
+    assert_booking_deployed(&deployed(moto, project), project, &ALL_UNITS, &["Booking"]);
 
     // destroy leaves nothing tagged for the project.
     ok(flowctl(&dir, at, &["destroy"]));
@@ -551,7 +606,7 @@ fn deploys_converge_through_throttling_server_errors_and_a_target_that_dies_half
     assert_booking_deployed(
         &deployed(moto, project),
         project,
-        &ALL_FUNCTIONS,
+        &ALL_UNITS,
         &["Booking", "Reprice"],
     );
     ok(flowctl(&dir, at, &["deploy"]));
@@ -586,7 +641,7 @@ fn deploys_converge_through_throttling_server_errors_and_a_target_that_dies_half
     assert_booking_deployed(
         &deployed(moto, project),
         project,
-        &ALL_FUNCTIONS,
+        &ALL_UNITS,
         &["Booking", "Reprice"],
     );
     proxy.take();
@@ -614,7 +669,7 @@ fn an_express_flow_is_deployed_with_its_log_group_and_logging() {
     let at = moto.endpoint.as_str();
     ok(flowctl(&dir, at, &["deploy"]));
     let state = deployed(moto, project);
-    assert_booking_deployed(&state, project, &ALL_FUNCTIONS, &["Booking", "Reprice"]);
+    assert_booking_deployed(&state, project, &ALL_UNITS, &["Booking", "Reprice"]);
     let group = format!("/aws/vendedlogs/states/{project}-Reprice");
     assert_eq!(state["log_groups"], json!([group]));
     let logging = &state["machines"][format!("{project}-Reprice")]["logging"];

@@ -311,8 +311,18 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let project_name = &project.manifest.project;
 
     if let Some(function) = &args.function {
-        let lambda = if project.manifest.functions.contains_key(function) {
-            names::unit_lambda_name(project_name, &function.replace('.', "-"))
+        let plan = flowctl::plan::plan_project(&project);
+        let mut input = input;
+        let lambda = if let Some(unit) = plan.unit_of(function) {
+            // A unit serving several functions is told which one to run, as a flow's Task
+            // tells it.
+            if unit.functions.len() > 1 {
+                input = json!({
+                    flowctl::asl::ENVELOPE_FUNCTION: function,
+                    flowctl::asl::ENVELOPE_PAYLOAD: input,
+                });
+            }
+            names::unit_lambda_name(project_name, &unit.name)
         } else if function.starts_with(&format!("{project_name}-")) || function.starts_with("arn:")
         {
             function.clone()
