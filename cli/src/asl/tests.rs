@@ -9,11 +9,7 @@ use serde_json::json;
 const FUNCTIONS: [&str; 4] = ["F", "G", "H", "pay.Charge"];
 
 fn ir_of(src: &str) -> ir::Flow {
-    let (file, diags) = parse(src);
-    assert!(diags.is_empty(), "parse errors: {diags:#?}");
-    let (flow, diags) = check(&file.unwrap(), &KnownFunctions::new("demo", FUNCTIONS));
-    assert!(diags.is_empty(), "check errors: {diags:#?}");
-    flow.unwrap()
+    crate::flow::checked(src, &KnownFunctions::new("demo", FUNCTIONS))
 }
 
 fn opts() -> CompileOptions {

@@ -3,17 +3,13 @@
 
 use super::*;
 use crate::engine::{self, ExecutionOptions, InProcess, Status, TaskError, Units};
-use crate::flow::{check, parse, KnownFunctions};
+use crate::flow::KnownFunctions;
 use serde_json::json;
 
 const FUNCTIONS: [&str; 5] = ["A", "B", "C", "Solo", "Risky"];
 
 fn ir_of(src: &str) -> ir::Flow {
-    let (file, diags) = parse(src);
-    assert!(diags.is_empty(), "parse errors: {diags:#?}");
-    let (flow, diags) = check(&file.unwrap(), &KnownFunctions::new("demo", FUNCTIONS));
-    assert!(diags.is_empty(), "check errors: {diags:#?}");
-    flow.unwrap()
+    crate::flow::checked(src, &KnownFunctions::new("demo", FUNCTIONS))
 }
 
 /// A, B, C and Risky share unit `shared`; Solo is alone. All but Risky may fuse.

@@ -203,6 +203,13 @@ pub fn build_units(
             &info,
             options.architecture,
         ));
+        problems.extend(size_problem(
+            &users,
+            package,
+            "unzipped",
+            bytes.len() as u64,
+            LAMBDA_UNZIPPED_MAX_BYTES,
+        ));
         if native {
             if let Some(names) = registry::registered(&path) {
                 let wanted: Vec<&str> = units
@@ -237,6 +244,15 @@ pub fn build_units(
         };
         let previous = previous.as_ref().and_then(|r| r.unit(&unit.name));
         let (record, changed) = package_unit(&units_dir, unit, binary, previous)?;
+        if let Some(problem) = size_problem(
+            &format!("unit `{}`", unit.name),
+            &unit.package,
+            "zipped",
+            record.size,
+            LAMBDA_ZIP_MAX_BYTES,
+        ) {
+            return Err(BuildError::Rejected(vec![problem]));
+        }
         progress(BuiltUnit {
             record: &record,
             changed,
@@ -246,6 +262,23 @@ pub fn build_units(
     }
     prune(&units_dir, &units.iter().map(|u| u.name.clone()).collect())?;
     Ok(records)
+}
+
+/// Lambda's limit on a deployment package uploaded directly (zipped), in bytes.
+pub const LAMBDA_ZIP_MAX_BYTES: u64 = 50 * 1024 * 1024;
+/// Lambda's limit on a function's code unzipped, in bytes.
+pub const LAMBDA_UNZIPPED_MAX_BYTES: u64 = 250 * 1024 * 1024;
+
+/// A package over one of Lambda's size limits. Every unit of a package ships the same
+/// binary, so colocating functions never changes a unit's size: the limit is the package's.
+fn size_problem(users: &str, package: &str, what: &str, size: u64, limit: u64) -> Option<String> {
+    (size > limit).then(|| {
+        format!(
+            "{users}: package `{package}` is {:.1} MB {what}, over Lambda's {} MB; make the binary smaller (fewer dependencies, `opt-level = \"s\"`, strip) or split the package",
+            size as f64 / (1024.0 * 1024.0),
+            limit / (1024 * 1024)
+        )
+    })
 }
 
 /// `unit `A`` or `units `A`, `B``: who is affected by a package's problem.
@@ -487,6 +520,32 @@ fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_over_lambdas_size_limits_are_named_with_their_size() {
+        assert_eq!(
+            size_problem(
+                "unit `u`",
+                "fns",
+                "zipped",
+                LAMBDA_ZIP_MAX_BYTES,
+                LAMBDA_ZIP_MAX_BYTES
+            ),
+            None
+        );
+        let problem = size_problem(
+            "unit `u`",
+            "fns",
+            "zipped",
+            LAMBDA_ZIP_MAX_BYTES + 1024 * 1024,
+            LAMBDA_ZIP_MAX_BYTES,
+        )
+        .unwrap();
+        assert!(
+            problem.starts_with("unit `u`: package `fns` is 51.0 MB zipped, over Lambda's 50 MB"),
+            "{problem}"
+        );
+    }
 
     #[test]
     fn the_workspace_root_wins_over_a_member_package() {

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::asl::{compile, resolve_units, CompileOptions};
-use crate::flow::{check, parse, KnownFunctions};
+use crate::flow::KnownFunctions;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,12 +22,9 @@ const FUNCTIONS: [&str; 7] = [
 /// The flow's ASL, with each `${unit:NAME}` replaced by `NAME` (one unit per function, so the
 /// names are the function keys and payloads are not wrapped).
 fn compiled(source: &str, path: &str) -> StateMachine {
-    let (file, diags) = parse(source);
-    assert!(diags.is_empty(), "{diags:#?}");
-    let (flow, diags) = check(&file.unwrap(), &KnownFunctions::new("booking", FUNCTIONS));
-    assert!(diags.is_empty(), "{diags:#?}");
+    let flow = crate::flow::checked(source, &KnownFunctions::new("booking", FUNCTIONS));
     let opts = CompileOptions::one_unit_per_function(FUNCTIONS.map(String::from), path);
-    let doc = compile(&flow.unwrap(), &opts).unwrap_or_else(|d| panic!("{d:#?}"));
+    let doc = compile(&flow, &opts).unwrap_or_else(|d| panic!("{d:#?}"));
     let doc = resolve_units(&doc, |unit| Some(unit.to_string())).unwrap();
     load(&doc).unwrap_or_else(|e| panic!("{e:#?}"))
 }

@@ -2,7 +2,7 @@
 //! test over generated manifests) that nothing that must stay apart ever shares a unit.
 
 use super::*;
-use crate::flow::{check, parse, KnownFunctions};
+use crate::flow::KnownFunctions;
 use proptest::prelude::*;
 
 fn manifest(yaml: &str) -> Manifest {
@@ -12,12 +12,8 @@ fn manifest(yaml: &str) -> Manifest {
 }
 
 fn flow(manifest: &Manifest, src: &str) -> ir::Flow {
-    let (file, diags) = parse(src);
-    assert!(diags.is_empty(), "parse errors: {diags:#?}");
     let known = KnownFunctions::new(manifest.namespace(), manifest.functions.keys().cloned());
-    let (flow, diags) = check(&file.unwrap(), &known);
-    assert!(diags.is_empty(), "check errors: {diags:#?}");
-    flow.unwrap()
+    crate::flow::checked(src, &known)
 }
 
 fn plan_of(yaml: &str, flows: &[&str]) -> Plan {
