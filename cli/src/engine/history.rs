@@ -18,8 +18,8 @@ pub struct HistoryEvent {
     pub previous_event_id: u64,
     pub timestamp: SystemTime,
     pub kind: EventKind,
-    /// The state the event is about, if any.
-    pub state: Option<String>,
+    /// The state the event is about, if any (its name, shared with the loaded machine).
+    pub state: Option<Arc<str>>,
     /// Read with `details()`.
     pub(crate) details: Details,
 }
@@ -303,13 +303,13 @@ impl Recorder {
         previous: u64,
         timestamp: SystemTime,
         kind: EventKind,
-        state: Option<&str>,
+        state: Option<&Arc<str>>,
         details: impl FnOnce() -> Details,
     ) -> u64 {
         let Some(events) = &self.events else {
             return 0;
         };
-        let (state, details) = (state.map(String::from), details());
+        let (state, details) = (state.cloned(), details());
         let mut events = events
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());

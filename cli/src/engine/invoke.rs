@@ -37,15 +37,21 @@ impl TaskError {
 /// Runs one function. `function` is what the state machine names: for
 /// `arn:aws:states:::lambda:invoke` the `FunctionName` parameter (a name or an ARN), for a
 /// Task whose `Resource` is a Lambda ARN, that ARN. The result is the function's payload.
+///
+/// Payload and result are shared (`Arc`), not owned: the execution history holds the very
+/// value a function is called with and the one it answers, so owned values would force a copy
+/// of each on every call. An invoker that serializes only reads the payload; a function that
+/// wants to change it takes it with `Arc::unwrap_or_clone` (a copy only if still shared).
 pub trait Invoker: Send + Sync {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>>;
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>>;
 }
 
-type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(Arc<Value>) -> BoxFuture<'static, Result<Arc<Value>, TaskError>> + Send + Sync>;
 
 /// Functions registered from Rust, called in-process (tests, benchmarks, hand-written machines).
 /// A name matches a `FunctionName`/ARN exactly, or the last `:`-separated part of an ARN
@@ -85,23 +91,33 @@ impl InProcess {
         InProcess::default()
     }
 
-    /// Registers an async function.
-    pub fn function<F, Fut>(mut self, name: impl Into<String>, f: F) -> InProcess
+    /// Registers an async function. It answers a `Value`, or an `Arc<Value>` (say, its
+    /// payload or a part of it passed on uncopied).
+    pub fn function<F, Fut, R>(mut self, name: impl Into<String>, f: F) -> InProcess
     where
-        F: Fn(Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+        F: Fn(Arc<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+        R: Into<Arc<Value>>,
     {
-        self.functions
-            .insert(name.into(), Arc::new(move |v| Box::pin(f(v))));
+        let handler: Handler = Arc::new(move |v| {
+            let answer = f(v);
+            Box::pin(async move { answer.await.map(Into::into) })
+        });
+        self.functions.insert(name.into(), handler);
         self
     }
 
     /// Registers a synchronous function (it runs when called; its answer is ready at once).
-    pub fn sync<F>(self, name: impl Into<String>, f: F) -> InProcess
+    /// An echo: `InProcess::new().sync("echo", Ok)`.
+    pub fn sync<F, R>(mut self, name: impl Into<String>, f: F) -> InProcess
     where
-        F: Fn(Value) -> Result<Value, TaskError> + Send + Sync + 'static,
+        F: Fn(Arc<Value>) -> Result<R, TaskError> + Send + Sync + 'static,
+        R: Into<Arc<Value>>,
     {
-        self.function(name, move |v| std::future::ready(f(v)))
+        let handler: Handler =
+            Arc::new(move |v| Box::pin(std::future::ready(f(v).map(Into::into))));
+        self.functions.insert(name.into(), handler);
+        self
     }
 
     fn lookup(&self, function: &str) -> Option<&Handler> {
@@ -143,8 +159,8 @@ impl Invoker for InProcess {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         match self.lookup(function) {
             Some(handler) => handler(payload),
             None => Box::pin(async move {
@@ -178,7 +194,8 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST",
             "function:echo",
         ] {
-            assert_eq!(block_on(inv.invoke(name, json!(1))), Ok(json!(1)), "{name}");
+            let answer = block_on(inv.invoke(name, Arc::new(json!(1))));
+            assert_eq!(answer, Ok(Arc::new(json!(1))), "{name}");
         }
         for (arn, name) in [
             ("arn:aws:lambda:us-east-1:1:function:f", "f"),
@@ -191,7 +208,7 @@ mod tests {
         ] {
             assert_eq!(short_name(arn), name, "{arn}");
         }
-        let err = block_on(inv.invoke("nope", json!(1))).unwrap_err();
+        let err = block_on(inv.invoke("nope", Arc::new(json!(1)))).unwrap_err();
         assert_eq!(err.error, "Lambda.ResourceNotFoundException");
     }
 }

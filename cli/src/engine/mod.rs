@@ -176,7 +176,7 @@ impl Execution {
         self.history
             .iter()
             .filter(|e| e.kind.is_state_entered())
-            .filter_map(|e| e.state.clone())
+            .filter_map(|e| e.state.as_deref().map(String::from))
             .collect()
     }
 }

@@ -49,7 +49,7 @@ const HISTORY_LIMIT: u64 = 25_000;
 /// A failed state: the error, and the state where it arose.
 struct Failure {
     error: TaskError,
-    state: Box<str>,
+    state: Arc<str>,
 }
 
 /// One line of work (the execution, a branch, an iteration): the last event it recorded, so
@@ -103,6 +103,26 @@ impl Data {
             Data::Shared(v) => Some(v.clone()),
         }
     }
+
+    /// The value behind an `Arc` (moved there if owned), to hand to a function.
+    fn into_arc(self) -> Arc<Value> {
+        match self {
+            Data::Owned(v) => Arc::new(v),
+            Data::Shared(v) => v,
+        }
+    }
+
+    /// Owned again if nothing else holds it (say, a function's answer with the history off),
+    /// so that what follows may take from it rather than copy.
+    fn unshared(self) -> Data {
+        match self {
+            Data::Shared(v) => match Arc::try_unwrap(v) {
+                Ok(v) => Data::Owned(v),
+                Err(v) => Data::Shared(v),
+            },
+            owned => owned,
+        }
+    }
 }
 
 /// A Task's input: the state's value when the state needs it afterwards (a retry, a
@@ -127,10 +147,9 @@ impl TaskInput<'_> {
 /// What a `lambda:invoke` calls, from its `Parameters`.
 struct Invocation {
     function: Arc<str>,
-    payload: Value,
-    /// The payload as shared already, when it is the effective input itself (the history
-    /// then holds it without a copy).
-    shared_payload: Option<Arc<Value>>,
+    /// Shared with the history's `TaskScheduled` event; when it is the effective input itself
+    /// and that is shared already, not even built.
+    payload: Arc<Value>,
 }
 
 type Flow = Result<Value, Failure>;
@@ -219,7 +238,7 @@ pub(crate) async fn execute(
                 Status::Failed,
                 None,
                 Some(failure.error),
-                Some(failure.state.into()),
+                Some(failure.state.to_string()),
             )
         }
         None => {
@@ -269,7 +288,7 @@ impl<'a> Run<'a> {
         &self,
         frame: &mut Frame,
         kind: EventKind,
-        state: Option<&str>,
+        state: Option<&Arc<str>>,
         details: impl FnOnce() -> Details,
     ) {
         if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
@@ -285,7 +304,7 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         at: SystemTime,
         kind: EventKind,
-        state: Option<&str>,
+        state: Option<&Arc<str>>,
         details: impl FnOnce() -> Details,
     ) {
         if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
@@ -962,19 +981,16 @@ impl<'a> Run<'a> {
                 Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
             },
         };
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         let timeout_seconds = timeout.map(|d| d.as_secs());
         let call = match &task.resource {
             Resource::LambdaInvoke(parameters) => {
-                let Invocation {
-                    function,
-                    payload,
-                    shared_payload,
-                } = self.invoke_parameters(state, parameters, effective, &ctx)?;
+                let Invocation { function, payload } =
+                    self.invoke_parameters(state, parameters, effective, &ctx)?;
                 self.event(frame, EventKind::TaskScheduled, name, || {
                     Details::InvokeScheduled {
                         function: function.clone(),
-                        payload: shared_payload.unwrap_or_else(|| Arc::new(payload.clone())),
+                        payload: payload.clone(),
                         timeout: timeout_seconds,
                     }
                 });
@@ -986,21 +1002,22 @@ impl<'a> Run<'a> {
             }
             Resource::LambdaArn => {
                 let payload = match &task.common.parameters {
-                    Some(t) => match effective {
+                    Some(t) => Arc::new(match effective {
                         TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx)?,
                         other => t
                             .eval(&Scope::new(other.get(), &ctx))
                             .map_err(|e| self.failure(state, e))?,
-                    },
+                    }),
                     None => match effective {
-                        TaskInput::Taken(d) => d.into_value(),
-                        other => other.get().clone(),
+                        TaskInput::Taken(d) => d.into_arc(),
+                        TaskInput::Whole(d) => d.arc().unwrap_or_else(|| Arc::new(d.get().clone())),
+                        TaskInput::Part(v) => Arc::new(v.clone()),
                     },
                 };
                 self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
                     Details::LambdaScheduled {
                         resource: task.resource_text.clone(),
-                        input: Arc::new(payload.clone()),
+                        input: payload.clone(),
                         timeout: timeout_seconds,
                     }
                 });
@@ -1032,7 +1049,7 @@ impl<'a> Run<'a> {
             }
         };
         if lambda_arn {
-            let mut result = Data::Owned(result);
+            let mut result = Data::Shared(result);
             self.event(frame, EventKind::LambdaFunctionSucceeded, name, || {
                 Details::Output(result.share())
             });
@@ -1043,6 +1060,7 @@ impl<'a> Run<'a> {
         }
         let request_id = fastrand::u128(..);
         let Some(payload_only) = &task.payload_only else {
+            let result = Data::Shared(result).unshared().into_value();
             let mut response = Data::Owned(invoke_response(result, request_id));
             self.event(frame, EventKind::TaskSucceeded, name, || {
                 Details::InvokeResponse(response.share())
@@ -1054,7 +1072,7 @@ impl<'a> Run<'a> {
         };
         // Only the payload is read: the response around it is not built (but for the history,
         // and for the message of a path that selects nothing, which shows the response).
-        let mut payload = Data::Owned(result);
+        let mut payload = Data::Shared(result);
         self.event(frame, EventKind::TaskSucceeded, name, || {
             Details::InvokeSucceeded {
                 payload: payload.share(),
@@ -1074,14 +1092,14 @@ impl<'a> Run<'a> {
                         .select_result(state, selector, whole, &ctx)
                         .map(Data::Owned);
                 }
-                Ok(Data::Owned(self.eval_data(state, below, payload, &ctx)?))
+                Ok(Data::Owned(self.eval_data(state, below, payload.unshared(), &ctx)?))
             }
             PayloadOnly::Output(below) => {
                 if below.select(payload.get(), &Value::Null).is_none() {
                     let whole = response(payload.get());
                     return Err(self.missing(state, "OutputPath", below.text(), &whole));
                 }
-                self.select_data(state, below, "OutputPath", payload)
+                self.select_data(state, below, "OutputPath", payload.unshared())
             }
         }
     }
@@ -1095,6 +1113,8 @@ impl<'a> Run<'a> {
         ctx: &(dyn Fn() -> Value + Sync),
     ) -> Result<Invocation, Failure> {
         let held;
+        // `shared`: the effective input as the history holds it already, passed on as the
+        // payload when the payload is the input itself.
         let (read, mut taken, shared) = match effective {
             TaskInput::Taken(Data::Owned(v)) if parameters.single_reader => (None, Some(v), None),
             TaskInput::Taken(d) => {
@@ -1107,7 +1127,6 @@ impl<'a> Run<'a> {
         let nothing = Value::Null;
         let scope = Scope::new(read.unwrap_or(&nothing), ctx);
         let (mut function, mut function_value, mut payload) = (None, None, None);
-        let mut payload_is_input = false;
         for (field, template) in &parameters.fields {
             match field {
                 InvokeField::FunctionName(Some(fixed)) => {
@@ -1115,6 +1134,10 @@ impl<'a> Run<'a> {
                     continue;
                 }
                 InvokeField::Other if matches!(template, Template::Static(_)) => continue,
+                InvokeField::Payload if template.is_input_itself() && shared.is_some() => {
+                    payload = shared.clone();
+                    continue;
+                }
                 _ => {}
             }
             let value = if read.is_some() {
@@ -1125,10 +1148,7 @@ impl<'a> Run<'a> {
             .map_err(|e| self.failure(state, e))?;
             match field {
                 InvokeField::FunctionName(_) => function_value = Some(value),
-                InvokeField::Payload => {
-                    payload_is_input = template.is_input_itself();
-                    payload = Some(value);
-                }
+                InvokeField::Payload => payload = Some(Arc::new(value)),
                 InvokeField::Other => {}
             }
         }
@@ -1147,8 +1167,7 @@ impl<'a> Run<'a> {
         };
         Ok(Invocation {
             function,
-            payload: payload.unwrap_or_else(|| Value::Object(Map::new())),
-            shared_payload: shared.filter(|_| payload_is_input),
+            payload: payload.unwrap_or_else(|| Arc::new(Value::Object(Map::new()))),
         })
     }
 
@@ -1156,9 +1175,9 @@ impl<'a> Run<'a> {
     async fn call(
         &self,
         function: &str,
-        payload: Value,
+        payload: Arc<Value>,
         timeout: Option<Duration>,
-    ) -> Result<Value, (TaskError, bool)> {
+    ) -> Result<Arc<Value>, (TaskError, bool)> {
         let call = self.invoker.invoke(function, payload);
         match timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
@@ -1186,7 +1205,7 @@ impl<'a> Run<'a> {
     ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
         let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         self.event(frame, EventKind::ParallelStateStarted, name, || {
             Details::Empty
         });
@@ -1319,7 +1338,7 @@ impl<'a> Run<'a> {
         };
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
         let total = items.len();
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         let (started_kind, succeeded_kind, failed_kind) = if map.distributed {
             (
                 EventKind::MapRunStarted,
@@ -1449,7 +1468,7 @@ impl<'a> Run<'a> {
             }
             None => Ok(item.clone()),
         };
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         let mut iteration = Frame {
             last: started,
             child,

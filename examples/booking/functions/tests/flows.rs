@@ -11,7 +11,7 @@ use flowctl::engine::{
 use flowctl::flow::{check, parse, KnownFunctions};
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
 use serde_json::{json, Value};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const FUNCTIONS: [&str; 6] = [
@@ -77,13 +77,17 @@ impl Invoker for Hotel {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         self.calls.lock().unwrap().push(function.to_string());
         Box::pin(async move {
+            // The registry takes its envelope by value: the payload is copied only if the
+            // engine's history still holds it.
+            let payload = Arc::unwrap_or_clone(payload);
             self.registry
                 .handle(json!({"function": function, "payload": payload}))
                 .await
+                .map(Arc::new)
                 .map_err(|e| TaskError::from_lambda(e.name(), e.message()))
         })
     }
@@ -321,14 +325,14 @@ async fn the_unit_binary_runs_the_flows() {
     let fused = processes
         .invoke(
             "booking",
-            json!({
+            Arc::new(json!({
                 "chain": [
                     {"function": "LookupLoyalty", "payload": {"guest": {"$var": ["input", "guest"]}}, "bind": "tier"},
                     {"function": "QuoteRate", "payload": {"night": {"$var": ["input", "nights", 0]}, "currency": "GBP"}, "bind": "rate"},
                     {"function": "NotifyGuest", "payload": {"guest": {"$var": ["tier", "guest"]}, "via": "email", "quotes": [{"$var": "tier"}, {"$var": "rate"}]}, "bind": "sent"},
                 ],
                 "vars": {"input": {"guest": "vip-ann", "nights": ["2025-07-12"]}},
-            }),
+            })),
         )
         .await
         .unwrap();
