@@ -231,7 +231,7 @@ fn run_engine(s: &Subject) -> Result<(Observed, Duration), String> {
     Ok((
         Observed {
             status: status.to_string(),
-            output: execution.output.clone(),
+            output: execution.output.as_deref().cloned(),
             raw_output: None,
             error: execution.error.as_ref().map(|e| e.error.clone()),
             cause: execution.error.as_ref().map(|e| e.cause.clone()),

@@ -49,6 +49,7 @@ pub use invoke::{BoxFuture, InProcess, Invoker, TaskError};
 
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A problem in a state machine document, located by state and field.
@@ -158,8 +159,9 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub status: Status,
-    /// The final output (only when `Succeeded`).
-    pub output: Option<Value>,
+    /// The final output (only when `Succeeded`); shared with the history's last events, which
+    /// hold the same value.
+    pub output: Option<Arc<Value>>,
     /// Why it failed or timed out (`States.Timeout` for a machine timeout).
     pub error: Option<TaskError>,
     /// The state where the failure arose (the innermost one, inside a branch or iteration).

@@ -227,7 +227,7 @@ pub(crate) async fn execute(
             run.last_event(&mut frame, EventKind::ExecutionSucceeded, || {
                 Details::Output(output.share())
             });
-            (Status::Succeeded, Some(output.into_value()), None, None)
+            (Status::Succeeded, Some(output.into_arc()), None, None)
         }
         Some(Err(failure)) => {
             let e = &failure.error;
@@ -1180,7 +1180,9 @@ impl<'a> Run<'a> {
     ) -> Result<Arc<Value>, (TaskError, bool)> {
         let call = self.invoker.invoke(function, payload);
         match timeout {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
+            // Boxed: a timer is large, and every future that awaits this one would otherwise
+            // carry (and move) room for it, timeout or not.
+            Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {
                 Ok(result) => result.map_err(|e| (e, false)),
                 Err(_) => Err((
                     TaskError::new(

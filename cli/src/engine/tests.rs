@@ -59,7 +59,7 @@ fn output(e: &Execution) -> Value {
         e.error,
         e.failed_state
     );
-    e.output.clone().unwrap()
+    Value::clone(e.output.as_ref().unwrap())
 }
 
 fn error(e: &Execution) -> (String, String) {
@@ -281,7 +281,7 @@ async fn rule_matches(rule: Value, input: Value) -> Result<bool, String> {
     });
     let e = run(doc, input).await;
     match e.status {
-        Status::Succeeded => Ok(e.output.unwrap() == json!(true)),
+        Status::Succeeded => Ok(*e.output.unwrap() == json!(true)),
         _ => Err(e.error.unwrap().error),
     }
 }

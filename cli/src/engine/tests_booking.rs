@@ -101,7 +101,7 @@ async fn booking_when_a_room_is_available() {
     .await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
     assert_eq!(
-        e.output.unwrap(),
+        *e.output.unwrap(),
         json!({"ok": true, "reservation": {"status": "available", "id": "b-7", "room": 12}, "payment": {"charged": 450, "receipt": "r-1"}})
     );
     assert_eq!(

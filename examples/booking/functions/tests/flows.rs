@@ -116,7 +116,7 @@ async fn booking_succeeds() {
     .await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
     assert_eq!(
-        e.output.unwrap(),
+        *e.output.unwrap(),
         json!({
             "ok": true,
             "reservation": {"id": "b-100", "nights": 2, "status": "available", "room": 138, "hold": "hold-b-100"},
@@ -246,7 +246,7 @@ async fn reprice_notifies_by_email_or_sms_or_not_at_all() {
         .await;
         assert_eq!(e.status, Status::Succeeded, "{channel}: {:?}", e.error);
         assert_eq!(
-            e.output.unwrap(),
+            *e.output.unwrap(),
             json!({"notified": notified, "quotes": expected_quotes}),
             "{channel}"
         );
