@@ -137,7 +137,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         }
         Output::Text => {
             if let Some(output) = &execution.output {
-                println!("{}", serde_json::to_string_pretty(output)?);
+                println!("{}", serde_json::to_string_pretty(&**output)?);
             }
             if !succeeded {
                 let error = execution
