@@ -38,7 +38,9 @@ pub(crate) enum Details {
     /// `{}`.
     Empty,
     /// Built as JSON when recorded (rarer events: failures, Map and Parallel bookkeeping).
-    Json(Value),
+    /// Boxed, like every large part: events are moved into the history one by one, and a
+    /// small event is moved without a call to `memcpy`.
+    Json(Box<Value>),
     /// `{"name": <the state>, <key>: value}`: `…StateEntered` (`input`), `…StateExited`
     /// (`output`).
     State {
@@ -69,7 +71,8 @@ pub(crate) enum Details {
     /// `TaskSucceeded` of a `lambda:invoke`: the Invoke response around `payload`.
     InvokeSucceeded {
         payload: Arc<Value>,
-        request_id: u128,
+        /// A `u128` in two halves: as one, it would align every event to 16 bytes.
+        request_id: [u64; 2],
     },
     /// `TaskSucceeded` of a `lambda:invoke` whose whole response the run built already.
     InvokeResponse(Arc<Value>),
@@ -85,11 +88,15 @@ macro_rules! object {
 }
 
 impl Details {
+    pub(crate) fn json(value: Value) -> Details {
+        Details::Json(Box::new(value))
+    }
+
     fn to_json(&self, state: Option<&str>) -> Value {
         let value = |v: &Arc<Value>| Value::clone(v);
         match self {
             Details::Empty => Value::Object(Map::new()),
-            Details::Json(v) => v.clone(),
+            Details::Json(v) => Value::clone(v),
             Details::State { key, value: v } => {
                 let mut map = Map::new();
                 map.insert("name".into(), Value::from(state.unwrap_or_default()));
@@ -132,7 +139,7 @@ impl Details {
             } => object! {
                 "resourceType" => "lambda",
                 "resource" => "invoke",
-                "output" => invoke_response(value(payload), *request_id)
+                "output" => invoke_response(value(payload), u128::from(request_id[0]) << 64 | u128::from(request_id[1]))
             },
             Details::InvokeResponse(response) => object! {
                 "resourceType" => "lambda",

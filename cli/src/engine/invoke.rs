@@ -128,31 +128,20 @@ impl InProcess {
     }
 }
 
-/// The function name in an ARN: after the first `:function:` up to a qualifier, else after
-/// the last `:`. A byte scan: this runs on every call, and `str` pattern searches cost more.
+/// The function name in an ARN: the part after the first `function` part (not the first
+/// part) up to a qualifier, else after the last `:`. Split on `:`, which searches with
+/// `memchr`: this runs on every call.
 fn short_name(function: &str) -> &str {
-    const MARK: &[u8] = b":function:";
-    let bytes = function.as_bytes();
-    let after_mark = (0..bytes.len().saturating_sub(MARK.len() - 1))
-        .find(|&at| bytes[at] == b':' && bytes[at..].starts_with(MARK))
-        .map(|at| at + MARK.len());
-    let name = match after_mark {
-        Some(start) => {
-            let end = bytes[start..]
-                .iter()
-                .position(|&b| b == b':')
-                .map_or(bytes.len(), |n| start + n);
-            function.get(start..end)
+    let mut parts = function.split(':');
+    parts.next();
+    while let Some(part) = parts.next() {
+        if part == "function" {
+            if let Some(name) = parts.next() {
+                return name;
+            }
         }
-        None => {
-            let start = bytes
-                .iter()
-                .rposition(|&b| b == b':')
-                .map_or(0, |at| at + 1);
-            function.get(start..)
-        }
-    };
-    name.unwrap_or(function)
+    }
+    function.rsplit(':').next().unwrap_or(function)
 }
 
 impl Invoker for InProcess {

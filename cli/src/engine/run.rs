@@ -144,6 +144,13 @@ impl TaskInput<'_> {
     }
 }
 
+/// A Task's function call, prepared.
+struct Call {
+    function: Arc<str>,
+    payload: Arc<Value>,
+    timeout: Option<Duration>,
+}
+
 /// What a `lambda:invoke` calls, from its `Parameters`.
 struct Invocation {
     function: Arc<str>,
@@ -208,7 +215,8 @@ pub(crate) async fn execute(
         last: 0,
         child: None,
     };
-    run.event(&mut frame, EventKind::ExecutionStarted, None, || {
+    // The execution starts when its start time was read: no second read of the clock.
+    run.event_at(&mut frame, run.start_system, EventKind::ExecutionStarted, None, || {
         Details::ExecutionStarted {
             input: input.share(),
             name: run.name().to_owned(),
@@ -232,7 +240,7 @@ pub(crate) async fn execute(
         Some(Err(failure)) => {
             let e = &failure.error;
             run.last_event(&mut frame, EventKind::ExecutionFailed, || {
-                Details::Json(json!({"error": e.error, "cause": e.cause}))
+                Details::json(json!({"error": e.error, "cause": e.cause}))
             });
             (
                 Status::Failed,
@@ -245,7 +253,7 @@ pub(crate) async fn execute(
             let seconds = machine.timeout.map_or(0, |d| d.as_secs());
             let error = TaskError::new("States.Timeout", format!("The execution timed out after {seconds} seconds (the state machine's TimeoutSeconds)"));
             run.last_event(&mut frame, EventKind::ExecutionTimedOut, || {
-                Details::Json(json!({"error": error.error, "cause": error.cause}))
+                Details::json(json!({"error": error.error, "cause": error.cause}))
             });
             (Status::TimedOut, None, Some(error), None)
         }
@@ -259,6 +267,16 @@ pub(crate) async fn execute(
         history: run.recorder.into_events(),
         transitions,
     }
+}
+
+/// Adds one to a counter of the run and returns the new count. All futures of an execution
+/// are polled by the one task that runs it (branches and iterations are joined, never
+/// spawned), so a load and a store count exactly and spare `fetch_add`'s locked instruction
+/// (one per state and per event).
+fn count_one(counter: &AtomicU64) -> u64 {
+    let count = counter.load(Relaxed) + 1;
+    counter.store(count, Relaxed);
+    count
 }
 
 /// A random version-4 UUID in its text form (request ids, generated execution names).
@@ -329,7 +347,7 @@ impl<'a> Run<'a> {
     /// Counts an event against the history limit: whether it fits (if not, it is dropped and
     /// `within_history_limit` fails the state).
     fn within_limit(&self, frame: &Frame) -> bool {
-        self.events(frame).fetch_add(1, Relaxed) + 1 < HISTORY_LIMIT
+        count_one(self.events(frame)) < HISTORY_LIMIT
     }
 
     /// Fails `state` once an event did not fit in the history.
@@ -529,7 +547,7 @@ impl<'a> Run<'a> {
                         state: "".into(),
                     });
                 };
-                self.transitions.fetch_add(1, Relaxed);
+                count_one(&self.transitions);
                 // A loop of states that never waits would otherwise hold the thread forever
                 // and no timeout could fire.
                 steps_since_yield += 1;
@@ -568,6 +586,12 @@ impl<'a> Run<'a> {
                     Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
                     Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
                     Kind::Fail(fail) => return Err(self.fail(state, fail, value.get(), entered)),
+                    // Most Tasks: not through `guarded`, whose future (room for Parallel and Map
+                    // too) would be moved here on every call.
+                    Kind::Task(task) if task.consumes_input => {
+                        self.consuming_task(state, task, value, frame, entered)
+                            .await?
+                    }
                     Kind::Task(task) => {
                         self.guarded(state, &task.common, value, frame, entered)
                             .await?
@@ -935,6 +959,9 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// One attempt of a Task state: the call prepared, made, and its answer taken in. Only the
+    /// call is awaited here: the work before and after it is in plain functions, so that this
+    /// future (moved into its callers' at each `.await`) stays small.
     async fn task(
         &self,
         state: &State,
@@ -944,6 +971,22 @@ impl<'a> Run<'a> {
         entered: SystemTime,
         retry_count: u64,
     ) -> DataFlow {
+        let call = self.task_call(state, task, input, frame, entered, retry_count)?;
+        let answer = self.call(&call.function, call.payload, call.timeout).await;
+        self.task_answer(state, task, answer, frame, entered, retry_count)
+    }
+
+    /// A Task's call from its input (timeout, `InputPath`, `Parameters`), with its
+    /// `…Scheduled` and `…Started` events.
+    fn task_call(
+        &self,
+        state: &State,
+        task: &Task,
+        input: TaskInput<'_>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Result<Call, Failure> {
         let ctx = || self.context(state, entered, retry_count, None);
         let timeout = match &task.timeout {
             None => None,
@@ -983,7 +1026,7 @@ impl<'a> Run<'a> {
         };
         let name = Some(&state.name);
         let timeout_seconds = timeout.map(|d| d.as_secs());
-        let call = match &task.resource {
+        match &task.resource {
             Resource::LambdaInvoke(parameters) => {
                 let Invocation { function, payload } =
                     self.invoke_parameters(state, parameters, effective, &ctx)?;
@@ -998,7 +1041,11 @@ impl<'a> Run<'a> {
                     Details::InvokeStarted
                 });
                 self.within_history_limit(state, frame)?;
-                self.call(&function, payload, timeout).await
+                Ok(Call {
+                    function,
+                    payload,
+                    timeout,
+                })
             }
             Resource::LambdaArn => {
                 let payload = match &task.common.parameters {
@@ -1025,11 +1072,30 @@ impl<'a> Run<'a> {
                     Details::Empty
                 });
                 self.within_history_limit(state, frame)?;
-                self.call(&task.resource_text, payload, timeout).await
+                Ok(Call {
+                    function: task.resource_text.clone(),
+                    payload,
+                    timeout,
+                })
             }
-        };
+        }
+    }
+
+    /// A Task's result from its function's answer (`ResultSelector`, or the payload alone when
+    /// only that is read), with its `…Succeeded`/`…Failed`/`…TimedOut` event.
+    fn task_answer(
+        &self,
+        state: &State,
+        task: &Task,
+        answer: Result<Arc<Value>, (TaskError, bool)>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> DataFlow {
+        let ctx = || self.context(state, entered, retry_count, None);
+        let name = Some(&state.name);
         let lambda_arn = matches!(task.resource, Resource::LambdaArn);
-        let result = match call {
+        let result = match answer {
             Ok(result) => result,
             Err((error, timed_out)) => {
                 let kind = match (lambda_arn, timed_out) {
@@ -1039,7 +1105,7 @@ impl<'a> Run<'a> {
                     (false, false) => EventKind::TaskFailed,
                 };
                 self.event(frame, kind, name, || {
-                    Details::Json(if lambda_arn {
+                    Details::json(if lambda_arn {
                         json!({"error": error.error, "cause": error.cause})
                     } else {
                         json!({"resourceType": "lambda", "resource": "invoke", "error": error.error, "cause": error.cause})
@@ -1076,7 +1142,7 @@ impl<'a> Run<'a> {
         self.event(frame, EventKind::TaskSucceeded, name, || {
             Details::InvokeSucceeded {
                 payload: payload.share(),
-                request_id,
+                request_id: [(request_id >> 64) as u64, request_id as u64],
             }
         });
         let response = |payload: &Value| invoke_response(payload.clone(), request_id);
@@ -1247,7 +1313,7 @@ impl<'a> Run<'a> {
             Err(failure) => {
                 let e = &failure.error;
                 self.event(frame, EventKind::ParallelStateFailed, name, || {
-                    Details::Json(json!({"error": e.error, "cause": e.cause}))
+                    Details::json(json!({"error": e.error, "cause": e.cause}))
                 });
                 Err(failure)
             }
@@ -1355,7 +1421,7 @@ impl<'a> Run<'a> {
             )
         };
         self.event(frame, started_kind, name, || {
-            Details::Json(json!({"length": total}))
+            Details::json(json!({"length": total}))
         });
         let started = frame.last;
         // Each child of a Distributed Map is an execution of its own, with its own count.
@@ -1434,7 +1500,7 @@ impl<'a> Run<'a> {
             };
             let e = &failure.error;
             self.event(frame, failed_kind, name, || {
-                Details::Json(json!({"error": e.error, "cause": e.cause}))
+                Details::json(json!({"error": e.error, "cause": e.cause}))
             });
             return Err(failure);
         }
@@ -1476,7 +1542,7 @@ impl<'a> Run<'a> {
             child,
         };
         self.event(&mut iteration, EventKind::MapIterationStarted, name, || {
-            Details::Json(json!({"name": &*state.name, "index": index}))
+            Details::json(json!({"name": &*state.name, "index": index}))
         });
         let outcome = match input {
             Ok(input) => self
@@ -1486,8 +1552,8 @@ impl<'a> Run<'a> {
             Err(f) => Err(f),
         };
         match &outcome {
-            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || Details::Json(json!({"name": &*state.name, "index": index}))),
-            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || Details::Json(json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause}))),
+            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || Details::json(json!({"name": &*state.name, "index": index}))),
+            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || Details::json(json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause}))),
         }
         (index, outcome)
     }
