@@ -14,7 +14,9 @@ use super::history::{ACCOUNT, REGION, ROLE_ARN};
 use super::model::*;
 use super::template::{kind, preview, runtime, Scope, Template};
 use super::time::{format_timestamp, system_time_of};
-use super::{BoxFuture, Execution, ExecutionOptions, Invoker, StateMachine, Status, TaskError};
+use super::{
+    BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
+};
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -56,6 +58,9 @@ struct Failure {
 /// the next one can point back to it.
 struct Frame {
     last: u64,
+    /// The execution's own line of work records here (no lock); branches and iterations,
+    /// `None`, record into the recorder's shared vector.
+    events: Option<Vec<HistoryEvent>>,
     /// In a Distributed Map's child execution (which records nothing here): its own count of
     /// events against the history limit.
     child: Option<Arc<AtomicU64>>,
@@ -203,7 +208,7 @@ pub(crate) async fn execute(
         machine,
         invoker,
         options,
-        recorder: Recorder::new(options.history, expected),
+        recorder: Recorder::new(options.history),
         start_system: SystemTime::now(),
         start_instant: Instant::now(),
         input: machine.uses_context.then(|| input.share()),
@@ -213,6 +218,7 @@ pub(crate) async fn execute(
     };
     let mut frame = Frame {
         last: 0,
+        events: options.history.then(|| Vec::with_capacity(expected)),
         child: None,
     };
     // The execution starts when its start time was read: no second read of the clock.
@@ -264,7 +270,9 @@ pub(crate) async fn execute(
         output,
         error,
         failed_state,
-        history: run.recorder.into_events(),
+        history: run
+            .recorder
+            .into_events(frame.events.take().unwrap_or_default()),
         transitions,
     }
 }
@@ -310,9 +318,14 @@ impl<'a> Run<'a> {
         details: impl FnOnce() -> Details,
     ) {
         if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
-            frame.last = self
-                .recorder
-                .record(frame.last, self.now(), kind, state, details);
+            frame.last = self.recorder.record(
+                frame.events.as_mut(),
+                frame.last,
+                self.now(),
+                kind,
+                state,
+                details,
+            );
         }
     }
 
@@ -326,16 +339,23 @@ impl<'a> Run<'a> {
         details: impl FnOnce() -> Details,
     ) {
         if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
-            frame.last = self.recorder.record(frame.last, at, kind, state, details);
+            frame.last =
+                self.recorder
+                    .record(frame.events.as_mut(), frame.last, at, kind, state, details);
         }
     }
 
     /// The execution's last event, which the history limit leaves room for.
     fn last_event(&self, frame: &mut Frame, kind: EventKind, details: impl FnOnce() -> Details) {
         if self.recorder.enabled() {
-            frame.last = self
-                .recorder
-                .record(frame.last, self.now(), kind, None, details);
+            frame.last = self.recorder.record(
+                frame.events.as_mut(),
+                frame.last,
+                self.now(),
+                kind,
+                None,
+                details,
+            );
         }
     }
 
@@ -1293,6 +1313,7 @@ impl<'a> Run<'a> {
             .map(|(branch, input)| async move {
                 let mut branch_frame = Frame {
                     last: started,
+                    events: None,
                     child: child.clone(),
                 };
                 self.run_machine(branch, input, &mut branch_frame).await
@@ -1539,6 +1560,7 @@ impl<'a> Run<'a> {
         let name = Some(&state.name);
         let mut iteration = Frame {
             last: started,
+            events: None,
             child,
         };
         self.event(&mut iteration, EventKind::MapIterationStarted, name, || {
