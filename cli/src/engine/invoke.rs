@@ -60,6 +60,9 @@ type Handler =
 #[derive(Clone, Default)]
 pub struct InProcess {
     functions: HashMap<String, Handler, BuildHasherDefault<NameHasher>>,
+    /// Whether a registered name has a `:` (an ARN): only then can a called ARN match
+    /// exactly, so only then is it looked up as written.
+    colon_in_a_name: bool,
 }
 
 /// A fast hash for function names (looked up on every call; the program registers them, so
@@ -93,7 +96,7 @@ impl InProcess {
 
     /// Registers an async function. It answers a `Value`, or an `Arc<Value>` (say, its
     /// payload or a part of it passed on uncopied).
-    pub fn function<F, Fut, R>(mut self, name: impl Into<String>, f: F) -> InProcess
+    pub fn function<F, Fut, R>(self, name: impl Into<String>, f: F) -> InProcess
     where
         F: Fn(Arc<Value>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
@@ -103,28 +106,35 @@ impl InProcess {
             let answer = f(v);
             Box::pin(async move { answer.await.map(Into::into) })
         });
-        self.functions.insert(name.into(), handler);
-        self
+        self.register(name.into(), handler)
     }
 
     /// Registers a synchronous function (it runs when called; its answer is ready at once).
     /// An echo: `InProcess::new().sync("echo", Ok)`.
-    pub fn sync<F, R>(mut self, name: impl Into<String>, f: F) -> InProcess
+    pub fn sync<F, R>(self, name: impl Into<String>, f: F) -> InProcess
     where
         F: Fn(Arc<Value>) -> Result<R, TaskError> + Send + Sync + 'static,
         R: Into<Arc<Value>>,
     {
         let handler: Handler =
             Arc::new(move |v| Box::pin(std::future::ready(f(v).map(Into::into))));
-        self.functions.insert(name.into(), handler);
+        self.register(name.into(), handler)
+    }
+
+    fn register(mut self, name: String, handler: Handler) -> InProcess {
+        self.colon_in_a_name |= name.contains(':');
+        self.functions.insert(name, handler);
         self
     }
 
     fn lookup(&self, function: &str) -> Option<&Handler> {
-        if let Some(h) = self.functions.get(function) {
-            return Some(h);
+        let short = short_name(function);
+        if short.len() < function.len() && self.colon_in_a_name {
+            if let Some(h) = self.functions.get(function) {
+                return Some(h);
+            }
         }
-        self.functions.get(short_name(function))
+        self.functions.get(short)
     }
 }
 
@@ -211,5 +221,15 @@ mod tests {
         }
         let err = block_on(inv.invoke("nope", Arc::new(json!(1)))).unwrap_err();
         assert_eq!(err.error, "Lambda.ResourceNotFoundException");
+
+        // A name registered as an ARN matches as written, before the function name in it.
+        let live = "arn:aws:lambda:us-east-1:1:function:f:live";
+        let inv = InProcess::new()
+            .sync("f", |_| Ok(json!("by name")))
+            .sync(live, |_| Ok(json!("as written")));
+        let answer = |function| block_on(inv.invoke(function, Arc::new(json!(1))));
+        assert_eq!(answer(live), Ok(Arc::new(json!("as written"))));
+        let latest = "arn:aws:lambda:us-east-1:1:function:f:$LATEST";
+        assert_eq!(answer(latest), Ok(Arc::new(json!("by name"))));
     }
 }
