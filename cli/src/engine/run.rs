@@ -606,11 +606,20 @@ impl<'a> Run<'a> {
                     Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
                     Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
                     Kind::Fail(fail) => return Err(self.fail(state, fail, value.get(), entered)),
-                    // Most Tasks: not through `guarded`, whose future (room for Parallel and Map
-                    // too) would be moved here on every call.
+                    // Most Tasks, awaiting only the call itself here: through `guarded` and
+                    // `task`, their futures (with room for Parallel and Map) would be built and
+                    // moved into this one on every call.
                     Kind::Task(task) if task.consumes_input => {
-                        self.consuming_task(state, task, value, frame, entered)
-                            .await?
+                        let input = TaskInput::Taken(value);
+                        let result = match self.task_call(state, task, input, frame, entered, 0) {
+                            Ok(call) => {
+                                let answer =
+                                    self.call(&call.function, call.payload, call.timeout).await;
+                                self.task_answer(state, task, answer, frame, entered, 0)
+                            }
+                            Err(failure) => Err(failure),
+                        };
+                        self.consumed_task_outcome(state, task, result, entered)?
                     }
                     Kind::Task(task) => {
                         self.guarded(state, &task.common, value, frame, entered)
@@ -810,7 +819,8 @@ impl<'a> Run<'a> {
     }
 
     /// Runs a Task, Parallel or Map state with its retriers and catchers; the output and the
-    /// next state (the catcher's when one caught the error).
+    /// next state (the catcher's when one caught the error). A Task that consumes its input
+    /// runs in `run_machine` instead.
     async fn guarded(
         &self,
         state: &State,
@@ -819,11 +829,6 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
     ) -> Result<(Data, Option<usize>), Failure> {
-        if let Kind::Task(task) = &state.kind {
-            if task.consumes_input {
-                return self.consuming_task(state, task, raw, frame, entered).await;
-            }
-        }
         let mut raw = raw;
         let mut attempts_per_retrier: Vec<u64> = Vec::new();
         let mut retry_count = 0u64;
@@ -876,20 +881,17 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A Task that nothing retries and whose input nothing needs afterwards (`ResultPath` and
-    /// every catcher's `ResultPath` are `$`): its input is taken, not copied.
-    async fn consuming_task(
+    /// The output and next state of a Task that nothing retries and whose input nothing needs
+    /// afterwards (`ResultPath` and every catcher's `ResultPath` are `$`; its input was taken,
+    /// not copied), from its result: `OutputPath`, or a catcher.
+    fn consumed_task_outcome(
         &self,
         state: &State,
         task: &Task,
-        raw: Data,
-        frame: &mut Frame,
+        result: DataFlow,
         entered: SystemTime,
     ) -> Result<(Data, Option<usize>), Failure> {
-        let failure = match self
-            .task(state, task, TaskInput::Taken(raw), frame, entered, 0)
-            .await
-        {
+        let failure = match result {
             Ok(output) => {
                 let ctx = || self.context(state, entered, 0, None);
                 return Ok((
