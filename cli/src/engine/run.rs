@@ -4,10 +4,13 @@
 //!
 //! Cost model: a state is a match arm over pre-compiled parts; the state value is moved from
 //! state to state and only copied where the semantics need the original afterwards (a
-//! `ResultPath` that merges, a retry, a function call while the history holds its input). The
-//! history shares values with the run (`Data::Shared`) instead of copying them. The context
-//! object and timestamps are only made when something reads them or the history is on. Only
-//! Parallel branches, Map iterations and a machine run are boxed futures (they recurse).
+//! `ResultPath` that merges, a retry, a change to a value the history holds). The history
+//! shares values with the run (`Data::Shared`) instead of copying them, and functions are
+//! called with, and answer, shared values too (`Arc<Value>`): a Task whose payload is its input
+//! passes that very value. The context object and timestamps are only made when something
+//! reads them or the history is on (then one clock read per event). Only Parallel branches,
+//! Map iterations and a machine run are boxed futures (they recurse); a Task's work before
+//! and after its call is in plain functions, so that the futures that await a call stay small.
 
 use super::history::{invoke_response, uuid_text, Details, EventKind, Recorder};
 use super::history::{ACCOUNT, REGION, ROLE_ARN};
