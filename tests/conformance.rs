@@ -167,7 +167,9 @@ fn echo_invoker(arns: &[String], answers: &[Value]) -> InProcess {
                             .and_then(Value::as_str)
                             .unwrap_or_default(),
                     )),
-                    None => Ok(Arc::new(next.get("payload").cloned().unwrap_or(Value::Null))),
+                    None => Ok(Arc::new(
+                        next.get("payload").cloned().unwrap_or(Value::Null),
+                    )),
                 }
             }
         });

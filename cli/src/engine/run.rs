@@ -225,13 +225,17 @@ pub(crate) async fn execute(
         child: None,
     };
     // The execution starts when its start time was read: no second read of the clock.
-    run.event_at(&mut frame, run.start_system, EventKind::ExecutionStarted, None, || {
-        Details::ExecutionStarted {
+    run.event_at(
+        &mut frame,
+        run.start_system,
+        EventKind::ExecutionStarted,
+        None,
+        || Details::ExecutionStarted {
             input: input.share(),
             name: run.name().to_owned(),
             virtual_time: options.virtual_time,
-        }
-    });
+        },
+    );
     let outcome = {
         let machine_run = run.run_machine(&machine.root, input, &mut frame);
         match machine.timeout {
@@ -1183,7 +1187,12 @@ impl<'a> Run<'a> {
                         .select_result(state, selector, whole, &ctx)
                         .map(Data::Owned);
                 }
-                Ok(Data::Owned(self.eval_data(state, below, payload.unshared(), &ctx)?))
+                Ok(Data::Owned(self.eval_data(
+                    state,
+                    below,
+                    payload.unshared(),
+                    &ctx,
+                )?))
             }
             PayloadOnly::Output(below) => {
                 if below.select(payload.get(), &Value::Null).is_none() {

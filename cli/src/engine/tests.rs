@@ -25,7 +25,9 @@ fn machine(doc: &Value) -> StateMachine {
 fn functions() -> InProcess {
     InProcess::new()
         .sync("echo", Ok)
-        .sync("boom", |_| Err::<Value, _>(TaskError::new("Boom", "it broke")))
+        .sync("boom", |_| {
+            Err::<Value, _>(TaskError::new("Boom", "it broke"))
+        })
         .sync("add1", |v| Ok(json!(v.as_i64().unwrap_or(0) + 1)))
 }
 
