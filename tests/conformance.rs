@@ -151,7 +151,7 @@ fn echo_invoker(arns: &[String], answers: &[Value]) -> InProcess {
     let mut invoker = InProcess::new();
     for arn in arns {
         let queue = queue.clone();
-        invoker = invoker.function(arn.clone(), move |payload: Value| {
+        invoker = invoker.function(arn.clone(), move |payload: Arc<Value>| {
             let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
             async move {
                 let Some(next) = next else {
@@ -167,7 +167,9 @@ fn echo_invoker(arns: &[String], answers: &[Value]) -> InProcess {
                             .and_then(Value::as_str)
                             .unwrap_or_default(),
                     )),
-                    None => Ok(next.get("payload").cloned().unwrap_or(Value::Null)),
+                    None => Ok(Arc::new(
+                        next.get("payload").cloned().unwrap_or(Value::Null),
+                    )),
                 }
             }
         });
@@ -231,7 +233,7 @@ fn run_engine(s: &Subject) -> Result<(Observed, Duration), String> {
     Ok((
         Observed {
             status: status.to_string(),
-            output: execution.output.clone(),
+            output: execution.output.as_deref().cloned(),
             raw_output: None,
             error: execution.error.as_ref().map(|e| e.error.clone()),
             cause: execution.error.as_ref().map(|e| e.cause.clone()),

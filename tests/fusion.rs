@@ -56,14 +56,15 @@ impl<I: Invoker> Invoker for Recorder<I> {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         Box::pin(async move {
             let answer = self.inner.invoke(function, payload.clone()).await;
-            self.calls
-                .lock()
-                .unwrap()
-                .push((function.to_string(), payload, answer.clone()));
+            self.calls.lock().unwrap().push((
+                function.to_string(),
+                Value::clone(&payload),
+                answer.clone().map(Arc::unwrap_or_clone),
+            ));
             answer
         })
     }
@@ -86,12 +87,12 @@ fn hotel() -> InProcess {
     names.into_iter().fold(InProcess::new(), |inv, name| {
         let registry = registry.clone();
         let key = name.clone();
-        inv.function(name, move |input: Value| {
+        inv.function(name, move |input: Arc<Value>| {
             let registry = registry.clone();
             let key = key.clone();
             async move {
                 registry
-                    .call(&key, input)
+                    .call(&key, Arc::unwrap_or_clone(input))
                     .await
                     .map_err(|e| TaskError::from_lambda(e.name(), e.message()))
             }
@@ -225,7 +226,7 @@ fn run_engine(
     };
     let ending = Ending {
         status: status.into(),
-        output: ex.output.clone(),
+        output: ex.output.clone().map(Arc::unwrap_or_clone),
         error: ex.error.as_ref().map(|e| e.error.clone()),
         cause: ex.error.as_ref().map(|e| e.cause.clone()),
     };

@@ -7,6 +7,7 @@ use flowctl::engine::{Invoker, TaskError};
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_lambda-fixture");
@@ -27,7 +28,10 @@ fn local(unit: UnitConfig) -> LocalProcesses {
 }
 
 async fn call(local: &LocalProcesses, function: &str, input: Value) -> Result<Value, TaskError> {
-    local.invoke(function, input).await
+    local
+        .invoke(function, Arc::new(input))
+        .await
+        .map(Arc::unwrap_or_clone)
 }
 
 async fn pid(local: &LocalProcesses, function: &str) -> u64 {

@@ -26,6 +26,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The payload every call sends (the engine benchmark's input).
@@ -92,7 +93,7 @@ fn invoker(binary: &Path) -> LocalProcesses {
     LocalProcesses::with_options(options).unit(unit)
 }
 
-async fn echo_once(local: &LocalProcesses, payload: &Value) -> Duration {
+async fn echo_once(local: &LocalProcesses, payload: &Arc<Value>) -> Duration {
     let start = Instant::now();
     let answer = local.invoke("Echo", payload.clone()).await;
     let elapsed = start.elapsed();
@@ -107,7 +108,7 @@ fn measure_flowctl(binary: &Path, settings: &Settings) -> (Stats, Stats) {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let payload = payload();
+        let payload = Arc::new(payload());
         let mut firsts = Vec::new();
         for _ in 0..settings.starts {
             let local = invoker(binary);

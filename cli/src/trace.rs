@@ -20,7 +20,7 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
     };
     let since = |t: SystemTime| t.duration_since(first.timestamp).unwrap_or_default();
     let mut out = String::new();
-    let mut open_containers: Vec<String> = Vec::new();
+    let mut open_containers: Vec<&str> = Vec::new();
     let mut consumed_exits = vec![false; history.len()];
     for (i, event) in history.iter().enumerate() {
         let kind = event.kind.to_string();
@@ -28,7 +28,7 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
         let indent = "  ".repeat(depth);
         let at = format_duration(since(event.timestamp));
         if let Some(state_type) = kind.strip_suffix("StateEntered") {
-            let name = event.state.clone().unwrap_or_default();
+            let name = event.state.as_deref().unwrap_or_default();
             // The matching exit: the first unconsumed `<Type>StateExited` of the same state.
             let exit = (i + 1..history.len()).find(|&j| {
                 !consumed_exits[j]
@@ -69,7 +69,7 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
             };
             out.push_str(&format!(
                 "{at:>10}  {indent}{}  {}  {took}{retries}\n",
-                paint("1", &name),
+                paint("1", name),
                 paint("2", state_type)
             ));
             if matches!(state_type, "Parallel" | "Map") {
@@ -77,7 +77,7 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
             }
         } else if kind.ends_with("StateExited") {
             if matches!(kind.as_str(), "ParallelStateExited" | "MapStateExited")
-                && event.state.as_ref() == open_containers.last()
+                && event.state.as_deref() == open_containers.last().copied()
             {
                 open_containers.pop();
             }
@@ -126,7 +126,7 @@ pub fn events_json(history: &[HistoryEvent]) -> Value {
                     "id": e.id,
                     "previous_event_id": e.previous_event_id,
                     "type": e.kind.to_string(),
-                    "state": e.state,
+                    "state": e.state.as_deref(),
                     "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
                     "details": e.details(),
                 })

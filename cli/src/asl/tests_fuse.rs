@@ -5,6 +5,7 @@ use super::*;
 use crate::engine::{self, ExecutionOptions, InProcess, Status, TaskError, Units};
 use crate::flow::KnownFunctions;
 use serde_json::json;
+use std::sync::Arc;
 
 const FUNCTIONS: [&str; 5] = ["A", "B", "C", "Solo", "Risky"];
 
@@ -148,7 +149,12 @@ fn run(doc: &Value, input: Value) -> (Status, Option<Value>, Option<TaskError>, 
         &ExecutionOptions::default(),
     ));
     let states = ex.entered_states();
-    (ex.status, ex.output, ex.error, states)
+    (
+        ex.status,
+        ex.output.map(Arc::unwrap_or_clone),
+        ex.error,
+        states,
+    )
 }
 
 #[test]

@@ -126,7 +126,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             let report = json!({
                 "name": options.name,
                 "status": format!("{:?}", execution.status).to_uppercase(),
-                "output": execution.output,
+                "output": execution.output.as_deref(),
                 "error": error.map(|e| &e.error),
                 "cause": error.map(|e| &e.cause),
                 "failed_state": execution.failed_state,
@@ -137,7 +137,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         }
         Output::Text => {
             if let Some(output) = &execution.output {
-                println!("{}", serde_json::to_string_pretty(output)?);
+                println!("{}", serde_json::to_string_pretty(&**output)?);
             }
             if !succeeded {
                 let error = execution

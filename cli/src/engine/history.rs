@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -18,8 +19,8 @@ pub struct HistoryEvent {
     pub previous_event_id: u64,
     pub timestamp: SystemTime,
     pub kind: EventKind,
-    /// The state the event is about, if any.
-    pub state: Option<String>,
+    /// The state the event is about, if any (its name, shared with the loaded machine).
+    pub state: Option<Arc<str>>,
     /// Read with `details()`.
     pub(crate) details: Details,
 }
@@ -38,7 +39,9 @@ pub(crate) enum Details {
     /// `{}`.
     Empty,
     /// Built as JSON when recorded (rarer events: failures, Map and Parallel bookkeeping).
-    Json(Value),
+    /// Boxed, like every large part: events are moved into the history one by one, and a
+    /// small event is moved without a call to `memcpy`.
+    Json(Box<Value>),
     /// `{"name": <the state>, <key>: value}`: `…StateEntered` (`input`), `…StateExited`
     /// (`output`).
     State {
@@ -69,7 +72,8 @@ pub(crate) enum Details {
     /// `TaskSucceeded` of a `lambda:invoke`: the Invoke response around `payload`.
     InvokeSucceeded {
         payload: Arc<Value>,
-        request_id: u128,
+        /// A `u128` in two halves: as one, it would align every event to 16 bytes.
+        request_id: [u64; 2],
     },
     /// `TaskSucceeded` of a `lambda:invoke` whose whole response the run built already.
     InvokeResponse(Arc<Value>),
@@ -85,11 +89,15 @@ macro_rules! object {
 }
 
 impl Details {
+    pub(crate) fn json(value: Value) -> Details {
+        Details::Json(Box::new(value))
+    }
+
     fn to_json(&self, state: Option<&str>) -> Value {
         let value = |v: &Arc<Value>| Value::clone(v);
         match self {
             Details::Empty => Value::Object(Map::new()),
-            Details::Json(v) => v.clone(),
+            Details::Json(v) => Value::clone(v),
             Details::State { key, value: v } => {
                 let mut map = Map::new();
                 map.insert("name".into(), Value::from(state.unwrap_or_default()));
@@ -132,7 +140,7 @@ impl Details {
             } => object! {
                 "resourceType" => "lambda",
                 "resource" => "invoke",
-                "output" => invoke_response(value(payload), *request_id)
+                "output" => invoke_response(value(payload), u128::from(request_id[0]) << 64 | u128::from(request_id[1]))
             },
             Details::InvokeResponse(response) => object! {
                 "resourceType" => "lambda",
@@ -281,56 +289,78 @@ impl fmt::Display for EventKind {
 
 /// Collects events; when disabled, recording is a branch and nothing else (details are built
 /// by a closure that is then never called).
+///
+/// The execution's own line of work (its top-level states, most events) appends to a vector
+/// it owns, without a lock; Parallel branches and Map iterations, which run concurrently,
+/// append to a shared one under a lock. Ids come from one counter, so `into_events` merges
+/// the two in order.
 pub(crate) struct Recorder {
-    events: Option<Mutex<Vec<HistoryEvent>>>,
+    enabled: bool,
+    last_id: AtomicU64,
+    shared: Mutex<Vec<HistoryEvent>>,
 }
 
 impl Recorder {
-    /// `expected`: about how many events there will be (room is made for them at once).
-    pub(crate) fn new(enabled: bool, expected: usize) -> Recorder {
+    pub(crate) fn new(enabled: bool) -> Recorder {
         Recorder {
-            events: enabled.then(|| Mutex::new(Vec::with_capacity(expected))),
+            enabled,
+            last_id: AtomicU64::new(0),
+            shared: Mutex::new(Vec::new()),
         }
     }
 
     pub(crate) fn enabled(&self) -> bool {
-        self.events.is_some()
+        self.enabled
     }
 
-    /// Appends an event after `previous` and returns its id (0 when disabled).
+    /// Appends an event after `previous` to `own` (the vector of the line of work that records
+    /// it, if it has one) or to the shared vector; returns its id (0 when disabled).
     pub(crate) fn record(
         &self,
+        own: Option<&mut Vec<HistoryEvent>>,
         previous: u64,
         timestamp: SystemTime,
         kind: EventKind,
-        state: Option<&str>,
+        state: Option<&Arc<str>>,
         details: impl FnOnce() -> Details,
     ) -> u64 {
-        let Some(events) = &self.events else {
+        if !self.enabled {
             return 0;
-        };
-        let (state, details) = (state.map(String::from), details());
-        let mut events = events
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let id = events.len() as u64 + 1;
-        events.push(HistoryEvent {
+        }
+        // A load and a store, not `fetch_add`: all futures of an execution are polled by the
+        // one task that runs it, never at once.
+        let id = self.last_id.load(Relaxed) + 1;
+        self.last_id.store(id, Relaxed);
+        let event = HistoryEvent {
             id,
             previous_event_id: previous,
             timestamp,
             kind,
-            state,
-            details,
-        });
+            state: state.cloned(),
+            details: details(),
+        };
+        match own {
+            Some(events) => events.push(event),
+            None => self
+                .shared
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(event),
+        }
         id
     }
 
-    pub(crate) fn into_events(self) -> Vec<HistoryEvent> {
-        match self.events {
-            Some(events) => events
-                .into_inner()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            None => Vec::new(),
+    /// All events in the order of their ids, given the execution's own.
+    pub(crate) fn into_events(self, mut own: Vec<HistoryEvent>) -> Vec<HistoryEvent> {
+        let shared = self
+            .shared
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !shared.is_empty() {
+            // Two runs in id order: the stable sort merges them in linear time.
+            own.extend(shared);
+            own.sort_by_key(|event| event.id);
         }
+        own
     }
 }

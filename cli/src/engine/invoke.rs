@@ -37,15 +37,21 @@ impl TaskError {
 /// Runs one function. `function` is what the state machine names: for
 /// `arn:aws:states:::lambda:invoke` the `FunctionName` parameter (a name or an ARN), for a
 /// Task whose `Resource` is a Lambda ARN, that ARN. The result is the function's payload.
+///
+/// Payload and result are shared (`Arc`), not owned: the execution history holds the very
+/// value a function is called with and the one it answers, so owned values would force a copy
+/// of each on every call. An invoker that serializes only reads the payload; a function that
+/// wants to change it takes it with `Arc::unwrap_or_clone` (a copy only if still shared).
 pub trait Invoker: Send + Sync {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>>;
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>>;
 }
 
-type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, TaskError>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(Arc<Value>) -> BoxFuture<'static, Result<Arc<Value>, TaskError>> + Send + Sync>;
 
 /// Functions registered from Rust, called in-process (tests, benchmarks, hand-written machines).
 /// A name matches a `FunctionName`/ARN exactly, or the last `:`-separated part of an ARN
@@ -54,6 +60,9 @@ type Handler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, TaskError>>
 #[derive(Clone, Default)]
 pub struct InProcess {
     functions: HashMap<String, Handler, BuildHasherDefault<NameHasher>>,
+    /// Whether a registered name has a `:` (an ARN): only then can a called ARN match
+    /// exactly, so only then is it looked up as written.
+    colon_in_a_name: bool,
 }
 
 /// A fast hash for function names (looked up on every call; the program registers them, so
@@ -85,66 +94,84 @@ impl InProcess {
         InProcess::default()
     }
 
-    /// Registers an async function.
-    pub fn function<F, Fut>(mut self, name: impl Into<String>, f: F) -> InProcess
+    /// Registers an async function. It answers a `Value`, or an `Arc<Value>` (say, its
+    /// payload or a part of it passed on uncopied).
+    pub fn function<F, Fut, R>(self, name: impl Into<String>, f: F) -> InProcess
     where
-        F: Fn(Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Value, TaskError>> + Send + 'static,
+        F: Fn(Arc<Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, TaskError>> + Send + 'static,
+        R: Into<Arc<Value>>,
     {
-        self.functions
-            .insert(name.into(), Arc::new(move |v| Box::pin(f(v))));
-        self
+        let handler: Handler = Arc::new(move |v| {
+            let answer = f(v);
+            Box::pin(async move { answer.await.map(Into::into) })
+        });
+        self.register(name.into(), handler)
     }
 
     /// Registers a synchronous function (it runs when called; its answer is ready at once).
-    pub fn sync<F>(self, name: impl Into<String>, f: F) -> InProcess
+    /// An echo: `InProcess::new().sync("echo", Ok)`.
+    pub fn sync<F, R>(self, name: impl Into<String>, f: F) -> InProcess
     where
-        F: Fn(Value) -> Result<Value, TaskError> + Send + Sync + 'static,
+        F: Fn(Arc<Value>) -> Result<R, TaskError> + Send + Sync + 'static,
+        R: Into<Arc<Value>>,
     {
-        self.function(name, move |v| std::future::ready(f(v)))
+        let handler: Handler =
+            Arc::new(move |v| Box::pin(std::future::ready(f(v).map(Into::into))));
+        self.register(name.into(), handler)
+    }
+
+    fn register(mut self, name: String, handler: Handler) -> InProcess {
+        self.colon_in_a_name |= name.contains(':');
+        self.functions.insert(name, handler);
+        self
     }
 
     fn lookup(&self, function: &str) -> Option<&Handler> {
-        if let Some(h) = self.functions.get(function) {
-            return Some(h);
+        let short = short_name(function);
+        if short.len() < function.len() && self.colon_in_a_name {
+            if let Some(h) = self.functions.get(function) {
+                return Some(h);
+            }
         }
-        self.functions.get(short_name(function))
+        self.functions.get(short)
     }
 }
 
 /// The function name in an ARN: after the first `:function:` up to a qualifier, else after
-/// the last `:`. A byte scan: this runs on every call, and `str` pattern searches cost more.
+/// the last `:`. A plain byte scan that stops only at `:`: this runs on every call, and `str`
+/// pattern searches and splits cost more.
 pub(super) fn short_name(function: &str) -> &str {
-    const MARK: &[u8] = b":function:";
+    const MARK: &[u8] = b"function:";
     let bytes = function.as_bytes();
-    let after_mark = (0..bytes.len().saturating_sub(MARK.len() - 1))
-        .find(|&at| bytes[at] == b':' && bytes[at..].starts_with(MARK))
-        .map(|at| at + MARK.len());
-    let name = match after_mark {
-        Some(start) => {
+    let colons = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b':')
+        .map(|(at, _)| at);
+    for colon in colons {
+        if bytes[colon + 1..].starts_with(MARK) {
+            let start = colon + 1 + MARK.len();
             let end = bytes[start..]
                 .iter()
                 .position(|&b| b == b':')
                 .map_or(bytes.len(), |n| start + n);
-            function.get(start..end)
+            return function.get(start..end).unwrap_or(function);
         }
-        None => {
-            let start = bytes
-                .iter()
-                .rposition(|&b| b == b':')
-                .map_or(0, |at| at + 1);
-            function.get(start..)
-        }
-    };
-    name.unwrap_or(function)
+    }
+    let start = bytes
+        .iter()
+        .rposition(|&b| b == b':')
+        .map_or(0, |at| at + 1);
+    function.get(start..).unwrap_or(function)
 }
 
 impl Invoker for InProcess {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         match self.lookup(function) {
             Some(handler) => handler(payload),
             None => Box::pin(async move {
@@ -178,7 +205,8 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:echo:$LATEST",
             "function:echo",
         ] {
-            assert_eq!(block_on(inv.invoke(name, json!(1))), Ok(json!(1)), "{name}");
+            let answer = block_on(inv.invoke(name, Arc::new(json!(1))));
+            assert_eq!(answer, Ok(Arc::new(json!(1))), "{name}");
         }
         for (arn, name) in [
             ("arn:aws:lambda:us-east-1:1:function:f", "f"),
@@ -191,7 +219,17 @@ mod tests {
         ] {
             assert_eq!(short_name(arn), name, "{arn}");
         }
-        let err = block_on(inv.invoke("nope", json!(1))).unwrap_err();
+        let err = block_on(inv.invoke("nope", Arc::new(json!(1)))).unwrap_err();
         assert_eq!(err.error, "Lambda.ResourceNotFoundException");
+
+        // A name registered as an ARN matches as written, before the function name in it.
+        let live = "arn:aws:lambda:us-east-1:1:function:f:live";
+        let inv = InProcess::new()
+            .sync("f", |_| Ok(json!("by name")))
+            .sync(live, |_| Ok(json!("as written")));
+        let answer = |function| block_on(inv.invoke(function, Arc::new(json!(1))));
+        assert_eq!(answer(live), Ok(Arc::new(json!("as written"))));
+        let latest = "arn:aws:lambda:us-east-1:1:function:f:$LATEST";
+        assert_eq!(answer(latest), Ok(Arc::new(json!("by name"))));
     }
 }

@@ -51,6 +51,7 @@ pub use units::Units;
 
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A problem in a state machine document, located by state and field.
@@ -160,8 +161,9 @@ pub enum Status {
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub status: Status,
-    /// The final output (only when `Succeeded`).
-    pub output: Option<Value>,
+    /// The final output (only when `Succeeded`); shared with the history's last events, which
+    /// hold the same value.
+    pub output: Option<Arc<Value>>,
     /// Why it failed or timed out (`States.Timeout` for a machine timeout).
     pub error: Option<TaskError>,
     /// The state where the failure arose (the innermost one, inside a branch or iteration).
@@ -178,7 +180,7 @@ impl Execution {
         self.history
             .iter()
             .filter(|e| e.kind.is_state_entered())
-            .filter_map(|e| e.state.clone())
+            .filter_map(|e| e.state.as_deref().map(String::from))
             .collect()
     }
 }

@@ -17,7 +17,7 @@ pub(crate) struct Machine {
 
 #[derive(Debug)]
 pub(crate) struct State {
-    pub name: Box<str>,
+    pub name: std::sync::Arc<str>,
     pub kind: Kind,
     /// `InputPath` (`Root` when absent or `$`).
     pub input_path: IoPath,

@@ -4,17 +4,22 @@
 //!
 //! Cost model: a state is a match arm over pre-compiled parts; the state value is moved from
 //! state to state and only copied where the semantics need the original afterwards (a
-//! `ResultPath` that merges, a retry, a function call while the history holds its input). The
-//! history shares values with the run (`Data::Shared`) instead of copying them. The context
-//! object and timestamps are only made when something reads them or the history is on. Only
-//! Parallel branches, Map iterations and a machine run are boxed futures (they recurse).
+//! `ResultPath` that merges, a retry, a change to a value the history holds). The history
+//! shares values with the run (`Data::Shared`) instead of copying them, and functions are
+//! called with, and answer, shared values too (`Arc<Value>`): a Task whose payload is its input
+//! passes that very value. The context object and timestamps are only made when something
+//! reads them or the history is on (then one clock read per event). Only Parallel branches,
+//! Map iterations and a machine run are boxed futures (they recurse); a Task's work before
+//! and after its call is in plain functions, so that the futures that await a call stay small.
 
 use super::history::{invoke_response, uuid_text, Details, EventKind, Recorder};
 use super::history::{ACCOUNT, REGION, ROLE_ARN};
 use super::model::*;
 use super::template::{kind, preview, runtime, Scope, Template};
 use super::time::{format_timestamp, system_time_of};
-use super::{BoxFuture, Execution, ExecutionOptions, Invoker, StateMachine, Status, TaskError};
+use super::{
+    BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
+};
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -49,13 +54,16 @@ const HISTORY_LIMIT: u64 = 25_000;
 /// A failed state: the error, and the state where it arose.
 struct Failure {
     error: TaskError,
-    state: Box<str>,
+    state: Arc<str>,
 }
 
 /// One line of work (the execution, a branch, an iteration): the last event it recorded, so
 /// the next one can point back to it.
 struct Frame {
     last: u64,
+    /// The execution's own line of work records here (no lock); branches and iterations,
+    /// `None`, record into the recorder's shared vector.
+    events: Option<Vec<HistoryEvent>>,
     /// In a Distributed Map's child execution (which records nothing here): its own count of
     /// events against the history limit.
     child: Option<Arc<AtomicU64>>,
@@ -103,6 +111,26 @@ impl Data {
             Data::Shared(v) => Some(v.clone()),
         }
     }
+
+    /// The value behind an `Arc` (moved there if owned), to hand to a function.
+    fn into_arc(self) -> Arc<Value> {
+        match self {
+            Data::Owned(v) => Arc::new(v),
+            Data::Shared(v) => v,
+        }
+    }
+
+    /// Owned again if nothing else holds it (say, a function's answer with the history off),
+    /// so that what follows may take from it rather than copy.
+    fn unshared(self) -> Data {
+        match self {
+            Data::Shared(v) => match Arc::try_unwrap(v) {
+                Ok(v) => Data::Owned(v),
+                Err(v) => Data::Shared(v),
+            },
+            owned => owned,
+        }
+    }
 }
 
 /// A Task's input: the state's value when the state needs it afterwards (a retry, a
@@ -124,13 +152,19 @@ impl TaskInput<'_> {
     }
 }
 
+/// A Task's function call, prepared.
+struct Call {
+    function: Arc<str>,
+    payload: Arc<Value>,
+    timeout: Option<Duration>,
+}
+
 /// What a `lambda:invoke` calls, from its `Parameters`.
 struct Invocation {
     function: Arc<str>,
-    payload: Value,
-    /// The payload as shared already, when it is the effective input itself (the history
-    /// then holds it without a copy).
-    shared_payload: Option<Arc<Value>>,
+    /// Shared with the history's `TaskScheduled` event; when it is the effective input itself
+    /// and that is shared already, not even built.
+    payload: Arc<Value>,
 }
 
 type Flow = Result<Value, Failure>;
@@ -177,7 +211,7 @@ pub(crate) async fn execute(
         machine,
         invoker,
         options,
-        recorder: Recorder::new(options.history, expected),
+        recorder: Recorder::new(options.history),
         start_system: SystemTime::now(),
         start_instant: Instant::now(),
         input: machine.uses_context.then(|| input.share()),
@@ -187,15 +221,21 @@ pub(crate) async fn execute(
     };
     let mut frame = Frame {
         last: 0,
+        events: options.history.then(|| Vec::with_capacity(expected)),
         child: None,
     };
-    run.event(&mut frame, EventKind::ExecutionStarted, None, || {
-        Details::ExecutionStarted {
+    // The execution starts when its start time was read: no second read of the clock.
+    run.event_at(
+        &mut frame,
+        run.start_system,
+        EventKind::ExecutionStarted,
+        None,
+        || Details::ExecutionStarted {
             input: input.share(),
             name: run.name().to_owned(),
             virtual_time: options.virtual_time,
-        }
-    });
+        },
+    );
     let outcome = {
         let machine_run = run.run_machine(&machine.root, input, &mut frame);
         match machine.timeout {
@@ -208,25 +248,25 @@ pub(crate) async fn execute(
             run.last_event(&mut frame, EventKind::ExecutionSucceeded, || {
                 Details::Output(output.share())
             });
-            (Status::Succeeded, Some(output.into_value()), None, None)
+            (Status::Succeeded, Some(output.into_arc()), None, None)
         }
         Some(Err(failure)) => {
             let e = &failure.error;
             run.last_event(&mut frame, EventKind::ExecutionFailed, || {
-                Details::Json(json!({"error": e.error, "cause": e.cause}))
+                Details::json(json!({"error": e.error, "cause": e.cause}))
             });
             (
                 Status::Failed,
                 None,
                 Some(failure.error),
-                Some(failure.state.into()),
+                Some(failure.state.to_string()),
             )
         }
         None => {
             let seconds = machine.timeout.map_or(0, |d| d.as_secs());
             let error = TaskError::new("States.Timeout", format!("The execution timed out after {seconds} seconds (the state machine's TimeoutSeconds)"));
             run.last_event(&mut frame, EventKind::ExecutionTimedOut, || {
-                Details::Json(json!({"error": error.error, "cause": error.cause}))
+                Details::json(json!({"error": error.error, "cause": error.cause}))
             });
             (Status::TimedOut, None, Some(error), None)
         }
@@ -237,9 +277,21 @@ pub(crate) async fn execute(
         output,
         error,
         failed_state,
-        history: run.recorder.into_events(),
+        history: run
+            .recorder
+            .into_events(frame.events.take().unwrap_or_default()),
         transitions,
     }
+}
+
+/// Adds one to a counter of the run and returns the new count. All futures of an execution
+/// are polled by the one task that runs it (branches and iterations are joined, never
+/// spawned), so a load and a store count exactly and spare `fetch_add`'s locked instruction
+/// (one per state and per event).
+fn count_one(counter: &AtomicU64) -> u64 {
+    let count = counter.load(Relaxed) + 1;
+    counter.store(count, Relaxed);
+    count
 }
 
 /// A random version-4 UUID in its text form (request ids, generated execution names).
@@ -269,13 +321,18 @@ impl<'a> Run<'a> {
         &self,
         frame: &mut Frame,
         kind: EventKind,
-        state: Option<&str>,
+        state: Option<&Arc<str>>,
         details: impl FnOnce() -> Details,
     ) {
         if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
-            frame.last = self
-                .recorder
-                .record(frame.last, self.now(), kind, state, details);
+            frame.last = self.recorder.record(
+                frame.events.as_mut(),
+                frame.last,
+                self.now(),
+                kind,
+                state,
+                details,
+            );
         }
     }
 
@@ -285,20 +342,27 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         at: SystemTime,
         kind: EventKind,
-        state: Option<&str>,
+        state: Option<&Arc<str>>,
         details: impl FnOnce() -> Details,
     ) {
         if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
-            frame.last = self.recorder.record(frame.last, at, kind, state, details);
+            frame.last =
+                self.recorder
+                    .record(frame.events.as_mut(), frame.last, at, kind, state, details);
         }
     }
 
     /// The execution's last event, which the history limit leaves room for.
     fn last_event(&self, frame: &mut Frame, kind: EventKind, details: impl FnOnce() -> Details) {
         if self.recorder.enabled() {
-            frame.last = self
-                .recorder
-                .record(frame.last, self.now(), kind, None, details);
+            frame.last = self.recorder.record(
+                frame.events.as_mut(),
+                frame.last,
+                self.now(),
+                kind,
+                None,
+                details,
+            );
         }
     }
 
@@ -310,7 +374,7 @@ impl<'a> Run<'a> {
     /// Counts an event against the history limit: whether it fits (if not, it is dropped and
     /// `within_history_limit` fails the state).
     fn within_limit(&self, frame: &Frame) -> bool {
-        self.events(frame).fetch_add(1, Relaxed) + 1 < HISTORY_LIMIT
+        count_one(self.events(frame)) < HISTORY_LIMIT
     }
 
     /// Fails `state` once an event did not fit in the history.
@@ -510,7 +574,7 @@ impl<'a> Run<'a> {
                         state: "".into(),
                     });
                 };
-                self.transitions.fetch_add(1, Relaxed);
+                count_one(&self.transitions);
                 // A loop of states that never waits would otherwise hold the thread forever
                 // and no timeout could fire.
                 steps_since_yield += 1;
@@ -549,6 +613,21 @@ impl<'a> Run<'a> {
                     Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
                     Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
                     Kind::Fail(fail) => return Err(self.fail(state, fail, value.get(), entered)),
+                    // Most Tasks, awaiting only the call itself here: through `guarded` and
+                    // `task`, their futures (with room for Parallel and Map) would be built and
+                    // moved into this one on every call.
+                    Kind::Task(task) if task.consumes_input => {
+                        let input = TaskInput::Taken(value);
+                        let result = match self.task_call(state, task, input, frame, entered, 0) {
+                            Ok(call) => {
+                                let answer =
+                                    self.call(&call.function, call.payload, call.timeout).await;
+                                self.task_answer(state, task, answer, frame, entered, 0)
+                            }
+                            Err(failure) => Err(failure),
+                        };
+                        self.consumed_task_outcome(state, task, result, entered)?
+                    }
                     Kind::Task(task) => {
                         self.guarded(state, &task.common, value, frame, entered)
                             .await?
@@ -747,7 +826,8 @@ impl<'a> Run<'a> {
     }
 
     /// Runs a Task, Parallel or Map state with its retriers and catchers; the output and the
-    /// next state (the catcher's when one caught the error).
+    /// next state (the catcher's when one caught the error). A Task that consumes its input
+    /// runs in `run_machine` instead.
     async fn guarded(
         &self,
         state: &State,
@@ -756,11 +836,6 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
     ) -> Result<(Data, Option<usize>), Failure> {
-        if let Kind::Task(task) = &state.kind {
-            if task.consumes_input {
-                return self.consuming_task(state, task, raw, frame, entered).await;
-            }
-        }
         let mut raw = raw;
         let mut attempts_per_retrier: Vec<u64> = Vec::new();
         let mut retry_count = 0u64;
@@ -813,20 +888,17 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// A Task that nothing retries and whose input nothing needs afterwards (`ResultPath` and
-    /// every catcher's `ResultPath` are `$`): its input is taken, not copied.
-    async fn consuming_task(
+    /// The output and next state of a Task that nothing retries and whose input nothing needs
+    /// afterwards (`ResultPath` and every catcher's `ResultPath` are `$`; its input was taken,
+    /// not copied), from its result: `OutputPath`, or a catcher.
+    fn consumed_task_outcome(
         &self,
         state: &State,
         task: &Task,
-        raw: Data,
-        frame: &mut Frame,
+        result: DataFlow,
         entered: SystemTime,
     ) -> Result<(Data, Option<usize>), Failure> {
-        let failure = match self
-            .task(state, task, TaskInput::Taken(raw), frame, entered, 0)
-            .await
-        {
+        let failure = match result {
             Ok(output) => {
                 let ctx = || self.context(state, entered, 0, None);
                 return Ok((
@@ -916,6 +988,9 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// One attempt of a Task state: the call prepared, made, and its answer taken in. Only the
+    /// call is awaited here: the work before and after it is in plain functions, so that this
+    /// future (moved into its callers' at each `.await`) stays small.
     async fn task(
         &self,
         state: &State,
@@ -925,6 +1000,22 @@ impl<'a> Run<'a> {
         entered: SystemTime,
         retry_count: u64,
     ) -> DataFlow {
+        let call = self.task_call(state, task, input, frame, entered, retry_count)?;
+        let answer = self.call(&call.function, call.payload, call.timeout).await;
+        self.task_answer(state, task, answer, frame, entered, retry_count)
+    }
+
+    /// A Task's call from its input (timeout, `InputPath`, `Parameters`), with its
+    /// `…Scheduled` and `…Started` events.
+    fn task_call(
+        &self,
+        state: &State,
+        task: &Task,
+        input: TaskInput<'_>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Result<Call, Failure> {
         let ctx = || self.context(state, entered, retry_count, None);
         let timeout = match &task.timeout {
             None => None,
@@ -962,19 +1053,16 @@ impl<'a> Run<'a> {
                 Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
             },
         };
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         let timeout_seconds = timeout.map(|d| d.as_secs());
-        let call = match &task.resource {
+        match &task.resource {
             Resource::LambdaInvoke(parameters) => {
-                let Invocation {
-                    function,
-                    payload,
-                    shared_payload,
-                } = self.invoke_parameters(state, parameters, effective, &ctx)?;
+                let Invocation { function, payload } =
+                    self.invoke_parameters(state, parameters, effective, &ctx)?;
                 self.event(frame, EventKind::TaskScheduled, name, || {
                     Details::InvokeScheduled {
                         function: function.clone(),
-                        payload: shared_payload.unwrap_or_else(|| Arc::new(payload.clone())),
+                        payload: payload.clone(),
                         timeout: timeout_seconds,
                     }
                 });
@@ -982,25 +1070,30 @@ impl<'a> Run<'a> {
                     Details::InvokeStarted
                 });
                 self.within_history_limit(state, frame)?;
-                self.call(&function, payload, timeout).await
+                Ok(Call {
+                    function,
+                    payload,
+                    timeout,
+                })
             }
             Resource::LambdaArn => {
                 let payload = match &task.common.parameters {
-                    Some(t) => match effective {
+                    Some(t) => Arc::new(match effective {
                         TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx)?,
                         other => t
                             .eval(&Scope::new(other.get(), &ctx))
                             .map_err(|e| self.failure(state, e))?,
-                    },
+                    }),
                     None => match effective {
-                        TaskInput::Taken(d) => d.into_value(),
-                        other => other.get().clone(),
+                        TaskInput::Taken(d) => d.into_arc(),
+                        TaskInput::Whole(d) => d.arc().unwrap_or_else(|| Arc::new(d.get().clone())),
+                        TaskInput::Part(v) => Arc::new(v.clone()),
                     },
                 };
                 self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
                     Details::LambdaScheduled {
                         resource: task.resource_text.clone(),
-                        input: Arc::new(payload.clone()),
+                        input: payload.clone(),
                         timeout: timeout_seconds,
                     }
                 });
@@ -1008,11 +1101,30 @@ impl<'a> Run<'a> {
                     Details::Empty
                 });
                 self.within_history_limit(state, frame)?;
-                self.call(&task.resource_text, payload, timeout).await
+                Ok(Call {
+                    function: task.resource_text.clone(),
+                    payload,
+                    timeout,
+                })
             }
-        };
+        }
+    }
+
+    /// A Task's result from its function's answer (`ResultSelector`, or the payload alone when
+    /// only that is read), with its `…Succeeded`/`…Failed`/`…TimedOut` event.
+    fn task_answer(
+        &self,
+        state: &State,
+        task: &Task,
+        answer: Result<Arc<Value>, (TaskError, bool)>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> DataFlow {
+        let ctx = || self.context(state, entered, retry_count, None);
+        let name = Some(&state.name);
         let lambda_arn = matches!(task.resource, Resource::LambdaArn);
-        let result = match call {
+        let result = match answer {
             Ok(result) => result,
             Err((error, timed_out)) => {
                 let kind = match (lambda_arn, timed_out) {
@@ -1022,7 +1134,7 @@ impl<'a> Run<'a> {
                     (false, false) => EventKind::TaskFailed,
                 };
                 self.event(frame, kind, name, || {
-                    Details::Json(if lambda_arn {
+                    Details::json(if lambda_arn {
                         json!({"error": error.error, "cause": error.cause})
                     } else {
                         json!({"resourceType": "lambda", "resource": "invoke", "error": error.error, "cause": error.cause})
@@ -1032,7 +1144,7 @@ impl<'a> Run<'a> {
             }
         };
         if lambda_arn {
-            let mut result = Data::Owned(result);
+            let mut result = Data::Shared(result);
             self.event(frame, EventKind::LambdaFunctionSucceeded, name, || {
                 Details::Output(result.share())
             });
@@ -1043,6 +1155,7 @@ impl<'a> Run<'a> {
         }
         let request_id = fastrand::u128(..);
         let Some(payload_only) = &task.payload_only else {
+            let result = Data::Shared(result).unshared().into_value();
             let mut response = Data::Owned(invoke_response(result, request_id));
             self.event(frame, EventKind::TaskSucceeded, name, || {
                 Details::InvokeResponse(response.share())
@@ -1054,11 +1167,11 @@ impl<'a> Run<'a> {
         };
         // Only the payload is read: the response around it is not built (but for the history,
         // and for the message of a path that selects nothing, which shows the response).
-        let mut payload = Data::Owned(result);
+        let mut payload = Data::Shared(result);
         self.event(frame, EventKind::TaskSucceeded, name, || {
             Details::InvokeSucceeded {
                 payload: payload.share(),
-                request_id,
+                request_id: [(request_id >> 64) as u64, request_id as u64],
             }
         });
         let response = |payload: &Value| invoke_response(payload.clone(), request_id);
@@ -1074,14 +1187,19 @@ impl<'a> Run<'a> {
                         .select_result(state, selector, whole, &ctx)
                         .map(Data::Owned);
                 }
-                Ok(Data::Owned(self.eval_data(state, below, payload, &ctx)?))
+                Ok(Data::Owned(self.eval_data(
+                    state,
+                    below,
+                    payload.unshared(),
+                    &ctx,
+                )?))
             }
             PayloadOnly::Output(below) => {
                 if below.select(payload.get(), &Value::Null).is_none() {
                     let whole = response(payload.get());
                     return Err(self.missing(state, "OutputPath", below.text(), &whole));
                 }
-                self.select_data(state, below, "OutputPath", payload)
+                self.select_data(state, below, "OutputPath", payload.unshared())
             }
         }
     }
@@ -1095,6 +1213,8 @@ impl<'a> Run<'a> {
         ctx: &(dyn Fn() -> Value + Sync),
     ) -> Result<Invocation, Failure> {
         let held;
+        // `shared`: the effective input as the history holds it already, passed on as the
+        // payload when the payload is the input itself.
         let (read, mut taken, shared) = match effective {
             TaskInput::Taken(Data::Owned(v)) if parameters.single_reader => (None, Some(v), None),
             TaskInput::Taken(d) => {
@@ -1107,7 +1227,6 @@ impl<'a> Run<'a> {
         let nothing = Value::Null;
         let scope = Scope::new(read.unwrap_or(&nothing), ctx);
         let (mut function, mut function_value, mut payload) = (None, None, None);
-        let mut payload_is_input = false;
         for (field, template) in &parameters.fields {
             match field {
                 InvokeField::FunctionName(Some(fixed)) => {
@@ -1115,6 +1234,10 @@ impl<'a> Run<'a> {
                     continue;
                 }
                 InvokeField::Other if matches!(template, Template::Static(_)) => continue,
+                InvokeField::Payload if template.is_input_itself() && shared.is_some() => {
+                    payload = shared.clone();
+                    continue;
+                }
                 _ => {}
             }
             let value = if read.is_some() {
@@ -1125,10 +1248,7 @@ impl<'a> Run<'a> {
             .map_err(|e| self.failure(state, e))?;
             match field {
                 InvokeField::FunctionName(_) => function_value = Some(value),
-                InvokeField::Payload => {
-                    payload_is_input = template.is_input_itself();
-                    payload = Some(value);
-                }
+                InvokeField::Payload => payload = Some(Arc::new(value)),
                 InvokeField::Other => {}
             }
         }
@@ -1147,8 +1267,7 @@ impl<'a> Run<'a> {
         };
         Ok(Invocation {
             function,
-            payload: payload.unwrap_or_else(|| Value::Object(Map::new())),
-            shared_payload: shared.filter(|_| payload_is_input),
+            payload: payload.unwrap_or_else(|| Arc::new(Value::Object(Map::new()))),
         })
     }
 
@@ -1156,12 +1275,14 @@ impl<'a> Run<'a> {
     async fn call(
         &self,
         function: &str,
-        payload: Value,
+        payload: Arc<Value>,
         timeout: Option<Duration>,
-    ) -> Result<Value, (TaskError, bool)> {
+    ) -> Result<Arc<Value>, (TaskError, bool)> {
         let call = self.invoker.invoke(function, payload);
         match timeout {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
+            // Boxed: a timer is large, and every future that awaits this one would otherwise
+            // carry (and move) room for it, timeout or not.
+            Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {
                 Ok(result) => result.map_err(|e| (e, false)),
                 Err(_) => Err((
                     TaskError::new(
@@ -1186,7 +1307,7 @@ impl<'a> Run<'a> {
     ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
         let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         self.event(frame, EventKind::ParallelStateStarted, name, || {
             Details::Empty
         });
@@ -1206,6 +1327,7 @@ impl<'a> Run<'a> {
             .map(|(branch, input)| async move {
                 let mut branch_frame = Frame {
                     last: started,
+                    events: None,
                     child: child.clone(),
                 };
                 self.run_machine(branch, input, &mut branch_frame).await
@@ -1226,7 +1348,7 @@ impl<'a> Run<'a> {
             Err(failure) => {
                 let e = &failure.error;
                 self.event(frame, EventKind::ParallelStateFailed, name, || {
-                    Details::Json(json!({"error": e.error, "cause": e.cause}))
+                    Details::json(json!({"error": e.error, "cause": e.cause}))
                 });
                 Err(failure)
             }
@@ -1319,7 +1441,7 @@ impl<'a> Run<'a> {
         };
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
         let total = items.len();
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         let (started_kind, succeeded_kind, failed_kind) = if map.distributed {
             (
                 EventKind::MapRunStarted,
@@ -1334,7 +1456,7 @@ impl<'a> Run<'a> {
             )
         };
         self.event(frame, started_kind, name, || {
-            Details::Json(json!({"length": total}))
+            Details::json(json!({"length": total}))
         });
         let started = frame.last;
         // Each child of a Distributed Map is an execution of its own, with its own count.
@@ -1413,7 +1535,7 @@ impl<'a> Run<'a> {
             };
             let e = &failure.error;
             self.event(frame, failed_kind, name, || {
-                Details::Json(json!({"error": e.error, "cause": e.cause}))
+                Details::json(json!({"error": e.error, "cause": e.cause}))
             });
             return Err(failure);
         }
@@ -1449,13 +1571,14 @@ impl<'a> Run<'a> {
             }
             None => Ok(item.clone()),
         };
-        let name = Some(&*state.name);
+        let name = Some(&state.name);
         let mut iteration = Frame {
             last: started,
+            events: None,
             child,
         };
         self.event(&mut iteration, EventKind::MapIterationStarted, name, || {
-            Details::Json(json!({"name": &*state.name, "index": index}))
+            Details::json(json!({"name": &*state.name, "index": index}))
         });
         let outcome = match input {
             Ok(input) => self
@@ -1465,8 +1588,8 @@ impl<'a> Run<'a> {
             Err(f) => Err(f),
         };
         match &outcome {
-            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || Details::Json(json!({"name": &*state.name, "index": index}))),
-            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || Details::Json(json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause}))),
+            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || Details::json(json!({"name": &*state.name, "index": index}))),
+            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || Details::json(json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause}))),
         }
         (index, outcome)
     }

@@ -25,7 +25,9 @@ fn machine(doc: &Value) -> StateMachine {
 fn functions() -> InProcess {
     InProcess::new()
         .sync("echo", Ok)
-        .sync("boom", |_| Err(TaskError::new("Boom", "it broke")))
+        .sync("boom", |_| {
+            Err::<Value, _>(TaskError::new("Boom", "it broke"))
+        })
         .sync("add1", |v| Ok(json!(v.as_i64().unwrap_or(0) + 1)))
 }
 
@@ -59,7 +61,7 @@ fn output(e: &Execution) -> Value {
         e.error,
         e.failed_state
     );
-    e.output.clone().unwrap()
+    Value::clone(e.output.as_ref().unwrap())
 }
 
 fn error(e: &Execution) -> (String, String) {
@@ -281,7 +283,7 @@ async fn rule_matches(rule: Value, input: Value) -> Result<bool, String> {
     });
     let e = run(doc, input).await;
     match e.status {
-        Status::Succeeded => Ok(e.output.unwrap() == json!(true)),
+        Status::Succeeded => Ok(*e.output.unwrap() == json!(true)),
         _ => Err(e.error.unwrap().error),
     }
 }
@@ -1678,7 +1680,7 @@ async fn an_endless_loop_ends_at_the_history_limit() {
     let counter = calls.clone();
     let inv = functions().sync("flaky", move |_| {
         counter.fetch_add(1, Ordering::SeqCst);
-        Err(TaskError::new("Flaky", "again"))
+        Err::<Value, _>(TaskError::new("Flaky", "again"))
     });
     let doc = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
         {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "flaky", "Payload": {}}, "Retry": [{"ErrorEquals": ["Flaky"], "MaxAttempts": 99999999, "IntervalSeconds": 1, "BackoffRate": 1}], "End": true}}}

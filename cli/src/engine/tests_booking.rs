@@ -76,7 +76,9 @@ fn hotel(rooms: bool, payment_fails: bool) -> (InProcess, CallLog) {
     for (name, answer) in answers {
         let log = log.clone();
         invoker = invoker.sync(name, move |p| {
-            log.lock().unwrap().push((name.to_string(), p.clone()));
+            log.lock()
+                .unwrap()
+                .push((name.to_string(), Value::clone(&p)));
             answer(&p)
         });
     }
@@ -111,7 +113,7 @@ async fn booking_when_a_room_is_available() {
     .await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
     assert_eq!(
-        e.output.unwrap(),
+        *e.output.unwrap(),
         json!({
             "ok": true,
             "reservation": {"status": "available", "id": "b-7", "room": 12},

@@ -7,6 +7,7 @@ use super::invoke::{short_name, BoxFuture, Invoker, TaskError};
 use flowctl_shim::envelope::{self, Request};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Units by name (or ARN), each with its member functions, served by `functions`.
 pub struct Units<I> {
@@ -62,8 +63,8 @@ impl<I: Invoker> Invoker for Units<I> {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         Box::pin(async move {
             let Some(members) = self.members(function) else {
                 return Err(TaskError::from_lambda(
@@ -74,22 +75,24 @@ impl<I: Invoker> Invoker for Units<I> {
             if let [only] = members {
                 return self.functions.invoke(only, payload).await;
             }
-            match envelope::parse(payload)? {
+            match envelope::parse(Arc::unwrap_or_clone(payload))? {
                 Request::Call { function, payload } => {
                     Self::serves(members, &function)?;
-                    self.functions.invoke(&function, payload).await
+                    self.functions.invoke(&function, Arc::new(payload)).await
                 }
-                Request::Chain(chain) => {
-                    envelope::run_chain(
-                        chain,
-                        |name| Self::serves(members, name),
-                        |name, input| {
-                            let name = name.to_string();
-                            async move { self.functions.invoke(&name, input).await }
-                        },
-                    )
-                    .await
-                }
+                Request::Chain(chain) => envelope::run_chain(
+                    chain,
+                    |name| Self::serves(members, name),
+                    |name, input| {
+                        let name = name.to_string();
+                        async move {
+                            let answer = self.functions.invoke(&name, Arc::new(input)).await?;
+                            Ok::<_, TaskError>(Arc::unwrap_or_clone(answer))
+                        }
+                    },
+                )
+                .await
+                .map(Arc::new),
             }
         })
     }
@@ -111,7 +114,9 @@ mod tests {
     fn units() -> Units<InProcess> {
         let functions = InProcess::new()
             .sync("Double", |v| Ok(json!(v["n"].as_i64().unwrap_or(0) * 2)))
-            .sync("Fail", |_| Err(TaskError::from_lambda("Nope", "no")))
+            .sync("Fail", |_| {
+                Err::<Value, _>(TaskError::from_lambda("Nope", "no"))
+            })
             .sync("Echo", Ok);
         Units::new(functions)
             .unit("alone", vec!["Echo".into()])
@@ -126,8 +131,8 @@ mod tests {
         let u = units();
         let arn = "arn:aws:lambda:us-east-1:123456789012:function:alone";
         assert_eq!(
-            block_on(u.invoke(arn, json!({"a": 1}))),
-            Ok(json!({"a": 1}))
+            block_on(u.invoke(arn, Arc::new(json!({"a": 1})))),
+            Ok(Arc::new(json!({"a": 1})))
         );
     }
 
@@ -135,7 +140,10 @@ mod tests {
     fn a_shared_unit_dispatches_calls_and_runs_chains() {
         let u = units();
         let call = json!({"function": "Double", "payload": {"n": 4}});
-        assert_eq!(block_on(u.invoke("shared", call)), Ok(json!(8)));
+        assert_eq!(
+            block_on(u.invoke("shared", Arc::new(call))),
+            Ok(Arc::new(json!(8)))
+        );
         let chain = json!({
             "chain": [
                 {"function": "Double", "payload": {"n": {"$var": ["input", "n"]}}, "bind": "a"},
@@ -145,8 +153,8 @@ mod tests {
             "vars": {"input": {"n": 5}}
         });
         assert_eq!(
-            block_on(u.invoke("shared", chain)),
-            Ok(json!({"a": 10, "b": {"got": 10}}))
+            block_on(u.invoke("shared", Arc::new(chain))),
+            Ok(Arc::new(json!({"a": 10, "b": {"got": 10}})))
         );
     }
 
@@ -158,18 +166,18 @@ mod tests {
             {"function": "Fail", "payload": {"$var": "a"}},
             {"function": "Echo", "payload": 2}
         ]});
-        let err = block_on(u.invoke("shared", chain)).unwrap_err();
+        let err = block_on(u.invoke("shared", Arc::new(chain))).unwrap_err();
         assert_eq!(err, TaskError::from_lambda("Nope", "no"));
     }
 
     #[test]
     fn envelope_mistakes_are_lambda_errors() {
         let u = units();
-        let err = block_on(u.invoke("shared", json!(3))).unwrap_err();
+        let err = block_on(u.invoke("shared", Arc::new(json!(3)))).unwrap_err();
         assert_eq!(err.error, "InvalidEnvelope");
-        let err = block_on(u.invoke("shared", json!({"function": "Other"}))).unwrap_err();
+        let err = block_on(u.invoke("shared", Arc::new(json!({"function": "Other"})))).unwrap_err();
         assert_eq!(err.error, "FunctionNotFound");
-        let err = block_on(u.invoke("nowhere", json!({}))).unwrap_err();
+        let err = block_on(u.invoke("nowhere", Arc::new(json!({})))).unwrap_err();
         assert_eq!(err.error, "Lambda.ResourceNotFoundException");
     }
 }

@@ -28,7 +28,7 @@ use super::runtime_api::{Busy, Invocation, Outcome, RuntimeApi, Submitted, MAX_P
 use crate::asl::{ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD};
 use crate::engine::{BoxFuture, Invoker, TaskError};
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -276,9 +276,10 @@ impl LocalProcesses {
         None
     }
 
-    async fn call(&self, unit: &Arc<Unit>, payload: Value) -> Result<Value, TaskError> {
+    /// Sends `body` (the payload as JSON text) to a process of `unit`.
+    async fn call(&self, unit: &Arc<Unit>, body: String) -> Result<Value, TaskError> {
         let request_id = uuid::Uuid::new_v4().to_string();
-        let body = Bytes::from(payload.to_string());
+        let body = Bytes::from(body);
         if body.len() > MAX_REQUEST_BYTES {
             return Err(TaskError::new(
                 "Lambda.RequestEntityTooLargeException",
@@ -390,8 +391,8 @@ impl Invoker for LocalProcesses {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         Box::pin(async move {
             let Some((unit, envelope)) = self.resolve(function) else {
                 return Err(TaskError::from_lambda(
@@ -399,14 +400,32 @@ impl Invoker for LocalProcesses {
                     &format!("Function not found: {function}"),
                 ));
             };
-            let payload = match envelope {
-                Some(key) => json!({ ENVELOPE_FUNCTION: key, ENVELOPE_PAYLOAD: payload }),
-                None => payload,
+            let body = match envelope {
+                Some(key) => envelope_text(&key, &payload),
+                None => payload.to_string(),
             };
             let unit = unit.clone();
-            self.call(&unit, payload).await
+            self.call(&unit, body).await.map(Arc::new)
         })
     }
+}
+
+/// The `{"function", "payload"}` envelope of a shared unit as JSON text, written around the
+/// payload rather than built as a value (which would copy the payload).
+fn envelope_text(function: &str, payload: &Value) -> String {
+    let payload = payload.to_string();
+    let function = Value::from(function).to_string();
+    let mut text = String::with_capacity(payload.len() + function.len() + 32);
+    text.push_str("{\"");
+    text.push_str(ENVELOPE_FUNCTION);
+    text.push_str("\":");
+    text.push_str(&function);
+    text.push_str(",\"");
+    text.push_str(ENVELOPE_PAYLOAD);
+    text.push_str("\":");
+    text.push_str(&payload);
+    text.push('}');
+    text
 }
 
 /// The names a call may mean: as written, a `${unit:NAME}` placeholder's NAME, and an ARN's
@@ -876,6 +895,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn names_a_call_may_mean() {

@@ -11,7 +11,7 @@ use flowctl::engine::{
 use flowctl::flow::{check, parse, KnownFunctions};
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
 use serde_json::{json, Value};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const FUNCTIONS: [&str; 7] = [
@@ -83,13 +83,17 @@ impl Invoker for Hotel {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
-        payload: Value,
-    ) -> BoxFuture<'a, Result<Value, TaskError>> {
+        payload: Arc<Value>,
+    ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>> {
         self.calls.lock().unwrap().push(function.to_string());
         Box::pin(async move {
+            // The registry takes its envelope by value: the payload is copied only if the
+            // engine's history still holds it.
+            let payload = Arc::unwrap_or_clone(payload);
             self.registry
                 .handle(json!({"function": function, "payload": payload}))
                 .await
+                .map(Arc::new)
                 .map_err(|e| TaskError::from_lambda(e.name(), e.message()))
         })
     }
@@ -118,7 +122,7 @@ async fn booking_succeeds() {
     let e = run(&booking(), booking_input("b-100", 2, 240), &hotel).await;
     assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
     assert_eq!(
-        e.output.unwrap(),
+        *e.output.unwrap(),
         json!({
             "ok": true,
             "reservation": {"id": "b-100", "nights": 2, "status": "available", "room": 138, "hold": "hold-b-100"},
@@ -255,7 +259,7 @@ async fn reprice_notifies_by_email_or_sms_or_not_at_all() {
         .await;
         assert_eq!(e.status, Status::Succeeded, "{channel}: {:?}", e.error);
         assert_eq!(
-            e.output.unwrap(),
+            *e.output.unwrap(),
             json!({"notified": notified, "quotes": expected_quotes}),
             "{channel}"
         );
@@ -325,14 +329,14 @@ async fn the_unit_binary_runs_the_flows() {
     let fused = processes
         .invoke(
             "booking",
-            json!({
+            Arc::new(json!({
                 "chain": [
                     {"function": "LookupLoyalty", "payload": {"guest": {"$var": ["input", "guest"]}}, "bind": "tier"},
                     {"function": "QuoteRate", "payload": {"night": {"$var": ["input", "nights", 0]}, "currency": "GBP"}, "bind": "rate"},
                     {"function": "NotifyGuest", "payload": {"guest": {"$var": ["tier", "guest"]}, "via": "email", "quotes": [{"$var": "tier"}, {"$var": "rate"}]}, "bind": "sent"},
                 ],
                 "vars": {"input": {"guest": "vip-ann", "nights": ["2025-07-12"]}},
-            }),
+            })),
         )
         .await
         .unwrap();
