@@ -336,15 +336,52 @@ pub(super) fn variable_names(flow: &ir::Flow) -> BTreeSet<String> {
     out
 }
 
-/// The functions of every fused Task of a compiled document, chain by chain, in document
-/// order (parallel branches and map bodies included): what `flowctl plan` lists.
+/// The functions of every fused Task of a compiled document, chain by chain, in the order a
+/// reader meets them (from `StartAt`, following `Next`, Choice rules, `Default` and `Catch`;
+/// parallel branches and map bodies where their state is): what `flowctl plan` lists.
 pub fn fused_chains(doc: &Value) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
     fn machine(m: &Value, out: &mut Vec<Vec<String>>) {
         let Some(states) = m.get("States").and_then(Value::as_object) else {
             return;
         };
-        for state in states.values() {
+        let mut order: Vec<&str> = Vec::new();
+        let mut todo: Vec<&str> = m
+            .get("StartAt")
+            .and_then(Value::as_str)
+            .into_iter()
+            .collect();
+        while let Some(name) = todo.pop() {
+            if order.contains(&name) || !states.contains_key(name) {
+                continue;
+            }
+            order.push(name);
+            let state = &states[name];
+            let mut next: Vec<&str> = Vec::new();
+            next.extend(state.get("Next").and_then(Value::as_str));
+            for list in ["Choices", "Catch"] {
+                for rule in state
+                    .get(list)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    next.extend(rule.get("Next").and_then(Value::as_str));
+                }
+            }
+            next.extend(state.get("Default").and_then(Value::as_str));
+            // Depth first, in the order the document lists the ways on.
+            todo.extend(next.into_iter().rev());
+        }
+        // States no path reaches still count (a hand-written document may have some).
+        order.extend(
+            states
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !order.contains(k))
+                .collect::<Vec<_>>(),
+        );
+        for name in order {
+            let state = &states[name];
             if let Some(chain) = state
                 .pointer(&format!("/Parameters/Payload/{CHAIN}"))
                 .and_then(Value::as_array)
@@ -367,6 +404,7 @@ pub fn fused_chains(doc: &Value) -> Vec<Vec<String>> {
             }
         }
     }
+    let mut out = Vec::new();
     machine(doc, &mut out);
     out
 }

@@ -93,9 +93,10 @@ pub enum Reason {
     },
     /// `isolate: true`.
     Isolated,
-    /// A neighbour in the flows that could not join, and why.
+    /// A neighbour in the flows that could not join, and why; `functions` are the unit's
+    /// members it is called next to.
     Incompatible {
-        function: String,
+        functions: Vec<String>,
         neighbour: String,
         why: String,
     },
@@ -143,10 +144,14 @@ impl fmt::Display for Reason {
             }
             Reason::Isolated => write!(f, "`isolate: true`: never shares a Lambda"),
             Reason::Incompatible {
-                function,
+                functions,
                 neighbour,
                 why,
-            } => write!(f, "not with {neighbour} (called next to {function}): {why}"),
+            } => write!(
+                f,
+                "not with {neighbour} (called next to {}): {why}",
+                functions.join(", ")
+            ),
             Reason::OtherHint { neighbour, hint } => {
                 write!(f, "not with {neighbour}: it asks for unit `{hint}`")
             }
@@ -401,12 +406,12 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         match clash {
             Some(why) => {
                 reasons.entry(ga).or_default().push(Reason::Incompatible {
-                    function: keys[a].clone(),
+                    functions: vec![keys[a].clone()],
                     neighbour: keys[b].clone(),
                     why: why.clone(),
                 });
                 reasons.entry(gb).or_default().push(Reason::Incompatible {
-                    function: keys[b].clone(),
+                    functions: vec![keys[b].clone()],
                     neighbour: keys[a].clone(),
                     why,
                 });
@@ -461,6 +466,7 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
             why.retain(|r| !matches!(r, Reason::Incompatible { .. }));
         }
         dedup_reasons(&mut why);
+        merge_neighbours(&mut why);
         why.sort_by_key(Reason::rank);
         let base = hint_of(g, &group)
             .map(str::to_string)
@@ -496,6 +502,38 @@ fn env_fits(manifest: &Manifest, keys: &[&String], members: &[usize]) -> bool {
         &functions,
     );
     names::env_size(&env) <= names::ENV_MAX_BYTES
+}
+
+/// One line per refused neighbour and reason, listing every member it is called next to.
+fn merge_neighbours(reasons: &mut Vec<Reason>) {
+    let mut merged: Vec<Reason> = Vec::new();
+    for reason in reasons.drain(..) {
+        if let Reason::Incompatible {
+            functions,
+            neighbour,
+            why,
+        } = &reason
+        {
+            let same = merged.iter_mut().find_map(|m| match m {
+                Reason::Incompatible {
+                    functions: f,
+                    neighbour: n,
+                    why: w,
+                } if n == neighbour && w == why => Some(f),
+                _ => None,
+            });
+            if let Some(list) = same {
+                for f in functions {
+                    if !list.contains(f) {
+                        list.push(f.clone());
+                    }
+                }
+                continue;
+            }
+        }
+        merged.push(reason);
+    }
+    *reasons = merged;
 }
 
 fn dedup_reasons(reasons: &mut Vec<Reason>) {
