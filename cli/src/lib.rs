@@ -10,6 +10,8 @@ pub mod build;
 pub mod diagnostic;
 pub mod engine;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod local;
 pub mod manifest;
 pub mod plan;

@@ -23,30 +23,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn parse_flow(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let (file, _) = flowctl::flow::parse(text);
-        if let Some(file) = file {
-            let _ = flowctl::flow::check(
-                &file,
-                &flowctl::flow::KnownFunctions::new("demo", ["A", "B"]),
-            );
-        }
-    }
-}
-
-fn load_manifest(data: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let (manifest, _) = flowctl::manifest::parse(text);
-        // The locator also answers on text that is not valid YAML.
-        let _ = flowctl::manifest::locate::find(text, &["functions", "A", "env"]);
-        if let Some(manifest) = manifest {
-            let _ =
-                flowctl::manifest::check_files(&manifest, text, |p| p.as_os_str().len() % 2 == 0);
-        }
-    }
-}
-
 /// Runs `target` on every input, returning the inputs that panicked.
 fn run(inputs: &[PathBuf], target: fn(&[u8])) -> Vec<String> {
     let mut panicked = Vec::new();
@@ -69,7 +45,7 @@ fn flow_corpus_never_panics() {
     assert!(seeds.len() >= 10, "the parse_flow seed corpus is missing");
     let mut inputs = seeds;
     inputs.extend(files(&fuzz_dir().join("artifacts/parse_flow")));
-    let panicked = run(&inputs, parse_flow);
+    let panicked = run(&inputs, flowctl::fuzzing::flow);
     assert!(
         panicked.is_empty(),
         "the flow front-end panicked on:\n{}",
@@ -86,7 +62,7 @@ fn manifest_corpus_never_panics() {
     );
     let mut inputs = seeds;
     inputs.extend(files(&fuzz_dir().join("artifacts/load_manifest")));
-    let panicked = run(&inputs, load_manifest);
+    let panicked = run(&inputs, flowctl::fuzzing::manifest);
     assert!(
         panicked.is_empty(),
         "the manifest loader panicked on:\n{}",

@@ -1,16 +1,7 @@
-//! The flow front-end never panics: parse any text, and check whatever parses.
+//! The flow pipeline never panics: parse any text, check whatever parses, plan and compile
+//! (unfused and fused) whatever checks (`flowctl::fuzzing::flow`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let (file, _) = flowctl::flow::parse(text);
-        if let Some(file) = file {
-            let _ = flowctl::flow::check(
-                &file,
-                &flowctl::flow::KnownFunctions::new("demo", ["A", "B"]),
-            );
-        }
-    }
-});
+fuzz_target!(|data: &[u8]| flowctl::fuzzing::flow(data));
