@@ -1,8 +1,9 @@
 //! flowctl: check, compile, build, deploy and run serverless flows.
 //!
-//! The pipeline, one module per step: `manifest` → `flow` (lex → parse → check) → `asl`
-//! (codegen). `project` is the I/O edge that reads a project from disk; `render` turns
-//! diagnostics into text or JSON; `cmd` holds one module per subcommand.
+//! The pipeline, one module per step: `manifest` → `flow` (lex → parse → check) → `plan`
+//! (colocation) → `asl` (codegen, fusion) → `engine` (runs the ASL) | `build` → `aws`
+//! (deploy). `project` is the I/O edge that reads a project from disk; `render` turns
+//! diagnostics into text or JSON; `cmd` (in the binary) holds one module per subcommand.
 
 pub mod asl;
 pub mod aws;
