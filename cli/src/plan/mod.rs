@@ -389,10 +389,13 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         }
         let members_a: Vec<usize> = (0..keys.len()).filter(|&m| group[m] == ga).collect();
         let members_b: Vec<usize> = (0..keys.len()).filter(|&m| group[m] == gb).collect();
-        let clash = members_a.iter().find_map(|&x| {
-            members_b
-                .iter()
-                .find_map(|&y| incompatibility(function(x), function(y)))
+        // The pair the edge joins speaks first: it is the one the reader sees in the flow.
+        let clash = incompatibility(function(a), function(b)).or_else(|| {
+            members_a.iter().find_map(|&x| {
+                members_b
+                    .iter()
+                    .find_map(|&y| incompatibility(function(x), function(y)))
+            })
         });
         let clash = clash.or_else(|| {
             let all: Vec<usize> = members_a.iter().chain(&members_b).copied().collect();
