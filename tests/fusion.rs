@@ -46,10 +46,13 @@ struct Ending {
     cause: Option<String>,
 }
 
-/// Records every invocation a run makes: (function as named by the document, payload, answer).
+/// One invocation: the function as the document names it, the payload, the answer.
+type Call = (String, Value, Result<Value, TaskError>);
+
+/// Records every invocation a run makes.
 struct Recorder<I> {
     inner: I,
-    calls: Mutex<Vec<(String, Value, Result<Value, TaskError>)>>,
+    calls: Mutex<Vec<Call>>,
 }
 
 impl<I: Invoker> Invoker for Recorder<I> {
@@ -194,11 +197,7 @@ fn run_engine(
     input: &Value,
     units: &BTreeMap<String, Vec<String>>,
     functions: InProcess,
-) -> (
-    Ending,
-    usize,
-    Vec<(String, Value, Result<Value, TaskError>)>,
-) {
+) -> (Ending, usize, Vec<Call>) {
     let machine = engine::load(doc).unwrap_or_else(|e| panic!("{e:#?}"));
     let invoker = Recorder {
         inner: units

@@ -55,10 +55,7 @@ impl Proxy {
         listener
             .set_nonblocking(true)
             .expect("non-blocking listener");
-        let endpoint = format!(
-            "http://{}",
-            listener.local_addr().expect("bound").to_string()
-        );
+        let endpoint = format!("http://{}", listener.local_addr().expect("bound"));
         let state = Arc::new(State::default());
         let shared = state.clone();
         std::thread::spawn(move || {
@@ -186,8 +183,8 @@ async fn handle(
         n >= state.broken_from.load(Ordering::SeqCst) && n < state.broken_to.load(Ordering::SeqCst);
     let fault = if broken {
         Some("500")
-    } else if every > 0 && n % every == 0 {
-        Some(if (n / every) % 2 == 0 {
+    } else if every > 0 && n.is_multiple_of(every) {
+        Some(if (n / every).is_multiple_of(2) {
             "throttle"
         } else {
             "500"
