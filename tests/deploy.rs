@@ -399,9 +399,9 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     queue_lambda_answers(
         moto,
         &[
-            json!({"rate": rate, "tier": tier, "reservation": held}),
+            json!({"results": {"rate": rate, "tier": tier, "reservation": held}, "complete": true}),
             paid.clone(),
-            json!({"confirmation": confirmed}),
+            json!({"results": {"confirmation": confirmed}, "complete": true}),
         ],
     );
     let out = ok(flowctl(
@@ -428,9 +428,9 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     // No room: the failure, its cause and the failing state.
     queue_lambda_answers(
         moto,
-        &[
-            json!({"rate": rate, "tier": tier, "reservation": {"id": "b-1", "nights": 2, "status": "unavailable"}}),
-        ],
+        &[json!({"results": {"rate": rate, "tier": tier,
+                   "reservation": {"id": "b-1", "nights": 2, "status": "unavailable"}},
+                   "complete": true})],
     );
     let out = flowctl(
         &dir,

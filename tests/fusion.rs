@@ -233,6 +233,19 @@ fn run_engine(
     (ending, states, invoker.calls.into_inner().unwrap())
 }
 
+impl Ending {
+    /// The same ending. A `States.Runtime` error's cause is left out: it names the path Step
+    /// Functions could not read, the missing one unfused and `complete` fused (whose text
+    /// shows the chain's answer naming the missing path); ARCHITECTURE.md, "Fusion".
+    fn same_as(&self, other: &Ending) -> bool {
+        let runtime = self.error.as_deref() == Some("States.Runtime");
+        self.status == other.status
+            && self.output == other.output
+            && self.error == other.error
+            && (runtime || self.cause == other.cause)
+    }
+}
+
 fn moto_ending(v: &Value) -> Ending {
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     Ending {
@@ -294,7 +307,7 @@ fn fused_and_unfused_flows_agree_on_the_engine_and_on_moto() {
                 .map(|(kind, doc, units)| (kind, run_engine(doc, input, units, (s.functions)())))
                 .collect();
             let (u, f) = (&runs[0].1, &runs[1].1);
-            if u.0 != f.0 {
+            if !u.0.same_as(&f.0) {
                 failures.push(format!(
                     "{id}: on the engine, unfused {:?} but fused {:?}",
                     u.0, f.0
@@ -351,7 +364,7 @@ fn fused_and_unfused_flows_agree_on_the_engine_and_on_moto() {
                 .map(moto_ending)
         };
         match (ending("unfused"), ending("fused")) {
-            (Some(u), Some(f)) if u == f => {}
+            (Some(u), Some(f)) if u.same_as(&f) => {}
             (u, f) => failures.push(format!(
                 "{id}: on moto, unfused {u:?} but fused {f:?} (the engine: {:?})",
                 expected[id]

@@ -25,9 +25,16 @@ pub const BIND: &str = "bind";
 pub const VAR_REF: &str = "$var";
 /// In a chain step's argument template, `{"$literal": X}` stands for `X`, taken as is.
 pub const LITERAL: &str = "$literal";
+/// In a chain's answer: the bound results, by name.
+pub const RESULTS: &str = "results";
+/// In a chain's answer: `true` when every step ran; absent when the chain stopped at a
+/// `$var` path its data lacks (see [`run_chain`]).
+pub const COMPLETE: &str = "complete";
+/// In a chain's answer: where and why the chain stopped, when it did.
+pub const STOPPED: &str = "stopped";
 /// The version of this protocol, printed by `describe`: it changes when an envelope's
-/// meaning does.
-pub const PROTOCOL: u32 = 1;
+/// meaning does (2: a chain answers `{"results", "complete"}` and stops at a missing path).
+pub const PROTOCOL: u32 = 2;
 
 /// A decoded envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,10 +190,17 @@ impl Chain {
     }
 }
 
-/// Runs a chain's steps in order through `call`; the first failure is the chain's,
-/// unchanged (as the unfused calls would have failed). `serves` is asked about every step's
+/// Runs a chain's steps in order through `call`. `serves` is asked about every step's
 /// function before any step runs, so a chain naming a function this process does not serve
-/// has no effects. The answer is an object of every bound result, in chain order.
+/// has no effects.
+///
+/// The answer is `{"results": {<bind>: <result>, …}, "complete": true}`. A step that fails
+/// is the chain's error, unchanged (as the unfused call would have failed). A step whose
+/// argument reads a `$var` path the data lacks does not run, nor do the steps after it: the
+/// answer then has the results so far and `"stopped": {"step", "function", "reason"}`
+/// instead of `complete`. A compiled flow selects `complete`, so such an answer fails the
+/// fused Task with `States.Runtime` after the earlier steps ran — where and how the separate
+/// calls would have failed on the same missing path.
 ///
 /// One runner serves the shim (`Registry::handle`) and flowctl's in-process engine, so a
 /// fused chain means the same in tests as in a deployed Lambda.
@@ -205,15 +219,32 @@ where
     }
     let mut vars = chain.vars;
     let mut results = Map::new();
-    for step in &chain.steps {
-        let input = resolve(&step.payload, &vars)?;
+    for (index, step) in chain.steps.iter().enumerate() {
+        let input = match resolve(&step.payload, &vars) {
+            Ok(input) => input,
+            Err(e) if e.name() == names::PATH_NOT_FOUND => {
+                let mut answer = Map::new();
+                answer.insert(RESULTS.into(), Value::Object(results));
+                let stopped = serde_json::json!({
+                    "step": index + 1,
+                    "function": step.function,
+                    "reason": e.message(),
+                });
+                answer.insert(STOPPED.into(), stopped);
+                return Ok(Value::Object(answer));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let output = call(&step.function, input).await?;
         if let Some(bind) = &step.bind {
             vars.insert(bind.clone(), output.clone());
             results.insert(bind.clone(), output);
         }
     }
-    Ok(Value::Object(results))
+    let mut answer = Map::new();
+    answer.insert(RESULTS.into(), Value::Object(results));
+    answer.insert(COMPLETE.into(), Value::Bool(true));
+    Ok(Value::Object(answer))
 }
 
 /// A `$var` reference: the variable and the keys / indexes into it.

@@ -177,8 +177,11 @@ async fn a_chain_runs_in_process_and_returns_every_binding() {
     assert_eq!(
         output,
         json!({
-            "reservation": {"id": "c1", "nights": 3, "status": "available"},
-            "payment": {"id": "c1", "charged": 99.5},
+            "results": {
+                "reservation": {"id": "c1", "nights": 3, "status": "available"},
+                "payment": {"id": "c1", "charged": 99.5},
+            },
+            "complete": true,
         })
     );
 }
@@ -231,15 +234,33 @@ async fn a_chain_checks_every_function_before_running_any() {
 }
 
 #[tokio::test]
-async fn a_chain_path_that_the_data_lacks_is_named() {
-    let error = registry()
+async fn a_chain_stops_before_a_step_whose_path_the_data_lacks() {
+    let answer = registry()
         .handle(json!({
-            "chain": [{"function": "Parse", "payload": {"$var": ["input", "text"]}}],
+            "chain": [
+                {"function": "Parse", "payload": "7", "bind": "n"},
+                {"function": "Parse", "payload": {"$var": ["input", "text"]}, "bind": "m"},
+                {"function": "Parse", "payload": "8", "bind": "o"},
+            ],
             "vars": {"input": {}},
         }))
         .await
-        .unwrap_err();
-    assert_eq!(error.name(), "PathNotFound");
+        .unwrap();
+    assert_eq!(
+        answer["results"],
+        json!({"n": 7}),
+        "the steps before it ran"
+    );
+    assert!(answer.get("complete").is_none(), "{answer}");
+    assert_eq!(answer["stopped"]["step"], 2);
+    assert_eq!(answer["stopped"]["function"], "Parse");
+    assert!(
+        answer["stopped"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no field `text`"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
@@ -362,7 +383,7 @@ fn describe_lists_names_properties_and_schemas() {
     let description = serde_json::to_value(registry().describe()).unwrap();
     assert_eq!(description["shim"], "flowctl-shim");
     assert_eq!(description["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(description["protocol"], 1);
+    assert_eq!(description["protocol"], 2);
     let reserve = &description["functions"][0];
     assert_eq!(reserve["name"], "ReserveAvailability");
     assert_eq!(

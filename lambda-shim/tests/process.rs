@@ -297,7 +297,10 @@ async fn several_functions_serve_envelopes_chains_errors_and_panics() {
     );
     assert_eq!(
         answers[4],
-        Posted::Response(json!({"first": {"sum": 2}, "second": {"sum": 12}}))
+        Posted::Response(json!({
+            "results": {"first": {"sum": 2}, "second": {"sum": 12}},
+            "complete": true,
+        }))
     );
     let Posted::Error(error) = &answers[5] else {
         panic!("{:?}", answers[5])

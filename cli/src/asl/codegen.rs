@@ -393,29 +393,31 @@ impl Gen<'_> {
         let mut s = state("Task");
         s.insert("Resource".into(), Value::String(LAMBDA_INVOKE.into()));
         s.insert("Parameters".into(), Value::Object(params));
+        // `complete` is selected so that a chain that stopped at a missing path fails here
+        // with `States.Runtime` (see `fuse`).
+        let complete = (
+            fuse::COMPLETE.to_string(),
+            json!(format!("$.Payload.{}", fuse::COMPLETE)),
+        );
+        let result = |b: &str| json!(format!("$.Payload.{}{}", fuse::RESULTS, field(b)));
         let binds = chain.binds();
         match (&chain.group, binds.as_slice()) {
-            (_, []) => {
-                s.insert("ResultPath".into(), Value::Null);
-            }
             (None, [one]) => {
-                s.insert(
-                    "ResultSelector".into(),
-                    json!({ "value.$": format!("$.Payload{}", field(one)) }),
-                );
+                let mut selector = Map::new();
+                selector.insert("value.$".into(), result(one));
+                selector.insert(format!("{}.$", complete.0), complete.1);
+                s.insert("ResultSelector".into(), Value::Object(selector));
                 s.insert("ResultPath".into(), Value::String(var_path(one)));
             }
-            (group, many) => {
-                let selector: Map<String, Value> = many
+            (group, binds) => {
+                let mut selector: Map<String, Value> = binds
                     .iter()
-                    .map(|b| {
-                        let value = json!({ "value.$": format!("$.Payload{}", field(b)) });
-                        (b.to_string(), value)
-                    })
+                    .map(|b| (b.to_string(), json!({ "value.$": result(b) })))
                     .collect();
+                selector.insert(format!("{}.$", complete.0), complete.1);
                 s.insert("ResultSelector".into(), Value::Object(selector));
                 let group = group.clone().unwrap_or_else(|| {
-                    self.internal("a chain binding several variables without a group", span);
+                    self.internal("a fused chain without a place for its results", span);
                     String::new()
                 });
                 s.insert("ResultPath".into(), Value::String(var_path(&group)));

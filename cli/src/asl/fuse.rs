@@ -7,22 +7,21 @@
 //!   single-function unit takes bare payloads and never reads envelopes),
 //! - carries no `retry`, `catch` or `timeout` of its own: Step Functions counts attempts and
 //!   scopes a catch per state, and one state cannot keep a per-call budget or scope exactly,
-//! - reads an earlier result of the same chain only whole (`r`, not `r.id`): a path into
-//!   data that is not there fails a state with `States.Runtime`, which no `catch` sees,
-//!   but inside a chain it would be the shim's `PathNotFound`, which a `catch` could see.
-//!   Paths into values from *outside* the chain are read by the Task's `Parameters`, as the
-//!   separate calls would, so they fail the same way.
 //!
-//! and the run has at least two calls. What the fused Task does on failure is what the
-//! separate calls do: the first failing call's error, unchanged, is the Task's error, so an
-//! enclosing `catch` or `retry` (of a `parallel`, a `map`, the execution) sees the same error,
-//! and a retry that re-runs the chain re-runs calls that already succeeded, which is safe
-//! only because they are idempotent.
+//! and the run has at least two calls. The Task's `Parameters` pass the variables the calls
+//! read *whole* (a whole variable is always there); every path into them is followed inside
+//! the chain, step by step, so a path the data lacks is met when its call's turn comes, as
+//! it would be unfused: the chain stops there, its answer lacks `complete`, and the Task's
+//! `ResultSelector` (which selects `complete`) fails it with `States.Runtime`, after the
+//! earlier calls ran. A failing call's error, unchanged, is the Task's error, so an enclosing
+//! `catch` or `retry` (of a `parallel`, a `map`, the execution) sees the same error; a retry
+//! that re-runs the chain re-runs calls that already succeeded, which is safe only because
+//! they are idempotent. ARCHITECTURE.md ("Fusion") gives the whole argument.
 //!
 //! Where results go: a chain binding one variable stores it as a call does
-//! (`$.vars.<x>` = `{"value": …}`); a chain binding several stores them together under a
-//! fresh variable (`$.vars.<group>.<x>.value`) — a state writes one `ResultPath` — and the
-//! rest of the block reads them there (its paths are rewritten).
+//! (`$.vars.<x>` = `{"value": …}`, plus `complete`); any other chain stores its results
+//! together under a fresh variable (`$.vars.<group>.<x>.value`) — a state writes one
+//! `ResultPath` — and the rest of the block reads them there (its paths are rewritten).
 
 use super::codegen::path;
 use super::CompileOptions;
@@ -31,7 +30,9 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 // The chain envelope's keys, from the shim that reads them: one definition of the format.
-pub(super) use flowctl_shim::envelope::{BIND, CHAIN, FUNCTION, LITERAL, PAYLOAD, VARS, VAR_REF};
+pub(super) use flowctl_shim::envelope::{
+    BIND, CHAIN, COMPLETE, FUNCTION, LITERAL, PAYLOAD, RESULTS, VARS, VAR_REF,
+};
 
 /// A block, with its fusable runs of calls grouped.
 pub(super) enum Item {
@@ -93,8 +94,9 @@ impl Chain {
     }
 }
 
-/// A call argument as a chain step's template: a path into a value from outside becomes a
-/// `vars` entry the Task's `Parameters` fill in; an earlier result of the chain is `$var`.
+/// A call argument as a chain step's template: a path is a `$var` reference (the variable,
+/// then its fields and indexes), followed inside the chain; a variable from outside the chain
+/// is passed whole in `vars` by the Task's `Parameters`.
 fn template(e: &Expr, bound: &BTreeSet<&str>, vars: &mut Map<String, Value>) -> Value {
     if let Some(v) = e.as_constant() {
         return if has_reserved_key(&v) {
@@ -105,10 +107,24 @@ fn template(e: &Expr, bound: &BTreeSet<&str>, vars: &mut Map<String, Value>) -> 
     }
     match e {
         Expr::Literal(v) => v.clone(),
-        Expr::Path(p) if bound.contains(p.var.as_str()) => json!({ VAR_REF: p.var }),
         Expr::Path(p) => {
-            vars.insert(format!("{}.$", p.text), Value::String(path(p)));
-            json!({ VAR_REF: p.text })
+            if !bound.contains(p.var.as_str()) {
+                let whole = ir::Path {
+                    segs: Vec::new(),
+                    ..p.clone()
+                };
+                vars.insert(format!("{}.$", p.var), Value::String(path(&whole)));
+            }
+            if p.segs.is_empty() {
+                json!({ VAR_REF: p.var })
+            } else {
+                let mut steps = vec![Value::String(p.var.clone())];
+                steps.extend(p.segs.iter().map(|seg| match seg {
+                    Seg::Field(f) => Value::String(f.clone()),
+                    Seg::Index(i) => json!(i),
+                }));
+                json!({ VAR_REF: steps })
+            }
         }
         Expr::Object(entries) => Value::Object(
             entries
@@ -170,16 +186,6 @@ fn fusable_unit<'o>(
     (functions_per_unit.get(unit.as_str()).copied().unwrap_or(0) >= 2).then_some(unit.as_str())
 }
 
-/// Whether `stmt` reads a part of a variable in `bound` (a path with segments).
-fn reads_into(stmt: &ir::Stmt, bound: &BTreeSet<String>) -> bool {
-    let StmtKind::Call { arg: Some(e), .. } = &stmt.kind else {
-        return false;
-    };
-    e.paths()
-        .iter()
-        .any(|p| bound.contains(&p.var) && !p.segs.is_empty())
-}
-
 /// Groups the fusable runs of `block`; `None` when there is none (the block compiles as is).
 /// `taken` holds every variable name of the flow; group names are added to it.
 pub(super) fn group(
@@ -199,16 +205,10 @@ pub(super) fn group(
             i += 1;
             continue;
         };
-        let mut bound: BTreeSet<String> = BTreeSet::new();
         let mut j = i;
-        while j < block.stmts.len() {
-            let s = &block.stmts[j];
-            if fusable_unit(s, opts, functions_per_unit) != Some(unit) || reads_into(s, &bound) {
-                break;
-            }
-            if let StmtKind::Call { bind: Some(b), .. } = &s.kind {
-                bound.insert(b.clone());
-            }
+        while j < block.stmts.len()
+            && fusable_unit(&block.stmts[j], opts, functions_per_unit) == Some(unit)
+        {
             j += 1;
         }
         if j - i >= 2 {
@@ -236,7 +236,9 @@ pub(super) fn group(
             group: None,
         };
         let binds: Vec<String> = chain.binds().into_iter().map(str::to_string).collect();
-        if binds.len() >= 2 {
+        // One bound variable is stored where a call would store it; otherwise the chain
+        // gets a group (with no binding, it holds only `complete`).
+        if binds.len() != 1 {
             let name = fresh_name(taken);
             let mut rest_block = ir::Block { stmts: rest };
             rename_into_group(&mut rest_block, &binds, &name);

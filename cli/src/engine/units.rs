@@ -154,7 +154,9 @@ mod tests {
         });
         assert_eq!(
             block_on(u.invoke("shared", Arc::new(chain))),
-            Ok(Arc::new(json!({"a": 10, "b": {"got": 10}})))
+            Ok(Arc::new(
+                json!({"results": {"a": 10, "b": {"got": 10}}, "complete": true})
+            ))
         );
     }
 

@@ -89,6 +89,18 @@ pub fn role_names(project: &str) -> [String; 2] {
     ]
 }
 
+/// The environment variable telling a unit's process which functions it serves
+/// (comma-separated manifest keys); flowctl adds it to every unit, and the shim reads it.
+pub const FUNCTIONS_ENV: &str = "FLOWCTL_FUNCTIONS";
+
+/// Size of a unit's environment as deployed: `env` with [`FUNCTIONS_ENV`] set to `functions`.
+pub fn unit_env_size(env: &IndexMap<String, String>, functions: &[&str]) -> usize {
+    let mut env = env.clone();
+    env.shift_remove(FUNCTIONS_ENV);
+    env.insert(FUNCTIONS_ENV.to_string(), functions.join(","));
+    env_size(&env)
+}
+
 /// Size of an environment as Lambda measures it (its JSON text).
 pub fn env_size(env: &IndexMap<String, String>) -> usize {
     serde_json::to_string(env).map_or(0, |s| s.len())

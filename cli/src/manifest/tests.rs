@@ -674,3 +674,20 @@ fn never_panics_on_odd_input() {
         }
     }
 }
+
+#[test]
+fn a_colocation_unit_is_measured_as_deployed() {
+    // Each environment fits alone, and the two together fit too, but not with the unit's
+    // own FLOWCTL_FUNCTIONS list, which flowctl adds to every unit.
+    let big = |c: char| c.to_string().repeat(2030);
+    let text = format!(
+        "project: p\nfunctions:\n  A: {{ package: f, colocate: core, env: {{ X1: {} }} }}\n  B: {{ package: f, colocate: core, env: {{ X2: {} }} }}\n",
+        big('a'),
+        big('b')
+    );
+    let d = only(&text);
+    assert_eq!(d.code, "M019");
+    assert!(d.title.contains("`core`"), "{}", d.title);
+    assert!(d.text.contains("bytes"), "{}", d.text);
+    assert_eq!(spanned(&text, &d), "core");
+}

@@ -549,6 +549,7 @@ impl<'t> Validator<'t> {
         }
         for (hint, members) in groups {
             let mut env = IndexMap::new();
+            let mut joined: Vec<&str> = Vec::new();
             for (i, &(key, function, span)) in members.iter().enumerate() {
                 let clash = members[..i].iter().find_map(|&(other, f, other_span)| {
                     super::incompatibility((other, f), (key, function))
@@ -570,7 +571,9 @@ impl<'t> Validator<'t> {
                 for (k, v) in &function.env {
                     env.entry(k.clone()).or_insert_with(|| v.clone());
                 }
-                let size = names::env_size(&env);
+                joined.push(key);
+                // As deployed: flowctl adds the unit's function list.
+                let size = names::unit_env_size(&env, &joined);
                 if size > names::ENV_MAX_BYTES {
                     self.error(
                         Diagnostic::error(
@@ -975,7 +978,8 @@ impl<'t> Validator<'t> {
             }
         }
         if let Some(env) = &out {
-            let size = names::env_size(env);
+            // As deployed: flowctl adds the unit's function list.
+            let size = names::unit_env_size(env, &[function]);
             if size > names::ENV_MAX_BYTES {
                 self.error(
                     Diagnostic::error("M013", format!("the environment of function `{function}` is too large"), entry.key_span)

@@ -34,9 +34,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// The environment variable telling a unit's process which functions it serves
-/// (comma-separated manifest keys); the shim reads it.
-pub const FUNCTIONS_ENV: &str = "FLOWCTL_FUNCTIONS";
+pub use crate::manifest::names::FUNCTIONS_ENV;
 
 /// Where every function of a project runs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,9 +150,10 @@ impl fmt::Display for Reason {
                 "not with {neighbour} (called next to {}): {why}",
                 functions.join(", ")
             ),
-            Reason::OtherHint { neighbour, hint } => {
-                write!(f, "not with {neighbour}: it asks for unit `{hint}`")
-            }
+            Reason::OtherHint { neighbour, hint } => write!(
+                f,
+                "not with {neighbour}: it is in unit `{hint}`, and a unit keeps to one `colocate` hint"
+            ),
             Reason::NoNeighbour => write!(
                 f,
                 "alone: no flow calls it right before or after another function"
@@ -440,7 +439,12 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         }
     }
 
-    let mut taken: BTreeSet<String> = BTreeSet::new();
+    // A `colocate` name is asked for: hinted units take theirs before other units are named
+    // after their first member.
+    let mut taken: BTreeSet<String> = (0..keys.len())
+        .filter(|&g| group[g] == g)
+        .filter_map(|g| hint_of(g, &group).map(str::to_string))
+        .collect();
     let mut units = Vec::new();
     for g in 0..keys.len() {
         let members: Vec<usize> = (0..keys.len()).filter(|&m| group[m] == g).collect();
@@ -471,15 +475,19 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         dedup_reasons(&mut why);
         merge_neighbours(&mut why);
         why.sort_by_key(Reason::rank);
-        let base = hint_of(g, &group)
-            .map(str::to_string)
-            .unwrap_or_else(|| single_unit_name(&functions[0]));
-        let mut name = base.clone();
-        let mut n = 2;
-        while !taken.insert(name.clone()) {
-            name = format!("{base}-{n}");
-            n += 1;
-        }
+        let name = match hint_of(g, &group) {
+            Some(hint) => hint.to_string(),
+            None => {
+                let base = single_unit_name(&functions[0]);
+                let mut name = base.clone();
+                let mut n = 2;
+                while !taken.insert(name.clone()) {
+                    name = format!("{base}-{n}");
+                    n += 1;
+                }
+                name
+            }
+        };
         let first = &manifest.functions[g];
         units.push(Unit {
             name,

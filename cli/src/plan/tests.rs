@@ -195,7 +195,20 @@ fn unit_names_are_unique() {
         "project: p\nfunctions:\n  A: { package: x, colocate: B }\n  B: { package: y }\n",
         &[],
     );
-    assert_eq!(members(&plan), [unit("B", &["A"]), unit("B-2", &["B"])]);
+    assert_eq!(
+        members(&plan),
+        [unit("B", &["A"]), unit("B-2", &["B"])],
+        "the hint's name is asked for: it wins"
+    );
+    let plan = plan_of(
+        "project: p\nfunctions:\n  B: { package: y }\n  A: { package: x, colocate: B }\n",
+        &[],
+    );
+    assert_eq!(
+        members(&plan),
+        [unit("B-2", &["B"]), unit("B", &["A"])],
+        "whatever the manifest order"
+    );
 }
 
 #[test]

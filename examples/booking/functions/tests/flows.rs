@@ -340,9 +340,10 @@ async fn the_unit_binary_runs_the_flows() {
         )
         .await
         .unwrap();
-    assert_eq!(fused["tier"]["tier"], "gold");
-    assert_eq!(fused["rate"]["rate"], 102.0);
-    assert_eq!(fused["sent"]["sent"], true);
+    assert_eq!(fused["complete"], true);
+    assert_eq!(fused["results"]["tier"]["tier"], "gold");
+    assert_eq!(fused["results"]["rate"]["rate"], 102.0);
+    assert_eq!(fused["results"]["sent"]["sent"], true);
 
     processes.shutdown().await;
 }
