@@ -13,7 +13,7 @@
 //! interleaving of concurrent branches (same states, same counts, same top-level order).
 
 use flowctl::asl;
-use flowctl::engine::{self, ExecutionOptions, InProcess, Status, TaskError};
+use flowctl::engine::{self, ExecutionOptions, InProcess, TaskError};
 use flowctl_tests::alsf;
 use flowctl_tests::asl_cases::{self, compare_states, Observed, Record, StatesMatch};
 use flowctl_tests::corpus::{self, Expect};
@@ -225,11 +225,7 @@ fn run_engine(s: &Subject) -> Result<(Observed, Duration), String> {
             .unwrap_or_default(),
         _ => Duration::ZERO,
     };
-    let status = match execution.status {
-        Status::Succeeded => "SUCCEEDED",
-        Status::Failed => "FAILED",
-        Status::TimedOut => "TIMED_OUT",
-    };
+    let status = execution.status.as_str();
     Ok((
         Observed {
             status: status.to_string(),

@@ -14,9 +14,7 @@
 //! Docker cannot fail. Every fused document also passes asl-validator.
 
 use flowctl::asl;
-use flowctl::engine::{
-    self, BoxFuture, ExecutionOptions, InProcess, Invoker, Status, TaskError, Units,
-};
+use flowctl::engine::{self, BoxFuture, ExecutionOptions, InProcess, Invoker, TaskError, Units};
 use flowctl::flow::{self, ir, KnownFunctions};
 use flowctl::manifest::{self, Manifest};
 use flowctl::plan::{self, Plan};
@@ -218,11 +216,7 @@ fn run_engine(
         &invoker,
         &ExecutionOptions::default(),
     ));
-    let status = match ex.status {
-        Status::Succeeded => "SUCCEEDED",
-        Status::Failed => "FAILED",
-        Status::TimedOut => "TIMED_OUT",
-    };
+    let status = ex.status.as_str();
     let ending = Ending {
         status: status.into(),
         output: ex.output.clone().map(Arc::unwrap_or_clone),

@@ -157,6 +157,17 @@ pub enum Status {
     TimedOut,
 }
 
+impl Status {
+    /// Step Functions' name for it, as `DescribeExecution` reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
 /// The outcome of one execution.
 #[derive(Debug, Clone)]
 pub struct Execution {

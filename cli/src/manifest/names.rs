@@ -93,12 +93,23 @@ pub fn role_names(project: &str) -> [String; 2] {
 /// (comma-separated manifest keys); flowctl adds it to every unit, and the shim reads it.
 pub const FUNCTIONS_ENV: &str = "FLOWCTL_FUNCTIONS";
 
-/// Size of a unit's environment as deployed: `env` with [`FUNCTIONS_ENV`] set to `functions`.
-pub fn unit_env_size(env: &IndexMap<String, String>, functions: &[&str]) -> usize {
-    let mut env = env.clone();
+/// A unit's environment as deployed: its members' variables (the first value of a name
+/// wins), then [`FUNCTIONS_ENV`] listing `functions` (which replaces a manifest value of the
+/// same name: it is what makes the process serve the right functions).
+pub fn unit_env<'a>(
+    envs: impl IntoIterator<Item = &'a IndexMap<String, String>>,
+    functions: &[impl AsRef<str>],
+) -> IndexMap<String, String> {
+    let mut env = IndexMap::new();
+    for e in envs {
+        for (k, v) in e {
+            env.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
     env.shift_remove(FUNCTIONS_ENV);
-    env.insert(FUNCTIONS_ENV.to_string(), functions.join(","));
-    env_size(&env)
+    let list: Vec<&str> = functions.iter().map(AsRef::as_ref).collect();
+    env.insert(FUNCTIONS_ENV.to_string(), list.join(","));
+    env
 }
 
 /// Size of an environment as Lambda measures it (its JSON text).

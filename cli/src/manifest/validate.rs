@@ -573,7 +573,7 @@ impl<'t> Validator<'t> {
                 }
                 joined.push(key);
                 // As deployed: flowctl adds the unit's function list.
-                let size = names::unit_env_size(&env, &joined);
+                let size = names::env_size(&names::unit_env([&env], &joined));
                 if size > names::ENV_MAX_BYTES {
                     self.error(
                         Diagnostic::error(
@@ -979,7 +979,7 @@ impl<'t> Validator<'t> {
         }
         if let Some(env) = &out {
             // As deployed: flowctl adds the unit's function list.
-            let size = names::unit_env_size(env, &[function]);
+            let size = names::env_size(&names::unit_env([env], &[function]));
             if size > names::ENV_MAX_BYTES {
                 self.error(
                     Diagnostic::error("M013", format!("the environment of function `{function}` is too large"), entry.key_span)

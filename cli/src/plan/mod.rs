@@ -174,7 +174,7 @@ pub fn one_unit_per_function(manifest: &Manifest) -> Plan {
             package: function.package.clone(),
             memory: function.memory,
             timeout: function.timeout,
-            env: unit_env([&function.env], std::slice::from_ref(key)),
+            env: names::unit_env([&function.env], std::slice::from_ref(key)),
             reasons: Vec::new(),
         })
         .collect();
@@ -186,23 +186,6 @@ pub fn one_unit_per_function(manifest: &Manifest) -> Plan {
 
 fn single_unit_name(key: &str) -> String {
     key.replace('.', "-")
-}
-
-/// A unit's environment: its members' variables, then [`FUNCTIONS_ENV`] (which wins over a
-/// manifest value of the same name: it is what makes the process serve the right functions).
-fn unit_env<'a>(
-    envs: impl IntoIterator<Item = &'a IndexMap<String, String>>,
-    functions: &[String],
-) -> IndexMap<String, String> {
-    let mut env = IndexMap::new();
-    for e in envs {
-        for (k, v) in e {
-            env.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    env.shift_remove(FUNCTIONS_ENV);
-    env.insert(FUNCTIONS_ENV.to_string(), functions.join(","));
-    env
 }
 
 /// The edges of the call graph: `(from, to)` → (places, flows).
@@ -491,7 +474,7 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
         let first = &manifest.functions[g];
         units.push(Unit {
             name,
-            env: unit_env(
+            env: names::unit_env(
                 members.iter().map(|&m| &manifest.functions[m].env),
                 &functions,
             ),
@@ -508,7 +491,7 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
 /// Whether the unit of these members (indexes into `keys`) has an environment Lambda takes.
 fn env_fits(manifest: &Manifest, keys: &[&String], members: &[usize]) -> bool {
     let functions: Vec<String> = members.iter().map(|&m| keys[m].clone()).collect();
-    let env = unit_env(
+    let env = names::unit_env(
         members.iter().map(|&m| &manifest.functions[m].env),
         &functions,
     );
