@@ -1,6 +1,6 @@
 //! Conformance of flowctl's local engine with two independent ASL interpreters: every case of
 //! the hand-written documents (`tests/asl`) and of the compiled flow corpus (`tests/corpus`)
-//! runs through (a) `flowctl::engine` with in-process echo Lambdas on a paused (virtual)
+//! runs through (a) `flowctl_engine` with in-process echo Lambdas on a paused (virtual)
 //! clock, (b) moto's interpreter (a port of LocalStack's), on a moto server shared by the
 //! tests of this binary, and (c) aws-local-stepfunctions in one Node process per batch.
 //!
@@ -12,8 +12,8 @@
 //! Entered states compare exactly, or, for documents with Parallel or Map states, up to the
 //! interleaving of concurrent branches (same states, same counts, same top-level order).
 
-use flowctl::asl;
-use flowctl::engine::{self, ExecutionOptions, InProcess, TaskError};
+use flowctl_engine::{self as engine, ExecutionOptions, InProcess, TaskError};
+use flowctl_lang::asl;
 use flowctl_tests::alsf;
 use flowctl_tests::asl_cases::{self, compare_states, Observed, Record, StatesMatch};
 use flowctl_tests::corpus::{self, Expect};

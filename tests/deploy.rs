@@ -191,7 +191,7 @@ fn resolved_asl(project: &str, flow: &str) -> Value {
         .join("flows")
         .join(format!("{flow}.asl.json"));
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    flowctl::asl::resolve_units(&doc, |unit| Some(lambda_arn(&format!("{project}-{unit}"))))
+    flowctl_lang::asl::resolve_units(&doc, |unit| Some(lambda_arn(&format!("{project}-{unit}"))))
         .unwrap()
 }
 

@@ -13,11 +13,13 @@
 //! Choices). A case whose functions fail is checked on the engine only: moto's Lambda without
 //! Docker cannot fail. Every fused document also passes asl-validator.
 
-use flowctl::asl;
-use flowctl::engine::{self, BoxFuture, ExecutionOptions, InProcess, Invoker, TaskError, Units};
-use flowctl::flow::{self, ir, KnownFunctions};
-use flowctl::manifest::{self, Manifest};
-use flowctl::plan::{self, Plan};
+use flowctl_engine::{
+    self as engine, BoxFuture, ExecutionOptions, InProcess, Invoker, TaskError, Units,
+};
+use flowctl_lang::asl;
+use flowctl_lang::flow::{self, ir, KnownFunctions};
+use flowctl_lang::manifest::{self, Manifest};
+use flowctl_lang::plan::{self, Plan};
 use flowctl_tests::corpus;
 use flowctl_tests::moto::Moto;
 use serde_json::{json, Value};

@@ -3,8 +3,8 @@
 //! custom runtime, kept warm, restarted after crashes and timeouts, its failures turned into
 //! the errors Step Functions reports.
 
-use flowctl::engine::{Invoker, TaskError};
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
+use flowctl_engine::{Invoker, TaskError};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -425,7 +425,7 @@ async fn shutdown_kills_and_reaps_every_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_machine_runs_on_local_processes_and_retry_and_catch_see_their_errors() {
-    use flowctl::engine::{execute, load, ExecutionOptions, Status};
+    use flowctl_engine::{execute, load, ExecutionOptions, Status};
     let doc = json!({
         "StartAt": "Echo",
         "States": {

@@ -6,7 +6,7 @@
 //! `lambda_results`; it never fails, so `catch`/`retry` are shown only not to disturb the
 //! happy path. Recorded divergences of moto from AWS are listed in the test output.
 
-use flowctl::asl;
+use flowctl_lang::asl;
 use flowctl_tests::corpus::{self, Outcome};
 use flowctl_tests::moto::Moto;
 use serde_json::{json, Value};

@@ -11,7 +11,7 @@
 //! executions of one document (`pass10`, `task5`) and nothing else, for a profiler
 //! (`valgrind --tool=callgrind` counts instructions repeatably on a busy machine).
 
-use flowctl::engine::{self, ExecutionOptions, InProcess, StateMachine};
+use flowctl_engine::{self as engine, ExecutionOptions, InProcess, StateMachine};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};

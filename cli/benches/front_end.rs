@@ -4,7 +4,7 @@
 #[path = "generated_flow.rs"]
 mod generated_flow;
 
-use flowctl::flow::{check, parse, KnownFunctions};
+use flowctl_lang::flow::{check, parse, KnownFunctions};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

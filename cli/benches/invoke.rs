@@ -18,8 +18,8 @@
 //!   `--watch-starts N` cargo-lambda starts (default 5);
 //! - `--json`: every figure as one JSON object on the last line.
 
-use flowctl::engine::Invoker;
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
+use flowctl_engine::Invoker;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -163,8 +163,8 @@ fn build_shim_echo() -> PathBuf {
     let project = loaded.project.expect("the echo project loads");
     let out_dir = flowctl::build::out_dir(&target, &project.manifest.project);
     let architecture = match std::env::consts::ARCH {
-        "aarch64" => flowctl::manifest::Architecture::Arm64,
-        _ => flowctl::manifest::Architecture::X86_64,
+        "aarch64" => flowctl_lang::manifest::Architecture::Arm64,
+        _ => flowctl_lang::manifest::Architecture::X86_64,
     };
     let options = flowctl::build::Options {
         architecture,

@@ -1,9 +1,10 @@
 //! Reads a project from disk — the manifest, then every flow, parsed and checked — and collects
 //! every diagnostic by file. The I/O edge in front of the pure front-end (`manifest`, `flow`).
 
-use crate::flow::{self, ast::FlowFile, ir, KnownFunctions};
-use crate::manifest::{self, FlowEntry, Manifest};
-use crate::render::FileDiagnostics;
+use flowctl_lang::flow::{self, ast::FlowFile, ir};
+use flowctl_lang::manifest::{self, FlowEntry, Manifest};
+use flowctl_lang::plan::{self, Plan};
+use flowctl_lang::render::FileDiagnostics;
 use std::path::{Path, PathBuf};
 
 /// The file name `flowctl` looks for.
@@ -36,6 +37,14 @@ pub struct LoadedFlow {
 impl Project {
     pub fn flow(&self, name: &str) -> Option<&LoadedFlow> {
         self.flows.iter().find(|f| f.name == name)
+    }
+
+    /// The colocation plan, from the flows that checked: the one source of units for build,
+    /// deploy, `invoke` and `compile`, so documents' `${unit:…}` placeholders and the built
+    /// units always agree.
+    pub fn plan(&self) -> Plan {
+        let flows: Vec<&ir::Flow> = self.flows.iter().filter_map(|f| f.ir.as_ref()).collect();
+        plan::plan(&self.manifest, &flows)
     }
 }
 
@@ -135,22 +144,8 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
         };
         if path.is_file() {
             let source = read(&path)?;
-            let (ast, mut diags) = flow::parse(&source);
-            if let Some(ast) = &ast {
-                let mut known =
-                    KnownFunctions::new(manifest.namespace(), manifest.functions.keys().cloned());
-                // An invalid manifest name is reported there (M006); comparing against it
-                // here would only suggest renaming the header to something invalid too.
-                if manifest::names::is_identifier(name) {
-                    known.flow_name = Some(name.clone());
-                }
-                let (ir, check_diags) = flow::check(ast, &known);
-                // Checking a file with syntax errors would report their knock-on effects.
-                if diags.is_empty() {
-                    diags = check_diags;
-                    loaded.ir = ir;
-                }
-            }
+            let (ast, ir, diags) = flow::parse_and_check(&source, &manifest.known_functions(name));
+            loaded.ir = ir;
             loaded.ast = ast;
             if !diags.is_empty() {
                 reports.push(FileDiagnostics {

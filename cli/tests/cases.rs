@@ -2,9 +2,9 @@
 //! diagnostics, and each rendered result (source + message) is an insta snapshot.
 //! A regression test is a new file or folder in `cases/`.
 
-use flowctl::diagnostic::Diagnostic;
-use flowctl::flow::{self, KnownFunctions};
-use flowctl::render::{self, FileDiagnostics};
+use flowctl_lang::diagnostic::Diagnostic;
+use flowctl_lang::flow::{self, KnownFunctions};
+use flowctl_lang::render::{self, FileDiagnostics};
 use std::path::{Path, PathBuf};
 
 /// The functions a flow case may call (a case folder brings its own manifest instead).

@@ -13,13 +13,13 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// Codes written as `"X123"` string literals in the library's sources.
+/// Codes written as `"X123"` string literals in the sources of the binary and the front-end.
 fn codes_in_source() -> std::collections::BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
+    for dir in ["src", "../crates/lang/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
     let mut codes = std::collections::BTreeSet::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();

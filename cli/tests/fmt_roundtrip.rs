@@ -2,8 +2,8 @@
 //! changes the program or its comments. Files the parser rejects (the invalid-case corpus)
 //! are skipped: `fmt` does not format broken files.
 
-use flowctl::flow::fmt::{erase_spans, format};
-use flowctl::flow::parse;
+use flowctl_lang::flow::fmt::{erase_spans, format};
+use flowctl_lang::flow::parse;
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {

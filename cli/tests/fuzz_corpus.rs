@@ -45,7 +45,7 @@ fn flow_corpus_never_panics() {
     assert!(seeds.len() >= 10, "the parse_flow seed corpus is missing");
     let mut inputs = seeds;
     inputs.extend(files(&fuzz_dir().join("artifacts/parse_flow")));
-    let panicked = run(&inputs, flowctl::fuzzing::flow);
+    let panicked = run(&inputs, flowctl_lang::fuzzing::flow);
     assert!(
         panicked.is_empty(),
         "the flow front-end panicked on:\n{}",
@@ -62,7 +62,7 @@ fn manifest_corpus_never_panics() {
     );
     let mut inputs = seeds;
     inputs.extend(files(&fuzz_dir().join("artifacts/load_manifest")));
-    let panicked = run(&inputs, flowctl::fuzzing::manifest);
+    let panicked = run(&inputs, flowctl_lang::fuzzing::manifest);
     assert!(
         panicked.is_empty(),
         "the manifest loader panicked on:\n{}",

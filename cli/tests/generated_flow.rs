@@ -4,7 +4,7 @@
 #[path = "../benches/generated_flow.rs"]
 mod generated_flow;
 
-use flowctl::flow::{check, parse, KnownFunctions};
+use flowctl_lang::flow::{check, parse, KnownFunctions};
 
 #[test]
 fn the_generated_benchmark_flow_checks_clean() {

@@ -35,12 +35,13 @@
 
 pub mod cli;
 mod describe;
-pub mod envelope;
 mod error;
 mod serve;
 
 pub use describe::{describe_schema, Description, FunctionDescription, Props};
-pub use error::{name_of_type, names, Error};
+/// The envelope format and the error type are `flowctl-protocol`'s, shared with flowctl's
+/// compiler and engine (which must not depend on `lambda_runtime`).
+pub use flowctl_protocol::{envelope, name_of_type, names, Error, FUNCTIONS_ENV};
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -52,10 +53,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-/// The environment variable flowctl sets on a unit: the comma-separated names of the
-/// functions this process serves. Unset (or empty): every registered function.
-pub const FUNCTIONS_ENV: &str = "FLOWCTL_FUNCTIONS";
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
 type Handler = Arc<dyn Fn(Value) -> BoxFuture + Send + Sync>;

@@ -2,7 +2,7 @@
 //! payload dispatched by [`Registry::handle`] and each error posted with its own name.
 
 use crate::Registry;
-use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ pub(crate) async fn serve(registry: Registry) -> Result<(), String> {
             registry
                 .handle(event.payload)
                 .await
-                .map_err(Diagnostic::from)
+                .map_err(crate::error::diagnostic)
         }
     });
     lambda_runtime::run(handler)

@@ -20,8 +20,8 @@
 //!
 //! The corpus flows may call `Echo`, `Check`, `Notify` and `pay.Charge` (namespace `corpus`).
 
-use flowctl::asl::CompileOptions;
-use flowctl::flow::KnownFunctions;
+use flowctl_lang::asl::CompileOptions;
+use flowctl_lang::flow::KnownFunctions;
 use serde_json::Value;
 use std::path::PathBuf;
 

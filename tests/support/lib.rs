@@ -13,8 +13,8 @@ pub mod corpus;
 pub mod moto;
 pub mod proxy;
 
-use flowctl::asl::{self, CompileOptions};
-use flowctl::flow::{self, KnownFunctions};
+use flowctl_lang::asl::{self, CompileOptions};
+use flowctl_lang::flow::{self, KnownFunctions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -119,7 +119,7 @@ pub fn example_flows() -> Vec<ExampleFlow> {
     dirs.sort();
     for dir in dirs {
         let text = std::fs::read_to_string(dir.join("flowctl.yaml")).expect("readable manifest");
-        let (manifest, diags) = flowctl::manifest::parse(&text);
+        let (manifest, diags) = flowctl_lang::manifest::parse(&text);
         let manifest =
             manifest.unwrap_or_else(|| panic!("{}: manifest errors: {diags:#?}", dir.display()));
         let functions: Vec<String> = manifest.functions.keys().cloned().collect();

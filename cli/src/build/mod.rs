@@ -3,7 +3,7 @@
 //! against what Lambda's `provided.al2023` runtime can start. Everything lands in
 //! `<target>/flowctl/<project>/`, with the record `build.json` (see [`record`]).
 //!
-//! The pure parts — the unit plan ([`plan`]), the zip writer ([`zip`]), the ELF reader
+//! The pure parts — the zip writer ([`zip`]), the ELF reader
 //! ([`elf`]), the record ([`record`]), cargo's command line and messages ([`cargo`]) and the
 //! toolchain decision ([`toolchain`]) — are separate from the I/O here ([`build_units`]):
 //! running cargo, reading executables, writing files.
@@ -14,17 +14,16 @@
 
 pub mod cargo;
 pub mod elf;
-pub mod plan;
-pub mod record;
+pub use flowctl_aws::record;
 pub mod registry;
 pub mod toolchain;
 pub mod zip;
 
-use crate::manifest::Architecture;
 use crate::project::Project;
 use cargo::{CargoError, Request};
 use elf::{ElfInfo, Machine, LAMBDA_GLIBC};
-use plan::UnitPlan;
+use flowctl_lang::manifest::Architecture;
+use flowctl_lang::plan::Unit;
 use record::{BuildRecord, UnitRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -113,7 +112,8 @@ pub fn build_units(
     options: &Options,
     progress: &mut dyn FnMut(BuiltUnit<'_>),
 ) -> Result<Vec<UnitRecord>, BuildError> {
-    let units = plan::units(&crate::plan::plan_project(project));
+    let plan = project.plan();
+    let units = &plan.units;
     let units_dir = options.out_dir.join("units");
     if units.is_empty() {
         prune(&units_dir, &BTreeSet::new())?;
@@ -149,7 +149,7 @@ pub fn build_units(
             Some(triple.to_string())
         }
     };
-    let packages = plan::packages(&units);
+    let packages = plan.packages();
     let request = Request {
         packages: packages.clone(),
         target: triple,
@@ -238,7 +238,7 @@ pub fn build_units(
         r.flowctl == FLOWCTL_VERSION && r.architecture == options.architecture.as_str()
     });
     let mut records = Vec::new();
-    for unit in &units {
+    for unit in units {
         let Some(binary) = binaries.get_mut(&unit.package) else {
             continue; // reported above
         };
@@ -282,7 +282,7 @@ fn size_problem(users: &str, package: &str, what: &str, size: u64, limit: u64) -
 }
 
 /// `unit `A`` or `units `A`, `B``: who is affected by a package's problem.
-fn unit_names(units: &[UnitPlan], package: &str) -> String {
+fn unit_names(units: &[Unit], package: &str) -> String {
     let names: Vec<String> = units
         .iter()
         .filter(|u| u.package == package)
@@ -349,7 +349,7 @@ fn compatibility(
 /// anything was written.
 fn package_unit(
     units_dir: &Path,
-    unit: &UnitPlan,
+    unit: &Unit,
     binary: &mut Binary,
     previous: Option<&UnitRecord>,
 ) -> Result<(UnitRecord, bool), BuildError> {
@@ -659,10 +659,10 @@ mod tests {
 
     #[test]
     fn problems_name_every_unit_of_the_package() {
-        let (manifest, _) = crate::manifest::parse(
+        let (manifest, _) = flowctl_lang::manifest::parse(
             "project: p\nfunctions:\n  A: { package: x }\n  B: { package: x }\n  C: { package: y }\n",
         );
-        let units = plan::one_unit_per_function(&manifest.unwrap());
+        let units = flowctl_lang::plan::one_unit_per_function(&manifest.unwrap()).units;
         assert_eq!(unit_names(&units, "x"), "units `A`, `B`");
         assert_eq!(unit_names(&units, "y"), "unit `C`");
     }

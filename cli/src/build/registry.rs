@@ -62,7 +62,7 @@ pub fn unregistered(package: &str, wanted: &[&str], registered: &[String]) -> Ve
         .iter()
         .filter(|name| !registered.iter().any(|r| r == *name))
         .map(|name| {
-            let near = crate::diagnostic::did_you_mean(name, registered.iter().map(String::as_str))
+            let near = flowctl_protocol::did_you_mean(name, registered.iter().map(String::as_str))
                 .map(|n| format!(" (did you mean `{n}`?)"))
                 .unwrap_or_default();
             format!(

@@ -3,7 +3,7 @@
 //! Rust standard library for that target and a linker for it. When either is missing, the
 //! error lists exactly the commands that install them.
 
-use crate::manifest::Architecture;
+use flowctl_lang::manifest::Architecture;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,8 @@
 //! `flowctl check`: the manifest and every flow, all problems at once.
 
+use super::out::{self, note};
 use super::{Exit, Global, Output};
-use flowctl::render;
+use flowctl_lang::render;
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -17,7 +18,7 @@ pub fn run(global: &Global, _args: Args) -> anyhow::Result<Exit> {
                 "errors": errors,
                 "diagnostics": render::records(&loaded.reports),
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            out::json(&report)?;
         }
         Output::Text => {
             global.print_diagnostics(&loaded.reports);
@@ -27,9 +28,11 @@ pub fn run(global: &Global, _args: Args) -> anyhow::Result<Exit> {
                 .as_ref()
                 .map_or(0, |p| p.manifest.functions.len());
             if errors == 0 {
-                println!("ok: {flows} flow(s), {functions} function(s), no problems");
+                out::println(format_args!(
+                    "ok: {flows} flow(s), {functions} function(s), no problems"
+                ))?;
             } else {
-                eprintln!("{errors} error(s) found");
+                note!("{errors} error(s) found");
             }
         }
     }

@@ -1,14 +1,12 @@
 //! `flowctl compile FLOW`: one flow's state machine (Amazon States Language) on stdout, in the
 //! canonical bytes `flowctl build` writes, with `${unit:NAME}` placeholders for Lambda ARNs.
 
-use super::{DiagnosticsFound, Exit, Global, Output};
-use anyhow::{bail, Context};
-use flowctl::asl::{self, CompileOptions};
-use flowctl::diagnostic::did_you_mean;
-use flowctl::plan;
-use flowctl::project::{LoadedFlow, Project};
-use flowctl::render::{self, FileDiagnostics};
-use serde_json::{json, Value};
+use super::common::{compile_options, fail, find_flow, flow_report};
+use super::out;
+use super::{Exit, Global};
+use anyhow::bail;
+use flowctl_lang::asl;
+use flowctl_lang::render::FileDiagnostics;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,7 +24,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         global.require_clean(&loaded)?;
         bail!("the manifest could not be read");
     };
-    let flow = find(project, &args.flow)?;
+    let flow = find_flow(project, &args.flow)?;
     // Only the manifest's and this flow's problems stand in the way.
     let relevant: Vec<FileDiagnostics> = loaded
         .reports
@@ -44,69 +42,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             flow.path.display()
         );
     };
-    match asl::compile(ir, &options(project, flow, !args.no_fuse)) {
+    match asl::compile(ir, &compile_options(project, flow, !args.no_fuse)) {
         Ok(doc) => {
-            print!("{}", asl::to_pretty_json(&doc));
+            out::print(asl::to_pretty_json(&doc))?;
             Ok(Exit::Success)
         }
-        Err(diagnostics) => fail(global, &[report(flow, diagnostics)]),
-    }
-}
-
-/// The flow named `name`, or an error naming the flows there are.
-pub(super) fn find<'p>(project: &'p Project, name: &str) -> anyhow::Result<&'p LoadedFlow> {
-    if let Some(flow) = project.flow(name) {
-        return Ok(flow);
-    }
-    let names = project.flows.iter().map(|f| f.name.as_str());
-    match did_you_mean(name, names.clone()) {
-        Some(near) => bail!(
-            "no flow `{name}` in {}; did you mean `{near}`?",
-            project.manifest_path.display()
-        ),
-        None => bail!(
-            "no flow `{name}` in {}; flows: {}",
-            project.manifest_path.display(),
-            names.collect::<Vec<_>>().join(", ")
-        ),
-    }
-}
-
-/// How a flow of `project` is compiled: calls go to the units of the colocation plan, with
-/// fusion unless `fuse` is false; the source path goes in the comment.
-pub(super) fn options(project: &Project, flow: &LoadedFlow, fuse: bool) -> CompileOptions {
-    let source = flow.entry.source.to_string_lossy().replace('\\', "/");
-    plan::plan_project(project).compile_options(&project.manifest, &source, fuse)
-}
-
-/// Compile diagnostics as a report against the flow's file.
-pub(super) fn report(
-    flow: &LoadedFlow,
-    diagnostics: Vec<flowctl::diagnostic::Diagnostic>,
-) -> FileDiagnostics {
-    FileDiagnostics {
-        path: flow.path.clone(),
-        source: flow.source.clone().unwrap_or_default(),
-        diagnostics,
-    }
-}
-
-/// Prints `reports` (text on stderr, or the JSON report on stdout) and says no (exit 1).
-pub(super) fn fail(global: &Global, reports: &[FileDiagnostics]) -> anyhow::Result<Exit> {
-    let errors: usize = reports.iter().map(FileDiagnostics::errors).sum();
-    match global.output {
-        Output::Json => {
-            let report: Value =
-                json!({ "ok": false, "errors": errors, "diagnostics": render::records(reports) });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).context("a JSON report")?
-            );
-            Ok(Exit::Failure)
-        }
-        Output::Text => {
-            global.print_diagnostics(reports);
-            Err(DiagnosticsFound(errors).into())
-        }
+        Err(diagnostics) => fail(global, &[flow_report(flow, diagnostics)]),
     }
 }

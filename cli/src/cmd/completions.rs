@@ -1,5 +1,6 @@
 //! `flowctl completions SHELL`: shell completion scripts.
 
+use super::out;
 use super::{Cli, Exit};
 use clap::CommandFactory;
 
@@ -11,11 +12,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Exit> {
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "flowctl",
-        &mut std::io::stdout(),
-    );
+    // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "flowctl", &mut script);
+    out::print(String::from_utf8_lossy(&script))?;
     Ok(Exit::Success)
 }

@@ -1,11 +1,12 @@
 //! `flowctl destroy`: deletes everything tagged `flowctl:project=<project>` — state machines,
 //! then functions, then flowctl's roles (log groups are kept: logs outlive a deployment).
 
-use super::deploy::{self, TargetArgs};
+use super::common::target::TargetArgs;
+use super::common::{changes, clean_project, said_no};
+use super::out::{self, note};
 use super::{Exit, Global, Output};
-use flowctl::aws::apply::{self, Done};
-use flowctl::aws::model::Desired;
-use flowctl::aws::{observe, plan};
+use flowctl_aws::model::Desired;
+use flowctl_aws::{apply, diff, observe};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -18,38 +19,37 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    let project = match deploy::project(global)? {
+    let project = match clean_project(global)? {
         Ok(project) => project,
         Err(exit) => return Ok(exit),
     };
-    let connection = deploy::connect(&args.target, &project)?;
+    let connection = args.target.connect(&project)?;
     let name = project.manifest.project.clone();
     let observed = match connection
         .runtime
         .block_on(observe::observe(&connection.clients, &name))
     {
         Ok(observed) => observed,
-        Err(err) => return deploy::said_no(global, &err.to_string()),
+        Err(err) => return said_no(global, &err.to_string()),
     };
-    let plan = plan::destroy(&observed);
-    let target = deploy::target_label(&connection.account, &args.target);
-    let text = global.output == Output::Text;
+    let changes = diff::destroy(&observed);
+    let target = args.target.label(&connection.account);
     if args.dry_run {
         match global.output {
-            Output::Json => deploy::print_json(
-                &json!({ "ok": true, "dry_run": true, "target": target, "steps": plan.steps }),
+            Output::Json => out::json(
+                &json!({ "ok": true, "dry_run": true, "target": target, "steps": changes.steps }),
             )?,
             Output::Text => {
-                eprintln!("destroying {name} on {target} would delete:");
-                deploy::print_plan(&plan);
+                note!("destroying {name} on {target} would delete:");
+                changes::print(&changes);
             }
         }
         return Ok(Exit::Success);
     }
-    if text {
-        match plan.steps.len() {
-            0 => eprintln!("nothing tagged for {name} on {target}"),
-            n => eprintln!("destroying {name} on {target}: {n} resource(s)"),
+    if global.output == Output::Text {
+        match changes.steps.len() {
+            0 => note!("nothing tagged for {name} on {target}"),
+            n => note!("destroying {name} on {target}: {n} resource(s)"),
         }
     }
     let desired = Desired {
@@ -60,31 +60,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         functions: Vec::new(),
         machines: Vec::new(),
     };
-    let total = plan.steps.len();
-    let finished = std::sync::atomic::AtomicUsize::new(0);
-    let progress = |done: Done<'_>| {
-        let n = finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        if text {
-            match done.result {
-                Ok(()) => eprintln!(
-                    "  [{n}/{total}] deleted {} {}",
-                    done.step.kind.as_str(),
-                    done.step.name
-                ),
-                Err(err) => eprintln!(
-                    "  [{n}/{total}] FAILED {} {}: {err}",
-                    done.step.kind.as_str(),
-                    done.step.name
-                ),
-            }
-        }
-    };
+    let progress = changes::progress(global, changes.steps.len());
     let outcome = connection.runtime.block_on(apply::apply(
         &connection.clients,
         &desired,
-        &plan,
+        &changes,
         8,
         &progress,
     ));
-    deploy::report(global, &plan, &outcome, json!({ "target": target }))
+    changes::report(global, &changes, &outcome, json!({ "target": target }))
 }

@@ -1,9 +1,10 @@
 //! `flowctl fmt`: canonical formatting of `.flow` files, in place or as a check.
 
+use super::out::{self, note};
 use super::{Exit, Global};
 use anyhow::Context;
-use flowctl::flow::fmt;
-use flowctl::render::FileDiagnostics;
+use flowctl_lang::flow::fmt;
+use flowctl_lang::render::FileDiagnostics;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Args)]
@@ -20,7 +21,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         let path = flowctl::project::locate(global.manifest.as_deref())?;
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let (manifest, diags) = flowctl::manifest::parse(&text);
+        let (manifest, diags) = flowctl_lang::manifest::parse(&text);
         let Some(manifest) = manifest else {
             global.print_diagnostics(&[FileDiagnostics {
                 path,
@@ -53,11 +54,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             Ok(formatted) if formatted == source => {}
             Ok(formatted) => {
                 if args.check {
-                    println!("not formatted: {}", path.display());
+                    out::println(format_args!("not formatted: {}", path.display()))?;
                 } else {
                     std::fs::write(path, formatted)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    println!("formatted {}", path.display());
+                    out::println(format_args!("formatted {}", path.display()))?;
                 }
                 unformatted.push(path.clone());
             }
@@ -70,7 +71,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     }
     global.print_diagnostics(&broken);
     if args.check && !unformatted.is_empty() {
-        eprintln!(
+        note!(
             "{} file(s) not formatted; run `flowctl fmt` to fix",
             unformatted.len()
         );

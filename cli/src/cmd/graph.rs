@@ -1,8 +1,9 @@
 //! `flowctl graph FLOW`: a flow's control flow as Mermaid or Graphviz, to look at rather than read.
 
+use super::out;
 use super::{Exit, Global};
 use anyhow::{bail, Context};
-use flowctl::flow::graph;
+use flowctl_lang::flow::graph;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -25,7 +26,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .project
         .as_ref()
         .context("the manifest has errors; run `flowctl check`")?;
-    let flow = super::compile::find(project, &args.flow)?;
+    let flow = super::common::find_flow(project, &args.flow)?;
     let Some(ast) = &flow.ast else {
         global.require_clean(&loaded)?;
         bail!(
@@ -38,6 +39,6 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         Format::Mermaid => graph::mermaid(&ast.flow),
         Format::Dot => graph::dot(&ast.flow),
     };
-    print!("{diagram}");
+    out::print(diagram)?;
     Ok(Exit::Success)
 }

@@ -1,12 +1,15 @@
 //! `flowctl invoke`: run a flow (or any state machine document) on the embedded engine and
 //! print its output; on failure, the error, the cause and the failing state.
 
-use super::{compile, Exit, Global, Output};
+use super::common::target::TargetArgs;
+use super::common::{clean_project, compile_options, fail, find_flow, flow_report, said_no};
+use super::out::{self, note, note_raw};
+use super::{Exit, Global, Output};
 use anyhow::{bail, Context};
-use flowctl::asl;
-use flowctl::engine::{self, ExecutionOptions, Status};
 use flowctl::local::{LocalProcesses, UnitConfig};
-use flowctl::trace;
+use flowctl_engine::{self as engine, trace, ExecutionOptions, Status};
+use flowctl_lang::asl;
+use flowctl_protocol::sfn::errors;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -39,18 +42,9 @@ pub struct Args {
     /// Invoke one deployed function (manifest key, unit or Lambda name) with the input; needs --target localstack|aws
     #[arg(long, value_name = "NAME", conflicts_with = "asl")]
     pub function: Option<String>,
-    /// Shorthand for --target localstack
-    #[arg(long)]
-    pub localstack: bool,
-    /// With --target: send every AWS request to this URL (LocalStack elsewhere, moto, a proxy)
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// With --target: the AWS region (default: the manifest's deploy.region, then the AWS configuration)
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-    /// With --target: a named profile of the shared AWS configuration
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
+    // With --target: where the deployed project is (--localstack is shorthand for --target localstack).
+    #[command(flatten)]
+    pub aws: TargetArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,7 +55,7 @@ pub enum Target {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    if args.target != Target::Local || args.function.is_some() || args.localstack {
+    if args.target != Target::Local || args.function.is_some() || args.aws.localstack {
         return remote(global, args);
     }
     let input = read_input(&args.input)?;
@@ -93,7 +87,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         Ok(machine) => machine,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {label}: {e}");
+                note!("error: {label}: {e}");
             }
             bail!(
                 "{label} is not a valid state machine ({} problem(s)); nothing was run",
@@ -117,7 +111,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     drop(invoker);
 
     if args.trace {
-        eprint!("{}", trace::timeline(&execution.history, global.color()));
+        note_raw!("{}", trace::timeline(&execution.history, global.color()));
     }
     let succeeded = execution.status == Status::Succeeded;
     match global.output {
@@ -133,24 +127,25 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 "transitions": execution.transitions,
                 "history": if args.trace { trace::events_json(&execution.history) } else { Value::Null },
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            out::json(&report)?;
         }
         Output::Text => {
             if let Some(output) = &execution.output {
-                println!("{}", serde_json::to_string_pretty(&**output)?);
+                out::json(output)?;
             }
             if !succeeded {
                 let error = execution
                     .error
                     .clone()
-                    .unwrap_or_else(|| engine::TaskError::new("States.Runtime", ""));
+                    .unwrap_or_else(|| engine::TaskError::new(errors::RUNTIME, ""));
                 let state = execution.failed_state.as_deref().unwrap_or("(unknown)");
-                eprintln!(
+                note!(
                     "execution {:?}: {} in state `{state}`",
-                    execution.status, error.error
+                    execution.status,
+                    error.error
                 );
                 if !error.cause.is_empty() {
-                    eprintln!("cause: {}", error.cause);
+                    note!("cause: {}", error.cause);
                 }
             }
         }
@@ -177,27 +172,27 @@ fn project_flow(
         global.require_clean(&loaded)?;
         bail!("the manifest could not be read");
     };
-    let entry = compile::find(project, flow)?;
+    let entry = find_flow(project, flow)?;
     let Some(ir) = &entry.ir else {
         global.require_clean(&loaded)?;
         bail!("flow `{flow}` could not be checked");
     };
-    let doc = match asl::compile(ir, &compile::options(project, entry, true)) {
+    let doc = match asl::compile(ir, &compile_options(project, entry, true)) {
         Ok(doc) => doc,
-        Err(diagnostics) => {
-            return compile::fail(global, &[compile::report(entry, diagnostics)]).map(Err)
-        }
+        Err(diagnostics) => return fail(global, &[flow_report(entry, diagnostics)]).map(Err),
     };
     let called = asl::units_of(&doc);
     let doc =
         asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
     let label = entry.path.display().to_string();
 
-    let plan: Vec<_> = flowctl::build::plan::units(&flowctl::plan::plan_project(project))
+    let plan: Vec<_> = project
+        .plan()
+        .units
         .into_iter()
         .filter(|unit| called.contains(&unit.name))
         .collect();
-    let given = |unit: &flowctl::build::plan::UnitPlan| {
+    let given = |unit: &flowctl_lang::plan::Unit| {
         binaries
             .iter()
             .find(|(name, _)| name == &unit.name || unit.functions.contains(name))
@@ -237,7 +232,7 @@ fn build_for_this_machine(
     project: &flowctl::project::Project,
 ) -> anyhow::Result<Result<Vec<(flowctl::build::record::UnitRecord, PathBuf)>, Exit>> {
     use flowctl::build::{self, Options};
-    use flowctl::manifest::Architecture;
+    use flowctl_lang::manifest::Architecture;
     let architecture = match std::env::consts::ARCH {
         "aarch64" => Architecture::Arm64,
         _ => Architecture::X86_64,
@@ -255,7 +250,7 @@ fn build_for_this_machine(
     let verbose = global.verbose > 0;
     let built = build::build_units(project, &options, &mut |unit| {
         if verbose || unit.changed {
-            eprintln!(
+            note!(
                 "{:>9} {} ({})",
                 if unit.changed { "built" } else { "fresh" },
                 unit.record.name,
@@ -273,7 +268,7 @@ fn build_for_this_machine(
             .collect())),
         Err(err) if err.is_environment() => Err(err.into()),
         Err(err) => {
-            eprintln!("error: {err}");
+            note!("error: {err}");
             Ok(Err(Exit::Failure))
         }
     }
@@ -282,9 +277,9 @@ fn build_for_this_machine(
 /// `--target localstack|aws`: the deployed state machine (standard: start and poll with a
 /// spinner; express: synchronously), or with `--function` one deployed function.
 fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    use flowctl::aws::invoke as aws_invoke;
-    use flowctl::manifest::{names, FlowKind};
-    let target = if args.localstack {
+    use flowctl_aws::invoke as aws_invoke;
+    use flowctl_lang::manifest::{names, FlowKind};
+    let target = if args.aws.localstack {
         Target::Localstack
     } else {
         args.target
@@ -293,17 +288,15 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         bail!("--function invokes a deployed function: add --target localstack or --target aws (locally, run a flow that calls it)");
     }
     let input = read_input(&args.input)?;
-    let project = match super::deploy::project(global)? {
+    let project = match clean_project(global)? {
         Ok(project) => project,
         Err(exit) => return Ok(exit),
     };
-    let target_args = super::deploy::TargetArgs {
+    let target_args = TargetArgs {
         localstack: target == Target::Localstack,
-        endpoint_url: args.endpoint_url.clone(),
-        region: args.region.clone(),
-        profile: args.profile.clone(),
+        ..args.aws.clone()
     };
-    let connection = super::deploy::connect(&target_args, &project)?;
+    let connection = target_args.connect(&project)?;
     let deploy_hint = match target {
         Target::Localstack => "flowctl deploy --localstack",
         _ => "flowctl deploy",
@@ -311,15 +304,15 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let project_name = &project.manifest.project;
 
     if let Some(function) = &args.function {
-        let plan = flowctl::plan::plan_project(&project);
+        let plan = project.plan();
         let mut input = input;
         let lambda = if let Some(unit) = plan.unit_of(function) {
             // A unit serving several functions is told which one to run, as a flow's Task
             // tells it.
             if unit.functions.len() > 1 {
                 input = json!({
-                    flowctl::asl::ENVELOPE_FUNCTION: function,
-                    flowctl::asl::ENVELOPE_PAYLOAD: input,
+                    flowctl_lang::asl::ENVELOPE_FUNCTION: function,
+                    flowctl_lang::asl::ENVELOPE_PAYLOAD: input,
                 });
             }
             names::unit_lambda_name(project_name, &unit.name)
@@ -336,24 +329,18 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         )) {
             Ok(answer) => answer,
             Err(err) if err.code.as_deref() == Some("ResourceNotFoundException") => {
-                return super::deploy::said_no(
-                    global,
-                    &format!("{err} (is it deployed? `{deploy_hint}`)"),
-                )
+                return said_no(global, &format!("{err} (is it deployed? `{deploy_hint}`)"))
             }
-            Err(err) => return super::deploy::said_no(global, &err.to_string()),
+            Err(err) => return said_no(global, &err.to_string()),
         };
         match global.output {
-            Output::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &json!({ "function": lambda, "payload": answer.payload, "error": answer.error })
-                )?
-            ),
+            Output::Json => out::json(
+                &json!({ "function": lambda, "payload": answer.payload, "error": answer.error }),
+            )?,
             Output::Text => {
-                println!("{}", serde_json::to_string_pretty(&answer.payload)?);
+                out::json(&answer.payload)?;
                 if let Some(error) = &answer.error {
-                    eprintln!("function {lambda} failed ({error})");
+                    note!("function {lambda} failed ({error})");
                 }
             }
         }
@@ -368,7 +355,7 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .flow
         .as_deref()
         .context("name a flow to run, or pass --function NAME")?;
-    let entry = compile::find(&project, flow)?;
+    let entry = find_flow(&project, flow)?;
     let machine = names::state_machine_name(project_name, &entry.name);
     let arn = connection.account.state_machine_arn(&machine);
     let name = args
@@ -381,7 +368,7 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         if spinner {
             let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
             let frame = frames[(elapsed.as_millis() / 100) as usize % frames.len()];
-            eprint!(
+            note_raw!(
                 "\r{frame} {machine}: running for {:.1} s",
                 elapsed.as_secs_f64()
             );
@@ -393,23 +380,20 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 aws_invoke::run_standard(&connection.clients, &arn, &name, &input, &tick).await
             }
             FlowKind::Express => {
-                let custom = target_args.localstack || target_args.endpoint_url.is_some();
+                let custom = target_args.is_custom_endpoint();
                 aws_invoke::run_express(&connection.clients, &arn, &name, &input, custom).await
             }
         }
     });
     if spinner {
-        eprint!("\r\x1b[2K");
+        note_raw!("\r\x1b[2K");
     }
     let execution = match result {
         Ok(execution) => execution,
         Err(err) if err.code.as_deref() == Some("StateMachineDoesNotExist") => {
-            return super::deploy::said_no(
-                global,
-                &format!("{err} (deploy it first: `{deploy_hint}`)"),
-            )
+            return said_no(global, &format!("{err} (deploy it first: `{deploy_hint}`)"))
         }
-        Err(err) => return super::deploy::said_no(global, &err.to_string()),
+        Err(err) => return said_no(global, &err.to_string()),
     };
     let succeeded = execution.succeeded();
     match global.output {
@@ -423,21 +407,22 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 "cause": execution.cause,
                 "failed_state": execution.failed_state,
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            out::json(&report)?;
         }
         Output::Text => {
             if let Some(output) = &execution.output {
-                println!("{}", serde_json::to_string_pretty(output)?);
+                out::json(output)?;
             }
             if !succeeded {
                 let error = execution.error.as_deref().unwrap_or("(no error name)");
                 let state = execution.failed_state.as_deref().unwrap_or("(unknown)");
-                eprintln!(
+                note!(
                     "execution {} {}: {error} in state `{state}`",
-                    execution.name, execution.status
+                    execution.name,
+                    execution.status
                 );
                 if let Some(cause) = execution.cause.as_deref().filter(|c| !c.is_empty()) {
-                    eprintln!("cause: {cause}");
+                    note!("cause: {cause}");
                 }
             }
         }

@@ -1,11 +1,15 @@
 //! The command line: global options, one module per subcommand (its `Args` beside its `run`),
-//! and the exit-code contract. Part of the binary, so `anyhow` stays out of the library.
+//! and the exit-code contract. What several commands share is in `common` (a command never
+//! imports another), and everything they write goes through `out`. Part of the binary, so
+//! `anyhow` stays out of the library.
 //!
 //! Exit codes: 0 success; 1 the work ran and said no (diagnostics, a failed check);
-//! 2 usage or environment errors (bad flags, missing files).
+//! 2 usage or environment errors (bad flags, missing files). A closed stdout (`| head`) ends
+//! the command quietly with 0.
 
 mod build;
 mod check;
+mod common;
 mod compile;
 mod completions;
 mod deploy;
@@ -14,13 +18,14 @@ mod fmt;
 mod graph;
 mod invoke;
 mod new;
+mod out;
 mod plan;
 mod schema;
 mod status;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flowctl::project::{self, Loaded};
-use flowctl::render::{self, FileDiagnostics};
+use flowctl_lang::render::{self, FileDiagnostics};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,8 +132,9 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         Ok(Exit::Failure) => ExitCode::from(1),
+        Err(err) if err.downcast_ref::<out::ClosedPipe>().is_some() => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            out::note!("error: {err:#}");
             let said_no = err.downcast_ref::<DiagnosticsFound>().is_some();
             ExitCode::from(if said_no { 1 } else { 2 })
         }
@@ -158,7 +164,7 @@ impl Global {
     /// Prints diagnostics to stderr (text) — JSON output is the caller's business.
     pub fn print_diagnostics(&self, reports: &[FileDiagnostics]) {
         if !reports.is_empty() {
-            eprint!("{}", render::text(reports, self.color()));
+            out::note_raw!("{}", render::text(reports, self.color()));
         }
     }
 

@@ -6,10 +6,11 @@
 //! name) and `{{flowctl-shim}}` (the shim's dependency line in `functions/Cargo.toml`; see
 //! [`Shim`] for which one is written and `templates/README.md` for why).
 
+use super::out::{self, note};
 use super::{Exit, Global, Output};
 use anyhow::{bail, Context};
-use flowctl::diagnostic::Severity;
-use flowctl::manifest::{self, names};
+use flowctl_lang::diagnostic::Severity;
+use flowctl_lang::manifest::{self, names};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -285,24 +286,24 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 "flowctl_shim": shim,
                 "next": next,
             });
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            out::json(&report)?;
         }
         Output::Text => {
-            println!(
+            out::println(format_args!(
                 "created {} project `{}` in {} ({} files)",
                 args.template.name(),
                 args.name,
                 dir.display(),
                 files.len()
-            );
+            ))?;
             if shim == Shim::CratesIo {
-                eprintln!(
+                note!(
                     "note: functions/Cargo.toml takes flowctl-shim from crates.io; if it is not published yet, run again with --shim-path path/to/flowctl/lambda-shim"
                 );
             }
-            println!("\nnext (the first invoke builds the functions, a minute or two):");
+            out::println("\nnext (the first invoke builds the functions, a minute or two):")?;
             for line in &next {
-                println!("  {line}");
+                out::println(format_args!("  {line}"))?;
             }
         }
     }
@@ -343,7 +344,7 @@ fn shell_word(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flowctl::flow::fmt;
+    use flowctl_lang::flow::fmt;
     use std::collections::BTreeSet;
 
     const TEMPLATES: [Template; 2] = [Template::Basic, Template::Saga];

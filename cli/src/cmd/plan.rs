@@ -2,11 +2,13 @@
 //! every path of every flow the state transitions, Lambda invocations and cost per million
 //! executions with one Lambda per function and no fusion, then with the plan.
 
+use super::common::{fail, flow_report};
+use super::out;
 use super::{Exit, Global, Output};
 use anyhow::bail;
-use flowctl::plan::paths::{Outcome, Prices, LAMBDA_REQUEST_USD, STANDARD_TRANSITION_USD};
-use flowctl::plan::report::{self, Cost, FlowInput, PathReport, Report};
-use flowctl::plan::{self, Unit};
+use flowctl_lang::plan::report::{self, Cost, FlowInput, PathReport, Report};
+use flowctl_lang::plan::Unit;
+use flowctl_lang::routes::{Outcome, Prices, LAMBDA_REQUEST_USD, STANDARD_TRANSITION_USD};
 use std::fmt::Write as _;
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +35,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             bail!("a price must be a non-negative number of USD, not {price}");
         }
     }
-    let plan = plan::plan_project(project);
+    let plan = project.plan();
     let sources: Vec<String> = project
         .flows
         .iter()
@@ -62,12 +64,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             let Some(flow) = project.flow(&flow) else {
                 bail!("flow `{flow}` does not compile");
             };
-            return super::compile::fail(global, &[super::compile::report(flow, diagnostics)]);
+            return fail(global, &[flow_report(flow, diagnostics)]);
         }
     };
     match global.output {
-        Output::Json => super::deploy::print_json(&serde_json::to_value(&report)?)?,
-        Output::Text => print!("{}", text(&report, args.explain)),
+        Output::Json => out::json(&serde_json::to_value(&report)?)?,
+        Output::Text => out::print(text(&report, args.explain))?,
     }
     Ok(Exit::Success)
 }
@@ -105,8 +107,8 @@ fn text(report: &Report, explain: bool) -> String {
     );
     for flow in &report.flows {
         let kind = match flow.kind {
-            flowctl::manifest::FlowKind::Standard => "standard",
-            flowctl::manifest::FlowKind::Express => "express: transitions are not billed",
+            flowctl_lang::manifest::FlowKind::Standard => "standard",
+            flowctl_lang::manifest::FlowKind::Express => "express: transitions are not billed",
         };
         let _ = writeln!(out, "\n  {} ({kind})", flow.flow);
         for path in &flow.paths {
@@ -117,7 +119,7 @@ fn text(report: &Report, explain: bool) -> String {
             let _ = writeln!(
                 out,
                 "    … more paths than {} (not listed)",
-                flowctl::plan::paths::MAX_PATHS
+                flowctl_lang::routes::MAX_ROUTES
             );
         }
     }

@@ -2,12 +2,14 @@
 //! function's `CodeSha256` and each state machine's definition hash, and the drift against
 //! the local build (`build.json`, when there is one): what a deploy would change.
 
-use super::deploy::{self, TargetArgs};
+use super::common::target::TargetArgs;
+use super::common::{clean_project, said_no};
+use super::out::{self, note};
 use super::{Exit, Global, Output};
-use flowctl::aws::model::{self, Observed};
-use flowctl::aws::observe;
-use flowctl::aws::plan::{self, Action, Kind};
 use flowctl::build::record::BuildRecord;
+use flowctl_aws::diff::{self, Action, Changes, Kind};
+use flowctl_aws::model::{self, Observed};
+use flowctl_aws::observe;
 use serde_json::{json, Value};
 
 #[derive(Debug, clap::Args)]
@@ -17,18 +19,18 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    let project = match deploy::project(global)? {
+    let project = match clean_project(global)? {
         Ok(project) => project,
         Err(exit) => return Ok(exit),
     };
-    let connection = deploy::connect(&args.target, &project)?;
+    let connection = args.target.connect(&project)?;
     let name = project.manifest.project.clone();
     let observed = match connection
         .runtime
         .block_on(observe::observe(&connection.clients, &name))
     {
         Ok(observed) => observed,
-        Err(err) => return deploy::said_no(global, &err.to_string()),
+        Err(err) => return said_no(global, &err.to_string()),
     };
     let out_dir = flowctl::build::out_dir(&flowctl::build::target_dir(&project.root), &name);
     let local = match BuildRecord::read(&out_dir) {
@@ -40,21 +42,21 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         )?),
         None => None,
     };
-    let plan = local.as_ref().map(|d| plan::plan(d, &observed, false));
-    let resources = rows(&observed, local.as_ref(), plan.as_ref());
-    let target = deploy::target_label(&connection.account, &args.target);
+    let changes = local.as_ref().map(|d| diff::compare(d, &observed, false));
+    let resources = rows(&observed, local.as_ref(), changes.as_ref());
+    let target = args.target.label(&connection.account);
     match global.output {
-        Output::Json => deploy::print_json(&json!({
+        Output::Json => out::json(&json!({
             "project": name,
             "target": target,
             "build": local.is_some(),
-            "in_sync": plan.as_ref().map(|p| p.is_noop() && p.count(Action::Orphaned) == 0),
+            "in_sync": changes.as_ref().map(|p| p.is_noop() && p.count(Action::Orphaned) == 0),
             "resources": resources,
         }))?,
         Output::Text => {
-            eprintln!("{name} on {target}:");
+            note!("{name} on {target}:");
             if resources.is_empty() {
-                eprintln!("  nothing deployed");
+                note!("  nothing deployed");
             }
             for r in &resources {
                 let hash = r["hash"]
@@ -65,16 +67,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                     let names: Vec<&str> = c.iter().filter_map(Value::as_str).collect();
                     format!(" ({})", names.join(", "))
                 });
-                println!(
+                out::println(format_args!(
                     "  {:<13} {:<40} {:<12}{}{hash}",
                     r["kind"].as_str().unwrap_or_default(),
                     r["name"].as_str().unwrap_or_default(),
                     r["status"].as_str().unwrap_or_default(),
                     changes.unwrap_or_default(),
-                );
+                ))?;
             }
             if local.is_none() {
-                eprintln!("no local build to compare with (run `flowctl build`)");
+                note!("no local build to compare with (run `flowctl build`)");
             }
         }
     }
@@ -87,7 +89,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
 fn rows(
     observed: &Observed,
     local: Option<&model::Desired>,
-    plan: Option<&plan::Plan>,
+    changes: Option<&Changes>,
 ) -> Vec<Value> {
     let hash_of = |kind: Kind, name: &str| -> Option<String> {
         match kind {
@@ -97,7 +99,7 @@ fn rows(
                 .get(name)
                 .and_then(|m| m.definition.as_ref())
                 .map(|d| {
-                    flowctl::build::zip::sha256_hex(flowctl::asl::to_pretty_json(d).as_bytes())
+                    flowctl::build::zip::sha256_hex(flowctl_lang::asl::to_pretty_json(d).as_bytes())
                 }),
             _ => None,
         }
@@ -112,7 +114,7 @@ fn rows(
                 .map(|f| f.code_sha256.clone()),
             Kind::StateMachine => local.machines.iter().find(|m| m.name == name).map(|m| {
                 flowctl::build::zip::sha256_hex(
-                    flowctl::asl::to_pretty_json(&m.definition).as_bytes(),
+                    flowctl_lang::asl::to_pretty_json(&m.definition).as_bytes(),
                 )
             }),
             _ => None,
@@ -137,8 +139,8 @@ fn rows(
             "local_hash": local_hash(kind, name),
         })
     };
-    match plan {
-        Some(plan) => plan
+    match changes {
+        Some(changes) => changes
             .steps
             .iter()
             .map(|s| {

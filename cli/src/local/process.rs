@@ -25,9 +25,9 @@
 //! Not emulated: the memory limit (`memory_mb` is only announced to the function).
 
 use super::runtime_api::{Busy, Invocation, Outcome, RuntimeApi, Submitted, MAX_PAYLOAD_BYTES};
-use crate::asl::{ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD};
-use crate::engine::{BoxFuture, Invoker, TaskError};
 use bytes::Bytes;
+use flowctl_engine::{BoxFuture, Invoker, TaskError};
+use flowctl_lang::asl::{ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -681,7 +681,11 @@ fn capture(
                     let text = String::from_utf8_lossy(&line);
                     let text = text.trim_end_matches(['\n', '\r']);
                     if forward {
-                        eprintln!("[{unit}] {text}");
+                        // A closed stderr must not take the run down with it.
+                        let _ = std::io::Write::write_fmt(
+                            &mut std::io::stderr().lock(),
+                            format_args!("[{unit}] {text}\n"),
+                        );
                     }
                     let mut tail = lock(&tail);
                     if tail.len() == TAIL_LINES {

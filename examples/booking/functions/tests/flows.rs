@@ -4,12 +4,12 @@
 //! (one shared unit hosting all seven functions, so every call is an envelope). Each path the
 //! README documents is taken here.
 
-use flowctl::asl::{compile, resolve_units, CompileOptions};
-use flowctl::engine::{
+use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
+use flowctl_engine::{
     execute, load, BoxFuture, ExecutionOptions, Invoker, StateMachine, Status, TaskError,
 };
-use flowctl::flow::{check, parse, KnownFunctions};
-use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
+use flowctl_lang::asl::{compile, resolve_units, CompileOptions};
+use flowctl_lang::flow::{check, parse, KnownFunctions};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -103,7 +103,7 @@ async fn run(
     machine: &StateMachine,
     input: Value,
     invoker: &dyn Invoker,
-) -> flowctl::engine::Execution {
+) -> flowctl_engine::Execution {
     let options = ExecutionOptions {
         virtual_time: true,
         ..ExecutionOptions::default()

@@ -1,0 +1,93 @@
+//! What several commands share, so that no command imports another: loading a clean project,
+//! finding and compiling its flows, saying no (exit 1) in text or JSON, the AWS target options
+//! and connection (`target`), the printing of deploy/destroy changes (`changes`), and the
+//! build that `build`, `deploy` and `invoke` run (`build`).
+
+pub mod build;
+pub mod changes;
+pub mod target;
+
+use super::out::{self, note};
+use super::{DiagnosticsFound, Exit, Global, Output};
+use anyhow::{bail, Context};
+use flowctl::project::{LoadedFlow, Project};
+use flowctl_lang::asl::CompileOptions;
+use flowctl_lang::diagnostic::Diagnostic;
+use flowctl_lang::render::{self, FileDiagnostics};
+use flowctl_protocol::did_you_mean;
+use serde_json::json;
+
+/// The project, loaded and free of errors; `Err(exit)` when its diagnostics were printed.
+pub fn clean_project(global: &Global) -> anyhow::Result<Result<Project, Exit>> {
+    let loaded = global.load()?;
+    if loaded.error_count() > 0 {
+        global.print_diagnostics(&loaded.reports);
+        return Ok(Err(Exit::Failure));
+    }
+    Ok(Ok(loaded
+        .project
+        .context("the manifest could not be read")?))
+}
+
+/// The flow named `name`, or an error naming the flows there are.
+pub fn find_flow<'p>(project: &'p Project, name: &str) -> anyhow::Result<&'p LoadedFlow> {
+    if let Some(flow) = project.flow(name) {
+        return Ok(flow);
+    }
+    let names = project.flows.iter().map(|f| f.name.as_str());
+    match did_you_mean(name, names.clone()) {
+        Some(near) => bail!(
+            "no flow `{name}` in {}; did you mean `{near}`?",
+            project.manifest_path.display()
+        ),
+        None => bail!(
+            "no flow `{name}` in {}; flows: {}",
+            project.manifest_path.display(),
+            names.collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// How a flow of `project` is compiled: calls go to the units of the colocation plan, with
+/// fusion unless `fuse` is false; the source path goes in the comment.
+pub fn compile_options(project: &Project, flow: &LoadedFlow, fuse: bool) -> CompileOptions {
+    let source = flow.entry.source.to_string_lossy().replace('\\', "/");
+    project
+        .plan()
+        .compile_options(&project.manifest, &source, fuse)
+}
+
+/// Compile diagnostics as a report against the flow's file.
+pub fn flow_report(flow: &LoadedFlow, diagnostics: Vec<Diagnostic>) -> FileDiagnostics {
+    FileDiagnostics {
+        path: flow.path.clone(),
+        source: flow.source.clone().unwrap_or_default(),
+        diagnostics,
+    }
+}
+
+/// Prints `reports` (text on stderr, or the JSON report on stdout) and says no (exit 1).
+pub fn fail(global: &Global, reports: &[FileDiagnostics]) -> anyhow::Result<Exit> {
+    let errors: usize = reports.iter().map(FileDiagnostics::errors).sum();
+    match global.output {
+        Output::Json => {
+            out::json(
+                &json!({ "ok": false, "errors": errors, "diagnostics": render::records(reports) }),
+            )?;
+            Ok(Exit::Failure)
+        }
+        Output::Text => {
+            global.print_diagnostics(reports);
+            Err(DiagnosticsFound(errors).into())
+        }
+    }
+}
+
+/// The work ran and was refused (a failed cargo build, AWS said no): the reason, then exit 1.
+pub fn said_no(global: &Global, message: &str) -> anyhow::Result<Exit> {
+    match global.output {
+        Output::Json => out::json(&json!({ "ok": false, "error": message }))?,
+        Output::Text => note!("error: {message}"),
+    }
+    Ok(Exit::Failure)
+}

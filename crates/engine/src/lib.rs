@@ -1,0 +1,206 @@
+//! The local engine: an interpreter of Amazon States Language (JSONPath mode) that runs the
+//! same document that is deployed, recording a Step Functions-style execution history.
+//!
+//! `load` validates a document the way Step Functions does and compiles it (states by index,
+//! paths and templates parsed); `execute` runs it with an `Invoker` for the Task states.
+//! Waits, retry delays and timeouts use `tokio::time`, so a test under
+//! `#[tokio::test(start_paused = true)]` runs them on a virtual clock, and the history's
+//! timestamps (the execution's start time plus `tokio::time::Instant` offsets) are virtual too.
+//!
+//! What runs: `Pass Task Choice Wait Succeed Fail Parallel Map`; `InputPath Parameters
+//! ResultSelector ResultPath OutputPath`; `Retry`/`Catch` with the `States.*` error names;
+//! intrinsic functions; the context object (`$$`); task and execution timeouts. Tasks call
+//! Lambda functions, through `arn:aws:states:::lambda:invoke` (history: `Task*` events) or a
+//! function ARN (`LambdaFunction*` events); other resources, `.waitForTaskToken`, JSONata and
+//! Distributed Map's `ItemReader`/`ResultWriter`/`ItemBatcher` are rejected by `load`. A
+//! Distributed Map runs its items like an inline one, but, as on AWS, its children's states
+//! stay out of the history (`MapRun*` events instead) and it tolerates no failure by default.
+//!
+//! Errors: a path that selects nothing (in `InputPath`, `Parameters`, `ResultSelector`,
+//! `ItemSelector`, `OutputPath`, a Choice `Variable`…) or an intrinsic function that fails on
+//! its arguments is `States.Runtime`, which, like `States.DataLimitExceeded`, no retrier or
+//! catcher sees (not even `States.ALL`). So is reaching Step Functions' quota of 25,000
+//! history events (counted whether or not the history is recorded), which ends a loop that
+//! never stops.
+//!
+//! The history costs little: events share the values of the run (`Arc`) rather than copying
+//! them, and `HistoryEvent::details` builds their JSON when asked.
+
+mod choice;
+mod history;
+pub mod intrinsics;
+pub mod invoke;
+mod load;
+mod model;
+mod path;
+mod run;
+mod template;
+mod time;
+pub mod trace;
+pub mod units;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_load;
+
+pub use history::{EventKind, HistoryEvent};
+pub use invoke::{BoxFuture, InProcess, Invoker, TaskError};
+pub use units::Units;
+
+use serde_json::Value;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A problem in a state machine document, located by state and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AslError {
+    /// The state's path from the document root, e.g. `States.Foo` or
+    /// `States.Foo.Iterator.States.Bar`; `None` for the top level.
+    pub state: Option<String>,
+    /// The field inside that state (`Next`, `Retry[0].ErrorEquals`, …); empty for the state
+    /// itself.
+    pub field: String,
+    pub message: String,
+}
+
+impl AslError {
+    pub(crate) fn new(
+        state: Option<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> AslError {
+        AslError {
+            state,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for AslError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.state, self.field.is_empty()) {
+            (Some(state), false) => write!(
+                f,
+                "state `{state}`, field `{}`: {}",
+                self.field, self.message
+            ),
+            (Some(state), true) => write!(f, "state `{state}`: {}", self.message),
+            (None, false) => write!(f, "field `{}`: {}", self.field, self.message),
+            (None, true) => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for AslError {}
+
+/// A loaded, validated state machine, ready to run any number of times (also concurrently).
+#[derive(Debug)]
+pub struct StateMachine {
+    pub(crate) root: model::Machine,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) name: String,
+    /// Whether anything reads `$$` (then the execution input is kept for `$$.Execution.Input`).
+    pub(crate) uses_context: bool,
+}
+
+impl StateMachine {
+    /// The name used in the context object (`$$.StateMachine.Name`) and in ARNs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets that name (the default is `StateMachine`).
+    pub fn with_name(mut self, name: impl Into<String>) -> StateMachine {
+        self.name = name.into();
+        self
+    }
+}
+
+/// Validates `doc` and compiles it; every problem found is reported. Never panics.
+pub fn load(doc: &Value) -> Result<StateMachine, Vec<AslError>> {
+    load::load(doc)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionOptions {
+    /// The execution's name (`$$.Execution.Name`, part of `$$.Execution.Id`); empty: a UUID,
+    /// made only if something reads it.
+    pub name: String,
+    /// Record the history (default true). Off, recording costs nothing but counting events
+    /// against the history quota.
+    pub history: bool,
+    /// Informational: the caller runs the engine on a paused tokio clock
+    /// (`tokio::time::pause`, `#[tokio::test(start_paused = true)]`), so waits, retry delays
+    /// and timeouts take no real time. The engine behaves the same either way (it always uses
+    /// `tokio::time`); the flag is recorded in the `ExecutionStarted` event's details.
+    pub virtual_time: bool,
+}
+
+impl Default for ExecutionOptions {
+    fn default() -> ExecutionOptions {
+        ExecutionOptions {
+            name: String::new(),
+            history: true,
+            virtual_time: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl Status {
+    /// Step Functions' name for it, as `DescribeExecution` reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+/// The outcome of one execution.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub status: Status,
+    /// The final output (only when `Succeeded`); shared with the history's last events, which
+    /// hold the same value.
+    pub output: Option<Arc<Value>>,
+    /// Why it failed or timed out (`States.Timeout` for a machine timeout).
+    pub error: Option<TaskError>,
+    /// The state where the failure arose (the innermost one, inside a branch or iteration).
+    pub failed_state: Option<String>,
+    pub history: Vec<HistoryEvent>,
+    /// States entered, at every level (a state entered twice counts twice).
+    pub transitions: u64,
+}
+
+impl Execution {
+    /// Names of the states entered, in the order of their `…StateEntered` events (top level
+    /// and nested). Empty when the history was not recorded.
+    pub fn entered_states(&self) -> Vec<String> {
+        self.history
+            .iter()
+            .filter(|e| e.kind.is_state_entered())
+            .filter_map(|e| e.state.as_deref().map(String::from))
+            .collect()
+    }
+}
+
+/// Runs `machine` on `input`, calling functions through `invoker`.
+pub async fn execute(
+    machine: &StateMachine,
+    input: Value,
+    invoker: &dyn Invoker,
+    options: &ExecutionOptions,
+) -> Execution {
+    run::execute(machine, input, invoker, options).await
+}

@@ -1,0 +1,1604 @@
+//! The interpreter: runs a compiled machine state by state, with Step Functions' data flow
+//! (`InputPath` → `Parameters` → work → `ResultSelector` → `ResultPath` → `OutputPath`), error
+//! handling (`Retry`, `Catch`), concurrency (`Parallel`, `Map`) and the history.
+//!
+//! Cost model: a state is a match arm over pre-compiled parts; the state value is moved from
+//! state to state and only copied where the semantics need the original afterwards (a
+//! `ResultPath` that merges, a retry, a change to a value the history holds). The history
+//! shares values with the run (`Data::Shared`) instead of copying them, and functions are
+//! called with, and answer, shared values too (`Arc<Value>`): a Task whose payload is its input
+//! passes that very value. The context object and timestamps are only made when something
+//! reads them or the history is on (then one clock read per event). Only Parallel branches,
+//! Map iterations and a machine run are boxed futures (they recurse); a Task's work before
+//! and after its call is in plain functions, so that the futures that await a call stay small.
+
+use super::history::{invoke_response, uuid_text, Details, EventKind, Recorder};
+use super::history::{ACCOUNT, REGION, ROLE_ARN};
+use super::model::*;
+use super::template::{kind, preview, runtime, Scope, Template};
+use super::time::{format_timestamp, system_time_of};
+use super::{
+    BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
+};
+use flowctl_protocol::sfn::errors;
+use futures_util::stream::StreamExt;
+use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+
+/// A JSON object from `key => value` pairs, the values moved in (`json!` would serialize a
+/// copy of each `Value`, which context building cannot afford).
+macro_rules! object {
+    ($($key:literal => $value:expr),* $(,)?) => {{
+        let mut map = Map::new();
+        $(map.insert(String::from($key), Value::from($value));)*
+        Value::Object(map)
+    }};
+}
+
+/// Transitions between two cooperative yields of a machine run.
+const YIELD_EVERY: u32 = 128;
+
+/// Room made for the history at the start: most executions fit (it grows past it).
+const EXPECTED_EVENTS_MAX: usize = 128;
+
+/// Step Functions' hard quota of events in an execution's history. Event 24,999 is the last
+/// the machine produces: the next one, unless it is `ExecutionSucceeded`, becomes
+/// `ExecutionFailed` with `States.Runtime` (AWS's "Avoid reaching the history quota"; the error
+/// name and cause as AWS reports them). Counted with the history off too, so that the outcome
+/// does not depend on it; a Distributed Map's children are executions of their own.
+const HISTORY_LIMIT: u64 = flowctl_protocol::sfn::MAX_HISTORY_EVENTS;
+
+/// A failed state: the error, and the state where it arose.
+struct Failure {
+    error: TaskError,
+    state: Arc<str>,
+}
+
+/// One line of work (the execution, a branch, an iteration): the last event it recorded, so
+/// the next one can point back to it.
+struct Frame {
+    last: u64,
+    /// The execution's own line of work records here (no lock); branches and iterations,
+    /// `None`, record into the recorder's shared vector.
+    events: Option<Vec<HistoryEvent>>,
+    /// In a Distributed Map's child execution (which records nothing here): its own count of
+    /// events against the history limit.
+    child: Option<Arc<AtomicU64>>,
+}
+
+/// A state's input or output as it flows through the run: owned while only the run holds it;
+/// shared once the history has recorded it (or several branches start from it), after which
+/// a change copies it first, so that the history keeps the version it saw.
+#[derive(Debug)]
+enum Data {
+    Owned(Value),
+    Shared(Arc<Value>),
+}
+
+impl Data {
+    fn get(&self) -> &Value {
+        match self {
+            Data::Owned(v) => v,
+            Data::Shared(v) => v,
+        }
+    }
+
+    /// The value itself: moved out, or copied if something else still holds it.
+    fn into_value(self) -> Value {
+        match self {
+            Data::Owned(v) => v,
+            Data::Shared(v) => Arc::unwrap_or_clone(v),
+        }
+    }
+
+    /// A handle on the value for the history (the value moves behind an `Arc`, uncopied).
+    fn share(&mut self) -> Arc<Value> {
+        let shared = match std::mem::replace(self, Data::Owned(Value::Null)) {
+            Data::Owned(v) => Arc::new(v),
+            Data::Shared(v) => v,
+        };
+        *self = Data::Shared(shared.clone());
+        shared
+    }
+
+    /// The `Arc` it is behind, if it is shared already.
+    fn arc(&self) -> Option<Arc<Value>> {
+        match self {
+            Data::Owned(_) => None,
+            Data::Shared(v) => Some(v.clone()),
+        }
+    }
+
+    /// The value behind an `Arc` (moved there if owned), to hand to a function.
+    fn into_arc(self) -> Arc<Value> {
+        match self {
+            Data::Owned(v) => Arc::new(v),
+            Data::Shared(v) => v,
+        }
+    }
+
+    /// Owned again if nothing else holds it (say, a function's answer with the history off),
+    /// so that what follows may take from it rather than copy.
+    fn unshared(self) -> Data {
+        match self {
+            Data::Shared(v) => match Arc::try_unwrap(v) {
+                Ok(v) => Data::Owned(v),
+                Err(v) => Data::Shared(v),
+            },
+            owned => owned,
+        }
+    }
+}
+
+/// A Task's input: the state's value when the state needs it afterwards (a retry, a
+/// `ResultPath` that merges), or taken when nothing does.
+enum TaskInput<'r> {
+    Whole(&'r Data),
+    /// A part of it (selected by `InputPath`).
+    Part(&'r Value),
+    Taken(Data),
+}
+
+impl TaskInput<'_> {
+    fn get(&self) -> &Value {
+        match self {
+            TaskInput::Whole(d) => d.get(),
+            TaskInput::Part(v) => v,
+            TaskInput::Taken(d) => d.get(),
+        }
+    }
+}
+
+/// A Task's function call, prepared.
+struct Call {
+    function: Arc<str>,
+    payload: Arc<Value>,
+    timeout: Option<Duration>,
+}
+
+/// What a `lambda:invoke` calls, from its `Parameters`.
+struct Invocation {
+    function: Arc<str>,
+    /// Shared with the history's `TaskScheduled` event; when it is the effective input itself
+    /// and that is shared already, not even built.
+    payload: Arc<Value>,
+}
+
+type Flow = Result<Value, Failure>;
+type DataFlow = Result<Data, Failure>;
+
+struct Run<'a> {
+    machine: &'a StateMachine,
+    invoker: &'a dyn Invoker,
+    options: &'a ExecutionOptions,
+    recorder: Recorder,
+    start_system: SystemTime,
+    start_instant: Instant,
+    /// The execution input, kept only if `$$` is read somewhere.
+    input: Option<Arc<Value>>,
+    generated_name: OnceLock<String>,
+    transitions: AtomicU64,
+    /// Events counted against `HISTORY_LIMIT` (recorded or not).
+    events: AtomicU64,
+}
+
+/// About how many events an execution of `machine` records (its top-level states once).
+fn expected_events(machine: &Machine) -> usize {
+    let per_state = |s: &State| match s.kind {
+        Kind::Task(_) => 5,
+        _ => 2,
+    };
+    let events: usize = machine.states.iter().map(per_state).sum();
+    (events + 2).min(EXPECTED_EVENTS_MAX)
+}
+
+pub(crate) async fn execute(
+    machine: &StateMachine,
+    input: Value,
+    invoker: &dyn Invoker,
+    options: &ExecutionOptions,
+) -> Execution {
+    let mut input = Data::Owned(input);
+    let expected = if options.history {
+        expected_events(&machine.root)
+    } else {
+        0
+    };
+    let run = Run {
+        machine,
+        invoker,
+        options,
+        recorder: Recorder::new(options.history),
+        start_system: SystemTime::now(),
+        start_instant: Instant::now(),
+        input: machine.uses_context.then(|| input.share()),
+        generated_name: OnceLock::new(),
+        transitions: AtomicU64::new(0),
+        events: AtomicU64::new(0),
+    };
+    let mut frame = Frame {
+        last: 0,
+        events: options.history.then(|| Vec::with_capacity(expected)),
+        child: None,
+    };
+    // The execution starts when its start time was read: no second read of the clock.
+    run.event_at(
+        &mut frame,
+        run.start_system,
+        EventKind::ExecutionStarted,
+        None,
+        || Details::ExecutionStarted {
+            input: input.share(),
+            name: run.name().to_owned(),
+            virtual_time: options.virtual_time,
+        },
+    );
+    let outcome = {
+        let machine_run = run.run_machine(&machine.root, input, &mut frame);
+        match machine.timeout {
+            Some(limit) => tokio::time::timeout(limit, machine_run).await.ok(),
+            None => Some(machine_run.await),
+        }
+    };
+    let (status, output, error, failed_state) = match outcome {
+        Some(Ok(mut output)) => {
+            run.last_event(&mut frame, EventKind::ExecutionSucceeded, || {
+                Details::Output(output.share())
+            });
+            (Status::Succeeded, Some(output.into_arc()), None, None)
+        }
+        Some(Err(failure)) => {
+            let e = &failure.error;
+            run.last_event(&mut frame, EventKind::ExecutionFailed, || {
+                Details::json(json!({"error": e.error, "cause": e.cause}))
+            });
+            (
+                Status::Failed,
+                None,
+                Some(failure.error),
+                Some(failure.state.to_string()),
+            )
+        }
+        None => {
+            let seconds = machine.timeout.map_or(0, |d| d.as_secs());
+            let error = TaskError::new(errors::TIMEOUT, format!("The execution timed out after {seconds} seconds (the state machine's TimeoutSeconds)"));
+            run.last_event(&mut frame, EventKind::ExecutionTimedOut, || {
+                Details::json(json!({"error": error.error, "cause": error.cause}))
+            });
+            (Status::TimedOut, None, Some(error), None)
+        }
+    };
+    let transitions = run.transitions.load(Relaxed);
+    Execution {
+        status,
+        output,
+        error,
+        failed_state,
+        history: run
+            .recorder
+            .into_events(frame.events.take().unwrap_or_default()),
+        transitions,
+    }
+}
+
+/// Adds one to a counter of the run and returns the new count. All futures of an execution
+/// are polled by the one task that runs it (branches and iterations are joined, never
+/// spawned), so a load and a store count exactly and spare `fetch_add`'s locked instruction
+/// (one per state and per event).
+fn count_one(counter: &AtomicU64) -> u64 {
+    let count = counter.load(Relaxed) + 1;
+    counter.store(count, Relaxed);
+    count
+}
+
+/// A random version-4 UUID in its text form (request ids, generated execution names).
+fn request_id() -> String {
+    uuid_text(fastrand::u128(..))
+}
+
+/// `{"Error": …, "Cause": …}`, what a catcher passes on.
+fn error_output(error: &TaskError) -> Value {
+    object! {"Error" => error.error.as_str(), "Cause" => error.cause.as_str()}
+}
+
+impl<'a> Run<'a> {
+    fn now(&self) -> SystemTime {
+        self.start_system + self.start_instant.elapsed()
+    }
+
+    fn name(&self) -> &str {
+        if self.options.name.is_empty() {
+            self.generated_name.get_or_init(request_id)
+        } else {
+            &self.options.name
+        }
+    }
+
+    fn event(
+        &self,
+        frame: &mut Frame,
+        kind: EventKind,
+        state: Option<&Arc<str>>,
+        details: impl FnOnce() -> Details,
+    ) {
+        if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
+            frame.last = self.recorder.record(
+                frame.events.as_mut(),
+                frame.last,
+                self.now(),
+                kind,
+                state,
+                details,
+            );
+        }
+    }
+
+    /// An event whose time is known already.
+    fn event_at(
+        &self,
+        frame: &mut Frame,
+        at: SystemTime,
+        kind: EventKind,
+        state: Option<&Arc<str>>,
+        details: impl FnOnce() -> Details,
+    ) {
+        if self.within_limit(frame) && frame.child.is_none() && self.recorder.enabled() {
+            frame.last =
+                self.recorder
+                    .record(frame.events.as_mut(), frame.last, at, kind, state, details);
+        }
+    }
+
+    /// The execution's last event, which the history limit leaves room for.
+    fn last_event(&self, frame: &mut Frame, kind: EventKind, details: impl FnOnce() -> Details) {
+        if self.recorder.enabled() {
+            frame.last = self.recorder.record(
+                frame.events.as_mut(),
+                frame.last,
+                self.now(),
+                kind,
+                None,
+                details,
+            );
+        }
+    }
+
+    /// The count of events of the execution `frame` is part of.
+    fn events<'f>(&'f self, frame: &'f Frame) -> &'f AtomicU64 {
+        frame.child.as_deref().unwrap_or(&self.events)
+    }
+
+    /// Counts an event against the history limit: whether it fits (if not, it is dropped and
+    /// `within_history_limit` fails the state).
+    fn within_limit(&self, frame: &Frame) -> bool {
+        count_one(self.events(frame)) < HISTORY_LIMIT
+    }
+
+    /// Fails `state` once an event did not fit in the history.
+    #[inline]
+    fn within_history_limit(&self, state: &State, frame: &Frame) -> Result<(), Failure> {
+        if self.events(frame).load(Relaxed) < HISTORY_LIMIT {
+            return Ok(());
+        }
+        Err(self.history_limit_reached(state))
+    }
+
+    #[cold]
+    fn history_limit_reached(&self, state: &State) -> Failure {
+        self.failure(
+            state,
+            runtime(format!(
+                "The execution reached the maximum number of history events ({HISTORY_LIMIT})."
+            )),
+        )
+    }
+
+    fn failure(&self, state: &State, error: TaskError) -> Failure {
+        Failure {
+            error,
+            state: state.name.clone(),
+        }
+    }
+
+    /// The context object (`$$`) as seen from `state`.
+    fn context(
+        &self,
+        state: &State,
+        entered: SystemTime,
+        retry_count: u64,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
+        let machine = &self.machine.name;
+        let name = self.name();
+        let mut ctx = object! {
+            "Execution" => object! {
+                "Id" => format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"),
+                "Input" => self.input.as_deref().cloned().unwrap_or(Value::Null),
+                "Name" => name,
+                "RoleArn" => ROLE_ARN,
+                "StartTime" => format_timestamp(self.start_system),
+                "RedriveCount" => 0
+            },
+            "State" => object! {"EnteredTime" => format_timestamp(entered), "Name" => &*state.name, "RetryCount" => retry_count},
+            "StateMachine" => object! {"Id" => format!("arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{machine}"), "Name" => machine.as_str()}
+        };
+        if let (Some((index, value)), Some(obj)) = (item, ctx.as_object_mut()) {
+            obj.insert(
+                "Map".into(),
+                object! {"Item" => object! {"Index" => index, "Value" => value.clone()}},
+            );
+        }
+        ctx
+    }
+
+    fn missing(&self, state: &State, field: &str, path: &str, input: &Value) -> Failure {
+        self.failure(state, runtime(format!("The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{}'", preview(input))))
+    }
+
+    /// `InputPath` applied without giving up the raw input (Task, Parallel, Map need it for
+    /// `ResultPath`).
+    fn input_path<'v>(
+        &self,
+        state: &State,
+        raw: &'v Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Result<Cow<'v, Value>, Failure> {
+        match &state.input_path {
+            IoPath::Root => Ok(Cow::Borrowed(raw)),
+            IoPath::Empty => Ok(Cow::Owned(Value::Object(Map::new()))),
+            IoPath::Path(p) if p.is_context() => {
+                let context = ctx();
+                let selected = p.select(raw, &context).map(Cow::into_owned);
+                selected
+                    .map(Cow::Owned)
+                    .ok_or_else(|| self.missing(state, "InputPath", p.text(), &context))
+            }
+            IoPath::Path(p) => p
+                .select(raw, &Value::Null)
+                .ok_or_else(|| self.missing(state, "InputPath", p.text(), raw)),
+        }
+    }
+
+    /// `InputPath` or `OutputPath` applied to a value the state is done with: an owned value
+    /// gives up the selected part, a shared one is copied from (only that part).
+    fn io(
+        &self,
+        state: &State,
+        io: &IoPath,
+        field: &str,
+        value: Data,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> DataFlow {
+        match io {
+            IoPath::Root => Ok(value),
+            IoPath::Empty => Ok(Data::Owned(Value::Object(Map::new()))),
+            IoPath::Path(p) if p.is_context() => {
+                let context = ctx();
+                let selected = p.select(value.get(), &context).map(Cow::into_owned);
+                selected
+                    .map(Data::Owned)
+                    .ok_or_else(|| self.missing(state, field, p.text(), &context))
+            }
+            IoPath::Path(p) => self.select_data(state, p, field, value),
+        }
+    }
+
+    /// An input path (not `$$…`) applied to a value the state is done with.
+    fn select_data(
+        &self,
+        state: &State,
+        path: &super::path::Path,
+        field: &str,
+        value: Data,
+    ) -> DataFlow {
+        match value {
+            shared @ Data::Shared(_) if path.is_root() => Ok(shared),
+            Data::Owned(v) => match path.select(&v, &Value::Null) {
+                Some(_) => Ok(Data::Owned(
+                    path.select_owned(v, &Value::Null).unwrap_or(Value::Null),
+                )),
+                None => Err(self.missing(state, field, path.text(), &v)),
+            },
+            Data::Shared(v) => match path.select(&v, &Value::Null) {
+                Some(selected) => Ok(Data::Owned(selected.into_owned())),
+                None => Err(self.missing(state, field, path.text(), &v)),
+            },
+        }
+    }
+
+    fn result_path_failure(
+        &self,
+        state: &State,
+        path: &super::path::ResultPath,
+        input: &Value,
+    ) -> Failure {
+        let text = match path {
+            super::path::ResultPath::At(_) => "the state's ResultPath",
+            _ => "$",
+        };
+        self.failure(
+            state,
+            TaskError::new(errors::RESULT_PATH_MATCH_FAILURE, format!("Unable to apply {text} to the input '{}': it runs through a value that is not an object, or an array index that does not exist", preview(input))),
+        )
+    }
+
+    /// `ResultPath`: the result written into (or replacing, or dropped for) the input. When
+    /// it cannot be written, the input, unchanged (see `result_path_failure`).
+    fn apply_result_path(
+        path: &super::path::ResultPath,
+        raw: Data,
+        result: Data,
+    ) -> Result<Data, Value> {
+        use super::path::ResultPath;
+        match path {
+            ResultPath::Discard => Ok(raw),
+            ResultPath::Replace => Ok(result),
+            ResultPath::At(_) => path
+                .apply(raw.into_value(), result.into_value())
+                .map(Data::Owned),
+        }
+    }
+
+    /// A template on a value the state is done with (taken from, when owned).
+    fn eval_data(
+        &self,
+        state: &State,
+        template: &Template,
+        input: Data,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
+        match input {
+            Data::Owned(v) => template.eval_owned(v, ctx),
+            Data::Shared(v) => template.eval(&Scope::new(&v, ctx)),
+        }
+        .map_err(|e| self.failure(state, e))
+    }
+
+    fn run_machine<'s>(
+        &'s self,
+        machine: &'s Machine,
+        input: Data,
+        frame: &'s mut Frame,
+    ) -> BoxFuture<'s, DataFlow> {
+        Box::pin(async move {
+            let mut at = machine.start;
+            let mut value = input;
+            let mut steps_since_yield = 0u32;
+            loop {
+                let Some(state) = machine.states.get(at) else {
+                    return Err(Failure {
+                        error: runtime(format!("no state at index {at}")),
+                        state: "".into(),
+                    });
+                };
+                count_one(&self.transitions);
+                // A loop of states that never waits would otherwise hold the thread forever
+                // and no timeout could fire.
+                steps_since_yield += 1;
+                if steps_since_yield == YIELD_EVERY {
+                    steps_since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
+                let entered = if state.uses_context || self.recorder.enabled() {
+                    self.now()
+                } else {
+                    UNIX_EPOCH
+                };
+                let type_name = state.kind.type_name();
+                self.event_at(
+                    frame,
+                    entered,
+                    EventKind::entered(type_name),
+                    Some(&state.name),
+                    || Details::State {
+                        key: "input",
+                        value: value.share(),
+                    },
+                );
+                self.within_history_limit(state, frame)?;
+                let (mut output, next) = match &state.kind {
+                    Kind::Pass(pass) => (self.pass(state, pass, value, entered)?, state.next),
+                    Kind::Succeed => {
+                        let ctx = || self.context(state, entered, 0, None);
+                        let effective =
+                            self.io(state, &state.input_path, "InputPath", value, &ctx)?;
+                        (
+                            self.io(state, &state.output_path, "OutputPath", effective, &ctx)?,
+                            None,
+                        )
+                    }
+                    Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
+                    Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
+                    Kind::Fail(fail) => return Err(self.fail(state, fail, value.get(), entered)),
+                    // Most Tasks, awaiting only the call itself here: through `guarded` and
+                    // `task`, their futures (with room for Parallel and Map) would be built and
+                    // moved into this one on every call.
+                    Kind::Task(task) if task.consumes_input => {
+                        let input = TaskInput::Taken(value);
+                        let result = match self.task_call(state, task, input, frame, entered, 0) {
+                            Ok(call) => {
+                                let answer =
+                                    self.call(&call.function, call.payload, call.timeout).await;
+                                self.task_answer(state, task, answer, frame, entered, 0)
+                            }
+                            Err(failure) => Err(failure),
+                        };
+                        self.consumed_task_outcome(state, task, result, entered)?
+                    }
+                    Kind::Task(task) => {
+                        self.guarded(state, &task.common, value, frame, entered)
+                            .await?
+                    }
+                    Kind::Parallel(parallel) => {
+                        self.guarded(state, &parallel.common, value, frame, entered)
+                            .await?
+                    }
+                    Kind::Map(map) => {
+                        self.guarded(state, &map.common, value, frame, entered)
+                            .await?
+                    }
+                };
+                self.event(
+                    frame,
+                    EventKind::exited(type_name),
+                    Some(&state.name),
+                    || Details::State {
+                        key: "output",
+                        value: output.share(),
+                    },
+                );
+                // Also fails the state when an event during its work did not fit.
+                self.within_history_limit(state, frame)?;
+                match next {
+                    Some(n) => {
+                        at = n;
+                        value = output;
+                    }
+                    None => return Ok(output),
+                }
+            }
+        })
+    }
+
+    fn pass(&self, state: &State, pass: &Pass, raw: Data, entered: SystemTime) -> DataFlow {
+        use super::path::ResultPath;
+        let ctx = || self.context(state, entered, 0, None);
+        let result = match (&pass.result, &pass.parameters) {
+            (Some(result), _) => Data::Shared(result.clone()),
+            (None, Some(template)) if pass.result_path == ResultPath::Replace => {
+                // The input is not needed afterwards: the template may take from it.
+                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+                let result = self.eval_data(state, template, effective, &ctx)?;
+                return self.io(
+                    state,
+                    &state.output_path,
+                    "OutputPath",
+                    Data::Owned(result),
+                    &ctx,
+                );
+            }
+            (None, Some(template)) => {
+                let effective = self.input_path(state, raw.get(), &ctx)?;
+                Data::Owned(
+                    template
+                        .eval(&Scope::new(&effective, &ctx))
+                        .map_err(|e| self.failure(state, e))?,
+                )
+            }
+            (None, None) if pass.result_path == ResultPath::Replace => {
+                // The common case: the (selected) input goes through unchanged, moved.
+                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+                return self.io(state, &state.output_path, "OutputPath", effective, &ctx);
+            }
+            (None, None) => Data::Owned(self.input_path(state, raw.get(), &ctx)?.into_owned()),
+        };
+        let output = Self::apply_result_path(&pass.result_path, raw, result)
+            .map_err(|input| self.result_path_failure(state, &pass.result_path, &input))?;
+        self.io(state, &state.output_path, "OutputPath", output, &ctx)
+    }
+
+    fn choice(
+        &self,
+        state: &State,
+        choice: &Choice,
+        raw: Data,
+        entered: SystemTime,
+    ) -> Result<(Data, Option<usize>), Failure> {
+        let ctx = || self.context(state, entered, 0, None);
+        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+        let mut chosen = None;
+        {
+            let scope = Scope::new(effective.get(), &ctx);
+            for (rule, next) in &choice.branches {
+                if rule.matches(&scope).map_err(|e| self.failure(state, e))? {
+                    chosen = Some(*next);
+                    break;
+                }
+            }
+        }
+        let Some(next) = chosen.or(choice.default) else {
+            return Err(self.failure(
+                state,
+                TaskError::new(
+                    errors::NO_CHOICE_MATCHED,
+                    format!(
+                        "No choice rule of the state '{}' matched, and it has no Default",
+                        state.name
+                    ),
+                ),
+            ));
+        };
+        Ok((
+            self.io(state, &state.output_path, "OutputPath", effective, &ctx)?,
+            Some(next),
+        ))
+    }
+
+    /// How long until the timestamp `at` (nanoseconds since the epoch) on the engine's clock.
+    fn until(&self, at: i128) -> Duration {
+        system_time_of(at)
+            .duration_since(self.now())
+            .unwrap_or(Duration::ZERO)
+    }
+
+    async fn wait(&self, state: &State, wait: &Wait, raw: Data, entered: SystemTime) -> DataFlow {
+        let ctx = || self.context(state, entered, 0, None);
+        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+        let delay = {
+            let scope = Scope::new(effective.get(), &ctx);
+            let read = |p: &super::path::Path| {
+                scope
+                    .select(p)
+                    .map(Cow::into_owned)
+                    .ok_or_else(|| self.missing(state, wait_field(wait), p.text(), effective.get()))
+            };
+            match wait {
+                Wait::Seconds(s) => Duration::from_secs(*s),
+                Wait::SecondsPath(p) => {
+                    let v = read(p)?;
+                    match v.as_u64() {
+                        Some(s) => Duration::from_secs(s.min(MAX_DELAY.as_secs())),
+                        None => {
+                            return Err(self.failure(
+                                state,
+                                runtime(format!(
+                                "The SecondsPath '{}' must select a non-negative integer, not {v}",
+                                p.text()
+                            )),
+                            ))
+                        }
+                    }
+                }
+                Wait::Timestamp(t) => self.until(*t),
+                Wait::TimestampPath(p) => {
+                    let v = read(p)?;
+                    match v.as_str().and_then(super::time::parse_timestamp) {
+                        Some(t) => self.until(t),
+                        None => {
+                            return Err(self.failure(
+                                state,
+                                runtime(format!(
+                                "The TimestampPath '{}' must select an RFC 3339 timestamp, not {v}",
+                                p.text()
+                            )),
+                            ))
+                        }
+                    }
+                }
+            }
+        };
+        tokio::time::sleep(delay).await;
+        self.io(state, &state.output_path, "OutputPath", effective, &ctx)
+    }
+
+    fn fail(&self, state: &State, fail: &Fail, raw: &Value, entered: SystemTime) -> Failure {
+        let ctx = || self.context(state, entered, 0, None);
+        let scope = Scope::new(raw, &ctx);
+        let text = |t: &Option<Text>, field: &str| -> Result<String, TaskError> {
+            let value = match t {
+                None => return Ok(String::new()),
+                Some(Text::Fixed(s)) => return Ok(s.clone()),
+                Some(Text::Path(p)) => scope
+                    .select(p)
+                    .map(Cow::into_owned)
+                    .ok_or_else(|| runtime(format!("The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'", p.text(), preview(raw))))?,
+                Some(Text::Intrinsic(call)) => call.eval(&scope)?,
+            };
+            match value {
+                Value::String(s) => Ok(s),
+                other => Err(runtime(format!(
+                    "The field '{field}' must resolve to a string, not {}",
+                    kind(&other)
+                ))),
+            }
+        };
+        let error = match (
+            text(&fail.error, "ErrorPath"),
+            text(&fail.cause, "CausePath"),
+        ) {
+            (Ok(error), Ok(cause)) => TaskError::new(error, cause),
+            (Err(e), _) | (_, Err(e)) => e,
+        };
+        self.failure(state, error)
+    }
+
+    /// Runs a Task, Parallel or Map state with its retriers and catchers; the output and the
+    /// next state (the catcher's when one caught the error). A Task that consumes its input
+    /// runs in `run_machine` instead.
+    async fn guarded(
+        &self,
+        state: &State,
+        common: &Common,
+        raw: Data,
+        frame: &mut Frame,
+        entered: SystemTime,
+    ) -> Result<(Data, Option<usize>), Failure> {
+        let mut raw = raw;
+        let mut attempts_per_retrier: Vec<u64> = Vec::new();
+        let mut retry_count = 0u64;
+        loop {
+            let failure = match self.attempt(state, &raw, frame, entered, retry_count).await {
+                Ok(result) => match Self::apply_result_path(&common.result_path, raw, result) {
+                    Ok(output) => {
+                        let ctx = || self.context(state, entered, retry_count, None);
+                        return Ok((
+                            self.io(state, &state.output_path, "OutputPath", output, &ctx)?,
+                            state.next,
+                        ));
+                    }
+                    Err(input) => {
+                        let failure = self.result_path_failure(state, &common.result_path, &input);
+                        raw = Data::Owned(input);
+                        failure
+                    }
+                },
+                Err(f) => f,
+            };
+            let error = failure.error.error.as_str();
+            if is_terminal(error) {
+                return Err(failure);
+            }
+            if let Some(i) = common.retry.iter().position(|r| r.errors.matches(error)) {
+                attempts_per_retrier.resize(common.retry.len(), 0);
+                let retrier = &common.retry[i];
+                if attempts_per_retrier[i] < retrier.max_attempts {
+                    let mut delay = retrier.delay(attempts_per_retrier[i]);
+                    if retrier.jitter == Jitter::Full {
+                        delay = delay.mul_f64(fastrand::f64());
+                    }
+                    attempts_per_retrier[i] += 1;
+                    retry_count += 1;
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            }
+            if let Some(catcher) = common.catch.iter().find(|c| c.errors.matches(error)) {
+                let caught = Data::Owned(error_output(&failure.error));
+                return match Self::apply_result_path(&catcher.result_path, raw, caught) {
+                    Ok(output) => Ok((output, Some(catcher.next))),
+                    Err(input) => {
+                        Err(self.result_path_failure(state, &catcher.result_path, &input))
+                    }
+                };
+            }
+            return Err(failure);
+        }
+    }
+
+    /// The output and next state of a Task that nothing retries and whose input nothing needs
+    /// afterwards (`ResultPath` and every catcher's `ResultPath` are `$`; its input was taken,
+    /// not copied), from its result: `OutputPath`, or a catcher.
+    fn consumed_task_outcome(
+        &self,
+        state: &State,
+        task: &Task,
+        result: DataFlow,
+        entered: SystemTime,
+    ) -> Result<(Data, Option<usize>), Failure> {
+        let failure = match result {
+            Ok(output) => {
+                let ctx = || self.context(state, entered, 0, None);
+                return Ok((
+                    self.io(state, &state.output_path, "OutputPath", output, &ctx)?,
+                    state.next,
+                ));
+            }
+            Err(f) => f,
+        };
+        let error = failure.error.error.as_str();
+        if !is_terminal(error) {
+            if let Some(catcher) = task.common.catch.iter().find(|c| c.errors.matches(error)) {
+                return Ok((
+                    Data::Owned(error_output(&failure.error)),
+                    Some(catcher.next),
+                ));
+            }
+        }
+        Err(failure)
+    }
+
+    /// One attempt of a Task, Parallel or Map state: its result after `ResultSelector`.
+    async fn attempt(
+        &self,
+        state: &State,
+        raw: &Data,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> DataFlow {
+        match &state.kind {
+            Kind::Task(task) => {
+                self.task(
+                    state,
+                    task,
+                    TaskInput::Whole(raw),
+                    frame,
+                    entered,
+                    retry_count,
+                )
+                .await
+            }
+            Kind::Parallel(parallel) => self
+                .parallel(state, parallel, raw.get(), frame, entered, retry_count)
+                .await
+                .map(Data::Owned),
+            Kind::Map(map) => self
+                .map(state, map, raw.get(), frame, entered, retry_count)
+                .await
+                .map(Data::Owned),
+            _ => Err(self.failure(
+                state,
+                runtime("only Task, Parallel and Map states have retriers"),
+            )),
+        }
+    }
+
+    fn select_result(
+        &self,
+        state: &State,
+        selector: &Option<Template>,
+        result: Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
+        match selector {
+            Some(t) => t
+                .eval(&Scope::new(&result, ctx))
+                .map_err(|e| self.failure(state, e)),
+            None => Ok(result),
+        }
+    }
+
+    /// The effective input of a Parallel: `InputPath`, then `Parameters`.
+    fn effective_input(
+        &self,
+        state: &State,
+        parameters: &Option<Template>,
+        raw: &Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Flow {
+        let effective = self.input_path(state, raw, ctx)?;
+        match parameters {
+            Some(t) => t
+                .eval(&Scope::new(&effective, ctx))
+                .map_err(|e| self.failure(state, e)),
+            None => Ok(effective.into_owned()),
+        }
+    }
+
+    /// One attempt of a Task state: the call prepared, made, and its answer taken in. Only the
+    /// call is awaited here: the work before and after it is in plain functions, so that this
+    /// future (moved into its callers' at each `.await`) stays small.
+    async fn task(
+        &self,
+        state: &State,
+        task: &Task,
+        input: TaskInput<'_>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> DataFlow {
+        let call = self.task_call(state, task, input, frame, entered, retry_count)?;
+        let answer = self.call(&call.function, call.payload, call.timeout).await;
+        self.task_answer(state, task, answer, frame, entered, retry_count)
+    }
+
+    /// A Task's call from its input (timeout, `InputPath`, `Parameters`), with its
+    /// `…Scheduled` and `…Started` events.
+    fn task_call(
+        &self,
+        state: &State,
+        task: &Task,
+        input: TaskInput<'_>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Result<Call, Failure> {
+        let ctx = || self.context(state, entered, retry_count, None);
+        let timeout = match &task.timeout {
+            None => None,
+            Some(Seconds::Fixed(s)) => Some(Duration::from_secs(*s)),
+            Some(Seconds::Path(p)) => {
+                let effective = self.input_path(state, input.get(), &ctx)?;
+                let v = Scope::new(&effective, &ctx).select(p).map(Cow::into_owned);
+                match v.as_ref().and_then(Value::as_u64) {
+                    Some(s) if s > 0 => Some(Duration::from_secs(s.min(MAX_DELAY.as_secs()))),
+                    _ => {
+                        return Err(self.failure(
+                            state,
+                            runtime(format!(
+                                "The TimeoutSecondsPath '{}' must select a positive integer",
+                                p.text()
+                            )),
+                        ))
+                    }
+                }
+            }
+        };
+        let effective = match input {
+            TaskInput::Taken(raw) => {
+                TaskInput::Taken(self.io(state, &state.input_path, "InputPath", raw, &ctx)?)
+            }
+            TaskInput::Whole(raw) => match self.input_path(state, raw.get(), &ctx)? {
+                Cow::Borrowed(_) if matches!(state.input_path, IoPath::Root) => {
+                    TaskInput::Whole(raw)
+                }
+                Cow::Borrowed(part) => TaskInput::Part(part),
+                Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
+            },
+            TaskInput::Part(raw) => match self.input_path(state, raw, &ctx)? {
+                Cow::Borrowed(part) => TaskInput::Part(part),
+                Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
+            },
+        };
+        let name = Some(&state.name);
+        let timeout_seconds = timeout.map(|d| d.as_secs());
+        match &task.resource {
+            Resource::LambdaInvoke(parameters) => {
+                let Invocation { function, payload } =
+                    self.invoke_parameters(state, parameters, effective, &ctx)?;
+                self.event(frame, EventKind::TaskScheduled, name, || {
+                    Details::InvokeScheduled {
+                        function: function.clone(),
+                        payload: payload.clone(),
+                        timeout: timeout_seconds,
+                    }
+                });
+                self.event(frame, EventKind::TaskStarted, name, || {
+                    Details::InvokeStarted
+                });
+                self.within_history_limit(state, frame)?;
+                Ok(Call {
+                    function,
+                    payload,
+                    timeout,
+                })
+            }
+            Resource::LambdaArn => {
+                let payload = match &task.common.parameters {
+                    Some(t) => Arc::new(match effective {
+                        TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx)?,
+                        other => t
+                            .eval(&Scope::new(other.get(), &ctx))
+                            .map_err(|e| self.failure(state, e))?,
+                    }),
+                    None => match effective {
+                        TaskInput::Taken(d) => d.into_arc(),
+                        TaskInput::Whole(d) => d.arc().unwrap_or_else(|| Arc::new(d.get().clone())),
+                        TaskInput::Part(v) => Arc::new(v.clone()),
+                    },
+                };
+                self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
+                    Details::LambdaScheduled {
+                        resource: task.resource_text.clone(),
+                        input: payload.clone(),
+                        timeout: timeout_seconds,
+                    }
+                });
+                self.event(frame, EventKind::LambdaFunctionStarted, name, || {
+                    Details::Empty
+                });
+                self.within_history_limit(state, frame)?;
+                Ok(Call {
+                    function: task.resource_text.clone(),
+                    payload,
+                    timeout,
+                })
+            }
+        }
+    }
+
+    /// A Task's result from its function's answer (`ResultSelector`, or the payload alone when
+    /// only that is read), with its `…Succeeded`/`…Failed`/`…TimedOut` event.
+    fn task_answer(
+        &self,
+        state: &State,
+        task: &Task,
+        answer: Result<Arc<Value>, (TaskError, bool)>,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> DataFlow {
+        let ctx = || self.context(state, entered, retry_count, None);
+        let name = Some(&state.name);
+        let lambda_arn = matches!(task.resource, Resource::LambdaArn);
+        let result = match answer {
+            Ok(result) => result,
+            Err((error, timed_out)) => {
+                let kind = match (lambda_arn, timed_out) {
+                    (true, true) => EventKind::LambdaFunctionTimedOut,
+                    (true, false) => EventKind::LambdaFunctionFailed,
+                    (false, true) => EventKind::TaskTimedOut,
+                    (false, false) => EventKind::TaskFailed,
+                };
+                self.event(frame, kind, name, || {
+                    Details::json(if lambda_arn {
+                        json!({"error": error.error, "cause": error.cause})
+                    } else {
+                        json!({"resourceType": "lambda", "resource": "invoke", "error": error.error, "cause": error.cause})
+                    })
+                });
+                return Err(self.failure(state, error));
+            }
+        };
+        if lambda_arn {
+            let mut result = Data::Shared(result);
+            self.event(frame, EventKind::LambdaFunctionSucceeded, name, || {
+                Details::Output(result.share())
+            });
+            return match &task.common.result_selector {
+                Some(t) => Ok(Data::Owned(self.eval_data(state, t, result, &ctx)?)),
+                None => Ok(result),
+            };
+        }
+        let request_id = fastrand::u128(..);
+        let Some(payload_only) = &task.payload_only else {
+            let result = Data::Shared(result).unshared().into_value();
+            let mut response = Data::Owned(invoke_response(result, request_id));
+            self.event(frame, EventKind::TaskSucceeded, name, || {
+                Details::InvokeResponse(response.share())
+            });
+            return match &task.common.result_selector {
+                Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, &ctx)?)),
+                None => Ok(response),
+            };
+        };
+        // Only the payload is read: the response around it is not built (but for the history,
+        // and for the message of a path that selects nothing, which shows the response).
+        let mut payload = Data::Shared(result);
+        self.event(frame, EventKind::TaskSucceeded, name, || {
+            Details::InvokeSucceeded {
+                payload: payload.share(),
+                request_id: [(request_id >> 64) as u64, request_id as u64],
+            }
+        });
+        let response = |payload: &Value| invoke_response(payload.clone(), request_id);
+        match payload_only {
+            PayloadOnly::Selector(below) => {
+                let found = below.all_paths(&|p| {
+                    p.is_context() || p.select(payload.get(), &Value::Null).is_some()
+                });
+                if !found {
+                    let whole = response(payload.get());
+                    let selector = &task.common.result_selector;
+                    return self
+                        .select_result(state, selector, whole, &ctx)
+                        .map(Data::Owned);
+                }
+                Ok(Data::Owned(self.eval_data(
+                    state,
+                    below,
+                    payload.unshared(),
+                    &ctx,
+                )?))
+            }
+            PayloadOnly::Output(below) => {
+                if below.select(payload.get(), &Value::Null).is_none() {
+                    let whole = response(payload.get());
+                    return Err(self.missing(state, "OutputPath", below.text(), &whole));
+                }
+                self.select_data(state, below, "OutputPath", payload.unshared())
+            }
+        }
+    }
+
+    /// A `lambda:invoke`'s function and payload from its `Parameters`.
+    fn invoke_parameters(
+        &self,
+        state: &State,
+        parameters: &InvokeParameters,
+        effective: TaskInput<'_>,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> Result<Invocation, Failure> {
+        let held;
+        // `shared`: the effective input as the history holds it already, passed on as the
+        // payload when the payload is the input itself.
+        let (read, mut taken, shared) = match effective {
+            TaskInput::Taken(Data::Owned(v)) if parameters.single_reader => (None, Some(v), None),
+            TaskInput::Taken(d) => {
+                held = d;
+                (Some(held.get()), None, held.arc())
+            }
+            TaskInput::Whole(d) => (Some(d.get()), None, d.arc()),
+            TaskInput::Part(v) => (Some(v), None, None),
+        };
+        let nothing = Value::Null;
+        let scope = Scope::new(read.unwrap_or(&nothing), ctx);
+        let (mut function, mut function_value, mut payload) = (None, None, None);
+        for (field, template) in &parameters.fields {
+            match field {
+                InvokeField::FunctionName(Some(fixed)) => {
+                    function = Some(fixed.clone());
+                    continue;
+                }
+                InvokeField::Other if matches!(template, Template::Static(_)) => continue,
+                InvokeField::Payload if template.is_input_itself() && shared.is_some() => {
+                    payload = shared.clone();
+                    continue;
+                }
+                _ => {}
+            }
+            let value = if read.is_some() {
+                template.eval(&scope)
+            } else {
+                template.eval_taking(&mut taken, &scope)
+            }
+            .map_err(|e| self.failure(state, e))?;
+            match field {
+                InvokeField::FunctionName(_) => function_value = Some(value),
+                InvokeField::Payload => payload = Some(Arc::new(value)),
+                InvokeField::Other => {}
+            }
+        }
+        let function = match (function, function_value) {
+            (Some(fixed), _) => fixed,
+            (None, Some(Value::String(name))) => Arc::from(name),
+            (None, other) => {
+                return Err(self.failure(
+                    state,
+                    runtime(format!(
+                        "FunctionName must be a string, not {}",
+                        other.as_ref().map_or("missing", kind)
+                    )),
+                ))
+            }
+        };
+        Ok(Invocation {
+            function,
+            payload: payload.unwrap_or_else(|| Arc::new(Value::Object(Map::new()))),
+        })
+    }
+
+    /// Calls a function, within the task's timeout; the error says whether it timed out.
+    async fn call(
+        &self,
+        function: &str,
+        payload: Arc<Value>,
+        timeout: Option<Duration>,
+    ) -> Result<Arc<Value>, (TaskError, bool)> {
+        let call = self.invoker.invoke(function, payload);
+        match timeout {
+            // Boxed: a timer is large, and every future that awaits this one would otherwise
+            // carry (and move) room for it, timeout or not.
+            Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {
+                Ok(result) => result.map_err(|e| (e, false)),
+                Err(_) => Err((
+                    TaskError::new(
+                        errors::TIMEOUT,
+                        format!("The task did not finish within {} seconds", limit.as_secs()),
+                    ),
+                    true,
+                )),
+            },
+            None => call.await.map_err(|e| (e, false)),
+        }
+    }
+
+    async fn parallel(
+        &self,
+        state: &State,
+        parallel: &Parallel,
+        raw: &Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Flow {
+        let ctx = || self.context(state, entered, retry_count, None);
+        let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
+        let name = Some(&state.name);
+        self.event(frame, EventKind::ParallelStateStarted, name, || {
+            Details::Empty
+        });
+        let (started, child) = (frame.last, &frame.child);
+        // The branches share the input: one copies it only if it changes it.
+        let input = Arc::new(input);
+        let inputs: Vec<Data> = parallel
+            .branches
+            .iter()
+            .map(|_| Data::Shared(input.clone()))
+            .collect();
+        drop(input);
+        let branches = parallel
+            .branches
+            .iter()
+            .zip(inputs)
+            .map(|(branch, input)| async move {
+                let mut branch_frame = Frame {
+                    last: started,
+                    events: None,
+                    child: child.clone(),
+                };
+                self.run_machine(branch, input, &mut branch_frame).await
+            });
+        match futures_util::future::try_join_all(branches).await {
+            Ok(outputs) => {
+                self.event(frame, EventKind::ParallelStateSucceeded, name, || {
+                    Details::Empty
+                });
+                let outputs = outputs.into_iter().map(Data::into_value).collect();
+                self.select_result(
+                    state,
+                    &parallel.common.result_selector,
+                    Value::Array(outputs),
+                    &ctx,
+                )
+            }
+            Err(failure) => {
+                let e = &failure.error;
+                self.event(frame, EventKind::ParallelStateFailed, name, || {
+                    Details::json(json!({"error": e.error, "cause": e.cause}))
+                });
+                Err(failure)
+            }
+        }
+    }
+
+    async fn map(
+        &self,
+        state: &State,
+        map: &MapState,
+        raw: &Value,
+        frame: &mut Frame,
+        entered: SystemTime,
+        retry_count: u64,
+    ) -> Flow {
+        let ctx = || self.context(state, entered, retry_count, None);
+        let effective = self.input_path(state, raw, &ctx)?;
+        let effective: &Value = &effective;
+        let read_number = |p: &super::path::Path, field: &str| -> Result<Value, Failure> {
+            Scope::new(effective, &ctx)
+                .select(p)
+                .map(Cow::into_owned)
+                .ok_or_else(|| self.missing(state, field, p.text(), effective))
+        };
+        let items = match &map.items_path {
+            None => Cow::Borrowed(effective),
+            Some(p) => {
+                let scope = Scope::new(effective, &ctx);
+                let selected = scope.select(p).map(|v| Cow::Owned(v.into_owned()));
+                selected.ok_or_else(|| self.missing(state, "ItemsPath", p.text(), effective))?
+            }
+        };
+        let Value::Array(items) = &*items else {
+            return Err(self.failure(
+                state,
+                runtime(format!(
+                    "The Map state's items must be an array, not {} ('{}')",
+                    kind(&items),
+                    preview(&items)
+                )),
+            ));
+        };
+        let max_concurrency = match &map.max_concurrency {
+            Count::Fixed(n) => *n,
+            Count::Path(p) => read_number(p, "MaxConcurrencyPath")?
+                .as_u64()
+                .ok_or_else(|| {
+                    self.failure(
+                        state,
+                        runtime("MaxConcurrencyPath must select a non-negative integer"),
+                    )
+                })?,
+        };
+        let tolerated_count = match &map.tolerated_count {
+            None => None,
+            Some(Count::Fixed(n)) => Some(*n),
+            Some(Count::Path(p)) => Some(
+                read_number(p, "ToleratedFailureCountPath")?
+                    .as_u64()
+                    .ok_or_else(|| {
+                        self.failure(
+                            state,
+                            runtime("ToleratedFailureCountPath must select a non-negative integer"),
+                        )
+                    })?,
+            ),
+        };
+        let tolerated_percentage = match &map.tolerated_percentage {
+            None => None,
+            Some(Percentage::Fixed(p)) => Some(*p),
+            Some(Percentage::Path(p)) => Some(
+                read_number(p, "ToleratedFailurePercentagePath")?
+                    .as_f64()
+                    .filter(|p| (0.0..=100.0).contains(p))
+                    .ok_or_else(|| {
+                        self.failure(
+                            state,
+                            runtime(
+                                "ToleratedFailurePercentagePath must select a number from 0 to 100",
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        // A Distributed Map tolerates no failed item unless told otherwise, and fails with
+        // States.ExceedToleratedFailureThreshold; an inline Map fails with the item's error.
+        let tolerated_count = match (tolerated_count, tolerated_percentage) {
+            (None, None) if map.distributed => Some(0),
+            (count, _) => count,
+        };
+        let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
+        let total = items.len();
+        let name = Some(&state.name);
+        let (started_kind, succeeded_kind, failed_kind) = if map.distributed {
+            (
+                EventKind::MapRunStarted,
+                EventKind::MapRunSucceeded,
+                EventKind::MapRunFailed,
+            )
+        } else {
+            (
+                EventKind::MapStateStarted,
+                EventKind::MapStateSucceeded,
+                EventKind::MapStateFailed,
+            )
+        };
+        self.event(frame, started_kind, name, || {
+            Details::json(json!({"length": total}))
+        });
+        let started = frame.last;
+        // Each child of a Distributed Map is an execution of its own, with its own count.
+        let parent_child = frame.child.clone();
+        let child = || {
+            if map.distributed {
+                Some(Arc::new(AtomicU64::new(0)))
+            } else {
+                parent_child.clone()
+            }
+        };
+        let limit = match usize::try_from(max_concurrency) {
+            Ok(0) | Err(_) => total.max(1),
+            Ok(n) => n.min(total.max(1)),
+        };
+        let mut pending = items.iter().enumerate();
+        let mut running = futures_util::stream::FuturesUnordered::new();
+        for (index, item) in pending.by_ref().take(limit) {
+            running.push(self.iteration(
+                state,
+                map,
+                effective,
+                entered,
+                retry_count,
+                (started, child()),
+                index,
+                item,
+            ));
+        }
+        let mut results = vec![Value::Null; total];
+        let mut failures = 0u64;
+        while let Some((index, outcome)) = running.next().await {
+            if let Some((next_index, item)) = pending.next() {
+                running.push(self.iteration(
+                    state,
+                    map,
+                    effective,
+                    entered,
+                    retry_count,
+                    (started, child()),
+                    next_index,
+                    item,
+                ));
+            }
+            let failure = match outcome {
+                Ok(output) => {
+                    if let Some(slot) = results.get_mut(index) {
+                        *slot = output;
+                    }
+                    continue;
+                }
+                Err(f) => f,
+            };
+            let failure = if !tolerant || is_terminal(&failure.error.error) {
+                if map.distributed {
+                    // The child execution failed; for this execution, the Map state did.
+                    self.failure(state, failure.error)
+                } else {
+                    failure
+                }
+            } else {
+                failures += 1;
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = error_output(&failure.error);
+                }
+                let over_count = tolerated_count.is_some_and(|n| failures > n);
+                let over_percentage = tolerated_percentage
+                    .is_some_and(|p| failures as f64 * 100.0 > p * total as f64);
+                if !(over_count || over_percentage) {
+                    continue;
+                }
+                self.failure(
+                    state,
+                    TaskError::new(errors::EXCEED_TOLERATED_FAILURE_THRESHOLD, format!("{failures} of {total} iterations failed, more than the Map state tolerates; the last failure: {}: {}", failure.error.error, failure.error.cause)),
+                )
+            };
+            let e = &failure.error;
+            self.event(frame, failed_kind, name, || {
+                Details::json(json!({"error": e.error, "cause": e.cause}))
+            });
+            return Err(failure);
+        }
+        self.event(frame, succeeded_kind, name, || Details::Empty);
+        self.select_result(
+            state,
+            &map.common.result_selector,
+            Value::Array(results),
+            &ctx,
+        )
+    }
+
+    /// One Map iteration: its input (the item, or `ItemSelector` with `$$.Map.Item`), then
+    /// the item processor.
+    #[allow(clippy::too_many_arguments)]
+    async fn iteration(
+        &self,
+        state: &State,
+        map: &MapState,
+        effective: &Value,
+        entered: SystemTime,
+        retry_count: u64,
+        (started, child): (u64, Option<Arc<AtomicU64>>),
+        index: usize,
+        item: &Value,
+    ) -> (usize, Flow) {
+        let input = match &map.item_selector {
+            Some(selector) => {
+                let item_ctx = || self.context(state, entered, retry_count, Some((index, item)));
+                selector
+                    .eval(&Scope::new(effective, &item_ctx))
+                    .map_err(|e| self.failure(state, e))
+            }
+            None => Ok(item.clone()),
+        };
+        let name = Some(&state.name);
+        let mut iteration = Frame {
+            last: started,
+            events: None,
+            child,
+        };
+        self.event(&mut iteration, EventKind::MapIterationStarted, name, || {
+            Details::json(json!({"name": &*state.name, "index": index}))
+        });
+        let outcome = match input {
+            Ok(input) => self
+                .run_machine(&map.processor, Data::Owned(input), &mut iteration)
+                .await
+                .map(Data::into_value),
+            Err(f) => Err(f),
+        };
+        match &outcome {
+            Ok(_) => self.event(&mut iteration, EventKind::MapIterationSucceeded, name, || Details::json(json!({"name": &*state.name, "index": index}))),
+            Err(f) => self.event(&mut iteration, EventKind::MapIterationFailed, name, || Details::json(json!({"name": &*state.name, "index": index, "error": f.error.error, "cause": f.error.cause}))),
+        }
+        (index, outcome)
+    }
+}
+
+fn wait_field(wait: &Wait) -> &'static str {
+    match wait {
+        Wait::TimestampPath(_) => "TimestampPath",
+        _ => "SecondsPath",
+    }
+}

@@ -1,0 +1,460 @@
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): JSON whose keys ending
+//! in `.$` take their value from a path, a context path or an intrinsic function call, compiled
+//! once at load so that running one is a walk over prepared nodes.
+
+use super::intrinsics;
+use super::path::Path;
+use super::TaskError;
+use flowctl_protocol::sfn::errors;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+/// What a template, a path or an intrinsic reads: the input (`$`) and the context object
+/// (`$$`), which is only built if something asks for it.
+pub(crate) struct Scope<'a> {
+    pub input: &'a Value,
+    context: OnceCell<Value>,
+    build_context: &'a dyn Fn() -> Value,
+}
+
+impl<'a> Scope<'a> {
+    pub(crate) fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Scope<'a> {
+        Scope {
+            input,
+            context: OnceCell::new(),
+            build_context,
+        }
+    }
+
+    /// The same context (built once for both) over another input.
+    fn over<'b>(&'b self, input: &'b Value) -> Scope<'b> {
+        let context = OnceCell::new();
+        if let Some(built) = self.context.get() {
+            let _ = context.set(built.clone());
+        }
+        Scope {
+            input,
+            context,
+            build_context: self.build_context,
+        }
+    }
+
+    pub(crate) fn context(&self) -> &Value {
+        self.context.get_or_init(self.build_context)
+    }
+
+    pub(crate) fn select(&self, path: &Path) -> Option<Cow<'_, Value>> {
+        if path.is_context() {
+            path.select(self.input, self.context())
+        } else {
+            path.select(self.input, &Value::Null)
+        }
+    }
+}
+
+/// `States.Runtime`: the terminal error for a broken path or payload at run time.
+pub(crate) fn runtime(cause: impl Into<String>) -> TaskError {
+    TaskError::new(errors::RUNTIME, cause)
+}
+
+/// JSON text of a value for an error message, shortened so a large payload cannot flood it.
+pub(crate) fn preview(v: &Value) -> String {
+    const MAX: usize = 1000;
+    let mut text = v.to_string();
+    if text.len() > MAX {
+        let mut cut = MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
+/// A compiled intrinsic function call (`States.Format(…)`, …), its path arguments compiled
+/// too.
+pub(crate) struct Intrinsic {
+    text: Box<str>,
+    call: intrinsics::Call,
+    paths: Vec<(Box<str>, Path)>,
+}
+
+impl std::fmt::Debug for Intrinsic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Intrinsic {
+    pub(crate) fn parse(text: &str) -> Result<Intrinsic, String> {
+        let call = intrinsics::parse(text).map_err(|e| e.to_string())?;
+        let mut paths: Vec<(Box<str>, Path)> = Vec::new();
+        for p in call.paths() {
+            if !paths.iter().any(|(t, _)| &**t == p) {
+                paths.push((p.into(), Path::parse(p)?));
+            }
+        }
+        Ok(Intrinsic {
+            text: text.into(),
+            call,
+            paths,
+        })
+    }
+
+    pub(crate) fn uses_context(&self) -> bool {
+        self.paths.iter().any(|(_, p)| p.is_context())
+    }
+
+    fn reads_input(&self) -> bool {
+        self.paths.iter().any(|(_, p)| !p.is_context())
+    }
+
+    /// The same call reading its input paths one level down (see `Path::below_first_key`).
+    fn below_first_key(&self) -> Option<Intrinsic> {
+        let mut paths = Vec::with_capacity(self.paths.len());
+        for (text, path) in &self.paths {
+            let path = if path.is_context() {
+                Path::parse(text).ok()?
+            } else {
+                path.below_first_key()?
+            };
+            paths.push((text.clone(), path));
+        }
+        Some(Intrinsic {
+            text: self.text.clone(),
+            call: self.call.clone(),
+            paths,
+        })
+    }
+
+    pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
+        let mut resolve = |path_text: &str| -> Result<Value, TaskError> {
+            let compiled;
+            let path = match self.paths.iter().find(|(t, _)| &**t == path_text) {
+                Some((_, p)) => p,
+                None => {
+                    compiled = Path::parse(path_text).map_err(runtime)?;
+                    &compiled
+                }
+            };
+            match scope.select(path) {
+                Some(v) => Ok(v.into_owned()),
+                None => Err(runtime(format!(
+                    "The JSONPath '{path_text}' in the intrinsic function '{}' could not be found in the input '{}'",
+                    self.text,
+                    preview(if path.is_context() { scope.context() } else { scope.input })
+                ))),
+            }
+        };
+        self.call.eval(&mut resolve)
+    }
+}
+
+/// One value of a template: copied as is, built from its parts, or taken from the scope.
+#[derive(Debug)]
+pub(crate) enum Template {
+    Static(Value),
+    Object(Vec<(Box<str>, Template)>),
+    Array(Vec<Template>),
+    /// `"key.$": "$.path"`; the key is kept for the error message.
+    Path {
+        key: Box<str>,
+        path: Path,
+    },
+    Intrinsic(Box<Intrinsic>),
+}
+
+impl Template {
+    /// Compiles a template. Errors name the offending key (dotted from the template's root).
+    pub(crate) fn compile(v: &Value) -> Result<Template, String> {
+        Self::compile_at(v, "")
+    }
+
+    fn compile_at(v: &Value, at: &str) -> Result<Template, String> {
+        if !has_dynamic(v) {
+            return Ok(Template::Static(v.clone()));
+        }
+        match v {
+            Value::Object(map) => {
+                let mut fields = Vec::with_capacity(map.len());
+                for (key, value) in map {
+                    let here = if at.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{at}.{key}")
+                    };
+                    match key.strip_suffix(".$") {
+                        Some(name) => {
+                            if map.contains_key(name) {
+                                return Err(format!(
+                                    "`{here}` and `{name}` both set the field `{name}`"
+                                ));
+                            }
+                            let Value::String(text) = value else {
+                                return Err(format!("`{here}` must be a string (a path, a context path or an intrinsic function), not {}", kind(value)));
+                            };
+                            fields.push((name.into(), Self::dynamic(&here, text)?));
+                        }
+                        None => fields.push((key.as_str().into(), Self::compile_at(value, &here)?)),
+                    }
+                }
+                Ok(Template::Object(fields))
+            }
+            Value::Array(items) => Ok(Template::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| Self::compile_at(item, &format!("{at}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            )),
+            other => Ok(Template::Static(other.clone())),
+        }
+    }
+
+    fn dynamic(key: &str, text: &str) -> Result<Template, String> {
+        if text.starts_with('$') {
+            let path = Path::parse(text).map_err(|e| format!("`{key}`: {e}"))?;
+            Ok(Template::Path {
+                key: key.into(),
+                path,
+            })
+        } else if text.starts_with("States.") {
+            let call = Intrinsic::parse(text)
+                .map_err(|e| format!("`{key}`: intrinsic function `{text}`: {e}"))?;
+            Ok(Template::Intrinsic(Box::new(call)))
+        } else {
+            Err(format!("`{key}` is `{text}`, which is neither a path (`$…`, `$$…`) nor an intrinsic function (`States.…`)"))
+        }
+    }
+
+    /// Whether every path this template reads (its own and its intrinsics') satisfies `f`.
+    pub(crate) fn all_paths(&self, f: &dyn Fn(&Path) -> bool) -> bool {
+        match self {
+            Template::Static(_) => true,
+            Template::Object(fields) => fields.iter().all(|(_, t)| t.all_paths(f)),
+            Template::Array(items) => items.iter().all(|t| t.all_paths(f)),
+            Template::Path { path, .. } => f(path),
+            Template::Intrinsic(call) => call.paths.iter().all(|(_, p)| f(p)),
+        }
+    }
+
+    /// Whether running this template reads the context object.
+    pub(crate) fn uses_context(&self) -> bool {
+        match self {
+            Template::Static(_) => false,
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
+            Template::Array(items) => items.iter().any(Template::uses_context),
+            Template::Path { path, .. } => path.is_context(),
+            Template::Intrinsic(call) => call.uses_context(),
+        }
+    }
+
+    /// Whether the template is `"….$": "$"`: the input itself.
+    pub(crate) fn is_input_itself(&self) -> bool {
+        matches!(self, Template::Path { path, .. } if !path.is_context() && path.text() == "$")
+    }
+
+    /// How many parts of this template read the input (`$…` paths, intrinsic functions with
+    /// a `$…` argument).
+    pub(crate) fn input_reads(&self) -> usize {
+        match self {
+            Template::Static(_) => 0,
+            Template::Object(fields) => fields.iter().map(|(_, t)| t.input_reads()).sum(),
+            Template::Array(items) => items.iter().map(Template::input_reads).sum(),
+            Template::Path { path, .. } => usize::from(!path.is_context()),
+            Template::Intrinsic(call) => usize::from(call.reads_input()),
+        }
+    }
+
+    /// The same template for a value that is the `Payload` member of what it was written for:
+    /// every input path loses its first step. `None` unless every input path starts with a
+    /// name (the caller checks it is `Payload`).
+    pub(crate) fn below_first_key(&self) -> Option<Template> {
+        Some(match self {
+            Template::Static(v) => Template::Static(v.clone()),
+            Template::Object(fields) => Template::Object(
+                fields
+                    .iter()
+                    .map(|(k, t)| Some((k.clone(), t.below_first_key()?)))
+                    .collect::<Option<_>>()?,
+            ),
+            Template::Array(items) => Template::Array(
+                items
+                    .iter()
+                    .map(Template::below_first_key)
+                    .collect::<Option<_>>()?,
+            ),
+            Template::Path { key, path } if path.is_context() => Template::Path {
+                key: key.clone(),
+                path: Path::parse(path.text()).ok()?,
+            },
+            Template::Path { key, path } => Template::Path {
+                key: key.clone(),
+                path: path.below_first_key()?,
+            },
+            Template::Intrinsic(call) => Template::Intrinsic(Box::new(call.below_first_key()?)),
+        })
+    }
+
+    /// Evaluates on an input nothing else needs: when only one part of the template reads it,
+    /// that part takes what it selects out of the input instead of copying it.
+    pub(crate) fn eval_owned(
+        &self,
+        input: Value,
+        build_context: &dyn Fn() -> Value,
+    ) -> Result<Value, TaskError> {
+        if self.input_reads() > 1 {
+            return self.eval(&Scope::new(&input, build_context));
+        }
+        let nothing = Value::Null;
+        self.eval_taking(&mut Some(input), &Scope::new(&nothing, build_context))
+    }
+
+    /// `eval` for a template with at most one input-reading part, which takes `input` (the
+    /// others read only `scope`'s context).
+    pub(crate) fn eval_taking(
+        &self,
+        input: &mut Option<Value>,
+        scope: &Scope,
+    ) -> Result<Value, TaskError> {
+        match self {
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, t) in fields {
+                    out.insert(String::from(&**key), t.eval_taking(input, scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval_taking(input, scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Template::Path { key, path } if !path.is_context() => {
+                let Some(value) = input.take() else {
+                    return self.eval(scope);
+                };
+                match path.select(&value, &Value::Null) {
+                    Some(_) => Ok(path
+                        .select_owned(value, &Value::Null)
+                        .unwrap_or(Value::Null)),
+                    None => Err(missing(key, path, &value)),
+                }
+            }
+            Template::Intrinsic(call) if call.reads_input() => match input {
+                Some(value) => call.eval(&scope.over(value)),
+                None => call.eval(scope),
+            },
+            other => other.eval(scope),
+        }
+    }
+
+    pub(crate) fn eval(&self, scope: &Scope) -> Result<Value, TaskError> {
+        match self {
+            Template::Static(v) => Ok(v.clone()),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, t) in fields {
+                    out.insert(String::from(&**key), t.eval(scope)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval(scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Template::Path { key, path } => match scope.select(path) {
+                Some(v) => Ok(v.into_owned()),
+                None => Err(missing(
+                    key,
+                    path,
+                    if path.is_context() {
+                        scope.context()
+                    } else {
+                        scope.input
+                    },
+                )),
+            },
+            Template::Intrinsic(call) => call.eval(scope),
+        }
+    }
+}
+
+fn missing(key: &str, path: &Path, input: &Value) -> TaskError {
+    runtime(format!(
+        "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
+        path.text(),
+        preview(input)
+    ))
+}
+
+fn has_dynamic(v: &Value) -> bool {
+    match v {
+        Value::Object(map) => map.iter().any(|(k, v)| k.ends_with(".$") || has_dynamic(v)),
+        Value::Array(items) => items.iter().any(has_dynamic),
+        _ => false,
+    }
+}
+
+/// "a string", "an object", … for messages about a field's type.
+pub(crate) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(t: Value, input: Value) -> Result<Value, TaskError> {
+        let ctx = || json!({"Execution": {"Name": "run-1"}});
+        Template::compile(&t)
+            .unwrap()
+            .eval(&Scope::new(&input, &ctx))
+    }
+
+    #[test]
+    fn fills_paths_and_keeps_static_parts() {
+        let out = eval(
+            json!({"a.$": "$.x", "b": {"c.$": "$$.Execution.Name", "d": [1, {"e.$": "$.y[0]"}]}, "f": "$.not-a-path"}),
+            json!({"x": {"k": 1}, "y": [true]}),
+        );
+        assert_eq!(
+            out.unwrap(),
+            json!({"a": {"k": 1}, "b": {"c": "run-1", "d": [1, {"e": true}]}, "f": "$.not-a-path"})
+        );
+    }
+
+    #[test]
+    fn missing_path_is_a_runtime_error() {
+        let err = eval(json!({"a.$": "$.nope"}), json!({})).unwrap_err();
+        assert_eq!(err.error, errors::RUNTIME);
+        assert!(
+            err.cause.contains("'$.nope'") && err.cause.contains("'a.$'"),
+            "{}",
+            err.cause
+        );
+    }
+
+    #[test]
+    fn bad_templates_are_rejected_at_compile() {
+        for bad in [
+            json!({"a.$": 1}),
+            json!({"a.$": "x"}),
+            json!({"a.$": "$.["}),
+            json!({"a": 1, "a.$": "$"}),
+        ] {
+            assert!(Template::compile(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! `flowctl.yaml`: its types, its JSON Schema, and a loader that reports every problem with a place and a fix.
+//!
+//! Architecture Invariant: everything here is pure (text in, values and diagnostics out; file
+//! existence is asked through a callback) and nothing panics on any input (fuzzed by
+//! `fuzz/fuzz_targets/load_manifest.rs`). Spans are byte offsets into the manifest text.
+//!
+//! How `parse` works: serde_yaml reads the text into a loose tree (`node`) that keeps duplicate
+//! keys; `locate` scans the same text for the position of every key and value; `validate` walks
+//! both together, checking keys, types and values entry by entry so that one mistake does not
+//! hide the next, and builds the typed [`Manifest`].
+
+pub mod locate;
+pub mod names;
+mod node;
+mod syntax;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use crate::diagnostic::{Diagnostic, Span};
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Every diagnostic code the manifest loader emits, with its meaning (listed in the README).
+pub const CODES: &[(&str, &str)] = &[
+    ("M001", "the manifest is not valid YAML (syntax error, several documents, nesting too deep)"),
+    ("M002", "unknown key (a typo, or a setting that belongs elsewhere)"),
+    ("M003", "a required key is missing (`project`, a function's `package`, a flow's `source`)"),
+    ("M004", "a value has the wrong type (e.g. text where a number is expected)"),
+    ("M005", "a key is written twice in the same mapping (e.g. a function or flow defined twice)"),
+    ("M006", "a name AWS or the flow language would reject (project, namespace, function, flow, colocation unit)"),
+    ("M007", "a deployed resource name would be too long for AWS (Lambda 64, state machine 80, IAM role 64)"),
+    ("M008", "`memory` is outside Lambda's range (128 to 10240 MB)"),
+    ("M009", "`timeout` is outside Lambda's range (1 to 900 seconds)"),
+    ("M010", "a value is not one of the allowed choices (`kind`, `architecture`)"),
+    ("M011", "an environment variable name Lambda rejects (must match `[A-Za-z][A-Za-z0-9_]+`)"),
+    ("M012", "an environment variable reserved by the Lambda runtime (`AWS_REGION`, `_HANDLER`, ...)"),
+    ("M013", "a function's environment is larger than Lambda's 4 KB"),
+    ("M014", "`deploy.region` is not an AWS region code"),
+    ("M015", "`deploy.role` is not an IAM role ARN"),
+    ("M016", "a flow's `source` file does not exist (or the path is empty)"),
+    ("M017", "`package` is not a valid cargo package name"),
+    ("M018", "a function sets both `colocate` and `isolate: true`"),
+    ("M019", "functions with the same `colocate` cannot share one Lambda (package, memory, timeout or environment differ)"),
+];
+
+/// Default Lambda memory size, in MB.
+pub const DEFAULT_MEMORY: u32 = 128;
+/// Default Lambda timeout, in seconds.
+pub const DEFAULT_TIMEOUT: u32 = 3;
+/// Lambda's memory range, in MB.
+pub const MEMORY_RANGE: std::ops::RangeInclusive<u32> = 128..=10240;
+/// Lambda's timeout range, in seconds.
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 1..=900;
+
+fn default_memory() -> u32 {
+    DEFAULT_MEMORY
+}
+
+fn default_timeout() -> u32 {
+    DEFAULT_TIMEOUT
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A flowctl project: its functions (Rust code deployed to Lambda), its flows (compiled to Step
+/// Functions state machines) and where to deploy them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "flowctl.yaml")]
+pub struct Manifest {
+    /// Names every deployed resource: Lambda functions `<project>-<Function>`, state machines
+    /// `<project>-<Flow>`, IAM roles `<project>-sfn-role` and `<project>-lambda-role`. Letters,
+    /// digits, `-` and `_`.
+    #[schemars(title = "Project name", regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub project: String,
+    /// The namespace of this project's functions in the flow language (`namespace.Function`);
+    /// defaults to the project name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        title = "Function namespace",
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")
+    )]
+    pub namespace: Option<String>,
+    /// The functions flows may call, by name (`Name`, or `namespace.Name` for a function of
+    /// another team's namespace).
+    #[serde(default)]
+    #[schemars(title = "Functions")]
+    pub functions: IndexMap<String, Function>,
+    /// The flows to check, compile and deploy, by name (the name in the `flow` header).
+    #[serde(default)]
+    #[schemars(title = "Flows")]
+    pub flows: IndexMap<String, FlowEntry>,
+    /// Where and how to deploy.
+    #[serde(default)]
+    #[schemars(title = "Deployment settings")]
+    pub deploy: Deploy,
+}
+
+impl Manifest {
+    /// The namespace of functions declared without one: `namespace`, else `project`.
+    pub fn namespace(&self) -> &str {
+        self.namespace.as_deref().unwrap_or(&self.project)
+    }
+
+    /// What the flow `flow` may call: every function of the manifest, in its namespace.
+    pub fn known_functions(&self, flow: &str) -> crate::flow::KnownFunctions {
+        let mut known =
+            crate::flow::KnownFunctions::new(self.namespace(), self.functions.keys().cloned());
+        // An invalid manifest name is reported there (M006); comparing against it in the flow
+        // would only suggest renaming the header to something invalid too.
+        if names::is_identifier(flow) {
+            known.flow_name = Some(flow.to_string());
+        }
+        known
+    }
+}
+
+/// A function: Rust code registered through the shim in a cargo package, deployed to Lambda.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// The cargo package whose binary registers this function through the shim.
+    #[schemars(title = "Cargo package", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_-]*$"))]
+    pub package: String,
+    /// Memory of the Lambda function, in MB (128 to 10240).
+    #[serde(default = "default_memory")]
+    #[schemars(title = "Memory (MB)", range(min = 128, max = 10240))]
+    pub memory: u32,
+    /// Timeout of one invocation, in seconds (1 to 900).
+    #[serde(default = "default_timeout")]
+    #[schemars(title = "Timeout (seconds)", range(min = 1, max = 900))]
+    pub timeout: u32,
+    /// Safe to retry or run again with the same input; lets the planner fuse adjacent calls.
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(title = "Idempotent")]
+    pub idempotent: bool,
+    /// Colocation hint: functions with the same value share one Lambda (`<project>-<colocate>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Colocation unit", regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub colocate: Option<String>,
+    /// Never share a Lambda with other functions.
+    #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(title = "Isolate")]
+    pub isolate: bool,
+    /// Environment variables of the Lambda (names `[A-Za-z][A-Za-z0-9_]+`, not reserved by
+    /// Lambda, 4 KB in all).
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(title = "Environment variables")]
+    pub env: IndexMap<String, String>,
+}
+
+/// A flow: a `.flow` program compiled to a Step Functions state machine `<project>-<Flow>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlowEntry {
+    /// Path of the `.flow` file, relative to the directory of `flowctl.yaml`.
+    #[schemars(title = "Flow source file")]
+    pub source: PathBuf,
+    /// The state machine type: `standard` (durable, up to a year) or `express` (up to 5 minutes).
+    #[serde(default)]
+    #[schemars(title = "State machine type")]
+    pub kind: FlowKind,
+}
+
+/// The Step Functions workflow type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowKind {
+    /// Durable, exactly-once, up to one year; billed per state transition.
+    #[default]
+    Standard,
+    /// High-volume, at-least-once, up to five minutes; billed per request and duration.
+    Express,
+}
+
+/// Where and how the project is deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    /// The AWS region code, e.g. `eu-west-1`; when absent, the AWS configuration's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        title = "AWS region",
+        regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$")
+    )]
+    pub region: Option<String>,
+    /// The CPU architecture of the Lambda functions.
+    #[serde(default)]
+    #[schemars(title = "Lambda architecture")]
+    pub architecture: Architecture,
+    /// An existing IAM role ARN for the Lambda functions and state machines; when null,
+    /// flowctl creates least-privilege roles `<project>-sfn-role` and `<project>-lambda-role`.
+    #[serde(default)]
+    #[schemars(
+        title = "IAM role ARN",
+        regex(pattern = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+    )]
+    pub role: Option<String>,
+}
+
+/// The Lambda instruction set architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub enum Architecture {
+    /// 64-bit x86 (`x86_64`).
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    /// 64-bit ARM, AWS Graviton (`arm64`).
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    /// The name Lambda's API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+impl FlowKind {
+    /// The name Step Functions' API uses (`STANDARD`/`EXPRESS`) in lower case, as in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Standard => "standard",
+            FlowKind::Express => "express",
+        }
+    }
+}
+
+/// Pure: YAML text → manifest. Every problem found is returned (not only the first where
+/// avoidable); spans are byte offsets into `text`.
+///
+/// The manifest is `Some` whenever the text has the manifest's shape (known keys, right types),
+/// even if values break a rule (a name too long, a reserved env variable, ...), so that later
+/// stages can report their own problems too. It is fit to build or deploy only when no
+/// diagnostic is an error.
+pub fn parse(text: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
+    let node = match serde_yaml::from_str::<node::Node>(text) {
+        Ok(node) => node,
+        Err(err) => return (None, vec![syntax::yaml_error(text, &err)]),
+    };
+    let root = locate::tree(text);
+    validate::validate(text, &root, &node)
+}
+
+/// Pure: diagnostics for flow `source` files that do not exist, given an existence test (paths
+/// passed to `exists` are exactly `entry.source` as written, relative to the manifest dir).
+/// The span points at the `source:` value.
+pub fn check_files(
+    manifest: &Manifest,
+    text: &str,
+    exists: impl Fn(&Path) -> bool,
+) -> Vec<Diagnostic> {
+    let root = locate::tree(text);
+    let mut diagnostics = Vec::new();
+    for (name, entry) in &manifest.flows {
+        if entry.source.as_os_str().is_empty() || exists(&entry.source) {
+            // An empty path is reported by `parse`.
+            continue;
+        }
+        let span = locate::value_span(&root, &["flows", name, "source"]);
+        let shown = entry.source.display();
+        let hint = match entry.source.extension() {
+            Some(ext) if ext == "flow" => format!(
+                "create `{shown}` (paths are relative to the directory of flowctl.yaml), or correct the path"
+            ),
+            _ => format!(
+                "flow files end in `.flow`; create `{shown}` or correct the path (relative to the directory of flowctl.yaml)"
+            ),
+        };
+        diagnostics.push(
+            Diagnostic::error(
+                "M016",
+                format!("the source of flow `{name}` does not exist"),
+                span,
+            )
+            .text(format!("no file at `{shown}`"))
+            .hint(hint),
+        );
+    }
+    diagnostics
+}
+
+/// The JSON Schema of flowctl.yaml (draft 7), for `flowctl schema` and editors.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Manifest);
+    let mut value = serde_json::to_value(schema).unwrap_or(serde_json::Value::Null);
+    // Key patterns schemars cannot express from the types.
+    let function_key =
+        serde_json::json!({ "pattern": r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$" });
+    let flow_key = serde_json::json!({ "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$" });
+    let env_key = serde_json::json!({ "pattern": r"^[A-Za-z][A-Za-z0-9_]+$" });
+    for (pointer, names) in [
+        ("/properties/functions", function_key),
+        ("/properties/flows", flow_key),
+        ("/definitions/Function/properties/env", env_key),
+    ] {
+        if let Some(serde_json::Value::Object(object)) = value.pointer_mut(pointer) {
+            object.insert("propertyNames".into(), names);
+        }
+    }
+    value
+}
+
+/// Where a diagnostic points when the text has nothing better: the start of the document.
+fn document_start(text: &str) -> Span {
+    let start = text.len() - text.trim_start().len();
+    Span::new(start, start)
+}
+
+/// Why two functions cannot share a Lambda, or `None` when they can.
+pub fn incompatibility(a: (&str, &Function), b: (&str, &Function)) -> Option<String> {
+    let ((ka, fa), (kb, fb)) = (a, b);
+    if fa.isolate {
+        return Some(format!("{ka} has `isolate: true`"));
+    }
+    if fb.isolate {
+        return Some(format!("{kb} has `isolate: true`"));
+    }
+    if fa.package != fb.package {
+        return Some(format!(
+            "different packages ({ka}: `{}`, {kb}: `{}`), and one Lambda runs one binary",
+            fa.package, fb.package
+        ));
+    }
+    if fa.memory != fb.memory {
+        return Some(format!(
+            "different memory ({ka}: {} MB, {kb}: {} MB)",
+            fa.memory, fb.memory
+        ));
+    }
+    if fa.timeout != fb.timeout {
+        return Some(format!(
+            "different timeouts ({ka}: {} s, {kb}: {} s)",
+            fa.timeout, fb.timeout
+        ));
+    }
+    for (k, v) in &fa.env {
+        if let Some(w) = fb.env.get(k) {
+            if v != w {
+                return Some(format!(
+                    "environment variable {k} differs ({ka}: {v:?}, {kb}: {w:?})"
+                ));
+            }
+        }
+    }
+    None
+}

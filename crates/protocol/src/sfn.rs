@@ -1,0 +1,166 @@
+//! Amazon States Language and Step Functions facts: the `States.*` error names, the quotas a
+//! document or an execution can reach, and the Lambda resources a `Task` can name. The
+//! compiler checks flows against them, the engine enforces them, the path counter reads them.
+
+/// The error names Step Functions defines (<https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html>).
+/// `States.` is reserved for them: another `States.*` name never matches anything.
+pub mod errors {
+    pub const ALL: &str = "States.ALL";
+    pub const BRANCH_FAILED: &str = "States.BranchFailed";
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
+    pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
+    pub const HTTP_SOCKET: &str = "States.Http.Socket";
+    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
+    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+    pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+    pub const PERMISSIONS: &str = "States.Permissions";
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
+    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    pub const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
+    pub const RUNTIME: &str = "States.Runtime";
+    pub const TASK_FAILED: &str = "States.TaskFailed";
+    pub const TIMEOUT: &str = "States.Timeout";
+
+    /// Every name above, sorted.
+    pub const KNOWN: &[&str] = &[
+        ALL,
+        BRANCH_FAILED,
+        DATA_LIMIT_EXCEEDED,
+        EXCEED_TOLERATED_FAILURE_THRESHOLD,
+        HEARTBEAT_TIMEOUT,
+        HTTP_SOCKET,
+        INTRINSIC_FAILURE,
+        ITEM_READER_FAILED,
+        NO_CHOICE_MATCHED,
+        PARAMETER_PATH_FAILURE,
+        PERMISSIONS,
+        QUERY_EVALUATION_ERROR,
+        RESULT_PATH_MATCH_FAILURE,
+        RESULT_WRITER_FAILED,
+        RUNTIME,
+        TASK_FAILED,
+        TIMEOUT,
+    ];
+
+    /// Errors that end the execution whatever its `Retry` and `Catch` say: neither
+    /// `States.ALL` nor their own name matches them.
+    pub fn is_terminal(error: &str) -> bool {
+        matches!(error, RUNTIME | DATA_LIMIT_EXCEEDED)
+    }
+
+    /// The prefix reserved for the names above.
+    pub const PREFIX: &str = "States.";
+}
+
+/// Largest number ASL accepts for seconds (timeouts, intervals, waits) and for
+/// `MaxAttempts`.
+pub const MAX_SECONDS: u64 = 99_999_999;
+/// Longest state name Step Functions accepts.
+pub const MAX_STATE_NAME_CHARS: usize = 80;
+/// Largest state machine definition (bytes).
+pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
+/// Largest input or output of a task, a state or an execution (bytes, UTF-8): 256 KiB.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+/// Longest execution history of a Standard workflow (events).
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+/// Longest execution of a Standard workflow (365 days).
+pub const MAX_EXECUTION_SECONDS: u64 = 365 * 24 * 3600;
+/// Longest Lambda function ARN: `arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:`
+/// (57) + a 64-character name, rounded up.
+pub const MAX_FUNCTION_ARN_BYTES: usize = 140;
+
+/// The `Resource` of Step Functions' optimised Lambda integration (what flowctl generates).
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
+/// A `Task` resource that calls Lambda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LambdaResource {
+    /// `arn:<partition>:states:::lambda:invoke`: the function is in `Parameters.FunctionName`.
+    Invoke,
+    /// `arn:<partition>:states:::lambda:invoke.waitForTaskToken`: the same, but the state
+    /// waits for a callback with its task token.
+    InvokeWaitForTaskToken,
+    /// `arn:<partition>:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`: the function itself.
+    FunctionArn,
+}
+
+/// Which Lambda resource a `Task`'s `Resource` is, if it is one (any AWS partition).
+pub fn lambda_resource(resource: &str) -> Option<LambdaResource> {
+    // arn:<partition>:<service>:<region>:<account>:<resource, which may hold colons>
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    let ["arn", partition, service, region, account, rest] = parts.as_slice() else {
+        return None;
+    };
+    if !is_partition(partition) {
+        return None;
+    }
+    match (*service, *region, *account, *rest) {
+        ("states", "", "", "lambda:invoke") => Some(LambdaResource::Invoke),
+        ("states", "", "", "lambda:invoke.waitForTaskToken") => {
+            Some(LambdaResource::InvokeWaitForTaskToken)
+        }
+        ("lambda", region, account, rest) if !region.is_empty() && !account.is_empty() => {
+            let function = rest.strip_prefix("function:")?;
+            // NAME or NAME:QUALIFIER
+            let mut name = function.split(':');
+            let valid = name.next().is_some_and(|n| !n.is_empty())
+                && name.next().is_none_or(|q| !q.is_empty())
+                && name.next().is_none();
+            valid.then_some(LambdaResource::FunctionArn)
+        }
+        _ => None,
+    }
+}
+
+fn is_partition(partition: &str) -> bool {
+    matches!(partition, "aws") || partition.starts_with("aws-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_errors_are_sorted_unique_and_reserved() {
+        let mut sorted = errors::KNOWN.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, errors::KNOWN);
+        assert_eq!(errors::KNOWN.len(), 17);
+        assert!(errors::KNOWN.iter().all(|e| e.starts_with(errors::PREFIX)));
+        assert!(errors::is_terminal(errors::DATA_LIMIT_EXCEEDED));
+        assert!(!errors::is_terminal(errors::TIMEOUT));
+    }
+
+    #[test]
+    fn lambda_resources_in_every_partition() {
+        use LambdaResource::*;
+        for (resource, kind) in [
+            (LAMBDA_INVOKE, Some(Invoke)),
+            ("arn:aws-cn:states:::lambda:invoke", Some(Invoke)),
+            (
+                "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                Some(InvokeWaitForTaskToken),
+            ),
+            (
+                "arn:aws:lambda:eu-west-1:123456789012:function:F",
+                Some(FunctionArn),
+            ),
+            (
+                "arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:F:live",
+                Some(FunctionArn),
+            ),
+            ("arn:aws:lambda:eu-west-1:123456789012:function:", None),
+            ("arn:aws:lambda:eu-west-1:123456789012:layer:L", None),
+            ("arn:aws:states:::lambda:invokeAsync", None),
+            ("arn:aws:states:::sqs:sendMessage", None),
+            ("arn:other:lambda:r:1:function:F", None),
+            ("lambda", None),
+            ("arn:aws", None),
+        ] {
+            assert_eq!(lambda_resource(resource), kind, "{resource}");
+        }
+    }
+}
