@@ -128,13 +128,13 @@ fn a_chain_binding_several_variables_stores_them_together() {
 /// payload has `"boom"`), Risky and Solo echoing.
 fn run(doc: &Value, input: Value) -> (Status, Option<Value>, Option<TaskError>, Vec<String>) {
     let functions = InProcess::new()
-        .sync("A", |v| Ok(json!({ "A": v })))
-        .sync("B", |v| Ok(json!({ "B": v })))
+        .sync("A", |v| Ok(json!({ "A": *v })))
+        .sync("B", |v| Ok(json!({ "B": *v })))
         .sync("C", |v| {
             if v.get("boom").is_some() {
                 Err(TaskError::from_lambda("Boom", "C blew up"))
             } else {
-                Ok(json!({ "C": v }))
+                Ok(json!({ "C": *v }))
             }
         })
         .sync("Risky", Ok)
