@@ -19,14 +19,20 @@ fn corpus_and_examples_pass_asl_validator() {
     }
 }
 
-/// The bodies of the insta snapshots of `cli/src/asl` (each one a generated document).
+/// The bodies of the codegen's insta snapshots (each one a generated document): the
+/// compiler's own (`crates/lang/src/asl`) and the fused documents of `cli/tests/fusion_engine.rs`.
 #[test]
 fn codegen_snapshots_pass_asl_validator() {
-    let dir = repo_root().join("cli/src/asl/snapshots");
+    let root = repo_root();
     let mut docs = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+    let mut entries: Vec<_> = std::fs::read_dir(root.join("crates/lang/src/asl/snapshots"))
         .expect("snapshots exist")
+        .chain(std::fs::read_dir(root.join("cli/tests/snapshots")).expect("snapshots exist"))
         .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("flowctl_lang__asl__") || name.starts_with("fusion_engine__")
+        })
         .collect();
     entries.sort();
     for path in entries

@@ -466,3 +466,33 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
         "the quote, the loyalty lookup and the hold are one fused Task"
     );
 }
+
+/// `flowctl … | head -c 10`, with the reader gone before the first byte: every command that
+/// answers on stdout stops quietly with 0, as ripgrep does, instead of panicking.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let booking = "examples/booking";
+    for args in [
+        &["plan", "-m", booking, "--output", "json"][..],
+        &["plan", "-m", booking],
+        &["check", "-m", booking],
+        &["check", "-m", booking, "--output", "json"],
+        &["compile", "-m", booking, "Booking"],
+        &["graph", "-m", booking, "Booking"],
+        &["schema"],
+        &["completions", "bash"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_flowctl"))
+            .args(args)
+            .current_dir(repo())
+            .env("NO_COLOR", "1")
+            .env_remove("FLOWCTL_MANIFEST")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}

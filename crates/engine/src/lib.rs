@@ -1,5 +1,57 @@
-//! The local engine: an interpreter of Amazon States Language (JSONPath mode) that runs the
-//! same document that is deployed, recording a Step Functions-style execution history.
+//! flowctl's engine: an interpreter of Amazon States Language (JSONPath mode) that runs the
+//! same document that is deployed, recording a Step Functions-style execution history. It
+//! depends on no compiler and no AWS SDK: embed it in your own service to run a flow
+//! in-process, with its functions as closures, and move the same document to Step Functions
+//! and Lambda when one machine is no longer enough.
+//!
+//! ```
+//! use flowctl_engine::{execute, load, ExecutionOptions, InProcess, Status, TaskError};
+//! use serde_json::json;
+//!
+//! // What `flowctl compile` writes for a flow `r = Quote(input); if r.ok … else fail(…)`,
+//! // with the Lambda units' ARNs already resolved (here: plain function names).
+//! let document = json!({
+//!     "StartAt": "Quote",
+//!     "States": {
+//!         "Quote": {
+//!             "Type": "Task",
+//!             "Resource": "arn:aws:states:::lambda:invoke",
+//!             "Parameters": { "FunctionName": "Quote", "Payload.$": "$" },
+//!             "ResultSelector": { "value.$": "$.Payload" },
+//!             "ResultPath": "$.quote",
+//!             "Retry": [{ "ErrorEquals": ["Busy"], "MaxAttempts": 2 }],
+//!             "Next": "Ok?"
+//!         },
+//!         "Ok?": {
+//!             "Type": "Choice",
+//!             "Choices": [{ "Variable": "$.quote.value.ok", "BooleanEquals": true, "Next": "Done" }],
+//!             "Default": "Refused"
+//!         },
+//!         "Done": { "Type": "Pass", "OutputPath": "$.quote.value", "End": true },
+//!         "Refused": { "Type": "Fail", "Error": "Refused", "Cause": "no quote" }
+//!     }
+//! });
+//! let machine = load(&document).expect("a valid state machine");
+//!
+//! // The functions, as closures: the engine calls them where Step Functions would call Lambda.
+//! let functions = InProcess::new().sync("Quote", |input| {
+//!     match input["nights"].as_u64() {
+//!         Some(nights) => Ok(json!({ "ok": true, "total": nights * 120 })),
+//!         None => Err(TaskError::from_lambda("InvalidInput", "nights is missing")),
+//!     }
+//! });
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! let execution = runtime.block_on(execute(
+//!     &machine,
+//!     json!({ "nights": 3 }),
+//!     &functions,
+//!     &ExecutionOptions::default(),
+//! ));
+//! assert_eq!(execution.status, Status::Succeeded);
+//! assert_eq!(execution.output.as_deref(), Some(&json!({ "ok": true, "total": 360 })));
+//! assert_eq!(execution.entered_states(), ["Quote", "Ok?", "Done"]);
+//! ```
 //!
 //! `load` validates a document the way Step Functions does and compiles it (states by index,
 //! paths and templates parsed); `execute` runs it with an `Invoker` for the Task states.
