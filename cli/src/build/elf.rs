@@ -2,10 +2,14 @@
 //! versions it requires (the `.gnu.version_r` section), so that a binary Lambda's runtime
 //! could not start is refused at build time instead of failing at its first invocation.
 //!
-//! Pure and panic-free on any bytes: every offset is checked, every loop is bounded by the
-//! size of the section it walks. Only 64-bit little-endian ELF is read (Lambda runs x86_64
-//! and arm64, both little-endian); anything else is an error, never a guess.
+//! The parsing is the `object` crate's (gimli-rs, what std's backtraces read ELF with; fuzzed
+//! upstream): every offset checked, every list bounded by its section. Only 64-bit
+//! little-endian ELF is read (Lambda runs x86_64 and arm64, both little-endian); anything else
+//! is an error, never a guess.
 
+use object::elf;
+use object::read::elf::{FileHeader as _, ProgramHeader as _, SectionTable, Sym as _};
+use object::LittleEndian;
 use std::fmt;
 
 /// The newest glibc of Lambda's `provided.al2023` runtime (Amazon Linux 2023).
@@ -100,45 +104,53 @@ pub enum ElfError {
     #[error("a {0} ELF file; Lambda runs 64-bit little-endian executables")]
     Unsupported(&'static str),
     #[error("a malformed ELF file ({0})")]
-    Malformed(&'static str),
+    Malformed(String),
 }
 
-const PT_INTERP: u32 = 3;
-const SHT_DYNSYM: u32 = 11;
-const SHT_GNU_VERNEED: u32 = 0x6fff_fffe;
-const SHT_GNU_VERSYM: u32 = 0x6fff_ffff;
-const EM_X86_64: u16 = 62;
-const EM_AARCH64: u16 = 183;
+type Header = elf::FileHeader64<LittleEndian>;
+
+/// `object` names what it could not read; that is the reason given.
+fn malformed(error: object::read::Error) -> ElfError {
+    ElfError::Malformed(error.to_string())
+}
 
 /// Reads `bytes` as an executable.
 pub fn inspect(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
     if bytes.get(..4) != Some(b"\x7fELF".as_slice()) {
         return Err(ElfError::NotElf);
     }
-    let elf = Elf { bytes };
-    match elf.u8(4)? {
-        2 => {}
-        1 => return Err(ElfError::Unsupported("32-bit")),
-        _ => return Err(ElfError::Malformed("unknown class")),
+    // Refused before parsing, with the reason a user can act on: `e_ident[EI_CLASS]`, then
+    // `e_ident[EI_DATA]`.
+    match bytes.get(4).copied() {
+        Some(class) if class == elf::ELFCLASS64.0 => {}
+        Some(class) if class == elf::ELFCLASS32.0 => return Err(ElfError::Unsupported("32-bit")),
+        _ => return Err(ElfError::Malformed("unknown class".into())),
     }
-    match elf.u8(5)? {
-        1 => {}
-        2 => return Err(ElfError::Unsupported("big-endian")),
-        _ => return Err(ElfError::Malformed("unknown byte order")),
+    match bytes.get(5).copied() {
+        Some(data) if data == elf::ELFDATA2LSB.0 => {}
+        Some(data) if data == elf::ELFDATA2MSB.0 => {
+            return Err(ElfError::Unsupported("big-endian"))
+        }
+        _ => return Err(ElfError::Malformed("unknown byte order".into())),
     }
-    let machine = match elf.u16(0x12)? {
-        EM_X86_64 => Machine::X86_64,
-        EM_AARCH64 => Machine::Aarch64,
-        other => Machine::Other(other),
+    let endian = LittleEndian;
+    let header = Header::parse(bytes).map_err(malformed)?;
+    let machine = match header.e_machine(endian) {
+        elf::EM_X86_64 => Machine::X86_64,
+        elf::EM_AARCH64 => Machine::Aarch64,
+        other => Machine::Other(other.0),
     };
-
-    let dynamic = elf.program_headers()?.any(|p| p == PT_INTERP);
-    let sections = elf.sections()?;
-    let verneed = sections.iter().find(|s| s.kind == SHT_GNU_VERNEED);
-    let Some(verneed) = verneed else {
+    let dynamic = header
+        .program_headers(endian, bytes)
+        .map_err(malformed)?
+        .iter()
+        .any(|p| p.p_type(endian) == elf::PT_INTERP);
+    let sections = header.sections(endian, bytes).map_err(malformed)?;
+    let Some((mut needs, strings)) = sections.gnu_verneed(endian, bytes).map_err(malformed)? else {
         if dynamic && sections.is_empty() {
             return Err(ElfError::Malformed(
-                "dynamically linked, but without section headers to read its glibc versions from",
+                "dynamically linked, but without section headers to read its glibc versions from"
+                    .into(),
             ));
         }
         return Ok(ElfInfo {
@@ -149,18 +161,28 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
         });
     };
     let strings = sections
-        .get(verneed.link as usize)
-        .ok_or(ElfError::Malformed("version strings"))?;
-    let needs = elf.version_needs(verneed, strings)?;
-    let glibc_max = needs.iter().filter_map(|(v, _)| *v).max();
+        .strings(endian, bytes, strings)
+        .map_err(malformed)?;
+
+    // Every version needed: its glibc version if it is one, and its index (the value
+    // `.gnu.version` gives the symbols bound to it).
+    let mut versions: Vec<(Option<GlibcVersion>, u16)> = Vec::new();
+    while let Some((_, mut aux)) = needs.next().map_err(malformed)? {
+        while let Some(need) = aux.next().map_err(malformed)? {
+            let name = need.name(endian, strings).map_err(malformed)?;
+            let version = std::str::from_utf8(name).ok().and_then(GlibcVersion::parse);
+            versions.push((version, need.vna_other.get(endian).0 & elf::VERSYM_VERSION));
+        }
+    }
+    let glibc_max = versions.iter().filter_map(|(v, _)| *v).max();
     let mut glibc_max_symbols = Vec::new();
     if let Some(max) = glibc_max {
-        let indexes: Vec<u16> = needs
+        let indexes: Vec<u16> = versions
             .iter()
             .filter(|(v, _)| *v == Some(max))
             .map(|(_, index)| *index)
             .collect();
-        glibc_max_symbols = elf.symbols_with_version(&sections, &indexes)?;
+        glibc_max_symbols = symbols_with_version(&sections, bytes, &indexes)?;
     }
     Ok(ElfInfo {
         machine,
@@ -170,180 +192,41 @@ pub fn inspect(bytes: &[u8]) -> Result<ElfInfo, ElfError> {
     })
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Section {
-    kind: u32,
-    offset: usize,
-    size: usize,
-    link: u32,
-}
-
-struct Elf<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Elf<'a> {
-    fn slice(&self, at: usize, len: usize) -> Result<&'a [u8], ElfError> {
-        at.checked_add(len)
-            .and_then(|end| self.bytes.get(at..end))
-            .ok_or(ElfError::Malformed("an offset past the end of the file"))
-    }
-    fn u8(&self, at: usize) -> Result<u8, ElfError> {
-        Ok(self.slice(at, 1)?[0])
-    }
-    fn u16(&self, at: usize) -> Result<u16, ElfError> {
-        let b = self.slice(at, 2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&self, at: usize) -> Result<u32, ElfError> {
-        let b = self.slice(at, 4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&self, at: usize) -> Result<u64, ElfError> {
-        let b = self.slice(at, 8)?;
-        let mut a = [0; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-    fn usize(&self, at: usize) -> Result<usize, ElfError> {
-        usize::try_from(self.u64(at)?).map_err(|_| ElfError::Malformed("an offset too large"))
-    }
-
-    /// The `p_type` of every program header.
-    fn program_headers(&self) -> Result<impl Iterator<Item = u32> + '_, ElfError> {
-        let offset = self.usize(0x20)?;
-        let size = usize::from(self.u16(0x36)?);
-        let count = usize::from(self.u16(0x38)?);
-        if count > 0 {
-            if size < 4 {
-                return Err(ElfError::Malformed("program header size"));
-            }
-            self.slice(offset, size.saturating_mul(count))?;
+/// Names of the undefined dynamic symbols whose version index is one of `indexes`, sorted.
+fn symbols_with_version(
+    sections: &SectionTable<'_, Header>,
+    bytes: &[u8],
+    indexes: &[u16],
+) -> Result<Vec<String>, ElfError> {
+    let endian = LittleEndian;
+    let Some((versym, _)) = sections.gnu_versym(endian, bytes).map_err(malformed)? else {
+        return Ok(Vec::new());
+    };
+    let symbols = sections
+        .symbols(endian, bytes, elf::SHT_DYNSYM)
+        .map_err(malformed)?;
+    let mut names = Vec::new();
+    for (symbol, version) in symbols.symbols().iter().zip(versym) {
+        let version = version.0.get(endian).index().0;
+        if symbol.is_undefined(endian) && indexes.contains(&version) {
+            let name = symbol.name(endian, symbols.strings()).map_err(malformed)?;
+            names.push(String::from_utf8_lossy(name).into_owned());
         }
-        Ok((0..count).filter_map(move |i| self.u32(offset + i * size).ok()))
     }
-
-    fn sections(&self) -> Result<Vec<Section>, ElfError> {
-        let offset = self.usize(0x28)?;
-        let size = usize::from(self.u16(0x3a)?);
-        let mut count = usize::from(self.u16(0x3c)?);
-        if offset == 0 {
-            return Ok(Vec::new());
-        }
-        if size < 64 {
-            return Err(ElfError::Malformed("section header size"));
-        }
-        if count == 0 {
-            // More than 0xff00 sections: the count is in the first header's `sh_size`.
-            count = self.usize(offset + 32)?;
-        }
-        self.slice(offset, size.saturating_mul(count))?;
-        (0..count)
-            .map(|i| {
-                let at = offset + i * size;
-                Ok(Section {
-                    kind: self.u32(at + 4)?,
-                    offset: self.usize(at + 24)?,
-                    size: self.usize(at + 32)?,
-                    link: self.u32(at + 40)?,
-                })
-            })
-            .collect()
-    }
-
-    /// A NUL-terminated string at `index` in string table `table`.
-    fn string(&self, table: &Section, index: u32) -> Result<&'a str, ElfError> {
-        let data = self.slice(table.offset, table.size)?;
-        let start = index as usize;
-        let rest = data
-            .get(start..)
-            .ok_or(ElfError::Malformed("a string index"))?;
-        let len = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or(ElfError::Malformed("an unterminated string"))?;
-        std::str::from_utf8(&rest[..len]).map_err(|_| ElfError::Malformed("a string"))
-    }
-
-    /// Every version needed (`Vernaux`): its glibc version if it is one, and its index
-    /// (the value `.gnu.version` uses for the symbols bound to it).
-    fn version_needs(
-        &self,
-        verneed: &Section,
-        strings: &Section,
-    ) -> Result<Vec<(Option<GlibcVersion>, u16)>, ElfError> {
-        let data = self.slice(verneed.offset, verneed.size)?;
-        // Each record is at least 16 bytes: more steps than that means a cycle.
-        let budget = data.len() / 16 + 1;
-        let mut out = Vec::new();
-        let mut at = 0usize;
-        for _ in 0..budget {
-            let record = verneed.offset + at;
-            let count = self.u16(record + 2)?;
-            let aux = self.u32(record + 8)? as usize;
-            let next = self.u32(record + 12)? as usize;
-            let mut aux_at = at.checked_add(aux).ok_or(ElfError::Malformed("verneed"))?;
-            for _ in 0..count.min(budget as u16) {
-                if aux_at.saturating_add(16) > data.len() {
-                    return Err(ElfError::Malformed("vernaux past its section"));
-                }
-                let entry = verneed.offset + aux_at;
-                let index = self.u16(entry + 6)? & 0x7fff;
-                let name = self.string(strings, self.u32(entry + 8)?)?;
-                out.push((GlibcVersion::parse(name), index));
-                let aux_next = self.u32(entry + 12)? as usize;
-                if aux_next == 0 {
-                    break;
-                }
-                aux_at = aux_at
-                    .checked_add(aux_next)
-                    .ok_or(ElfError::Malformed("vernaux"))?;
-            }
-            if next == 0 {
-                return Ok(out);
-            }
-            at = at.checked_add(next).ok_or(ElfError::Malformed("verneed"))?;
-            if at.saturating_add(16) > data.len() {
-                return Err(ElfError::Malformed("verneed past its section"));
-            }
-        }
-        Err(ElfError::Malformed("a cycle in the verneed list"))
-    }
-
-    /// Names of the undefined dynamic symbols whose version index is one of `indexes`.
-    fn symbols_with_version(
-        &self,
-        sections: &[Section],
-        indexes: &[u16],
-    ) -> Result<Vec<String>, ElfError> {
-        let (Some(dynsym), Some(versym)) = (
-            sections.iter().find(|s| s.kind == SHT_DYNSYM),
-            sections.iter().find(|s| s.kind == SHT_GNU_VERSYM),
-        ) else {
-            return Ok(Vec::new());
-        };
-        let strings = sections
-            .get(dynsym.link as usize)
-            .ok_or(ElfError::Malformed("symbol strings"))?;
-        let count = (dynsym.size / 24).min(versym.size / 2);
-        let mut names = Vec::new();
-        for i in 0..count {
-            let version = self.u16(versym.offset + i * 2)? & 0x7fff;
-            let symbol = dynsym.offset + i * 24;
-            let undefined = self.u16(symbol + 6)? == 0;
-            if undefined && indexes.contains(&version) {
-                names.push(self.string(strings, self.u32(symbol)?)?.to_string());
-            }
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    const PT_INTERP: u32 = elf::PT_INTERP.0;
+    const SHT_DYNSYM: u32 = elf::SHT_DYNSYM.0;
+    const SHT_GNU_VERSYM: u32 = elf::SHT_GNU_VERSYM.0;
+    const SHT_GNU_VERNEED: u32 = elf::SHT_GNU_VERNEED.0;
+    const EM_X86_64: u16 = elf::EM_X86_64.0;
+    const EM_AARCH64: u16 = elf::EM_AARCH64.0;
 
     #[test]
     fn glibc_versions_parse_and_order_numerically() {
@@ -453,6 +336,8 @@ mod tests {
         file[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
         file[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes());
         file[0x3c..0x3e].copy_from_slice(&5u16.to_le_bytes());
+        // Section names come from a string table too (e_shstrndx); the dynamic one will do.
+        file[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes());
         file
     }
 
