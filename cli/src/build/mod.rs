@@ -161,7 +161,7 @@ pub fn build_units(
     let mut problems = Vec::new();
     let mut binaries: BTreeMap<String, Binary> = BTreeMap::new();
     for package in &packages {
-        let users = unit_names(&units, package);
+        let users = unit_names(units, package);
         let executables = artifacts
             .executables
             .get(package)

@@ -8,6 +8,7 @@
 
 use super::common::build::{build_project, compile_flows, write_flows};
 use super::common::fail;
+use super::common::or_exit;
 use super::out::{self, note};
 use super::{Exit, Global, Output};
 use anyhow::Context;
@@ -57,10 +58,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .arch
         .map(Architecture::from)
         .unwrap_or(project.manifest.deploy.architecture);
-    let built = match build_project(global, project, architecture, global.output == Output::Text)? {
-        Ok(built) => built,
-        Err(exit) => return Ok(exit),
-    };
+    let built = or_exit!(build_project(
+        global,
+        project,
+        architecture,
+        global.output == Output::Text
+    ));
     if global.output == Output::Json {
         let mut answer = json!({ "ok": true, "build_json": built.path });
         if let (Value::Object(answer), Value::Object(fields)) =

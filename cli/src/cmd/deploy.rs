@@ -4,14 +4,15 @@
 //! longer has.
 
 use super::common::build::build_project;
+use super::common::or_exit;
 use super::common::target::TargetArgs;
-use super::common::{changes, clean_project, said_no};
+use super::common::{changes, clean_project};
 use super::out::{self, note};
 use super::{Exit, Global, Output};
 use anyhow::Context;
 use flowctl::build::record::BuildRecord;
 use flowctl_aws::diff::{self, Action};
-use flowctl_aws::{apply, model, observe};
+use flowctl_aws::{apply, model};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -33,10 +34,7 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    let project = match clean_project(global)? {
-        Ok(project) => project,
-        Err(exit) => return Ok(exit),
-    };
+    let project = or_exit!(clean_project(global));
     // Whether the target answers, before minutes of building.
     let connection = args.target.connect(&project)?;
     // The build, exactly as `flowctl build` does it (its progress goes to stderr).
@@ -58,13 +56,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     })?;
     let desired = model::desired(&record, &out_dir, &project.manifest, &connection.account)?;
     let clients = &connection.clients;
-    let observed = match connection
-        .runtime
-        .block_on(observe::observe(clients, &desired.project))
-    {
-        Ok(observed) => observed,
-        Err(err) => return said_no(global, &err.to_string()),
-    };
+    let observed = or_exit!(connection.observe(global, &desired.project));
     let changes = diff::compare(&desired, &observed, args.prune);
     let target = args.target.label(&connection.account);
 

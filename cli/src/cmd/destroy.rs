@@ -1,12 +1,13 @@
 //! `flowctl destroy`: deletes everything tagged `flowctl:project=<project>` — state machines,
 //! then functions, then flowctl's roles (log groups are kept: logs outlive a deployment).
 
+use super::common::or_exit;
 use super::common::target::TargetArgs;
-use super::common::{changes, clean_project, said_no};
+use super::common::{changes, clean_project};
 use super::out::{self, note};
 use super::{Exit, Global, Output};
 use flowctl_aws::model::Desired;
-use flowctl_aws::{apply, diff, observe};
+use flowctl_aws::{apply, diff};
 use serde_json::json;
 
 #[derive(Debug, clap::Args)]
@@ -19,19 +20,10 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    let project = match clean_project(global)? {
-        Ok(project) => project,
-        Err(exit) => return Ok(exit),
-    };
+    let project = or_exit!(clean_project(global));
     let connection = args.target.connect(&project)?;
     let name = project.manifest.project.clone();
-    let observed = match connection
-        .runtime
-        .block_on(observe::observe(&connection.clients, &name))
-    {
-        Ok(observed) => observed,
-        Err(err) => return said_no(global, &err.to_string()),
-    };
+    let observed = or_exit!(connection.observe(global, &name));
     let changes = diff::destroy(&observed);
     let target = args.target.label(&connection.account);
     if args.dry_run {

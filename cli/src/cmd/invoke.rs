@@ -1,6 +1,7 @@
 //! `flowctl invoke`: run a flow (or any state machine document) on the embedded engine and
 //! print its output; on failure, the error, the cause and the failing state.
 
+use super::common::or_exit;
 use super::common::target::TargetArgs;
 use super::common::{clean_project, compile_options, fail, find_flow, flow_report, said_no};
 use super::out::{self, note, note_raw};
@@ -77,10 +78,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 });
             (doc, path.display().to_string(), invoker)
         }
-        (None, Some(flow)) => match project_flow(global, flow, &binaries)? {
-            Ok(prepared) => prepared,
-            Err(exit) => return Ok(exit),
-        },
+        (None, Some(flow)) => or_exit!(project_flow(global, flow, &binaries)),
         (None, None) => bail!("name a flow to run, or pass --asl FILE"),
     };
     let machine = match engine::load(&doc) {
@@ -288,10 +286,7 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         bail!("--function invokes a deployed function: add --target localstack or --target aws (locally, run a flow that calls it)");
     }
     let input = read_input(&args.input)?;
-    let project = match clean_project(global)? {
-        Ok(project) => project,
-        Err(exit) => return Ok(exit),
-    };
+    let project = or_exit!(clean_project(global));
     let target_args = TargetArgs {
         localstack: target == Target::Localstack,
         ..args.aws.clone()

@@ -2,14 +2,14 @@
 //! function's `CodeSha256` and each state machine's definition hash, and the drift against
 //! the local build (`build.json`, when there is one): what a deploy would change.
 
+use super::common::clean_project;
+use super::common::or_exit;
 use super::common::target::TargetArgs;
-use super::common::{clean_project, said_no};
 use super::out::{self, note};
 use super::{Exit, Global, Output};
 use flowctl::build::record::BuildRecord;
 use flowctl_aws::diff::{self, Action, Changes, Kind};
 use flowctl_aws::model::{self, Observed};
-use flowctl_aws::observe;
 use serde_json::{json, Value};
 
 #[derive(Debug, clap::Args)]
@@ -19,19 +19,10 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    let project = match clean_project(global)? {
-        Ok(project) => project,
-        Err(exit) => return Ok(exit),
-    };
+    let project = or_exit!(clean_project(global));
     let connection = args.target.connect(&project)?;
     let name = project.manifest.project.clone();
-    let observed = match connection
-        .runtime
-        .block_on(observe::observe(&connection.clients, &name))
-    {
-        Ok(observed) => observed,
-        Err(err) => return said_no(global, &err.to_string()),
-    };
+    let observed = or_exit!(connection.observe(global, &name));
     let out_dir = flowctl::build::out_dir(&flowctl::build::target_dir(&project.root), &name);
     let local = match BuildRecord::read(&out_dir) {
         Some(record) => Some(model::desired(

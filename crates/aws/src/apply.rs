@@ -23,7 +23,7 @@ pub struct Done<'a> {
     pub elapsed: Duration,
 }
 
-/// What applying a plan did.
+/// What applying the changes did.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub done: Vec<(Step, Duration)>,
@@ -51,17 +51,17 @@ fn phase(step: &Step) -> usize {
     }
 }
 
-/// Applies the mutating steps of `plan`, at most `concurrency` at a time.
+/// Applies the mutating steps of `changes`, at most `concurrency` at a time.
 pub async fn apply(
     clients: &Clients,
     desired: &Desired,
-    plan: &Changes,
+    changes: &Changes,
     concurrency: usize,
     progress: &(dyn Fn(Done<'_>) + Send + Sync),
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let mut phases: Vec<Vec<&Step>> = vec![Vec::new(); 7];
-    for step in plan.mutations() {
+    for step in changes.mutations() {
         phases[phase(step)].push(step);
     }
     for steps in phases {

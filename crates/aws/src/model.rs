@@ -1,6 +1,6 @@
 //! The state of a deployment as plain data: what the project wants ([`Desired`], from
 //! `build.json` and the manifest) and what the account holds ([`Observed`], read through the
-//! SDK). `plan` compares the two; nothing here talks to AWS.
+//! SDK). `diff` compares the two; nothing here talks to AWS.
 
 use crate::record::BuildRecord;
 use flowctl_lang::asl;

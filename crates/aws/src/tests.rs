@@ -1,4 +1,4 @@
-//! `plan` on hand-made desired and observed states: what a first deploy, a no-op redeploy,
+//! `diff` on hand-made desired and observed states: what a first deploy, a no-op redeploy,
 //! a changed function, a drifted definition, `--prune` and `destroy` produce.
 
 use super::diff::{self, Action, Field, Kind};

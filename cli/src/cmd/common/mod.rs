@@ -7,6 +7,18 @@ pub mod build;
 pub mod changes;
 pub mod target;
 
+/// The value of a step that may have ended the command already: `Ok(Err(exit))` (its
+/// diagnostics or refusal printed) returns that exit from the command; `Err` propagates.
+macro_rules! or_exit {
+    ($step:expr) => {
+        match $step? {
+            Ok(value) => value,
+            Err(exit) => return Ok(exit),
+        }
+    };
+}
+pub(crate) use or_exit;
+
 use super::out::{self, note};
 use super::{DiagnosticsFound, Exit, Global, Output};
 use anyhow::{bail, Context};

@@ -1,11 +1,13 @@
 //! Where the AWS commands (`deploy`, `status`, `destroy`, `invoke --target`) go: the target
 //! options, flattened into each command's `Args`, and the connection made from them.
 
+use super::said_no;
+use crate::cmd::{Exit, Global};
 use anyhow::Context;
 use flowctl::project::Project;
 use flowctl_aws::config::{ConfigError, Target, LOCALSTACK_ENDPOINT};
-use flowctl_aws::model::Account;
-use flowctl_aws::Clients;
+use flowctl_aws::model::{Account, Observed};
+use flowctl_aws::{observe, Clients};
 
 /// Where to deploy: the standard AWS configuration chain, overridden by these.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,6 +31,24 @@ pub struct Connection {
     pub runtime: tokio::runtime::Runtime,
     pub clients: Clients,
     pub account: Account,
+}
+
+impl Connection {
+    /// What the account holds for `project` (found by its tag); `Err(exit)` when AWS refused
+    /// to list it (the reason printed).
+    pub fn observe(
+        &self,
+        global: &Global,
+        project: &str,
+    ) -> anyhow::Result<Result<Observed, Exit>> {
+        match self
+            .runtime
+            .block_on(observe::observe(&self.clients, project))
+        {
+            Ok(observed) => Ok(Ok(observed)),
+            Err(err) => said_no(global, &err.to_string()).map(Err),
+        }
+    }
 }
 
 impl TargetArgs {
