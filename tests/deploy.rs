@@ -142,14 +142,21 @@ logs = boto3.client("logs", **kw)
 out["log_groups"] = [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/vendedlogs/states/" + job["project"] + "-")["logGroups"]]
 print(json.dumps(out))
 "#;
+    boto3(
+        SCRIPT,
+        &json!({ "endpoint": moto.endpoint, "region": REGION, "project": project }),
+    )
+}
+
+/// Runs a boto3 `script` against moto with `job` on its stdin; its stdout as JSON.
+fn boto3(script: &str, job: &Value) -> Value {
     let mut child = Command::new(python())
-        .args(["-c", SCRIPT])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the test Python runs");
-    let job = json!({ "endpoint": moto.endpoint, "region": REGION, "project": project });
     child
         .stdin
         .take()
@@ -159,10 +166,25 @@ print(json.dumps(out))
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "boto3 could not read moto: {}",
+        "boto3 against moto failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Changes a deployed function's timeout behind flowctl's back, as
+/// `aws lambda update-function-configuration --timeout` would.
+fn change_timeout(moto: &Moto, function: &str, seconds: u32) {
+    const SCRIPT: &str = r#"
+import json, sys
+import boto3
+job = json.load(sys.stdin)
+lam = boto3.client("lambda", endpoint_url=job["endpoint"], region_name=job["region"], aws_access_key_id="testing", aws_secret_access_key="testing")
+answer = lam.update_function_configuration(FunctionName=job["function"], Timeout=job["seconds"])
+print(json.dumps({"timeout": answer["Timeout"]}))
+"#;
+    let job = json!({ "endpoint": moto.endpoint, "region": REGION, "function": function, "seconds": seconds });
+    assert_eq!(boto3(SCRIPT, &job)["timeout"], seconds);
 }
 
 fn assert_nothing_tagged(state: &Value) {
@@ -357,6 +379,35 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     assert_eq!(stdout_json(&again)["summary"]["unchanged"], 6);
     let status = stdout_json(&ok(flowctl(&dir, at, &["--output", "json", "status"])));
     assert_eq!(status["in_sync"], true, "{status:#}");
+
+    // CI asks "is it deployed as built?": yes, and a deploy would change nothing.
+    ok(flowctl(&dir, at, &["status", "--exit-code"]));
+    ok(flowctl(&dir, at, &["deploy", "--dry-run", "--exit-code"]));
+    // A function's timeout changed behind flowctl's back: drift, which fails CI and names it.
+    let reservations = format!("{project}-reservations");
+    change_timeout(moto, &reservations, 29);
+    let drifted = flowctl(&dir, at, &["status", "--exit-code"]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", show(&drifted));
+    let line = String::from_utf8_lossy(&drifted.stdout)
+        .lines()
+        .find(|l| l.contains(&reservations))
+        .map(str::to_string);
+    assert!(
+        line.as_deref()
+            .is_some_and(|l| l.contains("drift") && l.contains("configuration")),
+        "{}",
+        show(&drifted)
+    );
+    let would = flowctl(&dir, at, &["deploy", "--dry-run", "--exit-code"]);
+    assert_eq!(would.status.code(), Some(1), "{}", show(&would));
+    // The next deploy puts it back, and CI is satisfied again.
+    ok(flowctl(&dir, at, &["deploy"]));
+    assert_eq!(
+        deployed(moto, project)["functions"][&reservations]["timeout"],
+        10
+    );
+    ok(flowctl(&dir, at, &["status", "--exit-code"]));
+    proxy.take();
 
     // Remote invocation. moto's Lambda echoes its payload: Reprice's calls go to the shared
     // unit, so each answer is the echo of its envelope.

@@ -496,3 +496,16 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
+
+/// An error says each cause once: the OS error is not repeated after the message that holds it.
+#[test]
+fn an_unreadable_manifest_names_the_os_error_once() {
+    let out = flowctl(&["check", "-m", "/nonexistent/flowctl.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot read /nonexistent/flowctl.yaml"),
+        "{err}"
+    );
+    assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
+}

@@ -22,6 +22,10 @@ pub struct Args {
     /// Print the changes (creates, updates, deletes, unchanged) and make none
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: exit 1 when the deploy would change anything, 0 when the target is up
+    /// to date (CI: "is production what we built?")
+    #[arg(long, requires = "dry_run")]
+    pub exit_code: bool,
     /// Delete resources tagged for the project that the manifest no longer has
     #[arg(long)]
     pub prune: bool,
@@ -71,7 +75,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 note!("{}", changes::summary_line(&changes));
             }
         }
-        return Ok(Exit::Success);
+        let would_change = changes.mutations().next().is_some();
+        return Ok(if args.exit_code && would_change {
+            Exit::Failure
+        } else {
+            Exit::Success
+        });
     }
 
     let total = changes.mutations().count();

@@ -134,7 +134,7 @@ pub fn main() -> ExitCode {
         Ok(Exit::Failure) => ExitCode::from(1),
         Err(err) if err.downcast_ref::<out::ClosedPipe>().is_some() => ExitCode::SUCCESS,
         Err(err) => {
-            out::note!("error: {err:#}");
+            out::note!("error: {}", out::error_chain(&err));
             let said_no = err.downcast_ref::<DiagnosticsFound>().is_some();
             ExitCode::from(if said_no { 1 } else { 2 })
         }

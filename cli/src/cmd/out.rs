@@ -45,6 +45,24 @@ pub fn stderr(args: fmt::Arguments<'_>) {
     let _ = io::stderr().lock().write_fmt(args);
 }
 
+/// An error and its causes, each said once: `cannot read x: No such file or directory (os
+/// error 2)`. Many errors already include their source in their own message (thiserror's
+/// `{source}`); a cause whose text is already there is not repeated.
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if message.is_empty() || text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
 /// `eprintln!` that cannot panic: one line on stderr.
 macro_rules! note {
     () => { $crate::cmd::out::stderr(format_args!("\n")) };
@@ -57,3 +75,27 @@ macro_rules! note_raw {
 }
 
 pub(crate) use {note, note_raw};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let inner = format!("cannot read /nonexistent: {io}");
+        let error = anyhow::Error::new(io).context(inner);
+        assert_eq!(
+            error_chain(&error),
+            "cannot read /nonexistent: entity not found"
+        );
+        let layered = anyhow::anyhow!("connection refused")
+            .context("the endpoint does not answer")
+            .context("cannot deploy");
+        assert_eq!(
+            error_chain(&layered),
+            "cannot deploy: the endpoint does not answer: connection refused"
+        );
+    }
+}

@@ -7,6 +7,7 @@ use super::common::or_exit;
 use super::common::target::TargetArgs;
 use super::out::{self, note};
 use super::{Exit, Global, Output};
+use anyhow::bail;
 use flowctl::build::record::BuildRecord;
 use flowctl_aws::diff::{self, Action, Changes, Kind};
 use flowctl_aws::model::{self, Observed};
@@ -16,6 +17,10 @@ use serde_json::{json, Value};
 pub struct Args {
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Exit 1 when anything is not in sync with the local build (drift, not deployed,
+    /// orphaned), 0 when all is; for CI ("is it deployed as built?")
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
@@ -33,7 +38,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         )?),
         None => None,
     };
+    if args.exit_code && local.is_none() {
+        bail!(
+            "--exit-code compares with the local build, and there is none in {}: run `flowctl build` first",
+            out_dir.display()
+        );
+    }
     let changes = local.as_ref().map(|d| diff::compare(d, &observed, false));
+    let in_sync = changes
+        .as_ref()
+        .map(|c| c.is_noop() && c.count(Action::Orphaned) == 0);
     let resources = rows(&observed, local.as_ref(), changes.as_ref());
     let target = args.target.label(&connection.account);
     match global.output {
@@ -41,7 +55,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             "project": name,
             "target": target,
             "build": local.is_some(),
-            "in_sync": changes.as_ref().map(|p| p.is_noop() && p.count(Action::Orphaned) == 0),
+            "in_sync": in_sync,
             "resources": resources,
         }))?,
         Output::Text => {
@@ -71,7 +85,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             }
         }
     }
-    Ok(Exit::Success)
+    Ok(match (args.exit_code, in_sync) {
+        (true, Some(false)) => Exit::Failure,
+        _ => Exit::Success,
+    })
 }
 
 /// One row per resource deployed or wanted: `status` is `in_sync`, `drift` (with the
