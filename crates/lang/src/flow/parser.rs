@@ -53,12 +53,23 @@ pub fn parse(src: &str) -> (Option<FlowFile>, Vec<Diagnostic>) {
         toks,
         pos: 0,
         diagnostics: Vec::new(),
+        depth: 0,
+        stmt_start: 0,
     };
     let flow = parser.file();
     diagnostics.append(&mut parser.diagnostics);
     diagnostics.sort_by_key(|d| d.span.start);
     (flow.map(|flow| FlowFile { flow, comments }), diagnostics)
 }
+
+/// How deep blocks, conditions and values may nest in a flow, together. Step Functions
+/// publishes no depth limit of its own, but every level here becomes at least one level of
+/// the compiled JSON, and the JSON readers a document meets — flowctl's engine and
+/// `invoke --asl` (serde_json), most tools — stop at 128 levels. Half of that leaves room for
+/// the document's own structure (`States`, `Branches`, `Parameters`…), keeps every later stage
+/// (checker, codegen, `fmt`, `graph`) far from the stack's end in any build profile, and is
+/// still several times deeper than any flow written by hand.
+pub const MAX_NESTING: usize = 64;
 
 /// Marks a failed production; its diagnostic is already recorded.
 struct Failed;
@@ -69,6 +80,10 @@ struct Parser<'a> {
     toks: Vec<Token>,
     pos: usize,
     diagnostics: Vec<Diagnostic>,
+    /// Blocks, conditions and values open around the current token.
+    depth: usize,
+    /// Where the statement being parsed starts (for skipping past one nested too deeply).
+    stmt_start: usize,
 }
 
 impl Parser<'_> {
@@ -120,6 +135,47 @@ impl Parser<'_> {
         }
         let gap = self.prev_span().end as usize..self.span().start as usize;
         self.src.get(gap).is_some_and(|s| s.contains('\n'))
+    }
+
+    /// Runs `production` one level deeper; past [`MAX_NESTING`] it is an error (F019) instead,
+    /// so no input can exhaust the stack.
+    fn nested<T>(&mut self, production: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_NESTING {
+            let span = self.span();
+            self.skip_past_nesting();
+            return Err(self.error(
+                Diagnostic::error("F019", "nested too deeply", span)
+                    .text(format!(
+                        "blocks, conditions and values may nest {MAX_NESTING} levels deep, together; this one opens level {}",
+                        self.depth + 1
+                    ))
+                    .hint("bind the inner part to a variable first, or split the flow into smaller flows"),
+            ));
+        }
+        self.depth += 1;
+        let result = production(self);
+        self.depth -= 1;
+        result
+    }
+
+    /// Skips to where the brackets the current statement opened are all closed again, so that
+    /// recovery after F019 goes on after the too-deep part instead of inside it.
+    fn skip_past_nesting(&mut self) {
+        let mut open = self.toks[self.stmt_start.min(self.pos)..self.pos]
+            .iter()
+            .fold(0usize, |open, token| match token.tok {
+                Tok::LBrace | Tok::LParen | Tok::LBracket => open + 1,
+                Tok::RBrace | Tok::RParen | Tok::RBracket => open.saturating_sub(1),
+                _ => open,
+            });
+        while open > 0 && !self.at(&Tok::Eof) {
+            match self.peek() {
+                Tok::LBrace | Tok::LParen | Tok::LBracket => open += 1,
+                Tok::RBrace | Tok::RParen | Tok::RBracket => open -= 1,
+                _ => {}
+            }
+            self.bump();
+        }
     }
 
     fn error(&mut self, diagnostic: Diagnostic) -> Failed {
@@ -233,6 +289,10 @@ impl Parser<'_> {
     }
 
     fn block(&mut self) -> PResult<Block> {
+        self.nested(Self::block_inner)
+    }
+
+    fn block_inner(&mut self) -> PResult<Block> {
         let open = self.expect(Tok::LBrace, "a block starts with `{`")?;
         let mut stmts = Vec::new();
         loop {
@@ -250,7 +310,10 @@ impl Parser<'_> {
                 _ => {}
             }
             let first = self.pos;
-            match self.stmt() {
+            let outer = std::mem::replace(&mut self.stmt_start, first);
+            let parsed = self.stmt();
+            self.stmt_start = outer;
+            match parsed {
                 Ok(stmt) => {
                     stmts.push(stmt);
                     if !self.at(&Tok::RBrace) && !self.at(&Tok::Eof) && !self.at_line_start() {
@@ -704,6 +767,10 @@ impl Parser<'_> {
     // ---- predicates ------------------------------------------------------------------
 
     fn pred(&mut self) -> PResult<Pred> {
+        self.nested(Self::pred_inner)
+    }
+
+    fn pred_inner(&mut self) -> PResult<Pred> {
         let head = match self.peek().clone() {
             Tok::Ident(name) if *self.peek_at(1) == Tok::LParen => Ident {
                 name,
@@ -810,6 +877,10 @@ impl Parser<'_> {
     // ---- expressions -----------------------------------------------------------------
 
     fn expr(&mut self) -> PResult<Expr> {
+        self.nested(Self::expr_inner)
+    }
+
+    fn expr_inner(&mut self) -> PResult<Expr> {
         let start = self.span();
         let kind = match self.peek().clone() {
             Tok::Str(value) => {
