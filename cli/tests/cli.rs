@@ -509,3 +509,37 @@ fn an_unreadable_manifest_names_the_os_error_once() {
     );
     assert_eq!(err.matches("(os error 2)").count(), 1, "{err}");
 }
+
+/// Hostile nesting ends in a located diagnostic (exit 1) or a clear refusal (exit 2), never a
+/// stack overflow: the two regression flows of `cases/` through the binary, and a document
+/// 5,000 levels deep given to `invoke --asl`.
+#[test]
+fn deep_nesting_is_refused_with_a_reason_not_a_crash() {
+    for case in [
+        "flow-condition-nested-10000-deep.flow",
+        "flow-argument-nested-100000-deep.flow",
+    ] {
+        let flow = std::fs::read_to_string(repo().join("cli/tests/cases").join(case)).unwrap();
+        let dir = project(&flow.replace("ReserveAvailability", "Reserve"));
+        let out = flowctl_in(dir.path(), &["check"]);
+        assert_eq!(out.status.code(), Some(1), "{case}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("error[F019]: nested too deeply"), "{case}: {err}");
+        assert!(err.contains("flows/main.flow:66:1"), "{case}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep.asl.json");
+    let value = format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000));
+    std::fs::write(
+        &deep,
+        format!(r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Pass", "Result": {value}, "End": true}}}}}}"#),
+    )
+    .unwrap();
+    let out = flowctl(&["invoke", "--asl", deep.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nests more than 128 levels deep"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -65,12 +65,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let doc: Value = serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "{} is not JSON; a state machine document is a JSON object",
-                    path.display()
-                )
-            })?;
+            let doc: Value = match serde_json::from_str(&text) {
+                Ok(doc) => doc,
+                // serde_json stops at 128 levels; say so rather than "not JSON".
+                Err(e) if e.to_string().starts_with("recursion limit exceeded") => bail!(
+                    "{} nests more than 128 levels deep (at line {}, column {}), deeper than the JSON reader goes; no state machine needs that: flatten the value",
+                    path.display(),
+                    e.line(),
+                    e.column()
+                ),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "{} is not JSON; a state machine document is a JSON object",
+                        path.display()
+                    )))
+                }
+            };
             let invoker = binaries
                 .iter()
                 .fold(LocalProcesses::new(), |inv, (name, binary)| {

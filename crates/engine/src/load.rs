@@ -31,7 +31,38 @@ fn unsupported(field: &str) -> Option<&'static str> {
     })
 }
 
+/// The deepest document `load` takes: what serde_json, and so `invoke --asl`, reads from text.
+/// A document built in memory can be deeper; the loader's recursion must not meet it.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// How deep `value` nests (a scalar is 0), measured without recursion; stops counting past
+/// `limit`.
+fn depth(value: &Value, limit: usize) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, at)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(fields) => Box::new(fields.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(at + 1);
+        if deepest > limit {
+            return deepest;
+        }
+        stack.extend(children.map(|child| (child, at + 1)));
+    }
+    deepest
+}
+
 pub(crate) fn load(doc: &Value) -> Result<StateMachine, Vec<AslError>> {
+    if depth(doc, MAX_DEPTH) > MAX_DEPTH {
+        return Err(vec![AslError::new(
+            None,
+            "",
+            format!("the document nests more than {MAX_DEPTH} levels deep, deeper than a document read from JSON text can be (serde_json stops there); flatten it"),
+        )]);
+    }
     let mut loader = Loader {
         errors: Vec::new(),
         saw_context: false,
@@ -1171,6 +1202,7 @@ impl Loader {
                             Some(Text::Intrinsic(Box::new(call)))
                         }
                         Err(e) => {
+                            let text = super::template::shortened(text.to_string());
                             self.err(sp, dynamic, format!("intrinsic function `{text}`: {e}"));
                             None
                         }

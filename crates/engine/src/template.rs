@@ -60,8 +60,12 @@ pub(crate) fn runtime(cause: impl Into<String>) -> TaskError {
 
 /// JSON text of a value for an error message, shortened so a large payload cannot flood it.
 pub(crate) fn preview(v: &Value) -> String {
+    shortened(v.to_string())
+}
+
+/// `text` cut at 1,000 bytes (with `…`), for quoting the user's input in an error message.
+pub(crate) fn shortened(mut text: String) -> String {
     const MAX: usize = 1000;
-    let mut text = v.to_string();
     if text.len() > MAX {
         let mut cut = MAX;
         while !text.is_char_boundary(cut) {
@@ -222,7 +226,10 @@ impl Template {
             })
         } else if text.starts_with("States.") {
             let call = Intrinsic::parse(text)
-                .map_err(|e| format!("`{key}`: intrinsic function `{text}`: {e}"))?;
+                .map_err(|e| {
+                    let text = shortened(text.to_string());
+                    format!("`{key}`: intrinsic function `{text}`: {e}")
+                })?;
             Ok(Template::Intrinsic(Box::new(call)))
         } else {
             Err(format!("`{key}` is `{text}`, which is neither a path (`$…`, `$$…`) nor an intrinsic function (`States.…`)"))
