@@ -2,8 +2,8 @@
 //! `cli/tests/fuzz_corpus.rs` replays their seed corpora through exactly the same calls on
 //! every `cargo test`. Each function takes any bytes and must never panic.
 
-/// The flow pipeline: parse any text, check whatever parses, and for a flow that checks,
-/// plan it, compile it unfused and fused, and walk the documents' paths.
+/// The flow pipeline: parse any text, format it and draw it, check whatever parses, and for
+/// a flow that checks, plan it, compile it unfused and fused, and walk the documents' routes.
 pub fn flow(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -12,6 +12,9 @@ pub fn flow(data: &[u8]) {
     let Some(file) = file else {
         return;
     };
+    let _ = crate::flow::fmt::format(text);
+    let _ = crate::flow::graph::mermaid(&file.flow);
+    let _ = crate::flow::graph::dot(&file.flow);
     let known = crate::flow::KnownFunctions::new("demo", ["A", "B"]);
     let (ir, _) = crate::flow::check(&file, &known);
     let Some(ir) = ir else {
