@@ -1,5 +1,5 @@
 //! Benchmark: lex + parse + check of a generated 5,000-line flow (the front-end's hot path for
-//! `flowctl check`). Run: `cargo bench -p flowctl --bench front_end`. Figures in BENCHMARKS.md.
+//! `flowctl check`). Run: `cargo bench -p flowctl-lang --bench front_end`. Figures in BENCHMARKS.md.
 
 #[path = "generated_flow.rs"]
 mod generated_flow;
