@@ -74,6 +74,42 @@ fn flowctl(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
         .expect("flowctl runs")
 }
 
+/// Runs `flowctl` as [`flowctl`] does, but on a pseudo-terminal (its stdout and stderr both),
+/// as someone at a terminal sees it: the exit code and every byte it wrote there.
+fn flowctl_on_a_terminal(dir: &Path, endpoint: &str, args: &[&str]) -> (i32, String) {
+    const SCRIPT: &str = r#"
+import json, os, pty, sys
+job = json.load(sys.stdin)
+env = {k: v for k, v in os.environ.items() if k not in ("CARGO_BUILD_TARGET", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION")}
+env["CARGO_TARGET_DIR"] = job["target"]
+env["TERM"] = "xterm"
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(job["argv"][0], job["argv"], env)
+seen = b""
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    seen += data
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"code": os.waitstatus_to_exitcode(status), "seen": seen.decode("utf-8", "replace")}))
+"#;
+    let mut argv = vec![flowctl_bin().to_string_lossy().into_owned()];
+    argv.extend(["-m", dir.to_str().unwrap()].map(String::from));
+    argv.extend(args.iter().map(|a| a.to_string()));
+    argv.extend(["--localstack", "--endpoint-url", endpoint].map(String::from));
+    let job = json!({ "argv": argv, "target": target_dir() });
+    let answer = boto3(SCRIPT, &job);
+    (
+        answer["code"].as_i64().unwrap() as i32,
+        answer["seen"].as_str().unwrap().to_string(),
+    )
+}
+
 fn show(out: &Output) -> String {
     format!(
         "status {}\n--- stdout\n{}\n--- stderr\n{}",
@@ -355,10 +391,12 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     );
 
     let first = ok(flowctl(&dir, at, &["deploy"]));
+    // Not on a terminal: plain lines, one per step, and no terminal control codes.
+    let lines = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert!(lines.contains("[6/6]"), "{}", show(&first));
     assert!(
-        String::from_utf8_lossy(&first.stderr).contains("[6/6]"),
-        "{}",
-        show(&first)
+        !lines.contains('\x1b') && !lines.contains('\r'),
+        "{lines:?}"
     );
     assert_booking_deployed(
         &deployed(moto, project),
@@ -400,8 +438,20 @@ fn booking_deploys_redeploys_without_writes_updates_one_function_prunes_and_is_d
     );
     let would = flowctl(&dir, at, &["deploy", "--dry-run", "--exit-code"]);
     assert_eq!(would.status.code(), Some(1), "{}", show(&would));
-    // The next deploy puts it back, and CI is satisfied again.
-    ok(flowctl(&dir, at, &["deploy"]));
+    // The next deploy puts it back, and CI is satisfied again. At a terminal it draws a live
+    // bar saying what it is doing; each finished step still gets its line.
+    let (code, seen) = flowctl_on_a_terminal(&dir, at, &["deploy"]);
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("\x1b["), "no live bar drawn: {seen:?}");
+    assert!(
+        seen.contains(&format!("updating function {reservations}"))
+            || seen.contains(&format!("waiting for {reservations}")),
+        "the bar does not say what it waits for: {seen:?}"
+    );
+    assert!(
+        seen.contains(&format!("[1/1] updated function {reservations}")),
+        "{seen:?}"
+    );
     assert_eq!(
         deployed(moto, project)["functions"][&reservations]["timeout"],
         10

@@ -524,7 +524,10 @@ fn deep_nesting_is_refused_with_a_reason_not_a_crash() {
         let out = flowctl_in(dir.path(), &["check"]);
         assert_eq!(out.status.code(), Some(1), "{case}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("error[F019]: nested too deeply"), "{case}: {err}");
+        assert!(
+            err.contains("error[F019]: nested too deeply"),
+            "{case}: {err}"
+        );
         assert!(err.contains("flows/main.flow:66:1"), "{case}: {err}");
     }
     let dir = tempfile::tempdir().unwrap();

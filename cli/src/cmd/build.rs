@@ -58,12 +58,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .arch
         .map(Architecture::from)
         .unwrap_or(project.manifest.deploy.architecture);
-    let built = or_exit!(build_project(
-        global,
-        project,
-        architecture,
-        global.output == Output::Text
-    ));
+    let built = or_exit!(build_project(global, project, architecture));
     if global.output == Output::Json {
         let mut answer = json!({ "ok": true, "build_json": built.path });
         if let (Value::Object(answer), Value::Object(fields)) =

@@ -8,6 +8,7 @@ use super::common::or_exit;
 use super::common::target::TargetArgs;
 use super::common::{changes, clean_project};
 use super::out::{self, note};
+use super::progress::Progress;
 use super::{Exit, Global, Output};
 use anyhow::Context;
 use flowctl::build::record::BuildRecord;
@@ -44,7 +45,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     // The build, exactly as `flowctl build` does it (its progress goes to stderr).
     if !args.no_build {
         let architecture = project.manifest.deploy.architecture;
-        if let Err(exit) = build_project(global, &project, architecture, true)? {
+        if let Err(exit) = build_project(global, &project, architecture)? {
             return Ok(exit);
         }
     }
@@ -110,13 +111,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             );
         }
     }
-    let progress = changes::progress(global, total);
+    let progress = Progress::bar(global, total);
+    let report = changes::reporter(&progress);
     let outcome = connection.runtime.block_on(apply::apply(
         clients,
         &desired,
         &changes,
         args.concurrency,
-        &progress,
+        &report,
     ));
+    progress.finish();
     changes::report(global, &changes, &outcome, json!({ "target": target }))
 }

@@ -5,6 +5,7 @@ use super::common::or_exit;
 use super::common::target::TargetArgs;
 use super::common::{changes, clean_project};
 use super::out::{self, note};
+use super::progress::Progress;
 use super::{Exit, Global, Output};
 use flowctl_aws::model::Desired;
 use flowctl_aws::{apply, diff};
@@ -52,13 +53,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         functions: Vec::new(),
         machines: Vec::new(),
     };
-    let progress = changes::progress(global, changes.steps.len());
+    let progress = Progress::bar(global, changes.steps.len());
+    let report = changes::reporter(&progress);
     let outcome = connection.runtime.block_on(apply::apply(
         &connection.clients,
         &desired,
         &changes,
         8,
-        &progress,
+        &report,
     ));
+    progress.finish();
     changes::report(global, &changes, &outcome, json!({ "target": target }))
 }

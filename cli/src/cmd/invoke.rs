@@ -5,6 +5,7 @@ use super::common::or_exit;
 use super::common::target::TargetArgs;
 use super::common::{clean_project, compile_options, fail, find_flow, flow_report, said_no};
 use super::out::{self, note, note_raw};
+use super::progress::Progress;
 use super::{Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::local::{LocalProcesses, UnitConfig};
@@ -367,22 +368,14 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .name
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let spinner =
-        std::io::IsTerminal::is_terminal(&std::io::stderr()) && global.output == Output::Text;
-    let tick = |elapsed: Duration| {
-        if spinner {
-            let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-            let frame = frames[(elapsed.as_millis() / 100) as usize % frames.len()];
-            note_raw!(
-                "\r{frame} {machine}: running for {:.1} s",
-                elapsed.as_secs_f64()
-            );
-        }
-    };
+    let progress = Progress::spinner(
+        global,
+        format!("waiting for execution {name} of {machine} to finish"),
+    );
     let result = connection.runtime.block_on(async {
         match entry.entry.kind {
             FlowKind::Standard => {
-                aws_invoke::run_standard(&connection.clients, &arn, &name, &input, &tick).await
+                aws_invoke::run_standard(&connection.clients, &arn, &name, &input).await
             }
             FlowKind::Express => {
                 let custom = target_args.is_custom_endpoint();
@@ -390,9 +383,7 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
             }
         }
     });
-    if spinner {
-        note_raw!("\r\x1b[2K");
-    }
+    progress.finish();
     let execution = match result {
         Ok(execution) => execution,
         Err(err) if err.code.as_deref() == Some("StateMachineDoesNotExist") => {

@@ -20,6 +20,7 @@ mod invoke;
 mod new;
 mod out;
 mod plan;
+mod progress;
 mod schema;
 mod status;
 

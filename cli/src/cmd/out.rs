@@ -79,7 +79,6 @@ pub(crate) use {note, note_raw};
 #[cfg(test)]
 mod tests {
     use super::*;
-    use anyhow::Context as _;
 
     #[test]
     fn each_cause_is_said_once() {

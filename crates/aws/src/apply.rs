@@ -16,6 +16,18 @@ use std::time::{Duration, Instant};
 const PROPAGATION_DEADLINE: Duration = Duration::from_secs(120);
 const SETTLE_DEADLINE: Duration = Duration::from_secs(300);
 
+/// What `apply` reports as it goes, for the progress display.
+pub enum Event<'a> {
+    /// A step is at work; `doing` says on what, in words (`creating function shop-Reserve`,
+    /// `waiting for shop-Reserve to become Active`).
+    Working { step: &'a Step, doing: String },
+    /// A step finished, successfully or not.
+    Done(Done<'a>),
+}
+
+/// Tells the progress display what a step is doing now.
+type Report<'r> = &'r (dyn Fn(String) + Send + Sync);
+
 /// A step finished (successfully or not), for the progress display.
 pub struct Done<'a> {
     pub step: &'a Step,
@@ -57,7 +69,7 @@ pub async fn apply(
     desired: &Desired,
     changes: &Changes,
     concurrency: usize,
-    progress: &(dyn Fn(Done<'_>) + Send + Sync),
+    progress: &(dyn Fn(Event<'_>) + Send + Sync),
 ) -> Outcome {
     let mut outcome = Outcome::default();
     let mut phases: Vec<Vec<&Step>> = vec![Vec::new(); 7];
@@ -73,13 +85,20 @@ pub async fn apply(
             futures_util::stream::iter(steps)
                 .map(|step| async move {
                     let started = Instant::now();
-                    let result = run_step(clients, desired, step).await;
+                    let report = |doing: String| progress(Event::Working { step, doing });
+                    report(format!(
+                        "{} {} {}",
+                        step.action.doing(),
+                        step.kind.as_str(),
+                        step.name
+                    ));
+                    let result = run_step(clients, desired, step, &report).await;
                     let elapsed = started.elapsed();
-                    progress(Done {
+                    progress(Event::Done(Done {
                         step,
                         result: result.as_ref().map(|_| ()),
                         elapsed,
-                    });
+                    }));
                     (step, result, elapsed)
                 })
                 .buffer_unordered(concurrency.max(1))
@@ -95,7 +114,12 @@ pub async fn apply(
     outcome
 }
 
-async fn run_step(clients: &Clients, desired: &Desired, step: &Step) -> Result<(), CallError> {
+async fn run_step(
+    clients: &Clients,
+    desired: &Desired,
+    step: &Step,
+    report: Report<'_>,
+) -> Result<(), CallError> {
     let missing = || {
         CallError::other(
             format!("{} {}", step.kind.as_str(), step.name),
@@ -143,7 +167,7 @@ async fn run_step(clients: &Clients, desired: &Desired, step: &Step) -> Result<(
                 .iter()
                 .find(|f| f.name == step.name)
                 .ok_or_else(missing)?;
-            put_function(clients, function, action, &step.changes).await
+            put_function(clients, function, action, &step.changes, report).await
         }
         (Kind::StateMachine, Action::Delete) => {
             delete_machine(
@@ -355,6 +379,7 @@ async fn put_function(
     function: &FunctionSpec,
     action: Action,
     changes: &[Field],
+    report: Report<'_>,
 ) -> Result<(), CallError> {
     use aws_sdk_lambda::types::{Architecture, FunctionCode, Runtime};
     let resource = format!("function {}", function.name);
@@ -381,7 +406,7 @@ async fn put_function(
         })
         .await;
         match created {
-            Ok(_) => return wait_settled(clients, function).await,
+            Ok(_) => return wait_settled(clients, function, report).await,
             // Made by a run that was stopped before it finished: bring it up to date.
             Err(err) if err.code.as_deref() == Some("ResourceConflictException") => {
                 changes = vec![Field::Code, Field::Configuration, Field::Tags];
@@ -389,7 +414,7 @@ async fn put_function(
             Err(err) => return Err(err),
         }
     }
-    wait_settled(clients, function).await?;
+    wait_settled(clients, function, report).await?;
     if changes.contains(&Field::Code) {
         let zip = read_zip(function)?;
         lambda
@@ -400,7 +425,7 @@ async fn put_function(
             .send()
             .await
             .map_err(|e| CallError::new(resource.clone(), "UpdateFunctionCode", &e))?;
-        wait_settled(clients, function).await?;
+        wait_settled(clients, function, report).await?;
     }
     if changes.contains(&Field::Configuration) {
         retrying(PROPAGATION_DEADLINE, role_not_ready, || async {
@@ -418,7 +443,7 @@ async fn put_function(
                 .map_err(|e| CallError::new(resource.clone(), "UpdateFunctionConfiguration", &e))
         })
         .await?;
-        wait_settled(clients, function).await?;
+        wait_settled(clients, function, report).await?;
     }
     if changes.contains(&Field::Tags) {
         lambda
@@ -434,7 +459,11 @@ async fn put_function(
 
 /// Waits until the function is `Active` and its last update `Successful` (Lambda refuses
 /// changes while one is in progress); a `Failed` state is the error, with Lambda's reason.
-async fn wait_settled(clients: &Clients, function: &FunctionSpec) -> Result<(), CallError> {
+async fn wait_settled(
+    clients: &Clients,
+    function: &FunctionSpec,
+    report: Report<'_>,
+) -> Result<(), CallError> {
     use aws_sdk_lambda::types::{LastUpdateStatus, State};
     let resource = format!("function {}", function.name);
     let started = Instant::now();
@@ -476,6 +505,11 @@ async fn wait_settled(clients: &Clients, function: &FunctionSpec) -> Result<(), 
         if active && updated {
             return Ok(());
         }
+        report(if active {
+            format!("waiting for {}'s update to finish", function.name)
+        } else {
+            format!("waiting for {} to become Active", function.name)
+        });
         if started.elapsed() > SETTLE_DEADLINE {
             return Err(CallError::other(
                 resource,

@@ -51,6 +51,18 @@ impl Action {
         }
     }
 
+    /// The action under way, for a progress display: `creating`, `deleting`…
+    pub fn doing(self) -> &'static str {
+        match self {
+            Action::Create => "creating",
+            Action::Update => "updating",
+            Action::Replace => "replacing",
+            Action::Delete => "deleting",
+            Action::Unchanged => "checking",
+            Action::Orphaned => "keeping",
+        }
+    }
+
     /// Whether applying it changes the account.
     pub fn mutates(self) -> bool {
         matches!(

@@ -8,7 +8,7 @@ use aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut;
 use aws_sdk_sfn::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_sfn::error::BoxError;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How a remote execution ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,14 +59,12 @@ impl Intercept for NoHostPrefix {
     }
 }
 
-/// Runs a standard state machine: starts execution `name` and polls it until it ends,
-/// calling `tick` on each poll (for a spinner).
+/// Runs a standard state machine: starts execution `name` and polls it until it ends.
 pub async fn run_standard(
     clients: &Clients,
     machine_arn: &str,
     name: &str,
     input: &Value,
-    tick: &(dyn Fn(Duration) + Sync),
 ) -> Result<RemoteExecution, CallError> {
     let resource = format!("state machine {machine_arn}");
     let started = clients
@@ -79,7 +77,6 @@ pub async fn run_standard(
         .await
         .map_err(|e| CallError::new(resource.clone(), "StartExecution", &e))?;
     let arn = started.execution_arn().to_string();
-    let since = Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
         let described = clients
@@ -105,7 +102,6 @@ pub async fn run_standard(
             }
             return Ok(execution);
         }
-        tick(since.elapsed());
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(1));
     }

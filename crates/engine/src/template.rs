@@ -225,11 +225,10 @@ impl Template {
                 path,
             })
         } else if text.starts_with("States.") {
-            let call = Intrinsic::parse(text)
-                .map_err(|e| {
-                    let text = shortened(text.to_string());
-                    format!("`{key}`: intrinsic function `{text}`: {e}")
-                })?;
+            let call = Intrinsic::parse(text).map_err(|e| {
+                let text = shortened(text.to_string());
+                format!("`{key}`: intrinsic function `{text}`: {e}")
+            })?;
             Ok(Template::Intrinsic(Box::new(call)))
         } else {
             Err(format!("`{key}` is `{text}`, which is neither a path (`$…`, `$$…`) nor an intrinsic function (`States.…`)"))

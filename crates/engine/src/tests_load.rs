@@ -689,15 +689,20 @@ fn a_document_built_deeper_than_json_text_can_be_is_refused_not_recursed_into() 
     for _ in 0..1_000 {
         result = json!({ "a": result });
     }
-    let doc = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": result, "End": true}}});
+    let doc =
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": result, "End": true}}});
     let errors = errors(&doc);
     assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert!(errors[0].message.contains("more than 128 levels deep"), "{errors:#?}");
+    assert!(
+        errors[0].message.contains("more than 128 levels deep"),
+        "{errors:#?}"
+    );
     // 128 levels in all still load.
     let mut fits = json!(1);
     for _ in 0..(super::load::MAX_DEPTH - 5) {
         fits = json!({ "a": fits });
     }
-    let doc = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": fits, "End": true}}});
+    let doc =
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": fits, "End": true}}});
     assert!(load(&doc).is_ok());
 }

@@ -4,6 +4,7 @@
 
 use super::{compile_options, fail, flow_report, said_no};
 use crate::cmd::out::note;
+use crate::cmd::progress::Progress;
 use crate::cmd::{Color, Exit, Global};
 use anyhow::{bail, Context};
 use flowctl::build::record::{BuildRecord, FlowRecord};
@@ -27,13 +28,13 @@ pub struct Built {
     pub path: PathBuf,
 }
 
-/// Builds `project` for `architecture`; with `progress`, a line per unit and flow on stderr
-/// and a summary at the end. `Ok(Err(exit))`: diagnostics or a refused build were printed.
+/// Builds `project` for `architecture`, cargo's own output first, then a bar (or a line) per
+/// unit packaged and a line per flow written, and a summary, on stderr. `Ok(Err(exit))`:
+/// diagnostics or a refused build were printed.
 pub fn build_project(
     global: &Global,
     project: &Project,
     architecture: Architecture,
-    progress: bool,
 ) -> anyhow::Result<Result<Built, Exit>> {
     let flows = match compile_flows(project)? {
         Ok(flows) => flows,
@@ -46,11 +47,16 @@ pub fn build_project(
         out_dir: out_dir.clone(),
         color: cargo_color(global),
     };
-    let units = match build::build_units(project, &options, &mut |unit| {
-        if progress {
-            note!("{}", unit_line(&unit));
-        }
-    }) {
+    // The bar starts with the first unit packaged: while cargo runs, its output is the
+    // progress (a bar redrawn under it would garble both).
+    let total = project.plan().units.len();
+    let mut bar: Option<Progress> = None;
+    let built = build::build_units(project, &options, &mut |unit| {
+        bar.get_or_insert_with(|| Progress::bar(global, total))
+            .finished(&unit.record.name, unit_line(&unit));
+    });
+    drop(bar);
+    let units = match built {
         Ok(units) => units,
         Err(err) if err.is_environment() => return Err(err.into()),
         Err(err) => return said_no(global, &err.to_string()).map(Err),
@@ -58,10 +64,8 @@ pub fn build_project(
 
     let mut flow_records = Vec::new();
     for (flow, path, changed) in write_flows(project, &flows, &target)? {
-        if progress {
-            let what = if changed { "wrote" } else { "unchanged" };
-            note!("{what:>9} {} → {}", flow.name, path.display());
-        }
+        let what = if changed { "wrote" } else { "unchanged" };
+        note!("{what:>9} {} → {}", flow.name, path.display());
         let file = path.file_name().unwrap_or_default().to_string_lossy();
         flow_records.push(FlowRecord {
             name: flow.name.clone(),
@@ -79,15 +83,13 @@ pub fn build_project(
     };
     build::write_record(&out_dir, &record)?;
     let path = out_dir.join(build::record::FILE);
-    if progress {
-        note!(
-            "    built {} unit(s) and {} flow(s) for {} → {}",
-            record.units.len(),
-            record.flows.len(),
-            record.architecture,
-            path.display()
-        );
-    }
+    note!(
+        "    built {} unit(s) and {} flow(s) for {} → {}",
+        record.units.len(),
+        record.flows.len(),
+        record.architecture,
+        path.display()
+    );
     Ok(Ok(Built { record, path }))
 }
 

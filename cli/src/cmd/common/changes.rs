@@ -3,8 +3,9 @@
 //! counts per action, failures and skipped steps).
 
 use crate::cmd::out::{self, note};
+use crate::cmd::progress::Progress;
 use crate::cmd::{Exit, Global, Output};
-use flowctl_aws::apply::{Done, Outcome};
+use flowctl_aws::apply::{Event, Outcome};
 use flowctl_aws::diff::{Action, Changes, Step};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -100,29 +101,32 @@ fn past(step: &Step) -> &'static str {
     }
 }
 
-/// What `apply` calls as each step finishes: `[3/7] created function shop-Reserve (1.2 s)`
-/// on stderr, in text mode.
-pub fn progress(global: &Global, total: usize) -> impl Fn(Done<'_>) + Send + Sync {
-    let text = global.output == Output::Text;
+/// What `apply` calls as it goes: on a terminal, a bar saying what each step in flight is
+/// doing (`waiting for shop-Reserve to become Active`); otherwise a line per finished step,
+/// `[3/7] created function shop-Reserve (1.2 s)` (text output only). `progress` must live
+/// until `apply` returns; dropping it clears the bar.
+pub fn reporter(progress: &Progress) -> impl Fn(Event<'_>) + Send + Sync + '_ {
     let finished = AtomicUsize::new(0);
-    move |done: Done<'_>| {
-        let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-        if !text {
-            return;
-        }
-        match done.result {
-            Ok(()) => note!(
-                "  [{n}/{total}] {} {} {} ({:.1} s)",
-                past(done.step),
-                done.step.kind.as_str(),
-                done.step.name,
-                done.elapsed.as_secs_f64()
-            ),
-            Err(err) => note!(
-                "  [{n}/{total}] FAILED {} {}: {err}",
-                done.step.kind.as_str(),
-                done.step.name
-            ),
+    let total = progress.total();
+    move |event: Event<'_>| match event {
+        Event::Working { step, doing } => progress.working(&step.name, doing),
+        Event::Done(done) => {
+            let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+            let line = match done.result {
+                Ok(()) => format!(
+                    "  [{n}/{total}] {} {} {} ({:.1} s)",
+                    past(done.step),
+                    done.step.kind.as_str(),
+                    done.step.name,
+                    done.elapsed.as_secs_f64()
+                ),
+                Err(err) => format!(
+                    "  [{n}/{total}] FAILED {} {}: {err}",
+                    done.step.kind.as_str(),
+                    done.step.name
+                ),
+            };
+            progress.finished(&done.step.name, line);
         }
     }
 }
