@@ -756,6 +756,100 @@ fn deploys_converge_through_throttling_server_errors_and_a_target_that_dies_half
     assert_nothing_tagged(&deployed(moto, project));
 }
 
+/// A deploy killed with SIGKILL while a step is in flight (every request slowed by the proxy,
+/// the kill sent while a function's creation is on its way), then run again: the second run
+/// converges, and nothing is left half-made — every function tagged, every state machine
+/// pointing at functions that exist.
+#[test]
+fn a_deploy_killed_mid_step_is_finished_by_the_next_one() {
+    let moto = Moto::shared();
+    let proxy = Proxy::start(&moto.endpoint);
+    let project = "deploykill";
+    let dir = booking_copy(project);
+    let at = proxy.endpoint.as_str();
+    ok(Command::new(flowctl_bin())
+        .args(["-m", dir.to_str().unwrap(), "--color", "never", "build"])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("CARGO_BUILD_TARGET")
+        .output()
+        .expect("flowctl runs"));
+    proxy.take();
+
+    proxy.latency(700);
+    let mut deploy = Command::new(flowctl_bin())
+        .args([
+            "-m",
+            dir.to_str().unwrap(),
+            "--color",
+            "never",
+            "deploy",
+            "--no-build",
+        ])
+        .args(["--localstack", "--endpoint-url", at])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowctl runs");
+    let started = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let creating = loop {
+        seen.extend(proxy.take());
+        if let Some(r) = seen
+            .iter()
+            .find(|r| r.operation.starts_with("POST /2015-03-31/functions"))
+        {
+            break r.clone();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "no function creation seen: {seen:#?}"
+        );
+        assert!(
+            deploy.try_wait().unwrap().is_none(),
+            "the deploy ended early: {seen:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // The request is inside the proxy's delay: the kill lands with the step in flight.
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    deploy.kill().expect("SIGKILL");
+    let status = deploy.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "killed mid-step ({creating:?})"
+    );
+    proxy.heal();
+    proxy.latency(0);
+
+    let half = deployed(moto, project);
+    assert!(
+        half["machines"].as_object().unwrap().is_empty(),
+        "no state machine before its functions: {half:#}"
+    );
+    ok(flowctl(&dir, at, &["deploy", "--no-build"]));
+    assert_booking_deployed(
+        &deployed(moto, project),
+        project,
+        &ALL_UNITS,
+        &["Booking", "Reprice"],
+    );
+    proxy.take();
+    ok(flowctl(&dir, at, &["deploy", "--no-build"]));
+    assert_eq!(
+        proxy::mutations(&proxy.take()),
+        Vec::<String>::new(),
+        "converged after the killed deploy"
+    );
+    ok(flowctl(&dir, at, &["destroy"]));
+    assert_nothing_tagged(&deployed(moto, project));
+}
+
 #[test]
 fn an_express_flow_is_deployed_with_its_log_group_and_logging() {
     let moto = Moto::shared();
