@@ -136,7 +136,7 @@ async fn several_functions_take_an_envelope() {
 
 #[tokio::test]
 async fn envelope_keys_agree_with_the_compiler() {
-    // cli/src/asl/mod.rs: ENVELOPE_FUNCTION = "function", ENVELOPE_PAYLOAD = "payload".
+    // flowctl-lang's asl module: ENVELOPE_FUNCTION = "function", ENVELOPE_PAYLOAD = "payload".
     assert_eq!(envelope::FUNCTION, "function");
     assert_eq!(envelope::PAYLOAD, "payload");
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// Snapshots live in `cli/src/flow/snapshots/` with the other flow snapshots.
+/// Snapshots live in `crates/lang/src/flow/snapshots/` with the other flow snapshots.
 macro_rules! snap {
     ($name:expr, $value:expr) => {
         insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => true }, {
