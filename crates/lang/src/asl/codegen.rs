@@ -3,13 +3,14 @@
 //! document is built; names are decided at the end (`names::assign`) so that they can be
 //! made unique in source order, then the ids are replaced by names.
 
+use super::storage::{field, path};
 use super::{
     fuse, limits, names, unit_placeholder, CompileOptions, ENVELOPE_FUNCTION, ENVELOPE_PAYLOAD,
     LAMBDA_INVOKE,
 };
 use crate::diagnostic::{Diagnostic, Span};
 use crate::flow::ast::{CmpOp, TypeTest};
-use crate::flow::ir::{self, Cond, Expr, Operand, Origin, Scalar, Seg, StmtKind, WaitFor};
+use crate::flow::ir::{self, Cond, Expr, Operand, Scalar, StmtKind, WaitFor};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -274,35 +275,6 @@ fn intrinsic_literal(v: &Value) -> String {
             out
         }
         other => other.to_string(),
-    }
-}
-
-/// The JSONPath of a selector, following the storage scheme (see the module docs).
-pub(super) fn path(p: &ir::Path) -> String {
-    let mut out = format!("$.vars{}", field(&p.var));
-    if p.origin == Origin::Result {
-        out.push_str(".value");
-    }
-    for seg in &p.segs {
-        match seg {
-            Seg::Field(f) => out.push_str(&field(f)),
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
-}
-
-/// `.name` for plain identifiers, `['any key']` otherwise.
-fn field(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
-        format!(".{name}")
-    } else {
-        format!("['{}']", name.replace('\\', "\\\\").replace('\'', "\\'"))
     }
 }
 

@@ -23,7 +23,7 @@
 //! together under a fresh variable (`$.vars.<group>.<x>.value`) — a state writes one
 //! `ResultPath` — and the rest of the block reads them there (its paths are rewritten).
 
-use super::codegen::path;
+use super::storage::path;
 use super::CompileOptions;
 use crate::flow::ir::{self, Expr, Origin, PathSite, Seg, StmtKind};
 use serde_json::{json, Map, Value};

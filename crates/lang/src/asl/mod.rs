@@ -24,6 +24,7 @@ mod fuse;
 mod json;
 mod limits;
 mod names;
+mod storage;
 
 #[cfg(test)]
 mod tests;
