@@ -541,7 +541,7 @@ fn deep_nesting_is_refused_with_a_reason_not_a_crash() {
     let out = flowctl(&["invoke", "--asl", deep.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("nests more than 128 levels deep"),
+        stderr(&out).contains("nests more than 127 levels deep"),
         "{}",
         stderr(&out)
     );

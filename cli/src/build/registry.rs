@@ -16,7 +16,7 @@ pub fn registered(binary: &Path) -> Option<Vec<String>> {
     let mut child = Command::new(binary)
         .arg("describe")
         .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .env_remove("FLOWCTL_FUNCTIONS")
+        .env_remove(flowctl_protocol::FUNCTIONS_ENV)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -12,6 +12,7 @@ use flowctl::local::{LocalProcesses, UnitConfig};
 use flowctl_engine::{self as engine, trace, ExecutionOptions, Status};
 use flowctl_lang::asl;
 use flowctl_protocol::sfn::errors;
+use flowctl_protocol::MAX_JSON_DEPTH;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -68,9 +69,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let doc: Value = match serde_json::from_str(&text) {
                 Ok(doc) => doc,
-                // serde_json stops at 128 levels; say so rather than "not JSON".
+                // serde_json stops past MAX_JSON_DEPTH; say so rather than "not JSON".
                 Err(e) if e.to_string().starts_with("recursion limit exceeded") => bail!(
-                    "{} nests more than 128 levels deep (at line {}, column {}), deeper than the JSON reader goes; no state machine needs that: flatten the value",
+                    "{} nests more than {MAX_JSON_DEPTH} levels deep (at line {}, column {}), deeper than the JSON reader goes; no state machine needs that: flatten the value",
                     path.display(),
                     e.line(),
                     e.column()

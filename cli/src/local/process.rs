@@ -526,7 +526,7 @@ impl Process {
         // The shim serves exactly the unit's functions (bare payload for one, envelopes for
         // several); flowctl sets the same variable on the deployed Lambda.
         if !config.functions.is_empty() {
-            command.env("FLOWCTL_FUNCTIONS", config.functions.join(","));
+            command.env(flowctl_protocol::FUNCTIONS_ENV, config.functions.join(","));
         }
         // Lambda's own variables last: the manifest cannot override them (it rejects reserved
         // keys anyway).
@@ -780,7 +780,7 @@ fn response_value(body: &[u8]) -> Result<Value, TaskError> {
     match std::str::from_utf8(body) {
         Ok(text) => Ok(Value::String(text.to_string())),
         Err(_) => Err(TaskError::new(
-            "States.Runtime",
+            flowctl_protocol::sfn::errors::RUNTIME,
             "The Lambda function's response is neither JSON nor UTF-8 text",
         )),
     }

@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What Step Functions reports when the function a Task names does not exist.
+pub const FUNCTION_NOT_FOUND: &str = "Lambda.ResourceNotFoundException";
+
 /// A failed invocation as Step Functions sees it: `error` is what `Retry`/`Catch` match
 /// (`ErrorEquals`), `cause` the detail (for Lambda, the JSON error object as a string).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +179,7 @@ impl Invoker for InProcess {
             Some(handler) => handler(payload),
             None => Box::pin(async move {
                 Err(TaskError::from_lambda(
-                    "Lambda.ResourceNotFoundException",
+                    FUNCTION_NOT_FOUND,
                     &format!("Function not found: {function}"),
                 ))
             }),

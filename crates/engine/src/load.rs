@@ -10,8 +10,8 @@ use super::path::{Path, ResultPath};
 use super::template::{kind, Intrinsic, Template};
 use super::time::parse_timestamp;
 use super::{AslError, StateMachine};
-use flowctl_protocol::did_you_mean;
 use flowctl_protocol::sfn::{self, errors, LambdaResource, LAMBDA_INVOKE, MAX_SECONDS};
+use flowctl_protocol::{did_you_mean, json_depth, MAX_JSON_DEPTH};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,36 +31,14 @@ fn unsupported(field: &str) -> Option<&'static str> {
     })
 }
 
-/// The deepest document `load` takes: what serde_json, and so `invoke --asl`, reads from text.
-/// A document built in memory can be deeper; the loader's recursion must not meet it.
-pub(crate) const MAX_DEPTH: usize = 128;
-
-/// How deep `value` nests (a scalar is 0), measured without recursion; stops counting past
-/// `limit`.
-fn depth(value: &Value, limit: usize) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((value, at)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match value {
-            Value::Array(items) => Box::new(items.iter()),
-            Value::Object(fields) => Box::new(fields.values()),
-            _ => continue,
-        };
-        deepest = deepest.max(at + 1);
-        if deepest > limit {
-            return deepest;
-        }
-        stack.extend(children.map(|child| (child, at + 1)));
-    }
-    deepest
-}
-
 pub(crate) fn load(doc: &Value) -> Result<StateMachine, Vec<AslError>> {
-    if depth(doc, MAX_DEPTH) > MAX_DEPTH {
+    // A document built in memory can be deeper than one read from text; the loader's
+    // recursion must never meet it.
+    if json_depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
         return Err(vec![AslError::new(
             None,
             "",
-            format!("the document nests more than {MAX_DEPTH} levels deep, deeper than a document read from JSON text can be (serde_json stops there); flatten it"),
+            format!("the document nests more than {MAX_JSON_DEPTH} levels deep, deeper than JSON read from text can be; flatten it"),
         )]);
     }
     let mut loader = Loader {
@@ -627,7 +605,7 @@ impl Loader {
                 );
                 continue;
             };
-            if name.starts_with("States.") && !errors::KNOWN.contains(&name) {
+            if name.starts_with(errors::PREFIX) && !errors::KNOWN.contains(&name) {
                 let hint = did_you_mean(name, errors::KNOWN.iter().copied())
                     .map_or(String::new(), |n| format!("; did you mean `{n}`?"));
                 self.err(

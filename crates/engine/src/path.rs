@@ -8,6 +8,9 @@
 
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
+
+/// How deep a JSONPath's brackets and parentheses may nest (filters nest a few levels at most).
+const MAX_BRACKETS: usize = 32;
 use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +50,26 @@ impl Path {
                 context,
                 query: Query::Definite(steps.into()),
             });
+        }
+        // serde_json_path's parser recurses into every `(` and `[` of a filter: refuse a path
+        // that nests them past any real query before it can exhaust the stack.
+        let deepest = rest
+            .bytes()
+            .scan(0usize, |open, b| {
+                match b {
+                    b'(' | b'[' => *open += 1,
+                    b')' | b']' => *open = open.saturating_sub(1),
+                    _ => {}
+                }
+                Some(*open)
+            })
+            .max()
+            .unwrap_or(0);
+        if deepest > MAX_BRACKETS {
+            return Err(format!(
+                "`{}` nests brackets and parentheses {deepest} deep; a path may nest at most {MAX_BRACKETS}",
+                super::template::shortened(text.to_string())
+            ));
         }
         match JsonPath::parse(&format!("${rest}")) {
             Ok(path) => Ok(Path {
@@ -396,6 +419,26 @@ mod tests {
         assert_eq!(sel("$.xs[*].k", &v), Some(json!([1, 2])));
         assert_eq!(sel("$..nothing", &v), Some(json!([])));
         assert_eq!(sel("$.xs[?@.k > 1].k", &v), Some(json!([2])));
+    }
+
+    #[test]
+    fn a_filter_nested_past_any_real_query_is_refused_not_recursed_into() {
+        let deep = format!(
+            "$.xs[?{}@.k > 1{}]",
+            "(".repeat(100_000),
+            ")".repeat(100_000)
+        );
+        let Err(error) = Path::parse(&deep) else {
+            panic!("a 100,000-deep filter was accepted");
+        };
+        assert!(
+            error.contains("a path may nest at most 32"),
+            "{}",
+            &error[..200]
+        );
+        let fine = format!("$.xs[?{}@.k > 1{}].k", "(".repeat(8), ")".repeat(8));
+        let v = json!({"xs": [{"k": 1}, {"k": 2}]});
+        assert_eq!(sel(&fine, &v), Some(json!([2])));
     }
 
     #[test]

@@ -694,12 +694,12 @@ fn a_document_built_deeper_than_json_text_can_be_is_refused_not_recursed_into() 
     let errors = errors(&doc);
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert!(
-        errors[0].message.contains("more than 128 levels deep"),
+        errors[0].message.contains("more than 127 levels deep"),
         "{errors:#?}"
     );
-    // 128 levels in all still load.
+    // 127 levels in all still load.
     let mut fits = json!(1);
-    for _ in 0..(super::load::MAX_DEPTH - 5) {
+    for _ in 0..(flowctl_protocol::MAX_JSON_DEPTH - 4) {
         fits = json!({ "a": fits });
     }
     let doc =

@@ -68,7 +68,7 @@ impl<I: Invoker> Invoker for Units<I> {
         Box::pin(async move {
             let Some(members) = self.members(function) else {
                 return Err(TaskError::from_lambda(
-                    "Lambda.ResourceNotFoundException",
+                    crate::invoke::FUNCTION_NOT_FOUND,
                     &format!("Function not found: {function}"),
                 ));
             };

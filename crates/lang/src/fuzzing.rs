@@ -28,6 +28,12 @@ pub fn flow(data: &[u8]) {
     for fuse in [false, true] {
         let opts = plan.compile_options(&manifest, "fuzz.flow", fuse);
         if let Ok(doc) = crate::asl::compile(&ir, &opts) {
+            // What the compiler writes must read back (deploy and the engine read the file).
+            let text = crate::asl::to_pretty_json(&doc);
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&text).is_ok(),
+                "a compiled document does not read back"
+            );
             let _ = crate::routes::routes(&doc);
             let _ = crate::asl::fused_chains(&doc);
         }

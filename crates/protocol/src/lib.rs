@@ -2,17 +2,20 @@
 //! (`flowctl-shim`) must agree on, written once: Step Functions' error names, quotas and
 //! resource ARNs ([`sfn`]), the envelopes a unit serving several functions reads
 //! ([`envelope`]), the error a function answers with ([`Error`]), and the environment
-//! variable that tells a unit which functions it serves ([`FUNCTIONS_ENV`]).
+//! variable that tells a unit which functions it serves ([`FUNCTIONS_ENV`]), and how deep
+//! JSON may nest to be read back ([`MAX_JSON_DEPTH`]).
 //!
 //! Architecture Invariant: this crate depends on `serde_json` and `strsim` only, so the
 //! compiler and the engine get the shim's envelope format without `lambda_runtime`.
 
 pub mod envelope;
 mod error;
+mod json;
 pub mod sfn;
 mod suggest;
 
 pub use error::{name_of_type, names, Error};
+pub use json::{json_depth, MAX_JSON_DEPTH};
 pub use suggest::did_you_mean;
 
 /// The environment variable flowctl sets on a unit: the comma-separated names of the

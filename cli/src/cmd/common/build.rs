@@ -5,7 +5,7 @@
 use super::{compile_options, fail, flow_report, said_no};
 use crate::cmd::out::note;
 use crate::cmd::progress::Progress;
-use crate::cmd::{Color, Exit, Global};
+use crate::cmd::{Color, Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::build::record::{BuildRecord, FlowRecord};
 use flowctl::build::{self, BuiltUnit, Options};
@@ -29,7 +29,7 @@ pub struct Built {
 }
 
 /// Builds `project` for `architecture`, cargo's own output first, then a bar (or a line) per
-/// unit packaged and a line per flow written, and a summary, on stderr. `Ok(Err(exit))`:
+/// unit packaged and, in text output, a line per flow written and a summary, on stderr. `Ok(Err(exit))`:
 /// diagnostics or a refused build were printed.
 pub fn build_project(
     global: &Global,
@@ -64,8 +64,10 @@ pub fn build_project(
 
     let mut flow_records = Vec::new();
     for (flow, path, changed) in write_flows(project, &flows, &target)? {
-        let what = if changed { "wrote" } else { "unchanged" };
-        note!("{what:>9} {} → {}", flow.name, path.display());
+        if global.output == Output::Text {
+            let what = if changed { "wrote" } else { "unchanged" };
+            note!("{what:>9} {} → {}", flow.name, path.display());
+        }
         let file = path.file_name().unwrap_or_default().to_string_lossy();
         flow_records.push(FlowRecord {
             name: flow.name.clone(),
@@ -83,13 +85,15 @@ pub fn build_project(
     };
     build::write_record(&out_dir, &record)?;
     let path = out_dir.join(build::record::FILE);
-    note!(
-        "    built {} unit(s) and {} flow(s) for {} → {}",
-        record.units.len(),
-        record.flows.len(),
-        record.architecture,
-        path.display()
-    );
+    if global.output == Output::Text {
+        note!(
+            "    built {} unit(s) and {} flow(s) for {} → {}",
+            record.units.len(),
+            record.flows.len(),
+            record.architecture,
+            path.display()
+        );
+    }
     Ok(Ok(Built { record, path }))
 }
 

@@ -103,7 +103,7 @@ fn past(step: &Step) -> &'static str {
 
 /// What `apply` calls as it goes: on a terminal, a bar saying what each step in flight is
 /// doing (`waiting for shop-Reserve to become Active`); otherwise a line per finished step,
-/// `[3/7] created function shop-Reserve (1.2 s)` (text output only). `progress` must live
+/// `[3/7] created function shop-Reserve (1.2 s)`, on stderr. `progress` must live
 /// until `apply` returns; dropping it clears the bar.
 pub fn reporter(progress: &Progress) -> impl Fn(Event<'_>) + Send + Sync + '_ {
     let finished = AtomicUsize::new(0);

@@ -77,6 +77,7 @@ pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, V
 
     let mut diagnostics = gen.diagnostics;
     diagnostics.extend(limits::paths(flow));
+    diagnostics.extend(limits::depth(&doc, flow.span, &flow.name));
     if diagnostics.is_empty() {
         let pretty = super::to_pretty_json(&doc);
         diagnostics.extend(limits::definition_size(

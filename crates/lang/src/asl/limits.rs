@@ -8,6 +8,7 @@
 //! | input/output of a task or state | 262,144 bytes (UTF-8) | A002 when the constant part of one payload or returned value alone is larger |
 //! | execution history (Standard) | 25,000 events | A003 when some path through the flow (no retries, `map` with no items) already needs more |
 //! | execution time (Standard) | 1 year | A004 when the fixed `wait`s on one path add up to more |
+//! | nesting of the document's JSON | 127 arrays and objects (not a published quota: what serde_json, and so flowctl's own deploy and engine, read back) | A006 |
 //!
 //! The rest of that page is about accounts, rates and data (open executions, API throttling,
 //! map item counts): nothing a flow's text decides.
@@ -19,6 +20,8 @@ use flowctl_protocol::sfn::{
     MAX_DEFINITION_BYTES, MAX_EXECUTION_SECONDS, MAX_FUNCTION_ARN_BYTES, MAX_HISTORY_EVENTS,
     MAX_PAYLOAD_BYTES,
 };
+use flowctl_protocol::{json_depth, MAX_JSON_DEPTH};
+use serde_json::Value;
 
 /// A001: the whole document, once every placeholder is a real ARN.
 pub(super) fn definition_size(
@@ -36,6 +39,18 @@ pub(super) fn definition_size(
         Diagnostic::error("A001", format!("flow `{flow}` compiles to a state machine larger than Step Functions accepts"), flow_span)
             .text(format!("about {size} bytes; the limit is {MAX_DEFINITION_BYTES} bytes (1 MiB)"))
             .hint("split the flow into smaller flows, or move large constant values into a function's input data")
+    })
+}
+
+/// A006: a document nested deeper than JSON read back from text can be. The parser's limit
+/// (F019) bounds the flow, but each `parallel` adds four levels of JSON and each `map` three
+/// (`Branches`, a branch, its `States`…), so nesting them enough still gets here.
+pub(super) fn depth(doc: &Value, flow_span: Span, flow: &str) -> Option<Diagnostic> {
+    let depth = json_depth(doc, MAX_JSON_DEPTH);
+    (depth > MAX_JSON_DEPTH).then(|| {
+        Diagnostic::error("A006", format!("flow `{flow}` compiles to a state machine nested too deeply"), flow_span)
+            .text(format!("its JSON nests more than {MAX_JSON_DEPTH} levels deep (each `parallel` adds four, each `map` three), and JSON readers stop there: flowctl could not read it back to deploy or run it"))
+            .hint("nest fewer `parallel` and `map` blocks inside each other: move an inner one into a flow or a function of its own")
     })
 }
 

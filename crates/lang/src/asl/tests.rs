@@ -332,6 +332,22 @@ fn waits_longer_than_a_year_are_an_error() {
 }
 
 #[test]
+fn parallels_nested_past_what_json_readers_take_back_are_an_error() {
+    let nested = |n: usize| {
+        let mut body = "v = F(input.a)\nreturn(v)".to_string();
+        for d in 0..n {
+            body = format!(
+                "r{d} = parallel {{\nbranch {{\n{body}\n}}\nbranch {{\nreturn({d})\n}}\n}}\nreturn(r{d})"
+            );
+        }
+        body
+    };
+    // Each parallel adds four levels of JSON: 30 of them still read back, 32 do not.
+    assert!(codes(&nested(30)).is_empty());
+    assert_eq!(codes(&nested(32)), ["A006"]);
+}
+
+#[test]
 fn history_longer_than_25000_events_is_an_error() {
     // 13,000 waits (2 events each) on one path; built directly, the source would be long
     let wait = ir::Stmt {

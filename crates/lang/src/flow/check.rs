@@ -580,7 +580,7 @@ impl Checker<'_> {
                     let errors = self.error_list(catch.on.as_deref(), catch.span);
                     if errors
                         .as_ref()
-                        .is_some_and(|e| e.iter().any(|n| n == "States.ALL"))
+                        .is_some_and(|e| e.iter().any(|n| n == errors::ALL))
                     {
                         catch_all = Some(catch.span);
                     }
@@ -636,7 +636,7 @@ impl Checker<'_> {
     /// `on: [...]` of retry/catch; absent means every error.
     fn error_list(&mut self, on: Option<&[ast::StrLit]>, span: Span) -> Option<Vec<String>> {
         let Some(on) = on else {
-            return Some(vec!["States.ALL".to_string()]);
+            return Some(vec![errors::ALL.to_string()]);
         };
         if on.is_empty() {
             self.error(
@@ -649,7 +649,7 @@ impl Checker<'_> {
         let mut ok = true;
         for name in on {
             ok &= self.error_name(name, "match");
-            if name.value == "States.ALL" && on.len() > 1 {
+            if name.value == errors::ALL && on.len() > 1 {
                 self.error(
                     Diagnostic::error("C017", "`States.ALL` must be alone in its list", name.span)
                         .text("States.ALL already matches every error")

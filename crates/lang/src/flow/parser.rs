@@ -63,12 +63,13 @@ pub fn parse(src: &str) -> (Option<FlowFile>, Vec<Diagnostic>) {
 }
 
 /// How deep blocks, conditions and values may nest in a flow, together. Step Functions
-/// publishes no depth limit of its own, but every level here becomes at least one level of
-/// the compiled JSON, and the JSON readers a document meets — flowctl's engine and
-/// `invoke --asl` (serde_json), most tools — stop at 128 levels. Half of that leaves room for
-/// the document's own structure (`States`, `Branches`, `Parameters`…), keeps every later stage
-/// (checker, codegen, `fmt`, `graph`) far from the stack's end in any build profile, and is
-/// still several times deeper than any flow written by hand.
+/// publishes no depth limit of its own; what bounds a flow is the JSON it compiles to, which
+/// the JSON readers a document meets (flowctl's own deploy and engine, most tools: serde_json)
+/// take back only up to 127 levels. Every level here becomes at least one level of that JSON,
+/// so 64 leaves room for the document's own structure in the common case; `parallel` and
+/// `map` add more (four and three), which codegen checks on the document itself (A006). The
+/// limit also keeps every later stage (checker, codegen, `fmt`, `graph`) far from the stack's
+/// end in any build profile, and is several times deeper than any flow written by hand.
 pub const MAX_NESTING: usize = 64;
 
 /// Marks a failed production; its diagnostic is already recorded.

@@ -421,7 +421,7 @@ impl Walker {
                         ways.push(goto(chosen, next));
                     }
                     None => {
-                        let error = "States.NoChoiceMatched".to_string();
+                        let error = flowctl_protocol::sfn::errors::NO_CHOICE_MATCHED.to_string();
                         let chosen = walk.decided(format!("\"{name}\": no rule matches"));
                         ways.push(done(chosen, Outcome::Fails { error }));
                     }
