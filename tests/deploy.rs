@@ -59,17 +59,34 @@ fn edit_manifest(dir: &Path, edit: impl FnOnce(String) -> String) {
     std::fs::write(&path, edit(text)).unwrap();
 }
 
-fn flowctl(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
-    Command::new(flowctl_bin())
+/// Variables of the developer's environment the tests must not inherit.
+const CLEARED_ENV: [&str; 5] = [
+    "CARGO_BUILD_TARGET",
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+];
+
+/// `flowctl -m DIR --color never ARGS…`, with `--localstack --endpoint-url ENDPOINT` when an
+/// endpoint is given, in the tests' environment; not yet run.
+fn flowctl_command(dir: &Path, endpoint: Option<&str>, args: &[&str]) -> Command {
+    let mut command = Command::new(flowctl_bin());
+    command
         .args(["-m", dir.to_str().unwrap(), "--color", "never"])
         .args(args)
-        .args(["--localstack", "--endpoint-url", endpoint])
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
+        .env("CARGO_TARGET_DIR", target_dir());
+    if let Some(endpoint) = endpoint {
+        command.args(["--localstack", "--endpoint-url", endpoint]);
+    }
+    for name in CLEARED_ENV {
+        command.env_remove(name);
+    }
+    command
+}
+
+fn flowctl(dir: &Path, endpoint: &str, args: &[&str]) -> Output {
+    flowctl_command(dir, Some(endpoint), args)
         .output()
         .expect("flowctl runs")
 }
@@ -80,7 +97,7 @@ fn flowctl_on_a_terminal(dir: &Path, endpoint: &str, args: &[&str]) -> (i32, Str
     const SCRIPT: &str = r#"
 import json, os, pty, sys
 job = json.load(sys.stdin)
-env = {k: v for k, v in os.environ.items() if k not in ("CARGO_BUILD_TARGET", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION")}
+env = {k: v for k, v in os.environ.items() if k not in job["cleared"]}
 env["CARGO_TARGET_DIR"] = job["target"]
 env["TERM"] = "xterm"
 pid, fd = pty.fork()
@@ -98,11 +115,12 @@ while True:
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "seen": seen.decode("utf-8", "replace")}))
 "#;
-    let mut argv = vec![flowctl_bin().to_string_lossy().into_owned()];
-    argv.extend(["-m", dir.to_str().unwrap()].map(String::from));
-    argv.extend(args.iter().map(|a| a.to_string()));
-    argv.extend(["--localstack", "--endpoint-url", endpoint].map(String::from));
-    let job = json!({ "argv": argv, "target": target_dir() });
+    let command = flowctl_command(dir, Some(endpoint), args);
+    let argv: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let job = json!({ "argv": argv, "target": target_dir(), "cleared": CLEARED_ENV });
     let answer = boto3(SCRIPT, &job);
     (
         answer["code"].as_i64().unwrap() as i32,
@@ -767,30 +785,13 @@ fn a_deploy_killed_mid_step_is_finished_by_the_next_one() {
     let project = "deploykill";
     let dir = booking_copy(project);
     let at = proxy.endpoint.as_str();
-    ok(Command::new(flowctl_bin())
-        .args(["-m", dir.to_str().unwrap(), "--color", "never", "build"])
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("CARGO_BUILD_TARGET")
+    ok(flowctl_command(&dir, None, &["build"])
         .output()
         .expect("flowctl runs"));
     proxy.take();
 
     proxy.latency(700);
-    let mut deploy = Command::new(flowctl_bin())
-        .args([
-            "-m",
-            dir.to_str().unwrap(),
-            "--color",
-            "never",
-            "deploy",
-            "--no-build",
-        ])
-        .args(["--localstack", "--endpoint-url", at])
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
+    let mut deploy = flowctl_command(&dir, Some(at), &["deploy", "--no-build"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
