@@ -42,7 +42,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             flow.path.display()
         );
     };
-    match asl::compile(ir, &compile_options(project, flow, !args.no_fuse)) {
+    match asl::compile(
+        ir,
+        &compile_options(project, &project.plan(), flow, !args.no_fuse),
+    ) {
         Ok(doc) => {
             out::print(asl::to_pretty_json(&doc))?;
             Ok(Exit::Success)

@@ -187,7 +187,8 @@ fn project_flow(
         global.require_clean(&loaded)?;
         bail!("flow `{flow}` could not be checked");
     };
-    let doc = match asl::compile(ir, &compile_options(project, entry, true)) {
+    let plan = project.plan();
+    let doc = match asl::compile(ir, &compile_options(project, &plan, entry, true)) {
         Ok(doc) => doc,
         Err(diagnostics) => return fail(global, &[flow_report(entry, diagnostics)]).map(Err),
     };
@@ -196,8 +197,7 @@ fn project_flow(
         asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
     let label = entry.path.display().to_string();
 
-    let plan: Vec<_> = project
-        .plan()
+    let plan: Vec<_> = plan
         .units
         .into_iter()
         .filter(|unit| called.contains(&unit.name))

@@ -101,6 +101,7 @@ pub fn build_project(
 pub fn compile_flows(
     project: &Project,
 ) -> anyhow::Result<Result<Vec<Compiled>, Vec<FileDiagnostics>>> {
+    let plan = project.plan();
     let mut compiled = Vec::new();
     let mut problems = Vec::new();
     for flow in &project.flows {
@@ -111,7 +112,7 @@ pub fn compile_flows(
                 flow.path.display()
             );
         };
-        match asl::compile(ir, &compile_options(project, flow, true)) {
+        match asl::compile(ir, &compile_options(project, &plan, flow, true)) {
             Ok(doc) => compiled.push(Compiled {
                 name: flow.name.clone(),
                 kind: flow.entry.kind.as_str(),

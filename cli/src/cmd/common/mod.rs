@@ -25,6 +25,7 @@ use anyhow::{bail, Context};
 use flowctl::project::{LoadedFlow, Project};
 use flowctl_lang::asl::CompileOptions;
 use flowctl_lang::diagnostic::Diagnostic;
+use flowctl_lang::plan::Plan;
 use flowctl_lang::render::{self, FileDiagnostics};
 use flowctl_protocol::did_you_mean;
 use serde_json::json;
@@ -60,13 +61,17 @@ pub fn find_flow<'p>(project: &'p Project, name: &str) -> anyhow::Result<&'p Loa
     }
 }
 
-/// How a flow of `project` is compiled: calls go to the units of the colocation plan, with
-/// fusion unless `fuse` is false; the source path goes in the comment.
-pub fn compile_options(project: &Project, flow: &LoadedFlow, fuse: bool) -> CompileOptions {
+/// How a flow of `project` is compiled: calls go to the units of `plan` (the project's
+/// colocation plan, made once by the caller), with fusion unless `fuse` is false; the source
+/// path goes in the comment.
+pub fn compile_options(
+    project: &Project,
+    plan: &Plan,
+    flow: &LoadedFlow,
+    fuse: bool,
+) -> CompileOptions {
     let source = flow.entry.source.to_string_lossy().replace('\\', "/");
-    project
-        .plan()
-        .compile_options(&project.manifest, &source, fuse)
+    plan.compile_options(&project.manifest, &source, fuse)
 }
 
 /// Compile diagnostics as a report against the flow's file.
