@@ -9,6 +9,7 @@
 //! both together, checking keys, types and values entry by entry so that one mistake does not
 //! hide the next, and builds the typed [`Manifest`].
 
+pub mod events;
 pub mod locate;
 pub mod names;
 mod node;
@@ -100,6 +101,14 @@ pub struct Manifest {
     #[serde(default)]
     #[schemars(title = "Deployment settings")]
     pub deploy: Deploy,
+    /// Where events come from (webhooks, schedules, pollers, brokers, tables), by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(title = "Event sources")]
+    pub sources: events::Sources,
+    /// What runs for the events of each source: a flow or a function, per key in order.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(title = "Subscriptions")]
+    pub subscriptions: events::Subscriptions,
 }
 
 impl Manifest {

@@ -526,6 +526,8 @@ impl<'t> Validator<'t> {
             functions: functions?,
             flows: flows?,
             deploy: deploy?,
+            sources: Default::default(),
+            subscriptions: Default::default(),
         })
     }
 

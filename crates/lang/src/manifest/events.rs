@@ -1,0 +1,388 @@
+//! The manifest's `sources` and `subscriptions`: where events come from, and what each
+//! subscription invokes for them, in what order, with what retries, KO handling and state.
+//!
+//! Plain data; `validate` checks it and `flowctl_events` runs it. The semantics are in
+//! `docs/events.md`.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The prefix naming the KO events of a subscription as a source: `ko:<subscription>`.
+pub const KO_SOURCE_PREFIX: &str = "ko:";
+/// The default number of keys a subscription runs at once.
+pub const DEFAULT_CONCURRENCY: u32 = 16;
+/// The most keys a subscription may run at once.
+pub const MAX_CONCURRENCY: u32 = 10_000;
+/// The default seconds between two polls (`poll`, `postgres`).
+pub const DEFAULT_POLL_EVERY: u32 = 5;
+
+/// Where events come from. Exactly one kind key (`webhook`, `schedule`, `poll`, `amqp`,
+/// `postgres`, `nats`) says what it is; `type`, `id` and `key` say how an event's type, its
+/// id (for deduplication) and its key (for ordering) are read from the payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    #[serde(flatten)]
+    pub kind: SourceKind,
+    /// The event type: a literal (`booking.requested`) or a path into the payload
+    /// (`$.type`); default: the source's name.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Event type")]
+    pub event_type: Option<String>,
+    /// Where the event's id is: a path into the payload (`$.id`), or for webhooks a header
+    /// (`header:X-GitHub-Delivery`); default per kind (README: "Events").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Event id")]
+    pub id: Option<String>,
+    /// Where the event's ordering key is: a path into the payload (`$.booking.id`); default
+    /// per kind (a table's row key; otherwise one key for the whole source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Ordering key")]
+    pub key: Option<String>,
+}
+
+/// The kind of a source and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// HTTP POST of a JSON body on a path of `flowctl dev`'s server.
+    Webhook(Webhook),
+    /// Fires on an EventBridge-style `rate(…)` or `cron(…)` expression.
+    Schedule(Schedule),
+    /// Change data capture by polling: a function called with `{"cursor"}` answers
+    /// `{"events": [...], "cursor"}`; the cursor is stored with the events it produced.
+    Poll(Poll),
+    /// A RabbitMQ (AMQP 0-9-1) queue; a message is acknowledged once it is in the log.
+    Amqp(Amqp),
+    /// New rows of a PostgreSQL table (an outbox), read in key order by polling.
+    Postgres(Postgres),
+    /// A NATS JetStream stream, through a durable pull consumer.
+    Nats(Nats),
+}
+
+impl SourceKind {
+    /// The kind's key in the manifest.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Webhook(_) => "webhook",
+            SourceKind::Schedule(_) => "schedule",
+            SourceKind::Poll(_) => "poll",
+            SourceKind::Amqp(_) => "amqp",
+            SourceKind::Postgres(_) => "postgres",
+            SourceKind::Nats(_) => "nats",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// The URL path (default `/events/<source>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The environment variable holding the HMAC-SHA256 secret; when set, every request must
+    /// carry a valid signature of its body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// The signature header: `X-Hub-Signature-256` (GitHub style, `sha256=<hex>`, the
+    /// default) or `Stripe-Signature` (`t=<unix>,v1=<hex>` over `<t>.<body>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_header: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// `rate(5 minutes)` or `cron(0 12 * * ? *)`, in EventBridge Scheduler's syntax (UTC).
+    pub expression: String,
+    /// The payload of each event (default `{}`); the event also carries its scheduled time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Poll {
+    /// The manifest function to call.
+    pub function: String,
+    /// Seconds between polls (default 5); a poll that returned events is followed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Amqp {
+    /// The broker URL (`amqp://user:pass@host:5672/vhost`); or `url_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The environment variable holding the broker URL (for credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// The queue to consume (declared durable if it does not exist).
+    pub queue: String,
+    /// Unacknowledged messages the broker may send ahead (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    /// The connection string (`postgres://user@host/db`); or `url_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The environment variable holding the connection string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// The table to read (`outbox`, or `schema.table`); each row becomes an event whose
+    /// payload is the row as JSON.
+    pub table: String,
+    /// The increasing column rows are read in order of (default `id`); also the default
+    /// event id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor_column: Option<String>,
+    /// Seconds between polls (default 5); a poll that found rows is followed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Nats {
+    /// The server URL (`nats://127.0.0.1:4222`); or `url_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// The JetStream stream (created over `subject` if it does not exist).
+    pub stream: String,
+    /// The subject (filter) to consume.
+    pub subject: String,
+}
+
+/// What a subscription does with the events of its sources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// The source(s) it takes: source names, or `ko:<subscription>` for another
+    /// subscription's KO events.
+    pub source: OneOrMany,
+    /// Only events of these types (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// The ordering key, a path into the payload; default: the source's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// What it invokes.
+    #[serde(flatten)]
+    pub target: Target,
+    /// Retries before an event is KO (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// What happens on a KO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ko: Option<Ko>,
+    /// Keys in flight at once (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    /// Keep per-key state: the target gets `{"event", "state"}` and answers `{"state", …}`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub state: bool,
+}
+
+impl Subscription {
+    pub fn concurrency(&self) -> u32 {
+        self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
+    }
+
+    pub fn sources(&self) -> &[String] {
+        match &self.source {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(v) => v,
+        }
+    }
+
+    /// What a KO does to the key (default `skip`).
+    pub fn on_ko(&self) -> KoAction {
+        self.ko.as_ref().map_or(KoAction::Skip, |k| k.then)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A flow or a function of the manifest; exactly one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Flow(String),
+    Function(String),
+}
+
+impl Target {
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Flow(n) | Target::Function(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Flow(n) => write!(f, "flow {n}"),
+            Target::Function(n) => write!(f, "function {n}"),
+        }
+    }
+}
+
+/// Retries of a failed invocation: `max` more attempts, `interval` seconds before the
+/// first, multiplied by `backoff` each time (as a flow's `retry`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub max: u32,
+    #[serde(default = "default_interval")]
+    pub interval: f64,
+    #[serde(default = "default_backoff")]
+    pub backoff: f64,
+}
+
+fn default_interval() -> f64 {
+    1.0
+}
+
+fn default_backoff() -> f64 {
+    2.0
+}
+
+/// The KO handler and what a KO does to its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ko {
+    /// The handler called with the KO event `{event, error, cause, attempts}` (optional).
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub handler: Option<Target>,
+    /// `skip` (default): go on with the key's next event; `park`: hold the key until
+    /// `flowctl events release`.
+    #[serde(default)]
+    pub then: KoAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KoAction {
+    #[default]
+    Skip,
+    Park,
+}
+
+impl KoAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KoAction::Skip => "skip",
+            KoAction::Park => "park",
+        }
+    }
+}
+
+/// The sources and subscriptions of a manifest.
+pub type Sources = IndexMap<String, Source>;
+pub type Subscriptions = IndexMap<String, Subscription>;
+
+/// Where a value of an event is read: `type`, `id` and `key` of a source, `key` of a
+/// subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locator {
+    /// `$`, `$.field`, `$.a[0].b`: a path into the payload.
+    Payload(Vec<Step>),
+    /// `header:NAME`: a request header (webhooks only), matched without regard to case.
+    Header(String),
+    /// Any other text: the value itself (only `type` may be a literal).
+    Literal(String),
+}
+
+/// One step of a payload path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Field(String),
+    Index(usize),
+}
+
+/// The longest path a locator may have, in steps (a bound for hostile manifests).
+pub const MAX_PATH_STEPS: usize = 32;
+
+impl Locator {
+    /// Reads `text`: `$…` is a path, `header:NAME` a header, anything else a literal.
+    /// `Err` says what is wrong with a path or header written as one.
+    pub fn parse(text: &str) -> Result<Locator, String> {
+        if let Some(name) = text.strip_prefix("header:") {
+            let name = name.trim();
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            return if valid {
+                Ok(Locator::Header(name.to_string()))
+            } else {
+                Err(format!(
+                    "`{text}` is not a header name (letters, digits, `-`, `_`)"
+                ))
+            };
+        }
+        if !text.starts_with('$') {
+            return Ok(Locator::Literal(text.to_string()));
+        }
+        let mut steps = Vec::new();
+        let mut rest = &text[1..];
+        while !rest.is_empty() {
+            if steps.len() == MAX_PATH_STEPS {
+                return Err(format!("`{text}` has more than {MAX_PATH_STEPS} steps"));
+            }
+            if let Some(after) = rest.strip_prefix('.') {
+                let end = after.find(['.', '[']).unwrap_or(after.len());
+                let field = &after[..end];
+                let valid = !field.is_empty()
+                    && field
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                if !valid {
+                    return Err(format!(
+                        "`{text}`: `.{field}` is not a field name (letters, digits, `_`, `-`)"
+                    ));
+                }
+                steps.push(Step::Field(field.to_string()));
+                rest = &after[end..];
+            } else if let Some(after) = rest.strip_prefix('[') {
+                let end = after.find(']').ok_or_else(|| format!("`{text}`: `[` is not closed"))?;
+                let index = after[..end]
+                    .parse::<usize>()
+                    .map_err(|_| format!("`{text}`: `[{}]` is not an index", &after[..end]))?;
+                steps.push(Step::Index(index));
+                rest = &after[end + 1..];
+            } else {
+                return Err(format!(
+                    "`{text}`: expected `.field` or `[index]` after `$`, found `{rest}`"
+                ));
+            }
+        }
+        Ok(Locator::Payload(steps))
+    }
+
+    /// The value at a payload path, if there is one.
+    pub fn get<'v>(steps: &[Step], mut value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
+        for step in steps {
+            value = match step {
+                Step::Field(f) => value.get(f.as_str())?,
+                Step::Index(i) => value.get(*i)?,
+            };
+        }
+        Some(value)
+    }
+}
