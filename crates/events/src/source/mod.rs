@@ -1,0 +1,1 @@
+//! The sources: each turns its kind of change into `Incoming` messages for the `Intake`.
