@@ -78,16 +78,22 @@ impl SourceKind {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
-    /// The URL path (default `/events/<source>`).
+    /// The URL path (default `/events/<source>`); not under `/_flowctl/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "URL path", regex(pattern = r"^/"))]
     pub path: Option<String>,
     /// The environment variable holding the HMAC-SHA256 secret; when set, every request must
     /// carry a valid signature of its body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        title = "Secret variable",
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")
+    )]
     pub secret_env: Option<String>,
     /// The signature header: `X-Hub-Signature-256` (GitHub style, `sha256=<hex>`, the
     /// default) or `Stripe-Signature` (`t=<unix>,v1=<hex>` over `<t>.<body>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Signature header")]
     pub signature_header: Option<String>,
 }
 
@@ -95,9 +101,14 @@ pub struct Webhook {
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// `rate(5 minutes)` or `cron(0 12 * * ? *)`, in EventBridge Scheduler's syntax (UTC).
+    #[schemars(
+        title = "Schedule expression",
+        regex(pattern = r"^\s*(rate|cron)\(.*\)\s*$")
+    )]
     pub expression: String,
     /// The payload of each event (default `{}`); the event also carries its scheduled time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Payload")]
     pub payload: Option<serde_json::Value>,
 }
 
@@ -105,9 +116,11 @@ pub struct Schedule {
 #[serde(deny_unknown_fields)]
 pub struct Poll {
     /// The manifest function to call.
+    #[schemars(title = "Function")]
     pub function: String,
     /// Seconds between polls (default 5); a poll that returned events is followed at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Poll interval (seconds)", range(min = 1, max = 86400))]
     pub every: Option<u32>,
 }
 
@@ -116,14 +129,18 @@ pub struct Poll {
 pub struct Amqp {
     /// The broker URL (`amqp://user:pass@host:5672/vhost`); or `url_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Broker URL", regex(pattern = r"^[Aa][Mm][Qq][Pp][Ss]?://"))]
     pub url: Option<String>,
     /// The environment variable holding the broker URL (for credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "URL variable", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub url_env: Option<String>,
     /// The queue to consume (declared durable if it does not exist).
+    #[schemars(title = "Queue")]
     pub queue: String,
     /// Unacknowledged messages the broker may send ahead (default 1000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Prefetch", range(min = 1, max = 65535))]
     pub prefetch: Option<u16>,
 }
 
@@ -132,19 +149,30 @@ pub struct Amqp {
 pub struct Postgres {
     /// The connection string (`postgres://user@host/db`); or `url_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        title = "Connection string",
+        regex(pattern = r"^[Pp][Oo][Ss][Tt][Gg][Rr][Ee][Ss]([Qq][Ll])?://")
+    )]
     pub url: Option<String>,
     /// The environment variable holding the connection string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "URL variable", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub url_env: Option<String>,
     /// The table to read (`outbox`, or `schema.table`); each row becomes an event whose
     /// payload is the row as JSON.
+    #[schemars(
+        title = "Table",
+        regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+    )]
     pub table: String,
     /// The increasing column rows are read in order of (default `id`); also the default
     /// event id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Cursor column", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub cursor_column: Option<String>,
     /// Seconds between polls (default 5); a poll that found rows is followed at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Poll interval (seconds)", range(min = 1, max = 86400))]
     pub every: Option<u32>,
 }
 
@@ -153,12 +181,17 @@ pub struct Postgres {
 pub struct Nats {
     /// The server URL (`nats://127.0.0.1:4222`); or `url_env`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Server URL", regex(pattern = r"^[Nn][Aa][Tt][Ss]://"))]
     pub url: Option<String>,
+    /// The environment variable holding the server URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "URL variable", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub url_env: Option<String>,
     /// The JetStream stream (created over `subject` if it does not exist).
+    #[schemars(title = "Stream")]
     pub stream: String,
     /// The subject (filter) to consume.
+    #[schemars(title = "Subject")]
     pub subject: String,
 }
 
@@ -168,27 +201,35 @@ pub struct Nats {
 pub struct Subscription {
     /// The source(s) it takes: source names, or `ko:<subscription>` for another
     /// subscription's KO events.
+    #[schemars(title = "Sources")]
     pub source: OneOrMany,
     /// Only events of these types (default: all).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(title = "Event types")]
     pub types: Vec<String>,
     /// The ordering key, a path into the payload; default: the source's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Ordering key", regex(pattern = r"^\$"))]
     pub key: Option<String>,
     /// What it invokes.
     #[serde(flatten)]
     pub target: Target,
     /// Retries before an event is KO (default: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Retries")]
     pub retry: Option<Retry>,
-    /// What happens on a KO.
+    /// What happens on a KO: the handler it calls, and whether the key goes on (`skip`) or
+    /// waits (`park`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "KO handling")]
     pub ko: Option<Ko>,
-    /// Keys in flight at once (default 16).
+    /// Keys in flight at once (default 16, at most 10000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Concurrency (keys)", range(min = 1, max = 10000))]
     pub concurrency: Option<u32>,
     /// Keep per-key state: the target gets `{"event", "state"}` and answers `{"state", …}`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(title = "Per-key state")]
     pub state: bool,
 }
 
@@ -247,10 +288,16 @@ impl std::fmt::Display for Target {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
+    /// Attempts after the first (0 to 100).
+    #[schemars(title = "Retries", range(min = 0, max = 100))]
     pub max: u32,
+    /// Seconds before the first retry (default 1).
     #[serde(default = "default_interval")]
+    #[schemars(title = "Interval (seconds)", range(min = 0))]
     pub interval: f64,
+    /// What each wait is multiplied by for the next (default 2, at least 1).
     #[serde(default = "default_backoff")]
+    #[schemars(title = "Backoff factor", range(min = 1))]
     pub backoff: f64,
 }
 
@@ -272,6 +319,7 @@ pub struct Ko {
     /// `skip` (default): go on with the key's next event; `park`: hold the key until
     /// `flowctl events release`.
     #[serde(default)]
+    #[schemars(title = "Then")]
     pub then: KoAction,
 }
 
@@ -360,7 +408,9 @@ impl Locator {
                 steps.push(Step::Field(field.to_string()));
                 rest = &after[end..];
             } else if let Some(after) = rest.strip_prefix('[') {
-                let end = after.find(']').ok_or_else(|| format!("`{text}`: `[` is not closed"))?;
+                let end = after
+                    .find(']')
+                    .ok_or_else(|| format!("`{text}`: `[` is not closed"))?;
                 let index = after[..end]
                     .parse::<usize>()
                     .map_err(|_| format!("`{text}`: `[{}]` is not an index", &after[..end]))?;
@@ -376,7 +426,10 @@ impl Locator {
     }
 
     /// The value at a payload path, if there is one.
-    pub fn get<'v>(steps: &[Step], mut value: &'v serde_json::Value) -> Option<&'v serde_json::Value> {
+    pub fn get<'v>(
+        steps: &[Step],
+        mut value: &'v serde_json::Value,
+    ) -> Option<&'v serde_json::Value> {
         for step in steps {
             value = match step {
                 Step::Field(f) => value.get(f.as_str())?,

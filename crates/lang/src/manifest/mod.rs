@@ -13,6 +13,7 @@ pub mod events;
 pub mod locate;
 pub mod names;
 mod node;
+pub mod schedule;
 mod syntax;
 mod validate;
 
@@ -29,14 +30,14 @@ use std::path::{Path, PathBuf};
 pub const CODES: &[(&str, &str)] = &[
     ("M001", "the manifest is not valid YAML (syntax error, several documents, nesting too deep)"),
     ("M002", "unknown key (a typo, or a setting that belongs elsewhere)"),
-    ("M003", "a required key is missing (`project`, a function's `package`, a flow's `source`)"),
+    ("M003", "a required key is missing (`project`, a function's `package`, a flow's `source`, a subscription's `source`, a poll's `id`, ...)"),
     ("M004", "a value has the wrong type (e.g. text where a number is expected)"),
     ("M005", "a key is written twice in the same mapping (e.g. a function or flow defined twice)"),
     ("M006", "a name AWS or the flow language would reject (project, namespace, function, flow, colocation unit)"),
     ("M007", "a deployed resource name would be too long for AWS (Lambda 64, state machine 80, IAM role 64)"),
     ("M008", "`memory` is outside Lambda's range (128 to 10240 MB)"),
     ("M009", "`timeout` is outside Lambda's range (1 to 900 seconds)"),
-    ("M010", "a value is not one of the allowed choices (`kind`, `architecture`)"),
+    ("M010", "a value is not one of the allowed choices (`kind`, `architecture`, `ko.then`)"),
     ("M011", "an environment variable name Lambda rejects (must match `[A-Za-z][A-Za-z0-9_]+`)"),
     ("M012", "an environment variable reserved by the Lambda runtime (`AWS_REGION`, `_HANDLER`, ...)"),
     ("M013", "a function's environment is larger than Lambda's 4 KB"),
@@ -46,6 +47,25 @@ pub const CODES: &[(&str, &str)] = &[
     ("M017", "`package` is not a valid cargo package name"),
     ("M018", "a function sets both `colocate` and `isolate: true`"),
     ("M019", "functions with the same `colocate` cannot share one Lambda (package, memory, timeout or environment differ)"),
+    ("M020", "a source has no kind key, or more than one (`webhook`, `schedule`, `poll`, `amqp`, `postgres`, `nats`)"),
+    ("M021", "a source or subscription name is not valid (letters, digits, `-`, `_`; at most 64 characters)"),
+    ("M022", "a `type`, `id` or `key` cannot be read (a bad `$` path, a header outside a webhook, a fixed id or key)"),
+    ("M023", "a schedule `expression` is not a valid `rate(…)` or `cron(…)` expression"),
+    ("M024", "a webhook `path` does not start with `/`, is under the reserved `/_flowctl/`, or is another webhook's"),
+    ("M025", "`secret_env` or `url_env` is not an environment variable name"),
+    ("M026", "`signature_header` is not `X-Hub-Signature-256` or `Stripe-Signature`"),
+    ("M027", "an `amqp`, `postgres` or `nats` source has neither or both of `url` and `url_env`"),
+    ("M028", "a `url` has the wrong scheme (`amqp://`/`amqps://`, `postgres://`/`postgresql://`, `nats://`)"),
+    ("M029", "a `postgres` `table` or `cursor_column` is not a plain (or schema-qualified) SQL identifier"),
+    ("M030", "a `poll` source's `function` is not a function of the manifest"),
+    ("M031", "`every` (1 to 86400 seconds) or `prefetch` (1 to 65535) is out of range"),
+    ("M032", "a subscription's `source` is not a source of the manifest, or `ko:X` names no subscription"),
+    ("M033", "a subscription takes its own KO events, or subscriptions take each other's in a cycle"),
+    ("M034", "a subscription (or its `ko`) has both `flow` and `function`, or a subscription has neither"),
+    ("M035", "a subscription's `flow`/`function` (or its `ko` handler) is not in the manifest"),
+    ("M036", "`concurrency` is out of range (1 to 10000 keys)"),
+    ("M037", "`retry` is out of range (`max` 0 to 100, `interval` 0 or more, `backoff` 1 or more)"),
+    ("M038", "`types` has an empty or repeated entry"),
 ];
 
 /// Default Lambda memory size, in MB.
@@ -317,7 +337,132 @@ pub fn json_schema() -> serde_json::Value {
             object.insert("propertyNames".into(), names);
         }
     }
+    event_schemas(&mut value);
     value
+}
+
+/// The flattened enums of sources and subscriptions, as their keys are written: schemars
+/// puts each variant in a `oneOf` branch that forbids the other keys, which no manifest could
+/// satisfy. Here every key is a property and the branches only require the one kind (or
+/// target) present.
+fn event_schemas(schema: &mut serde_json::Value) {
+    use serde_json::{json, Map, Value};
+    let event_name =
+        json!({ "pattern": format!("^[A-Za-z0-9_-]{{1,{}}}$", validate::MAX_EVENT_NAME) });
+    for pointer in ["/properties/sources", "/properties/subscriptions"] {
+        if let Some(Value::Object(object)) = schema.pointer_mut(pointer) {
+            object.insert("propertyNames".into(), event_name.clone());
+        }
+    }
+    let Some(Value::Object(definitions)) = schema.get_mut("definitions") else {
+        return;
+    };
+    let kinds = [
+        ("webhook", "Webhook", "Webhook"),
+        ("schedule", "Schedule", "Schedule"),
+        ("poll", "Poll", "Poll"),
+        ("amqp", "AMQP queue", "Amqp"),
+        ("postgres", "PostgreSQL table", "Postgres"),
+        ("nats", "NATS JetStream stream", "Nats"),
+    ];
+    if let Some(Value::Object(source)) = definitions.get_mut("Source") {
+        let descriptions: Vec<Value> = source
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .map(|branches| {
+                branches
+                    .iter()
+                    .map(|b| b.get("description").cloned().unwrap_or(Value::Null))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut properties = Map::new();
+        for (i, (key, title, definition)) in kinds.iter().enumerate() {
+            properties.insert(
+                key.to_string(),
+                json!({
+                    "title": title,
+                    "description": descriptions.get(i).cloned().unwrap_or(Value::Null),
+                    "allOf": [{ "$ref": format!("#/definitions/{definition}") }],
+                }),
+            );
+        }
+        if let Some(Value::Object(rest)) = source.remove("properties") {
+            properties.extend(rest);
+        }
+        source.insert("properties".into(), Value::Object(properties));
+        source.insert(
+            "oneOf".into(),
+            Value::Array(
+                kinds
+                    .iter()
+                    .map(|(k, _, _)| json!({ "required": [k] }))
+                    .collect(),
+            ),
+        );
+    }
+    let targets = || {
+        [
+            ("flow", "Flow", "A flow of the manifest (`flows:`)."),
+            (
+                "function",
+                "Function",
+                "A function of the manifest (`functions:`).",
+            ),
+        ]
+    };
+    for (definition, after, handler) in [
+        ("Subscription", "key", "what it invokes for each event"),
+        ("Ko", "", "the handler called with each KO event"),
+    ] {
+        let Some(Value::Object(object)) = definitions.get_mut(definition) else {
+            continue;
+        };
+        let old = match object.remove("properties") {
+            Some(Value::Object(p)) => p,
+            _ => Map::new(),
+        };
+        let mut properties = Map::new();
+        let insert_targets = |properties: &mut Map<String, Value>| {
+            for (key, title, description) in targets() {
+                properties.insert(
+                    key.into(),
+                    json!({
+                        "title": title,
+                        "description": format!("{description} The one of `flow` and `function` that says {handler}."),
+                        "type": "string",
+                    }),
+                );
+            }
+        };
+        if after.is_empty() {
+            insert_targets(&mut properties);
+        }
+        for (key, value) in old {
+            let at = key == after;
+            properties.insert(key, value);
+            if at {
+                insert_targets(&mut properties);
+            }
+        }
+        object.insert("properties".into(), Value::Object(properties));
+        object.remove("oneOf");
+        if definition == "Subscription" {
+            object.insert(
+                "oneOf".into(),
+                json!([{ "required": ["flow"] }, { "required": ["function"] }]),
+            );
+            if let Some(Value::Object(types)) = object
+                .get_mut("properties")
+                .and_then(|p| p.get_mut("types"))
+            {
+                types.insert("uniqueItems".into(), Value::Bool(true));
+                types.insert("items".into(), json!({ "type": "string", "minLength": 1 }));
+            }
+        } else {
+            object.insert("not".into(), json!({ "required": ["flow", "function"] }));
+        }
+    }
 }
 
 /// Where a diagnostic points when the text has nothing better: the start of the document.

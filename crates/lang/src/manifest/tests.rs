@@ -462,6 +462,7 @@ fn every_code_is_listed_once() {
     // Every code used in the sources is in the table.
     for source in [
         include_str!("validate.rs"),
+        include_str!("validate/events.rs"),
         include_str!("syntax.rs"),
         include_str!("mod.rs"),
     ] {
@@ -657,6 +658,11 @@ fn never_panics_on_odd_input() {
         "project: p\nfunctions:\n  A: {package: f, memory: .nan}",
         "project: p\nfunctions:\n  A: {package: f, memory: 1e400}",
         "project: p\nfunctions:\n  A: {package: f, timeout: 9999999999}",
+        "project: p\nsources:\n  a: {webhook: , poll: }\nsubscriptions:\n  s: {source: 'ko:', flow: }",
+        "project: p\nsources:\n  a: {schedule: {expression: 'cron(0 0 L-1 * ? *)', payload: {? [x] : 1}}}",
+        "project: p\nsubscriptions:\n  s: {source: [ko:s, ko:s, ko:t], function: F, ko: {flow: , function: }}\n  t: {source: ko:s, flow: G, retry: {max: -1, interval: x, backoff: .nan}}",
+        "project: p\nsources:\n  é: {amqp: {url: 'amqp://é', queue: [q], prefetch: 99999999999999999999}}",
+        "project: p\nsources:\n  a: {nats: {url_env: , stream: 1, subject: true}, key: '$[99999999999999999999999]'}",
     ] {
         let (m, d) = parse(text);
         for d in &d {
@@ -690,4 +696,578 @@ fn a_colocation_unit_is_measured_as_deployed() {
     assert!(d.title.contains("`core`"), "{}", d.title);
     assert!(d.text.contains("bytes"), "{}", d.text);
     assert_eq!(spanned(&text, &d), "core");
+}
+
+/// Every kind of source, and subscriptions using every option.
+const EVENTS: &str = "\
+project: booking
+functions:
+  ListRoomChanges: { package: f }
+  RecordBookingKo: { package: f }
+  Notify: { package: f }
+flows:
+  Booking: { source: flows/booking.flow }
+sources:
+  booking-requests:
+    webhook: { path: /bookings, secret_env: BOOKING_WEBHOOK_SECRET, signature_header: stripe-signature }
+    type: booking.requested
+    id: header:Idempotency-Key
+    key: $.booking.id
+  payments:
+    amqp: { url: \"amqp://guest:guest@127.0.0.1:5672/%2f\", queue: payments, prefetch: 100 }
+    type: $.type
+    key: $.booking_id
+  room-changes:
+    poll: { function: ListRoomChanges, every: 5 }
+    id: $.change_id
+    key: $.room
+  outbox:
+    postgres: { url_env: DATABASE_URL, table: app.booking_outbox, cursor_column: seq, every: 2 }
+    key: $.booking_id
+  nightly:
+    schedule: { expression: \"cron(0 3 * * ? *)\", payload: { report: daily, days: [1, 2] } }
+  orders:
+    nats: { url: nats://127.0.0.1:4222, stream: ORDERS, subject: orders.> }
+  github:
+    webhook: {}
+subscriptions:
+  book:
+    source: booking-requests
+    types: [booking.requested]
+    flow: Booking
+    retry: { max: 3, interval: 1, backoff: 2.0 }
+    ko: { function: RecordBookingKo, then: park }
+    concurrency: 64
+    state: true
+  everything:
+    source: [payments, room-changes, outbox, nightly, orders, github]
+    key: $.id
+    function: Notify
+    ko: { then: skip }
+  kos:
+    source: ko:book
+    function: Notify
+";
+
+#[test]
+fn sources_and_subscriptions_parse() {
+    let (m, d) = parse(EVENTS);
+    assert_eq!(d, []);
+    let m = m.unwrap();
+    assert_eq!(
+        m.sources.keys().collect::<Vec<_>>(),
+        [
+            "booking-requests",
+            "payments",
+            "room-changes",
+            "outbox",
+            "nightly",
+            "orders",
+            "github"
+        ]
+    );
+    let kinds: Vec<&str> = m.sources.values().map(|s| s.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        ["webhook", "amqp", "poll", "postgres", "schedule", "nats", "webhook"]
+    );
+    let requests = &m.sources["booking-requests"];
+    assert_eq!(requests.id.as_deref(), Some("header:Idempotency-Key"));
+    assert_eq!(requests.event_type.as_deref(), Some("booking.requested"));
+    let events::SourceKind::Schedule(nightly) = &m.sources["nightly"].kind else {
+        panic!()
+    };
+    assert_eq!(
+        nightly.payload,
+        Some(serde_json::json!({"report": "daily", "days": [1, 2]}))
+    );
+    let book = &m.subscriptions["book"];
+    assert_eq!(book.target, events::Target::Flow("Booking".into()));
+    assert_eq!(book.on_ko(), events::KoAction::Park);
+    assert_eq!(book.concurrency(), 64);
+    assert_eq!(
+        book.retry,
+        Some(events::Retry {
+            max: 3,
+            interval: 1.0,
+            backoff: 2.0
+        })
+    );
+    assert!(book.state);
+    let everything = &m.subscriptions["everything"];
+    assert_eq!(everything.sources().len(), 6);
+    assert_eq!(everything.ko.as_ref().unwrap().handler, None);
+    assert_eq!(everything.concurrency(), events::DEFAULT_CONCURRENCY);
+    assert_eq!(m.subscriptions["kos"].sources(), ["ko:book"]);
+    // The serde derive (used by `flowctl_events` and the schema) agrees with the loader.
+    let via_serde: Manifest = serde_yaml::from_str(EVENTS).unwrap();
+    assert_eq!(via_serde, m);
+    // So does the schema.
+    let schema = json_schema();
+    let value: Value = serde_yaml::from_str(EVENTS).unwrap();
+    conforms(&schema, &schema, &value, "$").unwrap();
+}
+
+/// `EVENTS` with `from` replaced by `to` (once, exactly).
+fn events_with(from: &str, to: &str) -> String {
+    assert_eq!(EVENTS.matches(from).count(), 1, "{from}");
+    EVENTS.replace(from, to)
+}
+
+/// Code, line and column of each diagnostic, and the manifest's shape kept or not.
+fn event_codes(text: &str) -> (Vec<(&'static str, usize, usize)>, bool) {
+    let (m, _) = parse(text);
+    (codes(text), m.is_some())
+}
+
+#[test]
+fn source_kinds_none_or_two() {
+    let text = events_with(
+        "    webhook: {}\nsubscriptions:",
+        "    type: x\nsubscriptions:",
+    );
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.title.as_str()),
+        ("M020", "source `github` has no kind")
+    );
+    assert_eq!(spanned(&text, &d), "github");
+    assert!(d.hint.unwrap().contains("webhook: { path: /github }"));
+    let text = events_with("    nats: {", "    poll: { function: Notify }\n    nats: {");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.title.as_str()),
+        ("M020", "source `orders` has two kinds")
+    );
+    assert_eq!(spanned(&text, &d), "nats");
+    assert_eq!(
+        spanned(
+            &text,
+            &Diagnostic {
+                span: d.labels[0].span,
+                ..d.clone()
+            }
+        ),
+        "poll"
+    );
+    assert!(
+        parse(&text).0.is_none(),
+        "a source of two kinds cannot be built"
+    );
+}
+
+#[test]
+fn event_names() {
+    let text = events_with("  outbox:\n", "  out box!:\n")
+        .replace("outbox, nightly", "'out box!', nightly");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M021", "out box!"));
+    assert!(d.hint.unwrap().contains("`out-box-`"));
+    let long = "s".repeat(65);
+    let text = events_with("  kos:\n", &format!("  {long}:\n"));
+    let (got, shaped) = event_codes(&text);
+    assert_eq!((got, shaped), (vec![("M021", 45, 3)], true));
+    assert!(only(&text).text.contains("65 characters"));
+    assert_eq!(
+        codes(&events_with(
+            "  kos:\n",
+            &format!("  {}:\n", "s".repeat(64))
+        )),
+        []
+    );
+}
+
+#[test]
+fn locators() {
+    for (from, to, says) in [
+        (
+            "key: $.booking.id",
+            "key: $.booking..id",
+            "is not a field name",
+        ),
+        (
+            "key: $.booking_id\n  room",
+            "key: header:X-Key\n  room",
+            "only a webhook",
+        ),
+        ("id: $.change_id", "id: change_id", "same id"),
+        ("key: $.room", "key: room", "one key"),
+        (
+            "id: header:Idempotency-Key",
+            "id: 'header:'",
+            "not a header name",
+        ),
+        ("type: $.type", "type: '$[x]'", "is not an index"),
+        ("type: booking.requested", "type: ''", "empty"),
+        ("    key: $.id\n", "    key: header:X-Id\n", "payload"),
+        ("    key: $.id\n", "    key: id\n", "one key"),
+        ("    key: $.id\n", "    key: $.a[\n", "not closed"),
+    ] {
+        let text = events_with(from, to);
+        let d = only(&text);
+        assert_eq!(d.code, "M022", "{to}");
+        assert!(d.text.contains(says), "{to}: {}", d.text);
+        assert!(d.hint.is_some());
+        assert_eq!(
+            spanned(&text, &d),
+            to.split_once(": ").unwrap().1.split('\n').next().unwrap()
+        );
+    }
+    // Literals are fine for `type`, headers for a webhook's `key`; a poll needs an `id`.
+    assert_eq!(
+        codes(&events_with("key: $.booking.id", "key: header:X-Booking")),
+        []
+    );
+    let text = events_with("    id: $.change_id\n", "");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M003", "room-changes"));
+    assert!(parse(&text).0.is_some());
+}
+
+#[test]
+fn schedules() {
+    let text = events_with("cron(0 3 * * ? *)", "cron(0 3 * * * *)");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, spanned(&text, &d)),
+        ("M023", "\"cron(0 3 * * * *)\"")
+    );
+    assert!(d.text.contains("must be `?`"), "{}", d.text);
+    let text = events_with("cron(0 3 * * ? *)", "rate(1 hours)");
+    assert!(only(&text).text.contains("rate(1 hour)"));
+    let text = events_with("expression: \"cron(0 3 * * ? *)\", ", "");
+    let d = only(&text);
+    assert_eq!(d.code, "M003");
+    assert!(parse(&text).0.is_none());
+    let text = events_with("report: daily", "report: .nan");
+    assert_eq!(only(&text).code, "M004");
+}
+
+#[test]
+fn webhooks() {
+    let text = events_with("path: /bookings", "path: bookings");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M024", "bookings"));
+    assert_eq!(d.hint.as_deref(), Some("write `path: /bookings`"));
+    let text = events_with("path: /bookings", "path: /_flowctl/health");
+    assert!(only(&text).text.contains("flowctl dev"));
+    let text = events_with("path: /bookings", "path: '/a b?c'");
+    assert_eq!(only(&text).code, "M024");
+    // Two webhooks on one path, one of them the default `/events/<source>`.
+    let text = events_with("path: /bookings", "path: /events/github");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M024", "webhook"));
+    assert_eq!(&text[d.labels[0].span.range()], "/events/github");
+    assert!(
+        d.title.contains("`booking-requests` and `github`"),
+        "{}",
+        d.title
+    );
+    let text = events_with(
+        "    webhook: {}\nsub",
+        "    webhook: { path: /bookings }\nsub",
+    );
+    assert_eq!(codes(&text), [("M024", 30, 22)]);
+    // Environment variable names, signature headers.
+    let text = events_with(
+        "secret_env: BOOKING_WEBHOOK_SECRET",
+        "secret_env: booking-secret",
+    );
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M025", "booking-secret"));
+    assert!(d.hint.unwrap().contains("BOOKING_SECRET"));
+    let text = events_with(
+        "signature_header: stripe-signature",
+        "signature_header: X-Signature",
+    );
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M026", "X-Signature"));
+    let text = events_with("path: /bookings", "pth: /bookings");
+    let d = only(&text);
+    assert_eq!(d.code, "M002");
+    assert!(d.hint.unwrap().starts_with("did you mean `path`?"));
+}
+
+#[test]
+fn connections() {
+    let text = events_with("url_env: DATABASE_URL, ", "");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M027", "postgres"));
+    assert!(d.title.contains("no `url` or `url_env`"));
+    assert!(parse(&text).0.is_some());
+    let text = events_with(
+        "url_env: DATABASE_URL",
+        "url_env: DATABASE_URL, url: postgres://db",
+    );
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M027", "url"));
+    let text = events_with("amqp://guest", "http://guest");
+    let d = only(&text);
+    assert_eq!(d.code, "M028");
+    assert!(d.text.contains("`amqp://` or `amqps://`"));
+    let text = events_with("url: nats://", "url: tls://");
+    assert_eq!(only(&text).code, "M028");
+    let text = events_with("url_env: DATABASE_URL", "url: mysql://db");
+    assert_eq!(only(&text).code, "M028");
+    assert_eq!(
+        codes(&events_with(
+            "url_env: DATABASE_URL",
+            "url: PostgreSQL://db"
+        )),
+        []
+    );
+    let text = events_with("url_env: DATABASE_URL", "url_env: 1DB");
+    assert_eq!(only(&text).code, "M025");
+    // Tables and columns.
+    let text = events_with("table: app.booking_outbox", "table: \"booking outbox\"");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M029", "\"booking outbox\""));
+    let text = events_with("table: app.booking_outbox", "table: a.b.c");
+    assert_eq!(only(&text).code, "M029");
+    let text = events_with("cursor_column: seq", "cursor_column: app.seq");
+    assert_eq!(only(&text).code, "M029");
+    let text = events_with("queue: payments, ", "");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.title.as_str()),
+        ("M003", "the `amqp` of source `payments` has no `queue`")
+    );
+}
+
+#[test]
+fn polls_and_ranges() {
+    let text = events_with("function: ListRoomChanges", "function: ListRoomChange");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M030", "ListRoomChange"));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `ListRoomChanges`?"));
+    assert!(parse(&text).0.is_some());
+    for (from, to, code) in [
+        ("every: 5 }", "every: 0 }", "M031"),
+        ("every: 2 }", "every: 86401 }", "M031"),
+        ("prefetch: 100", "prefetch: 0", "M031"),
+        ("concurrency: 64", "concurrency: 0", "M036"),
+        ("concurrency: 64", "concurrency: 10001", "M036"),
+        ("max: 3", "max: 101", "M037"),
+        ("interval: 1", "interval: -1", "M037"),
+        ("interval: 1", "interval: .inf", "M037"),
+        ("backoff: 2.0", "backoff: 0.5", "M037"),
+    ] {
+        let text = events_with(from, to);
+        let d = only(&text);
+        assert_eq!(d.code, code, "{to}");
+        assert!(d.hint.is_some());
+        assert!(
+            parse(&text).0.is_some(),
+            "{to}: a value out of range keeps the shape"
+        );
+    }
+    let text = events_with("every: 5 }", "every: 5s }");
+    let d = only(&text);
+    assert_eq!(d.code, "M004");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("write the number of seconds alone: `every: 5`")
+    );
+    let text = events_with("prefetch: 100", "prefetch: 70000");
+    assert_eq!(parse(&text).0, None);
+    let text = events_with("max: 3, ", "");
+    assert_eq!(only(&text).code, "M003");
+}
+
+#[test]
+fn subscription_sources() {
+    let text = events_with("source: booking-requests", "source: booking-request");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M032", "booking-request"));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `booking-requests`?"));
+    let text = events_with("[payments, room-changes", "[payments, book, room-changes");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M032", "book"));
+    assert!(d.hint.unwrap().contains("`source: ko:book`"));
+    let text = events_with("source: ko:book", "source: ko:bok");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.hint.as_deref()),
+        ("M032", Some("did you mean `ko:book`?"))
+    );
+    let text = events_with(
+        "[payments, room-changes",
+        "[payments, payments, room-changes",
+    );
+    assert_eq!(codes(&text), [("M032", 41, 24)]);
+    let text = events_with(
+        "[payments, room-changes, outbox, nightly, orders, github]",
+        "[]",
+    );
+    assert_eq!(only(&text).code, "M032");
+    // KO chains.
+    let text = events_with("source: ko:book", "source: ko:kos");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.title.as_str()),
+        ("M033", "subscription `kos` takes its own KO events")
+    );
+    let text = events_with(
+        "source: booking-requests",
+        "source: [booking-requests, ko:kos]",
+    );
+    let d = only(&text);
+    assert_eq!(d.code, "M033");
+    assert_eq!(
+        d.title,
+        "subscriptions `book`, `kos` take each other's KO events in a cycle"
+    );
+    assert!(d.text.starts_with("book → kos → book"), "{}", d.text);
+    assert_eq!(spanned(&text, &d), "ko:kos");
+    assert_eq!(&text[d.labels[0].span.range()], "ko:book");
+    // A longer cycle is reported once.
+    let text = events_with("source: booking-requests", "source: [booking-requests, ko:b]")
+        + "  a: { source: ko:kos, function: Notify }\n  b: { source: [ko:a, orders], function: Notify }\n";
+    let d = only(&text);
+    assert!(
+        d.text.starts_with("book → kos → a → b → book"),
+        "{}",
+        d.text
+    );
+    assert!(parse(&text).0.is_some());
+    let text = events_with("    source: booking-requests\n", "");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M003", "book"));
+}
+
+#[test]
+fn subscription_targets() {
+    let text = events_with(
+        "    function: Notify\n    ko: { then: skip }",
+        "    ko: { then: skip }",
+    );
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M034", "everything"));
+    assert!(parse(&text).0.is_none());
+    let text = events_with(
+        "    flow: Booking\n",
+        "    flow: Booking\n    function: Notify\n",
+    );
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M034", "function"));
+    let text = events_with(
+        "{ function: RecordBookingKo, then: park }",
+        "{ function: RecordBookingKo, flow: Booking }",
+    );
+    assert_eq!(only(&text).code, "M034");
+    let text = events_with("    flow: Booking\n", "    flow: Bookng\n");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M035", "Bookng"));
+    assert_eq!(d.hint.as_deref(), Some("did you mean `Booking`?"));
+    assert!(parse(&text).0.is_some());
+    let text = events_with("    flow: Booking\n", "    flow: Notify\n");
+    let d = only(&text);
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("`Notify` is a function: write `function: Notify`")
+    );
+    let text = events_with("function: RecordBookingKo", "function: RecordKo");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M035", "RecordKo"));
+    assert!(d.title.contains("KO handler"));
+    let text = events_with("then: park", "then: hold");
+    let d = only(&text);
+    assert_eq!(d.code, "M010");
+    assert!(d.hint.unwrap().starts_with("did you mean `park`?"));
+    let text = events_with("ko: { then: skip }", "ko: park");
+    assert_eq!(
+        only(&text).hint.as_deref(),
+        Some("write `ko: { then: park }`")
+    );
+}
+
+#[test]
+fn subscription_types_and_keys() {
+    let text = events_with(
+        "types: [booking.requested]",
+        "types: [booking.requested, '', booking.requested]",
+    );
+    let (_, d) = parse(&text);
+    assert_eq!(
+        d.iter().map(|d| d.code).collect::<Vec<_>>(),
+        ["M038", "M038"]
+    );
+    assert_eq!(spanned(&text, &d[0]), "''");
+    assert!(d[1].title.contains("listed twice"));
+    assert_eq!(line_col(&text, d[1].span.start as usize), (34, 36));
+    let text = events_with("types: [booking.requested]", "types: booking.requested");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.hint.as_deref()),
+        ("M004", Some("write `types: [booking.requested]`"))
+    );
+    // Misplaced and misspelt keys.
+    let text = events_with("    state: true\n", "    stat: true\n    path: /x\n");
+    let (_, d) = parse(&text);
+    assert_eq!(
+        d.iter().map(|d| d.code).collect::<Vec<_>>(),
+        ["M002", "M002"]
+    );
+    assert!(d[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("did you mean `state`?"));
+    let text = events_with(
+        "    id: $.change_id\n",
+        "    id: $.change_id\n    source: x\n",
+    );
+    let d = only(&text);
+    assert!(d
+        .hint
+        .unwrap()
+        .contains("is a key of a flow (under `flows: <Name>:`) or a subscription"));
+    let text = events_with("  kos:\n", "  kos:\n").replace(
+        "sources:\n  booking",
+        "sources:\n  booking-requests: { webhook: }\n  booking",
+    );
+    assert_eq!(codes(&text), [("M005", 10, 3)]);
+}
+
+#[test]
+fn sources_of_the_wrong_shape() {
+    for (text, code) in [
+        ("project: p\nsources: [a]\n", "M004"),
+        ("project: p\nsubscriptions: 3\n", "M004"),
+        ("project: p\nsources:\n  a: webhook\n", "M004"),
+        ("project: p\nsources:\n  a: { webhook: /x }\n", "M004"),
+        (
+            "project: p\nsources:\n  a: { schedule: { expression: [x] } }\n",
+            "M004",
+        ),
+        (
+            "project: p\nsubscriptions:\n  a: { source: [[x]], function: F }\n",
+            "M004",
+        ),
+        (
+            "project: p\nsubscriptions:\n  a: { source: x, function: [F] }\n",
+            "M004",
+        ),
+        (
+            "project: p\nsubscriptions:\n  a: { source: x, function: F, retry: 3 }\n",
+            "M004",
+        ),
+        (
+            "project: p\nsubscriptions:\n  a: { source: x, function: F, state: yes }\n",
+            "M004",
+        ),
+    ] {
+        let (m, d) = parse(text);
+        assert_eq!(d.first().map(|d| d.code), Some(code), "{text}: {d:#?}");
+        assert!(m.is_none(), "{text}");
+    }
+    // Null sections are empty; a subscription is checked even when `sources:` is not a mapping.
+    let (m, d) = parse("project: p\nsources:\n  a: { webhook: }\nsubscriptions:\n");
+    assert_eq!(d, []);
+    assert_eq!(
+        m.unwrap().sources["a"].kind,
+        events::SourceKind::Webhook(Default::default())
+    );
+    let text = "project: p\nsources: [a]\nsubscriptions:\n  s: { source: a, function: F }\n";
+    assert_eq!(codes(text), [("M004", 2, 10), ("M035", 4, 29)]);
 }

@@ -16,7 +16,25 @@ use flowctl_protocol::did_you_mean;
 use indexmap::IndexMap;
 use std::path::PathBuf;
 
-const TOP_KEYS: &[&str] = &["project", "namespace", "functions", "flows", "deploy"];
+mod events;
+
+pub(crate) use events::MAX_NAME as MAX_EVENT_NAME;
+use events::{EventPlaces, SOURCE_KEYS, SUBSCRIPTION_KEYS};
+#[cfg(test)]
+use events::{
+    AMQP_KEYS, KO_KEYS, NATS_KEYS, POLL_KEYS, POSTGRES_KEYS, RETRY_KEYS, SCHEDULE_KEYS,
+    WEBHOOK_KEYS,
+};
+
+const TOP_KEYS: &[&str] = &[
+    "project",
+    "namespace",
+    "functions",
+    "flows",
+    "deploy",
+    "sources",
+    "subscriptions",
+];
 const FUNCTION_KEYS: &[&str] = &[
     "package",
     "memory",
@@ -36,6 +54,16 @@ pub(crate) const KEY_TABLES: &[(&str, &[&str])] = &[
     ("Function", FUNCTION_KEYS),
     ("FlowEntry", FLOW_KEYS),
     ("Deploy", DEPLOY_KEYS),
+    ("Source", SOURCE_KEYS),
+    ("Webhook", WEBHOOK_KEYS),
+    ("Schedule", SCHEDULE_KEYS),
+    ("Poll", POLL_KEYS),
+    ("Amqp", AMQP_KEYS),
+    ("Postgres", POSTGRES_KEYS),
+    ("Nats", NATS_KEYS),
+    ("Subscription", SUBSCRIPTION_KEYS),
+    ("Retry", RETRY_KEYS),
+    ("Ko", KO_KEYS),
 ];
 
 pub(crate) fn validate(
@@ -348,30 +376,26 @@ impl<'t> Validator<'t> {
                 None
             }
             Node::Str(s) => {
+                let example = match key.as_str() {
+                    "memory" => 256,
+                    "timeout" => 30,
+                    _ => default_of(key).unwrap_or(min),
+                };
                 let hint = match unit_suggestion(s, key) {
                     Some(n) => format!("write the number of {unit} alone: `{key}: {n}`"),
-                    None => format!(
-                        "write a whole number of {unit}, e.g. `{key}: {}`",
-                        if *key == "memory" { 256 } else { 30 }
-                    ),
+                    None => format!("write a whole number of {unit}, e.g. `{key}: {example}`"),
                 };
                 self.wrong_type(entry, owner, &format!("a whole number of {unit}"), hint);
                 None
             }
             Node::Null => {
-                let default = if *key == "memory" {
-                    DEFAULT_MEMORY
-                } else {
-                    DEFAULT_TIMEOUT
-                };
-                self.wrong_type(
-                    entry,
-                    owner,
-                    &format!("a whole number of {unit}"),
-                    format!(
+                let hint = match default_of(key) {
+                    Some(default) => format!(
                         "give a value, or remove the key to use the default ({default} {unit})"
                     ),
-                );
+                    None => format!("give a value, e.g. `{key}: {min}`"),
+                };
+                self.wrong_type(entry, owner, &format!("a whole number of {unit}"), hint);
                 None
             }
             _ => {
@@ -477,6 +501,9 @@ impl<'t> Validator<'t> {
         let mut flows = Some(IndexMap::new());
         let mut flow_spans = Vec::new();
         let mut deploy = Some(Deploy::default());
+        let mut sources = Some(IndexMap::new());
+        let mut subscriptions = Some(IndexMap::new());
+        let mut event_places = EventPlaces::default();
         for entry in &entries {
             match entry.key.as_str() {
                 "project" => {
@@ -495,9 +522,21 @@ impl<'t> Validator<'t> {
                 "functions" => functions = self.functions(entry, &mut function_spans),
                 "flows" => flows = self.flows(entry, &mut flow_spans),
                 "deploy" => deploy = self.deploy(entry),
+                "sources" => sources = self.sources(entry, &mut event_places),
+                "subscriptions" => subscriptions = self.subscriptions(entry, &mut event_places),
                 _ => {}
             }
         }
+        // The names a source or subscription may refer to; `None` when not a mapping
+        // (reported above), so that nothing is called unknown for it.
+        let names = |key: &str| match entries.iter().find(|e| e.key == key).map(|e| e.value) {
+            None | Some(Node::Null) => Some(Vec::new()),
+            Some(Node::Map(pairs)) => {
+                Some(pairs.iter().filter_map(|(k, _)| k.scalar_text()).collect())
+            }
+            Some(_) => None,
+        };
+        self.event_references(&event_places, names("functions"), names("flows"));
         let Some(project) = project else {
             if !entries.iter().any(|e| e.key == "project") {
                 self.structural_error(
@@ -526,8 +565,8 @@ impl<'t> Validator<'t> {
             functions: functions?,
             flows: flows?,
             deploy: deploy?,
-            sources: Default::default(),
-            subscriptions: Default::default(),
+            sources: sources?,
+            subscriptions: subscriptions?,
         })
     }
 
@@ -1244,6 +1283,18 @@ fn identifier_suggestion(name: &str, fallback: &str) -> String {
     s
 }
 
+/// The default of a number key, for "remove the key to use the default".
+fn default_of(key: &str) -> Option<u32> {
+    match key {
+        "memory" => Some(DEFAULT_MEMORY),
+        "timeout" => Some(DEFAULT_TIMEOUT),
+        "every" => Some(super::events::DEFAULT_POLL_EVERY),
+        "concurrency" => Some(super::events::DEFAULT_CONCURRENCY),
+        "prefetch" => Some(1000),
+        _ => None,
+    }
+}
+
 /// "512MB" → 512, "1GB" → 1024 (memory); "30s" → 30, "5m" → 300 (timeout).
 fn unit_suggestion(s: &str, key: &str) -> Option<u64> {
     let s = s.trim().to_ascii_lowercase();
@@ -1253,8 +1304,8 @@ fn unit_suggestion(s: &str, key: &str) -> Option<u64> {
     let factor = match (key, unit) {
         ("memory", "" | "mb" | "m" | "mib" | "megabytes") => 1,
         ("memory", "gb" | "g" | "gib" | "gigabytes") => 1024,
-        ("timeout", "" | "s" | "sec" | "secs" | "second" | "seconds") => 1,
-        ("timeout", "m" | "min" | "mins" | "minute" | "minutes") => 60,
+        ("timeout" | "every", "" | "s" | "sec" | "secs" | "second" | "seconds") => 1,
+        ("timeout" | "every", "m" | "min" | "mins" | "minute" | "minutes") => 60,
         _ => return None,
     };
     n.checked_mul(factor)
@@ -1262,19 +1313,27 @@ fn unit_suggestion(s: &str, key: &str) -> Option<u64> {
 
 /// A known key written in the wrong mapping gets a "move it" hint instead of "did you mean".
 fn misplaced_key_hint(key: &str, place: &Place) -> Option<String> {
-    let home = if FUNCTION_KEYS.contains(&key) {
-        "a function (under `functions: <Name>:`)"
-    } else if FLOW_KEYS.contains(&key) {
-        "a flow (under `flows: <Name>:`)"
-    } else if DEPLOY_KEYS.contains(&key) {
-        "`deploy`"
-    } else if TOP_KEYS.contains(&key) {
-        "the top level of the manifest"
-    } else {
+    let homes: Vec<&str> = [
+        (FUNCTION_KEYS, "a function (under `functions: <Name>:`)"),
+        (FLOW_KEYS, "a flow (under `flows: <Name>:`)"),
+        (DEPLOY_KEYS, "`deploy`"),
+        (TOP_KEYS, "the top level of the manifest"),
+        (SOURCE_KEYS, "a source (under `sources: <name>:`)"),
+        (
+            SUBSCRIPTION_KEYS,
+            "a subscription (under `subscriptions: <name>:`)",
+        ),
+    ]
+    .into_iter()
+    .filter(|(keys, _)| keys.contains(&key))
+    .map(|(_, home)| home)
+    .collect();
+    if homes.is_empty() {
         return None;
-    };
+    }
     Some(format!(
-        "`{key}` is a key of {home}, not of {}: move it there",
+        "`{key}` is a key of {}, not of {}: move it there",
+        homes.join(" or "),
         place.what
     ))
 }
