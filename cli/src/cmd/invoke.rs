@@ -3,20 +3,18 @@
 
 use super::common::or_exit;
 use super::common::target::TargetArgs;
-use super::common::{clean_project, compile_options, fail, find_flow, flow_report, said_no};
+use super::common::local::{self, parse_binaries, read_input};
+use super::common::{clean_project, find_flow, said_no};
 use super::out::{self, note, note_raw};
 use super::progress::Progress;
 use super::{Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::local::{LocalProcesses, UnitConfig};
 use flowctl_engine::{self as engine, trace, ExecutionOptions, Status};
-use flowctl_lang::asl;
 use flowctl_protocol::sfn::errors;
 use flowctl_protocol::MAX_JSON_DEPTH;
 use serde_json::{json, Value};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -167,11 +165,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     })
 }
 
-/// A project flow ready to run: compiled as `flowctl compile` does (placeholders resolved to
-/// unit names), and an invoker serving each unit it calls from the unit's built `bootstrap`.
-/// Units are built first, as `flowctl build` does, for this machine's architecture; a unit
-/// named in `--function-binary` uses that binary instead. `Ok(Err(exit))`: diagnostics or a
-/// failed build were printed.
+/// A project flow ready to run: compiled with unit names in place of the placeholders, and
+/// local processes serving the units it calls. `Ok(Err(exit))`: diagnostics or a failed
+/// build were printed.
 fn project_flow(
     global: &Global,
     flow: &str,
@@ -183,105 +179,16 @@ fn project_flow(
         bail!("the manifest could not be read");
     };
     let entry = find_flow(project, flow)?;
-    let Some(ir) = &entry.ir else {
+    if entry.ir.is_none() {
         global.require_clean(&loaded)?;
-        bail!("flow `{flow}` could not be checked");
-    };
+    }
     let plan = project.plan();
-    let doc = match asl::compile(ir, &compile_options(project, &plan, entry, true)) {
-        Ok(doc) => doc,
-        Err(diagnostics) => return fail(global, &[flow_report(entry, diagnostics)]).map(Err),
+    let (doc, called) = match local::compile_local(global, project, &plan, entry)? {
+        Ok(compiled) => compiled,
+        Err(exit) => return Ok(Err(exit)),
     };
-    let called = asl::units_of(&doc);
-    let doc =
-        asl::resolve_units(&doc, |unit| Some(unit.to_string())).map_err(anyhow::Error::msg)?;
-    let label = entry.path.display().to_string();
-
-    let plan: Vec<_> = plan
-        .units
-        .into_iter()
-        .filter(|unit| called.contains(&unit.name))
-        .collect();
-    let given = |unit: &flowctl_lang::plan::Unit| {
-        binaries
-            .iter()
-            .find(|(name, _)| name == &unit.name || unit.functions.contains(name))
-            .map(|(_, path)| path.clone())
-    };
-    let mut invoker = LocalProcesses::new();
-    let mut records = Vec::new();
-    if plan.iter().any(|unit| given(unit).is_none()) {
-        match build_for_this_machine(global, project)? {
-            Ok(built) => records = built,
-            Err(exit) => return Ok(Err(exit)),
-        }
-    }
-    for unit in &plan {
-        let record = records.iter().find(|(r, _)| r.name == unit.name);
-        let binary = match (given(unit), record) {
-            (Some(path), _) => path,
-            (None, Some((_, bootstrap))) => bootstrap.clone(),
-            (None, None) => bail!("unit `{}` was not built", unit.name),
-        };
-        let mut config = UnitConfig::new(unit.name.as_str(), binary)
-            .functions(unit.functions.iter().map(String::as_str))
-            .memory_mb(unit.memory)
-            .timeout(Duration::from_secs(unit.timeout.into()));
-        for (k, v) in &unit.env {
-            config = config.env(k, v);
-        }
-        invoker = invoker.unit(config);
-    }
-    Ok(Ok((doc, label, invoker)))
-}
-
-/// `flowctl build`'s units for the architecture of this machine (a local run cannot execute
-/// the other one), in a directory of their own when that differs from the manifest's.
-fn build_for_this_machine(
-    global: &Global,
-    project: &flowctl::project::Project,
-) -> anyhow::Result<Result<Vec<(flowctl::build::record::UnitRecord, PathBuf)>, Exit>> {
-    use flowctl::build::{self, Options};
-    use flowctl_lang::manifest::Architecture;
-    let architecture = match std::env::consts::ARCH {
-        "aarch64" => Architecture::Arm64,
-        _ => Architecture::X86_64,
-    };
-    let target = build::target_dir(&project.root);
-    let mut out_dir = build::out_dir(&target, &project.manifest.project);
-    if architecture != project.manifest.deploy.architecture {
-        out_dir = out_dir.join(format!("local-{}", architecture.as_str()));
-    }
-    let options = Options {
-        architecture,
-        out_dir: out_dir.clone(),
-        color: if global.color() { "always" } else { "never" },
-    };
-    let verbose = global.verbose > 0;
-    let built = build::build_units(project, &options, &mut |unit| {
-        if verbose || unit.changed {
-            note!(
-                "{:>9} {} ({})",
-                if unit.changed { "built" } else { "fresh" },
-                unit.record.name,
-                unit.record.package
-            );
-        }
-    });
-    match built {
-        Ok(records) => Ok(Ok(records
-            .into_iter()
-            .map(|r| {
-                let bootstrap = build::record::BuildRecord::resolve(&out_dir, &r.bootstrap);
-                (r, bootstrap)
-            })
-            .collect())),
-        Err(err) if err.is_environment() => Err(err.into()),
-        Err(err) => {
-            note!("error: {err}");
-            Ok(Err(Exit::Failure))
-        }
-    }
+    Ok(local::local_units(global, project, &plan, Some(&called), binaries)?
+        .map(|invoker| (doc, entry.path.display().to_string(), invoker)))
 }
 
 /// `--target localstack|aws`: the deployed state machine (standard: start and poll with a
@@ -431,41 +338,3 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
     })
 }
 
-/// `--input`: JSON text, `@file` or `@-`.
-fn read_input(arg: &str) -> anyhow::Result<Value> {
-    let (text, origin) = match arg.strip_prefix('@') {
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("cannot read the input from stdin")?;
-            (text, "standard input".to_string())
-        }
-        Some(path) => (
-            std::fs::read_to_string(Path::new(path))
-                .with_context(|| format!("cannot read the input file {path}"))?,
-            path.to_string(),
-        ),
-        None => (arg.to_string(), "--input".to_string()),
-    };
-    serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "the input from {origin} is not JSON: {e} (strings need quotes: --input '\"text\"'; objects: --input '{{\"id\": 1}}')"
-        )
-    })
-}
-
-fn parse_binaries(args: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
-    args.iter()
-        .map(|arg| {
-            let (name, path) = arg
-                .split_once('=')
-                .with_context(|| format!("--function-binary takes NAME=PATH, got `{arg}`"))?;
-            let path = PathBuf::from(path);
-            if !path.is_file() {
-                bail!("--function-binary {name}: no file at {}", path.display());
-            }
-            Ok((name.to_string(), path))
-        })
-        .collect()
-}

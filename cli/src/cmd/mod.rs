@@ -14,6 +14,8 @@ mod compile;
 mod completions;
 mod deploy;
 mod destroy;
+mod dev;
+mod events;
 mod fmt;
 mod graph;
 mod invoke;
@@ -95,6 +97,10 @@ pub enum Command {
     Status(status::Args),
     /// Delete everything deployed for the project (everything tagged flowctl:project)
     Destroy(destroy::Args),
+    /// Run every source and subscription locally: events in, flows and functions invoked in order per key
+    Dev(dev::Args),
+    /// Send events, list and show what the event log holds, release parked keys, replay events
+    Events(events::Args),
     /// Format .flow files canonically (in place, or --check)
     Fmt(fmt::Args),
     /// Draw a flow's control flow as a Mermaid or Graphviz diagram
@@ -125,6 +131,8 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),
         Command::Destroy(args) => destroy::run(&cli.global, args),
+        Command::Dev(args) => dev::run(&cli.global, args),
+        Command::Events(args) => events::run(&cli.global, args),
         Command::Fmt(args) => fmt::run(&cli.global, args),
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),

@@ -4,6 +4,8 @@
 
 pub mod process;
 pub mod runtime_api;
+pub mod targets;
 
 pub use process::{LocalOptions, LocalProcesses, UnitConfig};
 pub use runtime_api::{Invocation, Outcome, RuntimeApi};
+pub use targets::LocalTargets;

@@ -54,8 +54,9 @@ pub struct Report {
 
 #[derive(Debug, Clone)]
 pub enum What {
-    /// Waiting behind this many events of its key (the running one included).
-    Queued { behind: usize },
+    /// Accepted for the subscription, behind this many events of its key (the running one
+    /// included; 0: it may start at once), or behind a parked key.
+    Queued { behind: usize, parked: bool },
     Started { attempt: u32 },
     Done { millis: u128 },
     Retrying { attempt: u32, error: String, delay: Duration },
@@ -231,10 +232,9 @@ impl Subscription {
                 let key = self.keys.entry(d.key.clone()).or_default();
                 let behind = key.queue.len() + usize::from(key.running);
                 let (seq, name) = (d.seq, d.key.clone());
+                let parked = key.parked;
                 key.queue.push_back(d);
-                if behind > 0 || key.parked {
-                    self.report(&name, seq, What::Queued { behind });
-                }
+                self.report(&name, seq, What::Queued { behind, parked });
                 self.mark_ready(&name);
             }
             Msg::Parked(d) => {

@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod changes;
+pub mod local;
 pub mod target;
 
 /// The value of a step that may have ended the command already: `Ok(Err(exit))` (its
