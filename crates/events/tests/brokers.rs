@@ -286,6 +286,159 @@ async fn amqp_queue_into_the_log_in_order_acked_once_each() {
     let _ = connection.close(200, "done").await;
 }
 
+/// The source's connection closed by the broker mid-stream (`rabbitmqctl close_connection`):
+/// it notes the loss, reconnects, and every message still ends in the log exactly once, in
+/// publish order, with none left unacknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_reconnects_after_the_broker_closes_the_connection() {
+    use lapin::options::{ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::types::FieldTable;
+    use lapin::{Connection, ConnectionProperties};
+
+    const COUNT: usize = 300;
+    let url = env_or(
+        "FLOWCTL_TEST_AMQP_URL",
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+    );
+    let properties = ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio::current());
+    let connection = tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(&url, properties),
+    )
+    .await
+    .map_err(|_| "timed out".to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()))
+    .unwrap_or_else(|e| {
+        panic!("RabbitMQ is not reachable at {url} ({e}); start it with scripts/start-services.sh")
+    });
+    let channel = connection.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let queue = unique("flowctl-test");
+    // A unique source name makes a unique connection name to find the connection by.
+    let name = format!("payments-{}", uuid::Uuid::new_v4().simple());
+    let config = flowctl_lang::manifest::events::Amqp {
+        url: Some(url.clone()),
+        url_env: None,
+        queue: queue.clone(),
+        prefetch: Some(20),
+    };
+    let source = Source {
+        kind: SourceKind::Amqp(config.clone()),
+        event_type: None,
+        id: None,
+        key: None,
+    };
+    let harness = Harness::new(&name, source);
+    let (shutdown, stopped) = watch::channel(false);
+    // The source declares the queue (durable) itself.
+    let task = tokio::spawn(amqp::run(
+        name.clone(),
+        config,
+        harness.intake(),
+        harness.notes(),
+        stopped,
+    ));
+    let start = Instant::now();
+    while !harness
+        .notes
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| n.contains("connected"))
+    {
+        assert!(start.elapsed() < WAIT, "the source did not connect");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let publisher = {
+        let (channel, queue) = (channel.clone(), queue.clone());
+        tokio::spawn(async move {
+            for i in 0..COUNT {
+                let body = payload(i).to_string().into_bytes();
+                amqp_publish(&channel, &queue, body, Some(format!("m-{i}")))
+                    .await
+                    .await
+                    .unwrap();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    harness.wait_for(50, 0).await;
+    let listed = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_connections",
+            "-q",
+            "--no-table-headers",
+            "pid",
+            "client_properties",
+        ])
+        .output()
+        .expect("rabbitmqctl runs");
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    let pid = listing
+        .lines()
+        .find(|line| line.contains(&format!("flowctl {name}")))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the source's connection is not listed: {listing}"))
+        .to_string();
+    let closed = std::process::Command::new("rabbitmqctl")
+        .args(["close_connection", &pid, "closed by the test"])
+        .status()
+        .expect("rabbitmqctl runs");
+    assert!(closed.success());
+    publisher.await.unwrap();
+    let rows = harness.wait_for(COUNT, 0).await;
+    let start = Instant::now();
+    loop {
+        let notes = harness.notes.lock().unwrap().clone();
+        if notes.iter().filter(|n| n.contains("connected to")).count() >= 2 {
+            break;
+        }
+        assert!(
+            start.elapsed() < WAIT,
+            "the source did not reconnect: {notes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop(shutdown, task).await;
+
+    assert_eq!(counts(&harness.rows()), (COUNT, 0));
+    assert_eq!(
+        ids_in_order(&rows),
+        (0..COUNT).map(|i| format!("m-{i}")).collect::<Vec<_>>()
+    );
+    let notes = harness.notes.lock().unwrap().clone();
+    assert!(
+        notes.iter().any(
+            |n| n.starts_with(&format!("amqp {name}: connection lost ("))
+                && n.ends_with("retrying in 0.5 s")
+        ),
+        "{notes:?}"
+    );
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    let left = channel
+        .queue_declare(&queue, passive, FieldTable::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        left.message_count(),
+        0,
+        "messages left unacknowledged in the queue"
+    );
+    channel
+        .queue_delete(&queue, QueueDeleteOptions::default())
+        .await
+        .unwrap();
+    let _ = connection.close(200, "done").await;
+}
+
 /// Publishes one message to `queue`; answers its publisher confirm (awaited later).
 async fn amqp_publish(
     channel: &lapin::Channel,
