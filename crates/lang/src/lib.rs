@@ -3,7 +3,8 @@
 //! The pipeline, one module per step: `manifest` (flowctl.yaml → `Manifest`) → `flow`
 //! (lex → parse → check: source → AST → IR; also `fmt` and `graph`) → `plan` (colocation:
 //! which functions share a Lambda unit) → `asl` (IR → Amazon States Language, fusion) →
-//! `routes` (the ways through a compiled document, counted and priced). Every stage reports
+//! `routes` (the ways through a compiled document, counted and priced); `events_graph` draws
+//! the manifest's sources and subscriptions. Every stage reports
 //! problems as `diagnostic::Diagnostic` values; `render` is the one place that turns them
 //! into text or JSON.
 //!
@@ -12,6 +13,7 @@
 
 pub mod asl;
 pub mod diagnostic;
+pub mod events_graph;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
