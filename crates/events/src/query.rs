@@ -252,3 +252,21 @@ pub fn parked(path: &Path) -> Result<Vec<(String, String, i64)>, LogError> {
         .map_err(&err);
     rows
 }
+
+/// Every stored state of a subscription, by key.
+pub fn states(path: &Path, subscription: &str) -> Result<std::collections::HashMap<String, Value>, LogError> {
+    let conn = open(path)?;
+    let err = sql(path);
+    let mut stmt = conn
+        .prepare("SELECT key, state FROM keys WHERE sub = ?1 AND state IS NOT NULL")
+        .map_err(&err)?;
+    let rows = stmt
+        .query_map([subscription], |r| {
+            let state: String = r.get(1)?;
+            Ok((r.get(0)?, serde_json::from_str(&state).unwrap_or(Value::Null)))
+        })
+        .map_err(&err)?
+        .collect::<Result<_, _>>()
+        .map_err(&err);
+    rows
+}
