@@ -112,3 +112,21 @@ fn only_the_aws_crate_and_the_binary_reach_the_sdk() {
         "anyhow belongs to the binary only: {lib_crates_with_anyhow:?}"
     );
 }
+
+#[test]
+fn the_events_runtime_knows_neither_the_engine_nor_aws() {
+    let deps = normal_dependencies("flowctl-events");
+    assert!(deps.contains("rusqlite"), "{deps:?}");
+    let found = offending(
+        &deps,
+        &[
+            "flowctl-engine",
+            "flowctl-aws",
+            "aws-sdk-",
+            "aws-config",
+            "anyhow",
+            "lambda_runtime",
+        ],
+    );
+    assert!(found.is_empty(), "flowctl-events depends on {found:?}");
+}

@@ -77,12 +77,8 @@ fn manifest(subscription: &str) -> Manifest {
          subscriptions:\n  sub:\n    source: hook\n    function: Handle\n{subscription}"
     );
     let (manifest, diagnostics) = manifest::parse(&yaml);
-    let manifest = manifest.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    // Until the validator reads events keys, fall back to serde for them.
-    if manifest.subscriptions.is_empty() {
-        return serde_yaml::from_str(&yaml).unwrap();
-    }
-    manifest
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    manifest.unwrap()
 }
 
 struct Running {
