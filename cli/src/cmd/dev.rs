@@ -181,6 +181,19 @@ fn run_once(
             }
         }
     }
+    // Finished events leave the log (and the deduplication window) after DEDUP_WINDOW_MS.
+    let pruning = events.log().clone();
+    let mut stop_pruning = shutdown.clone();
+    tasks.spawn(async move {
+        loop {
+            let cutoff = flowctl_events::time::now_ms() - flowctl_events::log::DEDUP_WINDOW_MS;
+            let _ = pruning.prune(cutoff).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = stop_pruning.changed() => return Ok(()),
+            }
+        }
+    });
     let address = listener.local_addr()?;
     let url = format!("http://{address}");
     std::fs::write(

@@ -103,7 +103,7 @@ pub enum Command {
     Events(events::Args),
     /// Format .flow files canonically (in place, or --check)
     Fmt(fmt::Args),
-    /// Draw a flow's control flow as a Mermaid or Graphviz diagram
+    /// Draw a flow's control flow, or with --events the sources and subscriptions, as a Mermaid or Graphviz diagram
     Graph(graph::Args),
     /// Print the JSON Schema of flowctl.yaml (for editor completion and validation)
     Schema(schema::Args),

@@ -259,3 +259,22 @@ async fn queued_work_survives_a_stop_and_done_work_is_not_repeated() {
     assert_eq!(ids, ["fast", "slow0", "slow1", "slow2"]);
     run.runtime.drain().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_ends_the_dedup_window_of_finished_events_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let recorder = Arc::new(Recorder::default());
+    let m = manifest("    ko: { then: park }\n");
+    let run = start(&path, &m, &recorder);
+    send(&run.intake, "finished", "a", json!({})).await;
+    send(&run.intake, "parked", "b", json!({"fail": "always"})).await;
+    until("both to end", || statuses(&path, "sub").iter().all(|(_, s)| s != "queued")).await;
+    let later = flowctl_events::time::now_ms() + 60_000;
+    // The finished event goes; the parked one (and the KO event it made, routed nowhere) stay
+    // while they are open.
+    assert_eq!(run.runtime.log().prune(later).await.unwrap(), 2);
+    assert!(matches!(send(&run.intake, "finished", "a", json!({})).await, Intook::Accepted(Accepted::New { .. })));
+    assert!(matches!(send(&run.intake, "parked", "b", json!({})).await, Intook::Accepted(Accepted::Duplicate { .. })));
+    run.runtime.drain().await;
+}
