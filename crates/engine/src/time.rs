@@ -1,6 +1,7 @@
 //! Timestamps as Step Functions writes and compares them: RFC 3339 text ↔ nanoseconds since
 //! the Unix epoch, without a date-time dependency (the engine needs only these two directions).
 
+use flowctl_protocol::calendar::{days_from_civil, days_in_month, rfc3339_millis};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Parses an RFC 3339 timestamp in the profile Step Functions accepts (`2024-01-31T12:00:00Z`,
@@ -22,7 +23,7 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i128> {
     let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
     if !(1..=12).contains(&month)
         || day < 1
-        || day > days_in_month(year, month)
+        || day > i64::from(days_in_month(year, month as u32))
         || hour > 23
         || minute > 59
         || second > 59
@@ -63,7 +64,7 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i128> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
+    let days = days_from_civil(year, month as u32, day as u32);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
     Some(i128::from(seconds) * 1_000_000_000 + nanos)
 }
@@ -71,20 +72,12 @@ pub(crate) fn parse_timestamp(s: &str) -> Option<i128> {
 /// `2024-01-31T12:00:00.123Z`: UTC with milliseconds, as the context object and the history
 /// show times.
 pub(crate) fn format_timestamp(t: SystemTime) -> String {
-    let nanos = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_nanos() as i128,
-        Err(e) => -(e.duration().as_nanos() as i128),
+    let millis = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        // Before the epoch: floor, so -0.5 ms shows as …59.999.
+        Err(e) => -(e.duration().as_nanos().div_ceil(1_000_000) as i64),
     };
-    let seconds = nanos.div_euclid(1_000_000_000) as i64;
-    let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
-    let (days, secs_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs_of_day / 3600,
-        secs_of_day % 3600 / 60,
-        secs_of_day % 60
-    )
+    rfc3339_millis(millis)
 }
 
 /// The `SystemTime` of a parsed timestamp (saturating at the representable range).
@@ -95,43 +88,6 @@ pub(crate) fn system_time_of(nanos: i128) -> SystemTime {
     } else {
         UNIX_EPOCH.checked_sub(magnitude).unwrap_or(UNIX_EPOCH)
     }
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

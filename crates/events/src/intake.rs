@@ -145,7 +145,8 @@ enum Step {
     Reject(Wait<i64>, String),
 }
 
-fn headers_json(headers: &[(String, String)]) -> Value {
+/// Headers as the log keeps them with a rejected message: `{name: value}`, names lower-case.
+pub(crate) fn headers_json(headers: &[(String, String)]) -> Value {
     Value::Object(
         headers
             .iter()

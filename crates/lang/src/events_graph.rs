@@ -7,6 +7,7 @@
 //! `sub1…` subscriptions, `flow1…` flows, `fn1…` functions, in manifest order (targets in
 //! order of first use). Connection strings never appear (they may hold credentials).
 
+use crate::flow::graph::{dot_quote, mermaid_escape};
 use crate::manifest::events::{Source, SourceKind, Subscription, Target, KO_SOURCE_PREFIX};
 use crate::manifest::Manifest;
 
@@ -352,39 +353,7 @@ fn subscription_lines(manifest: &Manifest, name: &str, subscription: &Subscripti
     lines
 }
 
-fn mermaid_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("#quot;"),
-            '#' => out.push_str("#35;"),
-            '&' => out.push_str("#amp;"),
-            '<' => out.push_str("#lt;"),
-            '>' => out.push_str("#gt;"),
-            '\\' => out.push_str("#92;"),
-            '|' => out.push_str("#124;"),
-            '`' => out.push_str("#96;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
-fn dot_quote(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 #[cfg(test)]
 mod tests {

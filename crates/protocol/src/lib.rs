@@ -2,12 +2,14 @@
 //! (`flowctl-shim`) must agree on, written once: Step Functions' error names, quotas and
 //! resource ARNs ([`sfn`]), the envelopes a unit serving several functions reads
 //! ([`envelope`]), the error a function answers with ([`Error`]), and the environment
-//! variable that tells a unit which functions it serves ([`FUNCTIONS_ENV`]), and how deep
-//! JSON may nest to be read back ([`MAX_JSON_DEPTH`]).
+//! variable that tells a unit which functions it serves ([`FUNCTIONS_ENV`]), how deep
+//! JSON may nest to be read back ([`MAX_JSON_DEPTH`]), and the calendar arithmetic behind
+//! every timestamp ([`calendar`]).
 //!
 //! Architecture Invariant: this crate depends on `serde_json` and `strsim` only, so the
 //! compiler and the engine get the shim's envelope format without `lambda_runtime`.
 
+pub mod calendar;
 pub mod envelope;
 mod error;
 mod json;

@@ -9,9 +9,9 @@
 //! retried forever (0.5 s doubling to 10 s), with a note each time. Redeliveries of messages
 //! the log already has are deduplicated by the intake (source, id) and acknowledged.
 
-use super::{broker_url, shown_address, Backoff, Notes, SourceError};
+use super::{broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError};
 use crate::event::Incoming;
-use crate::intake::Intake;
+use crate::intake::{headers_json, Intake};
 use crate::log::LogError;
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use futures_util::FutureExt;
@@ -44,34 +44,19 @@ pub async fn run(
 ) -> Result<(), SourceError> {
     let url = broker_url(&name, config.url.as_deref(), config.url_env.as_deref())?;
     let address = shown_address(&url);
-    let mut backoff = Backoff::new();
-    loop {
-        if super::stopping(&shutdown) {
-            return Ok(());
-        }
-        let consumer = Consumer {
-            name: &name,
-            config: &config,
-            intake: &intake,
-            notes: &notes,
-            address: &address,
-        };
-        let failure = match consumer.session(&url, &mut shutdown, &mut backoff).await {
-            Ok(()) => return Ok(()),
-            Err(failure) => failure,
-        };
-        let wait = backoff.next();
-        notes(format!(
-            "amqp {name}: {failure}; retrying in {}",
-            super::seconds(wait)
-        ));
-        if super::sleep_unless_shutdown(wait, &mut shutdown).await {
-            return Ok(());
-        }
-    }
+    let consumer = Consumer {
+        url: &url,
+        name: &name,
+        config: &config,
+        intake: &intake,
+        notes: &notes,
+        address: &address,
+    };
+    reconnecting("amqp", &name, &notes, &mut shutdown, &consumer).await
 }
 
 struct Consumer<'a> {
+    url: &'a str,
     name: &'a str,
     config: &'a Amqp,
     intake: &'a Intake,
@@ -79,12 +64,22 @@ struct Consumer<'a> {
     address: &'a str,
 }
 
+impl Session for Consumer<'_> {
+    fn session<'a>(
+        &'a self,
+        shutdown: &'a mut watch::Receiver<bool>,
+        backoff: &'a mut Backoff,
+    ) -> crate::dispatch::BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move { self.connected(self.url, shutdown, backoff).await.map_err(Failure::Transient) })
+    }
+}
+
 /// A submitted delivery: its acker, and the commit to wait for.
 type InFlight = Pin<Box<dyn Future<Output = (Acker, Result<(), LogError>)> + Send>>;
 
 impl Consumer<'_> {
     /// One connection's life: `Ok` on shutdown, `Err` says why it ended otherwise.
-    async fn session(
+    async fn connected(
         &self,
         url: &str,
         shutdown: &mut watch::Receiver<bool>,
@@ -303,12 +298,3 @@ fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
     headers
 }
 
-/// Headers as the log keeps them with a rejected message: `{name: value}`, names lower-case.
-fn headers_json(headers: &[(String, String)]) -> Value {
-    Value::Object(
-        headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
-            .collect(),
-    )
-}

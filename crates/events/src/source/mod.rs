@@ -85,6 +85,52 @@ impl Backoff {
     }
 }
 
+/// Why a session of a broker source ended.
+pub(crate) enum Failure {
+    /// Retried after a back-off (the broker is down, the connection dropped).
+    Transient(String),
+    /// Ends the source (a setting that cannot work).
+    Config(String),
+}
+
+/// One connection's life of a broker source: connect, consume until shutdown (`Ok`) or a
+/// failure. `backoff` is reset once the connection works.
+pub(crate) trait Session: Sync {
+    fn session<'a>(
+        &'a self,
+        shutdown: &'a mut tokio::sync::watch::Receiver<bool>,
+        backoff: &'a mut Backoff,
+    ) -> crate::dispatch::BoxFuture<'a, Result<(), Failure>>;
+}
+
+/// Runs `session` until it ends cleanly (at shutdown) or with a configuration error; after a
+/// transient failure, notes why, waits the back-off and connects again. The one reconnection
+/// loop of every broker source.
+pub(crate) async fn reconnecting(
+    kind: &str,
+    name: &str,
+    notes: &Notes,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    session: &impl Session,
+) -> Result<(), SourceError> {
+    let mut backoff = Backoff::new();
+    loop {
+        if stopping(shutdown) {
+            return Ok(());
+        }
+        let failure = match session.session(shutdown, &mut backoff).await {
+            Ok(()) => return Ok(()),
+            Err(Failure::Config(message)) => return Err(SourceError::config(name, message)),
+            Err(Failure::Transient(failure)) => failure,
+        };
+        let wait = backoff.next();
+        notes(format!("{kind} {name}: {failure}; retrying in {}", seconds(wait)));
+        if sleep_unless_shutdown(wait, shutdown).await {
+            return Ok(());
+        }
+    }
+}
+
 /// `2 s`, `0.5 s`: a wait as shown in notes.
 pub(crate) fn seconds(wait: std::time::Duration) -> String {
     format!("{} s", wait.as_secs_f64())

@@ -12,7 +12,7 @@
 //! A log failure naks the message (redelivered at once) and reconnects after a back-off; a
 //! lost connection is retried forever (0.5 s doubling to 10 s), with a note each time.
 
-use super::{broker_url, shown_address, Backoff, Notes, SourceError};
+use super::{broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError};
 use crate::event::Incoming;
 use crate::intake::Intake;
 use crate::log::LogError;
@@ -40,34 +40,19 @@ pub async fn run(
 ) -> Result<(), SourceError> {
     let url = broker_url(&name, config.url.as_deref(), config.url_env.as_deref())?;
     let address = shown_address(&url);
-    let mut backoff = Backoff::new();
-    loop {
-        if super::stopping(&shutdown) {
-            return Ok(());
-        }
-        let puller = Puller {
-            name: &name,
-            config: &config,
-            intake: &intake,
-            notes: &notes,
-            address: &address,
-        };
-        let failure = match puller.session(&url, &mut shutdown, &mut backoff).await {
-            Ok(()) => return Ok(()),
-            Err(failure) => failure,
-        };
-        let wait = backoff.next();
-        notes(format!(
-            "nats {name}: {failure}; retrying in {}",
-            super::seconds(wait)
-        ));
-        if super::sleep_unless_shutdown(wait, &mut shutdown).await {
-            return Ok(());
-        }
-    }
+    let puller = Puller {
+        url: &url,
+        name: &name,
+        config: &config,
+        intake: &intake,
+        notes: &notes,
+        address: &address,
+    };
+    reconnecting("nats", &name, &notes, &mut shutdown, &puller).await
 }
 
 struct Puller<'a> {
+    url: &'a str,
     name: &'a str,
     config: &'a Nats,
     intake: &'a Intake,
@@ -75,12 +60,22 @@ struct Puller<'a> {
     address: &'a str,
 }
 
+impl Session for Puller<'_> {
+    fn session<'a>(
+        &'a self,
+        shutdown: &'a mut watch::Receiver<bool>,
+        backoff: &'a mut Backoff,
+    ) -> crate::dispatch::BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move { self.connected(self.url, shutdown, backoff).await.map_err(Failure::Transient) })
+    }
+}
+
 /// A submitted message: its acker, and the commit to wait for.
 type InFlight = Pin<Box<dyn Future<Output = (Acker, Result<(), LogError>)> + Send>>;
 
 impl Puller<'_> {
     /// One connection's life: `Ok` on shutdown, `Err` says why it ended otherwise.
-    async fn session(
+    async fn connected(
         &self,
         url: &str,
         shutdown: &mut watch::Receiver<bool>,

@@ -30,7 +30,7 @@
 //! the names are matched as written (case-sensitive); nothing else is put into the SQL text.
 //! Connections are plain TCP (`NoTls`): a server that requires TLS refuses them.
 
-use super::{broker_url, shown_address, Backoff, Notes, SourceError};
+use super::{broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError};
 use crate::event::Incoming;
 use crate::intake::Intake;
 use flowctl_lang::manifest::events::{Postgres, DEFAULT_POLL_EVERY};
@@ -65,41 +65,18 @@ pub async fn run(
     } else {
         "the database".to_string()
     };
-    let mut backoff = Backoff::new();
-    loop {
-        if super::stopping(&shutdown) {
-            return Ok(());
-        }
-        let reader = Reader {
-            name: &name,
-            table: &table,
-            intake: &intake,
-            notes: &notes,
-            address: &address,
-            every,
-        };
-        let failure = match reader.session(&url, &mut shutdown, &mut backoff).await {
-            Ok(()) => return Ok(()),
-            Err(Failure::Config(message)) => return Err(SourceError::config(&name, message)),
-            Err(Failure::Transient(failure)) => failure,
-        };
-        let wait = backoff.next();
-        notes(format!(
-            "postgres {name}: {failure}; retrying in {}",
-            super::seconds(wait)
-        ));
-        if super::sleep_unless_shutdown(wait, &mut shutdown).await {
-            return Ok(());
-        }
-    }
+    let reader = Reader {
+        url: &url,
+        name: &name,
+        table: &table,
+        intake: &intake,
+        notes: &notes,
+        address: &address,
+        every,
+    };
+    reconnecting("postgres", &name, &notes, &mut shutdown, &reader).await
 }
 
-enum Failure {
-    /// Retried after a back-off.
-    Transient(String),
-    /// Ends the source.
-    Config(String),
-}
 
 /// The table and cursor column, validated and quoted.
 struct Table {
@@ -151,12 +128,23 @@ fn identifier(text: &str) -> bool {
 }
 
 struct Reader<'a> {
+    url: &'a str,
     name: &'a str,
     table: &'a Table,
     intake: &'a Intake,
     notes: &'a Notes,
     address: &'a str,
     every: Duration,
+}
+
+impl Session for Reader<'_> {
+    fn session<'a>(
+        &'a self,
+        shutdown: &'a mut watch::Receiver<bool>,
+        backoff: &'a mut Backoff,
+    ) -> crate::dispatch::BoxFuture<'a, Result<(), Failure>> {
+        Box::pin(async move { self.connected(self.url, shutdown, backoff).await })
+    }
 }
 
 /// One row read: its cursor value and its JSON.
@@ -166,7 +154,7 @@ struct Row {
 }
 
 impl Reader<'_> {
-    async fn session(
+    async fn connected(
         &self,
         url: &str,
         shutdown: &mut watch::Receiver<bool>,

@@ -496,7 +496,7 @@ fn mermaid_items(graph: &Graph, items: &[Item], depth: usize, out: &mut String) 
 }
 
 /// Label text inside `"…"`: everything Mermaid could read as markup becomes an entity code.
-fn mermaid_escape(text: &str) -> String {
+pub(crate) fn mermaid_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -555,7 +555,7 @@ fn dot_items(graph: &Graph, items: &[Item], depth: usize, out: &mut String) {
 }
 
 /// A double-quoted DOT string; line breaks become `\n` (centered lines).
-fn dot_quote(text: &str) -> String {
+pub(crate) fn dot_quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
