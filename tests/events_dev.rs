@@ -26,7 +26,11 @@ const SECRET: &str = "test-secret";
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Project {
@@ -94,7 +98,11 @@ impl Project {
         let child = cmd.spawn().expect("flowctl dev starts");
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "flowctl dev did not listen on {port}: {}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "flowctl dev did not listen on {port}: {}",
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         child
@@ -111,7 +119,10 @@ impl Project {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn rows(&self, filter: Filter) -> Vec<query::Row> {
@@ -122,7 +133,9 @@ impl Project {
 /// POSTs a body to the webhook; `None` when the server cannot be reached.
 fn post(port: u16, path: &str, body: &str, headers: &[(&str, String)]) -> Option<(u16, Value)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
     let mut request = format!(
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -136,12 +149,17 @@ fn post(port: u16, path: &str, body: &str, headers: &[(&str, String)]) -> Option
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
-    let answer = response.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok())?;
+    let answer = response
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())?;
     Some((status, answer))
 }
 
 fn signature(body: &str) -> String {
-    format!("sha256={}", flowctl_events::source::webhook::sign(SECRET.as_bytes(), &[body.as_bytes()]))
+    format!(
+        "sha256={}",
+        flowctl_events::source::webhook::sign(SECRET.as_bytes(), &[body.as_bytes()])
+    )
 }
 
 /// A signed webhook POST, retried until the server acknowledges it (202, or 200 for a
@@ -150,7 +168,12 @@ fn send_hook(port: &AtomicUsize, body: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let port = port.load(Ordering::SeqCst) as u16;
-        match post(port, "/events/hooks", body, &[("X-Hub-Signature-256", signature(body))]) {
+        match post(
+            port,
+            "/events/hooks",
+            body,
+            &[("X-Hub-Signature-256", signature(body))],
+        ) {
             Some((202 | 200, _)) => return,
             Some((status, answer)) => panic!("webhook answered {status}: {answer}"),
             None => {
@@ -164,7 +187,11 @@ fn send_hook(port: &AtomicUsize, body: &str) {
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool, project: &Project) {
     let deadline = Instant::now() + limit;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", tail(&project.stderr()));
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            tail(&project.stderr())
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -205,7 +232,11 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
         .collect();
     let acked = AtomicUsize::new(0);
     let killed = Mutex::new(Option::<HashSet<(String, i64)>>::None);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let publisher = runtime.block_on(async {
         let properties = ConnectionProperties::default()
             .with_executor(tokio_executor_trait::Tokio::current())
@@ -214,16 +245,34 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
             .await
             .expect("RabbitMQ answers on 127.0.0.1:5672 (scripts/start-services.sh starts it)");
         let channel = conn.create_channel().await.unwrap();
-        channel.confirm_select(ConfirmSelectOptions::default()).await.unwrap();
         channel
-            .queue_declare(&project.queue, lapin::options::QueueDeclareOptions { durable: true, ..Default::default() }, Default::default())
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        channel
+            .queue_declare(
+                &project.queue,
+                lapin::options::QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
             .await
             .unwrap();
         (conn, channel)
     });
     let queue = project.queue.clone();
-    let hooks: Vec<&str> = events.iter().filter(|(hook, _)| *hook).map(|(_, b)| b.as_str()).collect();
-    let amqp: Vec<&str> = events.iter().filter(|(hook, _)| !*hook).map(|(_, b)| b.as_str()).collect();
+    let hooks: Vec<&str> = events
+        .iter()
+        .filter(|(hook, _)| *hook)
+        .map(|(_, b)| b.as_str())
+        .collect();
+    let amqp: Vec<&str> = events
+        .iter()
+        .filter(|(hook, _)| !*hook)
+        .map(|(_, b)| b.as_str())
+        .collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..6 {
@@ -241,13 +290,22 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
                     let mut confirms = Vec::new();
                     for body in chunk {
                         let confirm = channel
-                            .basic_publish("".into(), queue.as_str().into(), BasicPublishOptions::default(), body.as_bytes(), BasicProperties::default().with_delivery_mode(2))
+                            .basic_publish(
+                                "",
+                                queue.as_str(),
+                                BasicPublishOptions::default(),
+                                body.as_bytes(),
+                                BasicProperties::default().with_delivery_mode(2),
+                            )
                             .await
                             .unwrap();
                         confirms.push(confirm);
                     }
                     for c in confirms {
-                        assert!(c.await.unwrap().is_ack(), "RabbitMQ did not confirm a publish");
+                        assert!(
+                            c.await.unwrap().is_ack(),
+                            "RabbitMQ did not confirm a publish"
+                        );
                         acked.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -261,7 +319,10 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
             dev.kill().unwrap();
             dev.wait().unwrap();
             let done: HashSet<_> = project
-                .rows(Filter { status: Some("done".into()), ..Filter::default() })
+                .rows(Filter {
+                    status: Some("done".into()),
+                    ..Filter::default()
+                })
                 .into_iter()
                 .map(|r| (r.subscription.unwrap(), r.seq.unwrap()))
                 .collect();
@@ -271,33 +332,71 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
             port.store(fresh.into(), Ordering::SeqCst);
         });
     });
-    let done_before_kill = killed.lock().unwrap().take().expect("dev was killed mid-run");
+    let done_before_kill = killed
+        .lock()
+        .unwrap()
+        .take()
+        .expect("dev was killed mid-run");
     let kill_at = project.records().len();
-    assert!(!done_before_kill.is_empty(), "the kill came before any event was done");
+    assert!(
+        !done_before_kill.is_empty(),
+        "the kill came before any event was done"
+    );
 
     // Everything acknowledged is in the log, once; everything not parked finishes.
     wait_until(
         "every event in the log",
         Duration::from_secs(300),
-        || project.rows(Filter { subscription: Some("orders".into()), ..Filter::default() }).len() == EVENTS,
+        || {
+            project
+                .rows(Filter {
+                    subscription: Some("orders".into()),
+                    ..Filter::default()
+                })
+                .len()
+                == EVENTS
+        },
         &project,
     );
     let open = |sub: &str| {
         project
-            .rows(Filter { subscription: Some(sub.into()), status: Some("queued".into()), ..Filter::default() })
+            .rows(Filter {
+                subscription: Some(sub.into()),
+                status: Some("queued".into()),
+                ..Filter::default()
+            })
             .into_iter()
             .map(|r| r.key.unwrap())
             .collect::<HashSet<_>>()
     };
-    wait_until("orders and its KO handler to finish", Duration::from_secs(300), || open("orders").is_empty() && open("orders:ko").is_empty(), &project);
+    wait_until(
+        "orders and its KO handler to finish",
+        Duration::from_secs(300),
+        || open("orders").is_empty() && open("orders:ko").is_empty(),
+        &project,
+    );
     let parked: HashSet<String> = (0..5).map(|k| format!("k{k}")).collect();
-    wait_until("audit's unparked keys to finish", Duration::from_secs(300), || open("audit").is_subset(&parked), &project);
+    wait_until(
+        "audit's unparked keys to finish",
+        Duration::from_secs(300),
+        || open("audit").is_subset(&parked),
+        &project,
+    );
 
-    let rows = project.rows(Filter { subscription: Some("orders".into()), ..Filter::default() });
+    let rows = project.rows(Filter {
+        subscription: Some("orders".into()),
+        ..Filter::default()
+    });
     let ids: HashSet<_> = rows.iter().map(|r| r.id.clone().unwrap()).collect();
-    assert_eq!(ids.len(), EVENTS, "every acknowledged event accepted exactly once");
+    assert_eq!(
+        ids.len(),
+        EVENTS,
+        "every acknowledged event accepted exactly once"
+    );
     let kos = rows.iter().filter(|r| r.status == "ko").count();
-    let injected = (0..EVENTS).filter(|i| injected_ko(i % KEYS, i / KEYS)).count();
+    let injected = (0..EVENTS)
+        .filter(|i| injected_ko(i % KEYS, i / KEYS))
+        .count();
     assert_eq!(kos, injected, "exactly the injected events are KO");
 
     // Invocations, as the functions recorded them.
@@ -312,7 +411,10 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
         if r["at"] == "start" {
             let sub = sub_of(r["fn"].as_str().unwrap()).to_string();
             let seq = r["seq"].as_i64().unwrap();
-            assert!(!done_before_kill.contains(&(sub.clone(), seq)), "{sub} #{seq} was done before the kill and ran again");
+            assert!(
+                !done_before_kill.contains(&(sub.clone(), seq)),
+                "{sub} #{seq} was done before the kill and ran again"
+            );
         }
     }
     // Per subscription and key, invocations start in acceptance (seq) order: a retry or a
@@ -328,28 +430,48 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
         }
         let previous = last.insert((sub.clone(), r["key"].as_str().unwrap().to_string()), seq);
         if let Some(previous) = previous {
-            assert!(seq >= previous, "{sub} key {}: #{seq} started after #{previous}", r["key"]);
+            assert!(
+                seq >= previous,
+                "{sub} key {}: #{seq} started after #{previous}",
+                r["key"]
+            );
         }
     }
     // A success may repeat only for what was in flight at the kill (at most the keys in flight).
     let repeated: Vec<_> = successes.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(repeated.len() <= 3 * 32, "{} successes repeated: {repeated:?}", repeated.len());
-    assert!(repeated.iter().all(|(_, n)| **n == 2), "a success repeated more than once: {repeated:?}");
+    assert!(
+        repeated.len() <= 3 * 32,
+        "{} successes repeated: {repeated:?}",
+        repeated.len()
+    );
+    assert!(
+        repeated.iter().all(|(_, n)| **n == 2),
+        "a success repeated more than once: {repeated:?}"
+    );
 
     // Audit's state counts each key's events exactly once; a parked key stops at its first
     // KO in acceptance order (its sources race, so that is not always its 10th event).
     let index = |id: &str| id[1..].parse::<usize>().unwrap();
     let mut audit: HashMap<String, Vec<(i64, bool)>> = HashMap::new();
-    for r in project.rows(Filter { subscription: Some("audit".into()), ..Filter::default() }) {
+    for r in project.rows(Filter {
+        subscription: Some("audit".into()),
+        ..Filter::default()
+    }) {
         let i = index(r.id.as_deref().unwrap());
-        audit.entry(r.key.unwrap()).or_default().push((r.seq.unwrap(), injected_ko(i % KEYS, i / KEYS)));
+        audit
+            .entry(r.key.unwrap())
+            .or_default()
+            .push((r.seq.unwrap(), injected_ko(i % KEYS, i / KEYS)));
     }
     // (seq of the n-th KO, events accepted before it) per key.
     let before_ko = |key: &str, nth: usize| {
         let mut events = audit[key].clone();
         events.sort();
         let at = events.iter().filter(|(_, ko)| *ko).nth(nth).unwrap().0;
-        (at, events.iter().filter(|(seq, _)| *seq < at).count() as u64)
+        (
+            at,
+            events.iter().filter(|(seq, _)| *seq < at).count() as u64,
+        )
     };
     let states = query::states(&project.log(), "audit").unwrap();
     let parked_now: BTreeMap<String, i64> = query::parked(&project.log())
@@ -362,13 +484,23 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
         let name = format!("k{key}");
         let expected = if key < 5 {
             let (at, count) = before_ko(&name, 0);
-            assert_eq!(parked_now.get(&name), Some(&at), "{name} is parked at its first KO");
+            assert_eq!(
+                parked_now.get(&name),
+                Some(&at),
+                "{name} is parked at its first KO"
+            );
             count
         } else {
             (EVENTS / KEYS) as u64
         };
-        let count = states.get(&name).and_then(|s| s["count"].as_u64()).unwrap_or(0);
-        assert_eq!(count, expected, "audit state of {name}: one transition per event done");
+        let count = states
+            .get(&name)
+            .and_then(|s| s["count"].as_u64())
+            .unwrap_or(0);
+        assert_eq!(
+            count, expected,
+            "audit state of {name}: one transition per event done"
+        );
     }
     assert_eq!(parked_now.keys().cloned().collect::<HashSet<_>>(), parked);
 
@@ -379,24 +511,40 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
     wait_until(
         "k0 to reach its next KO",
         Duration::from_secs(60),
-        || query::parked(&project.log()).unwrap().contains(&("audit".into(), "k0".into(), next_ko)),
+        || {
+            query::parked(&project.log())
+                .unwrap()
+                .contains(&("audit".into(), "k0".into(), next_ko))
+        },
         &project,
     );
     // The skipped KO changed nothing: every other event before the next KO counted once.
-    assert_eq!(query::states(&project.log(), "audit").unwrap()["k0"]["count"], before_next - 1);
+    assert_eq!(
+        query::states(&project.log(), "audit").unwrap()["k0"]["count"],
+        before_next - 1
+    );
 
     // SIGTERM drains and ends with 0.
     unsafe_term(&dev);
     let status = dev.wait().unwrap();
-    assert!(status.success(), "dev ended with {status}: {}", tail(&project.stderr()));
+    assert!(
+        status.success(),
+        "dev ended with {status}: {}",
+        tail(&project.stderr())
+    );
     runtime.block_on(async {
-        let _ = publisher.1.queue_delete(&project.queue, QueueDeleteOptions::default()).await;
+        let _ = publisher
+            .1
+            .queue_delete(&project.queue, QueueDeleteOptions::default())
+            .await;
         let _ = publisher.0.close(0, "done").await;
     });
 }
 
 fn unsafe_term(child: &Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
 }
 
 #[test]
@@ -405,22 +553,61 @@ fn webhook_signatures_bodies_and_keys() {
     let port = free_port();
     let mut dev = project.dev(port);
     let body = r#"{"id": "w1", "key": "a"}"#;
-    let good = post(port, "/events/hooks", body, &[("X-Hub-Signature-256", signature(body))]).unwrap();
+    let good = post(
+        port,
+        "/events/hooks",
+        body,
+        &[("X-Hub-Signature-256", signature(body))],
+    )
+    .unwrap();
     assert_eq!(good.0, 202, "{good:?}");
-    let again = post(port, "/events/hooks", body, &[("X-Hub-Signature-256", signature(body))]).unwrap();
+    let again = post(
+        port,
+        "/events/hooks",
+        body,
+        &[("X-Hub-Signature-256", signature(body))],
+    )
+    .unwrap();
     assert_eq!((again.0, &again.1["duplicate"]), (200, &json!(true)));
-    let bad = post(port, "/events/hooks", body, &[("X-Hub-Signature-256", "sha256=00".into())]).unwrap();
+    let bad = post(
+        port,
+        "/events/hooks",
+        body,
+        &[("X-Hub-Signature-256", "sha256=00".into())],
+    )
+    .unwrap();
     assert_eq!(bad.0, 401);
-    assert!(bad.1["error"].as_str().unwrap().starts_with("bad signature"));
+    assert!(bad.1["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("bad signature"));
     let missing = post(port, "/events/hooks", body, &[]).unwrap();
     assert_eq!(missing.0, 401);
-    assert!(missing.1["error"].as_str().unwrap().contains("X-Hub-Signature-256"));
+    assert!(missing.1["error"]
+        .as_str()
+        .unwrap()
+        .contains("X-Hub-Signature-256"));
     let text = "not json";
-    let malformed = post(port, "/events/hooks", text, &[("X-Hub-Signature-256", signature(text))]).unwrap();
+    let malformed = post(
+        port,
+        "/events/hooks",
+        text,
+        &[("X-Hub-Signature-256", signature(text))],
+    )
+    .unwrap();
     assert_eq!(malformed.0, 400);
-    assert!(malformed.1["error"].as_str().unwrap().starts_with("the body is not JSON"));
+    assert!(malformed.1["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("the body is not JSON"));
     let keyless = r#"{"id": "w2"}"#;
-    let rejected = post(port, "/events/hooks", keyless, &[("X-Hub-Signature-256", signature(keyless))]).unwrap();
+    let rejected = post(
+        port,
+        "/events/hooks",
+        keyless,
+        &[("X-Hub-Signature-256", signature(keyless))],
+    )
+    .unwrap();
     assert_eq!(rejected.0, 422);
     let unknown = post(port, "/nowhere", body, &[]).unwrap();
     assert_eq!(unknown.0, 404);
@@ -430,19 +617,62 @@ fn webhook_signatures_bodies_and_keys() {
     let (code, listed) = project.flowctl(&["events", "ls", "--output", "json"]);
     assert_eq!(code, 0);
     let listed: Vec<Value> = serde_json::from_str(&listed).unwrap();
-    let statuses: Vec<_> = listed.iter().map(|r| (r["id"].clone(), r["status"].as_str().unwrap().to_string())).collect();
-    wait_until("w1 to run", Duration::from_secs(30), || project.rows(Filter { status: Some("done".into()), ..Filter::default() }).len() == 1, &project);
+    let statuses: Vec<_> = listed
+        .iter()
+        .map(|r| (r["id"].clone(), r["status"].as_str().unwrap().to_string()))
+        .collect();
+    wait_until(
+        "w1 to run",
+        Duration::from_secs(30),
+        || {
+            project
+                .rows(Filter {
+                    status: Some("done".into()),
+                    ..Filter::default()
+                })
+                .len()
+                == 1
+        },
+        &project,
+    );
     assert_eq!(statuses.len(), 2, "{listed:?}");
     assert!(statuses.contains(&(json!(null), "rejected".to_string())));
-    let rejected = project.rows(Filter { status: Some("rejected".into()), ..Filter::default() });
-    assert_eq!(rejected[0].error.as_deref(), Some("no event key: the payload has nothing at `$.key`"));
+    let rejected = project.rows(Filter {
+        status: Some("rejected".into()),
+        ..Filter::default()
+    });
+    assert_eq!(
+        rejected[0].error.as_deref(),
+        Some("no event key: the payload has nothing at `$.key`")
+    );
 
     // `events send` goes through the running dev (the control endpoint, with its token).
-    let (code, out) = project.flowctl(&["events", "send", "hooks", "--data", r#"{"id": "w3", "key": "a"}"#, "--output", "json"]);
+    let (code, out) = project.flowctl(&[
+        "events",
+        "send",
+        "hooks",
+        "--data",
+        r#"{"id": "w3", "key": "a"}"#,
+        "--output",
+        "json",
+    ]);
     assert_eq!(code, 0, "{out}");
     let answer: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(answer["accepted"], true);
-    wait_until("w3 to run", Duration::from_secs(30), || project.rows(Filter { status: Some("done".into()), ..Filter::default() }).len() == 2, &project);
+    wait_until(
+        "w3 to run",
+        Duration::from_secs(30),
+        || {
+            project
+                .rows(Filter {
+                    status: Some("done".into()),
+                    ..Filter::default()
+                })
+                .len()
+                == 2
+        },
+        &project,
+    );
     let (code, shown) = project.flowctl(&["events", "show", "hooks/w3", "--output", "json"]);
     assert_eq!(code, 0);
     let shown: Value = serde_json::from_str(&shown).unwrap();

@@ -49,7 +49,10 @@ pub fn dev_file(log: &Path) -> PathBuf {
 
 /// The log of a project: `--log`, else `.flowctl/events.sqlite` beside the manifest.
 pub fn log_path(project: &Project, given: Option<&Path>) -> PathBuf {
-    given.map_or_else(|| project.root.join(".flowctl").join("events.sqlite"), Path::to_path_buf)
+    given.map_or_else(
+        || project.root.join(".flowctl").join("events.sqlite"),
+        Path::to_path_buf,
+    )
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
@@ -58,12 +61,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let listener = std::net::TcpListener::bind((args.host.as_str(), args.port)).with_context(|| {
-        format!(
+    let listener =
+        std::net::TcpListener::bind((args.host.as_str(), args.port)).with_context(|| {
+            format!(
             "cannot listen on {}:{} (is another `flowctl dev` running? pick another with --port)",
             args.host, args.port
         )
-    })?;
+        })?;
     listener.set_nonblocking(true)?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -92,7 +96,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             );
         }
         let log = log_path(&project, args.log.as_deref());
-        let ran = run_once(global, &args, &project, &binaries, &log, &listener, &token, &runtime, stop_rx.clone())?;
+        let ran = run_once(
+            global,
+            &args,
+            &project,
+            &binaries,
+            &log,
+            &listener,
+            &token,
+            &runtime,
+            stop_rx.clone(),
+        )?;
         let _ = std::fs::remove_file(dev_file(&log));
         match ran {
             Ran::Stopped => return Ok(Exit::Success),
@@ -136,7 +150,10 @@ fn run_once(
         };
         let machine = flowctl_engine::load(&doc)
             .map_err(|e| anyhow::anyhow!("flow `{}` does not load: {}", entry.name, e[0]))?;
-        flows.insert(entry.name.clone(), machine.with_name(format!("{}-{}", project.manifest.project, entry.name)));
+        flows.insert(
+            entry.name.clone(),
+            machine.with_name(format!("{}-{}", project.manifest.project, entry.name)),
+        );
     }
     let processes = match local::local_units(global, project, &plan, None, binaries)? {
         Ok(processes) => processes,
@@ -155,9 +172,20 @@ fn run_once(
     let notes: Notes = Arc::new(|line| note!("{line}"));
     let mut tasks = tokio::task::JoinSet::new();
     let tcp = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
-    tasks.spawn(source::webhook::serve(tcp, intake.clone(), token.to_string(), notes.clone(), shutdown.clone()));
+    tasks.spawn(source::webhook::serve(
+        tcp,
+        intake.clone(),
+        token.to_string(),
+        notes.clone(),
+        shutdown.clone(),
+    ));
     for (name, config) in &manifest.sources {
-        let (name, intake, notes, shutdown) = (name.clone(), intake.clone(), notes.clone(), shutdown.clone());
+        let (name, intake, notes, shutdown) = (
+            name.clone(),
+            intake.clone(),
+            notes.clone(),
+            shutdown.clone(),
+        );
         match &config.kind {
             SourceKind::Webhook(_) => {}
             SourceKind::Poll(poll) => {
@@ -168,16 +196,40 @@ fn run_once(
                 });
             }
             SourceKind::Schedule(schedule) => {
-                tasks.spawn(source::schedule::run(name, schedule.clone(), intake, notes, shutdown));
+                tasks.spawn(source::schedule::run(
+                    name,
+                    schedule.clone(),
+                    intake,
+                    notes,
+                    shutdown,
+                ));
             }
             SourceKind::Amqp(amqp) => {
-                tasks.spawn(source::amqp::run(name, amqp.clone(), intake, notes, shutdown));
+                tasks.spawn(source::amqp::run(
+                    name,
+                    amqp.clone(),
+                    intake,
+                    notes,
+                    shutdown,
+                ));
             }
             SourceKind::Postgres(pg) => {
-                tasks.spawn(source::postgres::run(name, pg.clone(), intake, notes, shutdown));
+                tasks.spawn(source::postgres::run(
+                    name,
+                    pg.clone(),
+                    intake,
+                    notes,
+                    shutdown,
+                ));
             }
             SourceKind::Nats(nats) => {
-                tasks.spawn(source::nats::run(name, nats.clone(), intake, notes, shutdown));
+                tasks.spawn(source::nats::run(
+                    name,
+                    nats.clone(),
+                    intake,
+                    notes,
+                    shutdown,
+                ));
             }
         }
     }
@@ -198,7 +250,9 @@ fn run_once(
     let url = format!("http://{address}");
     std::fs::write(
         dev_file(log),
-        serde_json::to_string_pretty(&json!({"pid": std::process::id(), "url": url, "token": token}))?,
+        serde_json::to_string_pretty(
+            &json!({"pid": std::process::id(), "url": url, "token": token}),
+        )?,
     )
     .with_context(|| format!("cannot write {}", dev_file(log).display()))?;
     note!(
@@ -209,7 +263,10 @@ fn run_once(
     );
     for (name, config) in &manifest.sources {
         if let SourceKind::Webhook(hook) = &config.kind {
-            note!("dev:   POST {url}{}  → source {name}", source::webhook::path_of(name, hook.path.as_deref()));
+            note!(
+                "dev:   POST {url}{}  → source {name}",
+                source::webhook::path_of(name, hook.path.as_deref())
+            );
         }
     }
     let watching = (!args.no_watch).then_some(project);
@@ -289,7 +346,9 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, SystemTime)> {
         for entry in entries.flatten() {
             let path = entry.path();
             let name = entry.file_name();
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 if !SKIP.iter().any(|s| name == *s) && out.len() < 20_000 {
                     stack.push(path);
@@ -315,19 +374,37 @@ struct Lines {
 
 impl Observe for Lines {
     fn report(&self, r: Report) {
-        let key = if r.key.is_empty() { "-".to_string() } else { r.key.clone() };
+        let key = if r.key.is_empty() {
+            "-".to_string()
+        } else {
+            r.key.clone()
+        };
         let (word, detail) = match &r.what {
-            What::Queued { behind: 0, parked: false } => ("accepted", String::new()),
+            What::Queued {
+                behind: 0,
+                parked: false,
+            } => ("accepted", String::new()),
             What::Queued { parked: true, .. } => ("queued", "behind a parked key".to_string()),
             What::Queued { behind, .. } => ("queued", format!("behind {behind}")),
             What::Started { attempt: 1 } => ("started", String::new()),
             What::Started { attempt } => ("started", format!("attempt {attempt}")),
             What::Done { millis } => ("done", format!("in {millis} ms")),
-            What::Retrying { attempt, error, delay } => (
+            What::Retrying {
+                attempt,
+                error,
+                delay,
+            } => (
                 "retrying",
-                format!("attempt {attempt} failed with {error}; next in {:.1} s", delay.as_secs_f64()),
+                format!(
+                    "attempt {attempt} failed with {error}; next in {:.1} s",
+                    delay.as_secs_f64()
+                ),
             ),
-            What::Ko { error, cause, attempts } => (
+            What::Ko {
+                error,
+                cause,
+                attempts,
+            } => (
                 "KO",
                 format!("after {attempts} attempt(s): {error}: {}", shorten(cause)),
             ),
@@ -337,7 +414,12 @@ impl Observe for Lines {
             ),
             What::Released { rerun } => (
                 "released",
-                if *rerun { "running the parked event again" } else { "skipping the parked event" }.to_string(),
+                if *rerun {
+                    "running the parked event again"
+                } else {
+                    "skipping the parked event"
+                }
+                .to_string(),
             ),
             What::LogFailed { error } => ("log-failed", error.clone()),
         };

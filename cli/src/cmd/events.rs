@@ -108,9 +108,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                     r.status,
                     r.subscription.as_deref().unwrap_or("-"),
                     format!("{}/{}", r.source, r.id.as_deref().unwrap_or("-")),
-                    r.key.as_deref().map_or("-", |k| if k.is_empty() { "\"\"" } else { k }),
+                    r.key
+                        .as_deref()
+                        .map_or("-", |k| if k.is_empty() { "\"\"" } else { k }),
                     r.event_type.as_deref().unwrap_or("-"),
-                    if r.attempts > 1 { format!(" ×{}", r.attempts) } else { String::new() },
+                    if r.attempts > 1 {
+                        format!(" ×{}", r.attempts)
+                    } else {
+                        String::new()
+                    },
                     r.accepted_at,
                 ))?;
             }
@@ -120,7 +126,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             let shown = match query::show(&log, &event) {
                 Ok(shown) => shown,
                 Err(flowctl_events::LogError::NoSuchEvent(e)) => {
-                    bail!("no event `{e}` in {} (`flowctl events ls` lists them)", log.display())
+                    bail!(
+                        "no event `{e}` in {} (`flowctl events ls` lists them)",
+                        log.display()
+                    )
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -135,7 +144,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                     d.subscription,
                     d.key,
                     d.status,
-                    d.finished_at.as_deref().map(|t| format!(" at {t}")).unwrap_or_default()
+                    d.finished_at
+                        .as_deref()
+                        .map(|t| format!(" at {t}"))
+                        .unwrap_or_default()
                 ))?;
                 if let Some(error) = &d.error {
                     out::println(format_args!("  error: {error}"))?;
@@ -153,7 +165,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                             "  {:>9.1} ms  {}{}",
                             e["elapsed_ms"].as_f64().unwrap_or(0.0),
                             e["type"].as_str().unwrap_or(""),
-                            e["state"].as_str().map(|s| format!("  {s}")).unwrap_or_default()
+                            e["state"]
+                                .as_str()
+                                .map(|s| format!("  {s}"))
+                                .unwrap_or_default()
                         ))?;
                     }
                 }
@@ -166,27 +181,50 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             skip,
         } => {
             if !project.manifest.subscriptions.contains_key(&subscription) {
-                bail!("no subscription `{subscription}` in {}", project.manifest_path.display());
+                bail!(
+                    "no subscription `{subscription}` in {}",
+                    project.manifest_path.display()
+                );
             }
             let body = json!({"subscription": subscription, "key": key, "skip": skip});
             let released = match via_dev(&log, "release", &body)? {
                 Some((_, answer)) => answer["released"].as_bool().unwrap_or(false),
-                None => direct(&project, &log, |log| async move { log.release(&subscription, &key, skip).await })??,
+                None => direct(&project, &log, |log| async move {
+                    log.release(&subscription, &key, skip).await
+                })??,
             };
-            report(global, json!({"released": released}), if released {
-                "released".to_string()
+            report(
+                global,
+                json!({"released": released}),
+                if released {
+                    "released".to_string()
+                } else {
+                    "that key is not parked (`flowctl events ls --status parked` lists the parked ones)".to_string()
+                },
+            )?;
+            Ok(if released {
+                Exit::Success
             } else {
-                "that key is not parked (`flowctl events ls --status parked` lists the parked ones)".to_string()
-            })?;
-            Ok(if released { Exit::Success } else { Exit::Failure })
+                Exit::Failure
+            })
         }
         Command::Replay { event } => {
             let count = match via_dev(&log, "replay", &json!({"event": event}))? {
-                Some((404, answer)) => bail!("{}", answer["error"].as_str().unwrap_or("no such event")),
+                Some((404, answer)) => {
+                    bail!("{}", answer["error"].as_str().unwrap_or("no such event"))
+                }
                 Some((_, answer)) => answer["deliveries"].as_u64().unwrap_or(0) as usize,
-                None => direct(&project, &log, |log| async move { log.replay(&event).await })??,
+                None => direct(
+                    &project,
+                    &log,
+                    |log| async move { log.replay(&event).await },
+                )??,
             };
-            report(global, json!({"deliveries": count}), format!("replayed to {count} subscription(s)"))?;
+            report(
+                global,
+                json!({"deliveries": count}),
+                format!("replayed to {count} subscription(s)"),
+            )?;
             Ok(Exit::Success)
         }
     }
@@ -208,19 +246,34 @@ fn send(
     headers: &[String],
 ) -> anyhow::Result<Exit> {
     if !project.manifest.sources.contains_key(source) {
-        let names: Vec<_> = project.manifest.sources.keys().map(String::as_str).collect();
-        bail!("no source `{source}` in {}; sources: {}", project.manifest_path.display(), names.join(", "));
+        let names: Vec<_> = project
+            .manifest
+            .sources
+            .keys()
+            .map(String::as_str)
+            .collect();
+        bail!(
+            "no source `{source}` in {}; sources: {}",
+            project.manifest_path.display(),
+            names.join(", ")
+        );
     }
     let payload = read_input(data)?;
     let mut pairs = Vec::new();
     for h in headers {
-        let (k, v) = h.split_once(':').with_context(|| format!("--header takes `Name: value`, got `{h}`"))?;
+        let (k, v) = h
+            .split_once(':')
+            .with_context(|| format!("--header takes `Name: value`, got `{h}`"))?;
         pairs.push((k.trim().to_string(), v.trim().to_string()));
     }
     let answer = match via_dev_with(log, &format!("events/{source}"), &payload, &pairs)? {
         Some((_, answer)) => answer,
         None => {
-            let incoming = Incoming { payload, headers: pairs, ..Incoming::default() };
+            let incoming = Incoming {
+                payload,
+                headers: pairs,
+                ..Incoming::default()
+            };
             let source = source.to_string();
             let intook = direct(project, log, |log| async move {
                 let intake = Intake::new(log, project.manifest.sources.clone());
@@ -230,21 +283,32 @@ fn send(
                 Intook::Accepted(Accepted::New { seq, deliveries }) => {
                     json!({"accepted": true, "seq": seq, "deliveries": deliveries})
                 }
-                Intook::Accepted(Accepted::Duplicate { seq }) => json!({"duplicate": true, "seq": seq}),
+                Intook::Accepted(Accepted::Duplicate { seq }) => {
+                    json!({"duplicate": true, "seq": seq})
+                }
                 Intook::Rejected { reason } => json!({"rejected": true, "error": reason}),
             }
         }
     };
     let (text, exit) = if answer["accepted"] == true {
         (
-            format!("accepted #{} ({} deliveries)", answer["seq"], answer["deliveries"]),
+            format!(
+                "accepted #{} ({} deliveries)",
+                answer["seq"], answer["deliveries"]
+            ),
             Exit::Success,
         )
     } else if answer["duplicate"] == true {
-        (format!("duplicate of #{}: not run again", answer["seq"]), Exit::Success)
+        (
+            format!("duplicate of #{}: not run again", answer["seq"]),
+            Exit::Success,
+        )
     } else {
         (
-            format!("not accepted: {}", answer["error"].as_str().unwrap_or("unknown error")),
+            format!(
+                "not accepted: {}",
+                answer["error"].as_str().unwrap_or("unknown error")
+            ),
             Exit::Failure,
         )
     };
@@ -259,7 +323,8 @@ where
     Fut: std::future::Future<Output = T>,
 {
     let routes = Routes::new(&project.manifest);
-    let opened = Log::open(log, routes, None).with_context(|| format!("cannot open the event log {}", log.display()))?;
+    let opened = Log::open(log, routes, None)
+        .with_context(|| format!("cannot open the event log {}", log.display()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -304,9 +369,13 @@ fn via_dev_with(
     }
     request.push_str("\r\n");
     request.push_str(&body);
-    stream.write_all(request.as_bytes()).context("cannot reach the running `flowctl dev`")?;
+    stream
+        .write_all(request.as_bytes())
+        .context("cannot reach the running `flowctl dev`")?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).context("no answer from the running `flowctl dev`")?;
+    stream
+        .read_to_string(&mut response)
+        .context("no answer from the running `flowctl dev`")?;
     let status = response
         .split(' ')
         .nth(1)
@@ -317,7 +386,10 @@ fn via_dev_with(
         .and_then(|(_, b)| serde_json::from_str(b).ok())
         .unwrap_or(Value::Null);
     if status == 401 {
-        bail!("the running `flowctl dev` refused the token in {}", dev_file(log).display());
+        bail!(
+            "the running `flowctl dev` refused the token in {}",
+            dev_file(log).display()
+        );
     }
     Ok(Some((status, answer)))
 }

@@ -1,9 +1,9 @@
 //! `flowctl invoke`: run a flow (or any state machine document) on the embedded engine and
 //! print its output; on failure, the error, the cause and the failing state.
 
+use super::common::local::{self, parse_binaries, read_input};
 use super::common::or_exit;
 use super::common::target::TargetArgs;
-use super::common::local::{self, parse_binaries, read_input};
 use super::common::{clean_project, find_flow, said_no};
 use super::out::{self, note, note_raw};
 use super::progress::Progress;
@@ -187,8 +187,10 @@ fn project_flow(
         Ok(compiled) => compiled,
         Err(exit) => return Ok(Err(exit)),
     };
-    Ok(local::local_units(global, project, &plan, Some(&called), binaries)?
-        .map(|invoker| (doc, entry.path.display().to_string(), invoker)))
+    Ok(
+        local::local_units(global, project, &plan, Some(&called), binaries)?
+            .map(|invoker| (doc, entry.path.display().to_string(), invoker)),
+    )
 }
 
 /// `--target localstack|aws`: the deployed state machine (standard: start and poll with a
@@ -337,4 +339,3 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         Exit::Failure
     })
 }
-

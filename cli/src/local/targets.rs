@@ -36,7 +36,10 @@ impl Invoke for LocalTargets {
                             error: e.error,
                             cause: e.cause,
                         });
-                    Invocation { result, trace: None }
+                    Invocation {
+                        result,
+                        trace: None,
+                    }
                 }
                 Target::Flow(name) => {
                     let Some(machine) = self.flows.get(name) else {
@@ -56,9 +59,9 @@ impl Invoke for LocalTargets {
                         engine::execute(machine, input, self.functions.as_ref(), &options).await;
                     let trace = Some(trace::events_json(&execution.history));
                     let result = match execution.status {
-                        Status::Succeeded => Ok(execution
-                            .output
-                            .map_or(Value::Null, Arc::unwrap_or_clone)),
+                        Status::Succeeded => {
+                            Ok(execution.output.map_or(Value::Null, Arc::unwrap_or_clone))
+                        }
                         _ => {
                             let e = execution
                                 .error

@@ -161,10 +161,16 @@ mod tests {
     #[test]
     fn reads_type_id_and_key_from_paths_and_headers() {
         let mut incoming = Incoming::new(json!({"type": "t", "b": {"id": 7}}));
-        incoming.headers.push(("x-github-delivery".into(), "d-1".into()));
+        incoming
+            .headers
+            .push(("x-github-delivery".into(), "d-1".into()));
         let event = identify("hooks", &webhook(None, Some("$.b.id")), incoming).unwrap();
         assert_eq!(
-            (event.event_type.as_str(), event.id.as_str(), event.key.as_str()),
+            (
+                event.event_type.as_str(),
+                event.id.as_str(),
+                event.key.as_str()
+            ),
             ("t", "d-1", "7")
         );
     }
@@ -182,8 +188,15 @@ mod tests {
             &source,
             Incoming::new(json!({"type": "t", "id": "1", "b": {"id": {}}})),
         );
-        assert!(object.unwrap_err().reason.contains("an object, not a string"));
-        let no_id = identify("h", &webhook(None, None), Incoming::new(json!({"type": "t"})));
+        assert!(object
+            .unwrap_err()
+            .reason
+            .contains("an object, not a string"));
+        let no_id = identify(
+            "h",
+            &webhook(None, None),
+            Incoming::new(json!({"type": "t"})),
+        );
         assert!(no_id.unwrap_err().reason.contains("Idempotency-Key"));
     }
 }

@@ -254,7 +254,10 @@ pub fn parked(path: &Path) -> Result<Vec<(String, String, i64)>, LogError> {
 }
 
 /// Every stored state of a subscription, by key.
-pub fn states(path: &Path, subscription: &str) -> Result<std::collections::HashMap<String, Value>, LogError> {
+pub fn states(
+    path: &Path,
+    subscription: &str,
+) -> Result<std::collections::HashMap<String, Value>, LogError> {
     let conn = open(path)?;
     let err = sql(path);
     let mut stmt = conn
@@ -263,7 +266,10 @@ pub fn states(path: &Path, subscription: &str) -> Result<std::collections::HashM
     let rows = stmt
         .query_map([subscription], |r| {
             let state: String = r.get(1)?;
-            Ok((r.get(0)?, serde_json::from_str(&state).unwrap_or(Value::Null)))
+            Ok((
+                r.get(0)?,
+                serde_json::from_str(&state).unwrap_or(Value::Null),
+            ))
         })
         .map_err(&err)?
         .collect::<Result<_, _>>()

@@ -79,11 +79,14 @@ impl Routes {
             _ => None,
         });
         for source in sub.sources() {
-            self.by_source.entry(source.clone()).or_default().push(Route {
-                subscription: name.to_string(),
-                types: sub.types.clone(),
-                key: key.clone(),
-            });
+            self.by_source
+                .entry(source.clone())
+                .or_default()
+                .push(Route {
+                    subscription: name.to_string(),
+                    types: sub.types.clone(),
+                    key: key.clone(),
+                });
         }
         let retry = sub
             .retry
@@ -99,11 +102,14 @@ impl Routes {
         });
         if let Some(handler) = sub.ko.as_ref().and_then(|k| k.handler.clone()) {
             let implicit = ko_handler_subscription(name);
-            self.by_source.entry(ko_source(name)).or_default().push(Route {
-                subscription: implicit.clone(),
-                types: Vec::new(),
-                key: None,
-            });
+            self.by_source
+                .entry(ko_source(name))
+                .or_default()
+                .push(Route {
+                    subscription: implicit.clone(),
+                    types: Vec::new(),
+                    key: None,
+                });
             self.plans.push(Plan {
                 name: implicit,
                 target: handler,

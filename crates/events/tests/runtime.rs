@@ -40,7 +40,10 @@ impl Invoke for Recorder {
                 *n += 1;
                 *n
             };
-            self.calls.lock().unwrap().push((target.name().to_string(), input.clone()));
+            self.calls
+                .lock()
+                .unwrap()
+                .push((target.name().to_string(), input.clone()));
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             let fails = match &data["fail"] {
                 Value::String(s) if s == "always" => true,
@@ -58,7 +61,10 @@ impl Invoke for Recorder {
             } else {
                 Ok(json!({"ok": event["id"]}))
             };
-            Invocation { result, trace: None }
+            Invocation {
+                result,
+                trace: None,
+            }
         })
     }
 }
@@ -66,7 +72,11 @@ impl Invoke for Recorder {
 impl Recorder {
     fn calls_of(&self, target: &str) -> Vec<Value> {
         let calls = self.calls.lock().unwrap();
-        calls.iter().filter(|(t, _)| t == target).map(|(_, v)| v.clone()).collect()
+        calls
+            .iter()
+            .filter(|(t, _)| t == target)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
@@ -87,14 +97,23 @@ struct Running {
 }
 
 fn start(path: &Path, manifest: &Manifest, recorder: &Arc<Recorder>) -> Running {
-    let runtime = Runtime::start(path, Routes::new(manifest), recorder.clone(), Arc::new(Quiet)).unwrap();
+    let runtime = Runtime::start(
+        path,
+        Routes::new(manifest),
+        recorder.clone(),
+        Arc::new(Quiet),
+    )
+    .unwrap();
     let intake = Intake::new(runtime.log().clone(), manifest.sources.clone());
     Running { runtime, intake }
 }
 
 async fn send(intake: &Intake, id: &str, key: &str, extra: Value) -> Intook {
     let mut payload = json!({"id": id, "key": key});
-    payload.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    payload
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
     intake.submit("hook", Incoming::new(payload)).await.unwrap()
 }
 
@@ -110,11 +129,17 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 }
 
 fn statuses(path: &Path, subscription: &str) -> Vec<(String, String)> {
-    query::list(path, &Filter { subscription: Some(subscription.into()), ..Filter::default() })
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.id.unwrap_or_default(), r.status))
-        .collect()
+    query::list(
+        path,
+        &Filter {
+            subscription: Some(subscription.into()),
+            ..Filter::default()
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.id.unwrap_or_default(), r.status))
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,12 +157,18 @@ async fn keys_run_in_order_concurrently_up_to_the_limit() {
         waits.push(run.intake.submit("hook", Incoming::new(payload)));
     }
     for w in waits {
-        assert!(matches!(w.await.unwrap(), Intook::Accepted(Accepted::New { .. })));
+        assert!(matches!(
+            w.await.unwrap(),
+            Intook::Accepted(Accepted::New { .. })
+        ));
     }
     until("600 calls", || recorder.calls_of("Handle").len() == 600).await;
     let mut last: HashMap<String, i64> = HashMap::new();
     for call in recorder.calls_of("Handle") {
-        let (key, i) = (call["key"].as_str().unwrap().to_string(), call["data"]["i"].as_i64().unwrap());
+        let (key, i) = (
+            call["key"].as_str().unwrap().to_string(),
+            call["data"]["i"].as_i64().unwrap(),
+        );
         let previous = last.insert(key.clone(), i).unwrap_or(-1);
         assert!(i > previous, "key {key}: event {i} ran after {previous}");
     }
@@ -156,7 +187,9 @@ async fn a_redelivered_event_is_not_run_again() {
     let first = send(&run.intake, "same", "k", json!({})).await;
     until("the first run", || recorder.calls_of("Handle").len() == 1).await;
     let again = send(&run.intake, "same", "k", json!({})).await;
-    let Intook::Accepted(Accepted::New { seq, .. }) = first else { panic!("{first:?}") };
+    let Intook::Accepted(Accepted::New { seq, .. }) = first else {
+        panic!("{first:?}")
+    };
     assert_eq!(again, Intook::Accepted(Accepted::Duplicate { seq }));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(recorder.calls_of("Handle").len(), 1);
@@ -168,22 +201,40 @@ async fn retries_then_ko_to_the_handler_and_the_key_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.sqlite");
     let recorder = Arc::new(Recorder::default());
-    let m = manifest("    retry: { max: 2, interval: 0.01, backoff: 1 }\n    ko: { function: OnKo }\n");
+    let m =
+        manifest("    retry: { max: 2, interval: 0.01, backoff: 1 }\n    ko: { function: OnKo }\n");
     let run = start(&path, &m, &recorder);
     send(&run.intake, "flaky", "k", json!({"fail": 2})).await;
     send(&run.intake, "bad", "k", json!({"fail": "always"})).await;
     send(&run.intake, "after", "k", json!({})).await;
     until("the KO handler", || recorder.calls_of("OnKo").len() == 1).await;
-    until("the last event", || statuses(&path, "sub").iter().all(|(_, s)| s != "queued")).await;
+    until("the last event", || {
+        statuses(&path, "sub").iter().all(|(_, s)| s != "queued")
+    })
+    .await;
     assert_eq!(
         statuses(&path, "sub"),
-        [("flaky".into(), "done".into()), ("bad".into(), "ko".into()), ("after".into(), "done".into())]
+        [
+            ("flaky".into(), "done".into()),
+            ("bad".into(), "ko".into()),
+            ("after".into(), "done".into())
+        ]
     );
     let ko = &recorder.calls_of("OnKo")[0]["data"];
-    assert_eq!((ko["error"].as_str(), ko["attempts"].as_u64()), (Some("Boom"), Some(3)));
+    assert_eq!(
+        (ko["error"].as_str(), ko["attempts"].as_u64()),
+        (Some("Boom"), Some(3))
+    );
     assert_eq!(ko["event"]["id"], "bad");
-    let handled = recorder.calls_of("Handle").iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    assert_eq!(handled, ["flaky", "flaky", "flaky", "bad", "bad", "bad", "after"]);
+    let handled = recorder
+        .calls_of("Handle")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(
+        handled,
+        ["flaky", "flaky", "flaky", "bad", "bad", "bad", "after"]
+    );
     run.runtime.drain().await;
 }
 
@@ -200,16 +251,31 @@ async fn a_parked_key_waits_for_release_and_holds_no_other_key() {
         send(&run.intake, &format!("o{i}"), "other", json!({})).await;
     }
     until("the other key", || {
-        statuses(&path, "sub").iter().filter(|(id, s)| id.starts_with('o') && s == "done").count() == 5
+        statuses(&path, "sub")
+            .iter()
+            .filter(|(id, s)| id.starts_with('o') && s == "done")
+            .count()
+            == 5
     })
     .await;
     let now = statuses(&path, "sub");
     assert!(now.contains(&("p1".into(), "parked".into())), "{now:?}");
     assert!(now.contains(&("p2".into(), "queued".into())), "{now:?}");
-    assert_eq!(query::parked(&path).unwrap(), [("sub".to_string(), "parked".to_string(), 1)]);
+    assert_eq!(
+        query::parked(&path).unwrap(),
+        [("sub".to_string(), "parked".to_string(), 1)]
+    );
     // Released: the parked event runs again (it fails only once), then the next.
-    assert!(run.runtime.log().release("sub", "parked", false).await.unwrap());
-    until("the released key", || statuses(&path, "sub").iter().all(|(_, s)| s == "done")).await;
+    assert!(run
+        .runtime
+        .log()
+        .release("sub", "parked", false)
+        .await
+        .unwrap());
+    until("the released key", || {
+        statuses(&path, "sub").iter().all(|(_, s)| s == "done")
+    })
+    .await;
     run.runtime.drain().await;
 }
 
@@ -246,7 +312,13 @@ async fn queued_work_survives_a_stop_and_done_work_is_not_repeated() {
         send(&run.intake, "fast", "k", json!({})).await;
         until("the first call", || recorder.calls_of("Handle").len() == 1).await;
         for i in 0..3 {
-            send(&run.intake, &format!("slow{i}"), "k", json!({"sleep_ms": 30})).await;
+            send(
+                &run.intake,
+                &format!("slow{i}"),
+                "k",
+                json!({"sleep_ms": 30}),
+            )
+            .await;
         }
         // Drain: what runs finishes, the rest stays queued.
         run.runtime.drain().await;
@@ -254,8 +326,15 @@ async fn queued_work_survives_a_stop_and_done_work_is_not_repeated() {
     let before = recorder.calls_of("Handle").len();
     assert!(before < 4, "drain should leave work queued");
     let run = start(&path, &m, &recorder);
-    until("the rest", || statuses(&path, "sub").iter().all(|(_, s)| s == "done")).await;
-    let ids: Vec<_> = recorder.calls_of("Handle").iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    until("the rest", || {
+        statuses(&path, "sub").iter().all(|(_, s)| s == "done")
+    })
+    .await;
+    let ids: Vec<_> = recorder
+        .calls_of("Handle")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, ["fast", "slow0", "slow1", "slow2"]);
     run.runtime.drain().await;
 }
@@ -269,12 +348,21 @@ async fn pruning_ends_the_dedup_window_of_finished_events_only() {
     let run = start(&path, &m, &recorder);
     send(&run.intake, "finished", "a", json!({})).await;
     send(&run.intake, "parked", "b", json!({"fail": "always"})).await;
-    until("both to end", || statuses(&path, "sub").iter().all(|(_, s)| s != "queued")).await;
+    until("both to end", || {
+        statuses(&path, "sub").iter().all(|(_, s)| s != "queued")
+    })
+    .await;
     let later = flowctl_events::time::now_ms() + 60_000;
     // The finished event goes; the parked one (and the KO event it made, routed nowhere) stay
     // while they are open.
     assert_eq!(run.runtime.log().prune(later).await.unwrap(), 2);
-    assert!(matches!(send(&run.intake, "finished", "a", json!({})).await, Intook::Accepted(Accepted::New { .. })));
-    assert!(matches!(send(&run.intake, "parked", "b", json!({})).await, Intook::Accepted(Accepted::Duplicate { .. })));
+    assert!(matches!(
+        send(&run.intake, "finished", "a", json!({})).await,
+        Intook::Accepted(Accepted::New { .. })
+    ));
+    assert!(matches!(
+        send(&run.intake, "parked", "b", json!({})).await,
+        Intook::Accepted(Accepted::Duplicate { .. })
+    ));
     run.runtime.drain().await;
 }

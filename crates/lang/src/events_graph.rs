@@ -353,8 +353,6 @@ fn subscription_lines(manifest: &Manifest, name: &str, subscription: &Subscripti
     lines
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;

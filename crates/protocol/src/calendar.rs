@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn formats_utc_with_millis() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(1_709_210_096_789), "2024-02-29T12:34:56.789Z");
+        assert_eq!(
+            rfc3339_millis(1_709_210_096_789),
+            "2024-02-29T12:34:56.789Z"
+        );
         assert_eq!(rfc3339_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 }

@@ -135,7 +135,6 @@ fn build_for_this_machine(
     }
 }
 
-
 /// `--input`: JSON text, `@file` or `@-`.
 pub fn read_input(arg: &str) -> anyhow::Result<Value> {
     let (text, origin) = match arg.strip_prefix('@') {

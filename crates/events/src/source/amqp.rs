@@ -9,7 +9,9 @@
 //! retried forever (0.5 s doubling to 10 s), with a note each time. Redeliveries of messages
 //! the log already has are deduplicated by the intake (source, id) and acknowledged.
 
-use super::{broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError};
+use super::{
+    broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError,
+};
 use crate::event::Incoming;
 use crate::intake::{headers_json, Intake};
 use crate::log::LogError;
@@ -70,7 +72,11 @@ impl Session for Consumer<'_> {
         shutdown: &'a mut watch::Receiver<bool>,
         backoff: &'a mut Backoff,
     ) -> crate::dispatch::BoxFuture<'a, Result<(), Failure>> {
-        Box::pin(async move { self.connected(self.url, shutdown, backoff).await.map_err(Failure::Transient) })
+        Box::pin(async move {
+            self.connected(self.url, shutdown, backoff)
+                .await
+                .map_err(Failure::Transient)
+        })
     }
 }
 
@@ -297,4 +303,3 @@ fn headers(properties: &BasicProperties) -> Vec<(String, String)> {
     }
     headers
 }
-

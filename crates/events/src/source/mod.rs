@@ -70,7 +70,9 @@ impl Backoff {
     const MOST: std::time::Duration = std::time::Duration::from_secs(10);
 
     pub(crate) fn new() -> Backoff {
-        Backoff { next: Backoff::FIRST }
+        Backoff {
+            next: Backoff::FIRST,
+        }
     }
 
     pub(crate) fn reset(&mut self) {
@@ -124,7 +126,10 @@ pub(crate) async fn reconnecting(
             Err(Failure::Transient(failure)) => failure,
         };
         let wait = backoff.next();
-        notes(format!("{kind} {name}: {failure}; retrying in {}", seconds(wait)));
+        notes(format!(
+            "{kind} {name}: {failure}; retrying in {}",
+            seconds(wait)
+        ));
         if sleep_unless_shutdown(wait, shutdown).await {
             return Ok(());
         }

@@ -12,7 +12,9 @@
 //! A log failure naks the message (redelivered at once) and reconnects after a back-off; a
 //! lost connection is retried forever (0.5 s doubling to 10 s), with a note each time.
 
-use super::{broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError};
+use super::{
+    broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError,
+};
 use crate::event::Incoming;
 use crate::intake::Intake;
 use crate::log::LogError;
@@ -66,7 +68,11 @@ impl Session for Puller<'_> {
         shutdown: &'a mut watch::Receiver<bool>,
         backoff: &'a mut Backoff,
     ) -> crate::dispatch::BoxFuture<'a, Result<(), Failure>> {
-        Box::pin(async move { self.connected(self.url, shutdown, backoff).await.map_err(Failure::Transient) })
+        Box::pin(async move {
+            self.connected(self.url, shutdown, backoff)
+                .await
+                .map_err(Failure::Transient)
+        })
     }
 }
 

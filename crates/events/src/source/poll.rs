@@ -32,7 +32,10 @@ pub async fn run(
         let found = match poll_once(&name, &target, &intake, invoker.as_ref()).await {
             Ok(found) => found,
             Err(why) => {
-                notes(format!("poll {name}: {why}; next poll in {} s", every.as_secs()));
+                notes(format!(
+                    "poll {name}: {why}; next poll in {} s",
+                    every.as_secs()
+                ));
                 0
             }
         };
@@ -53,14 +56,15 @@ pub async fn poll_once(
     invoker: &dyn Invoke,
 ) -> Result<usize, String> {
     let stored = intake.log().cursor(name).await.map_err(|e| e.to_string())?;
-    let cursor = stored
-        .as_deref()
-        .map_or(Value::Null, |c| serde_json::from_str(c).unwrap_or(Value::Null));
+    let cursor = stored.as_deref().map_or(Value::Null, |c| {
+        serde_json::from_str(c).unwrap_or(Value::Null)
+    });
     let invocation = invoker.invoke(target, json!({ "cursor": cursor })).await;
     let answer = invocation
         .result
         .map_err(|f| format!("{target} failed: {}: {}", f.error, f.cause))?;
-    let (Some(Value::Array(events)), Some(next)) = (answer.get("events"), answer.get("cursor")) else {
+    let (Some(Value::Array(events)), Some(next)) = (answer.get("events"), answer.get("cursor"))
+    else {
         // Kept, not dropped: the answer is what a developer needs to see to fix the function.
         let reason = format!(
             "the poll function must answer {{\"events\": [...], \"cursor\": ...}}; {target} answered something else"
@@ -73,7 +77,13 @@ pub async fn poll_once(
         return Err(reason);
     };
     let found = events.len();
-    if found == 0 && Some(next) == stored.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()).as_ref() {
+    if found == 0
+        && Some(next)
+            == stored
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<Value>(c).ok())
+                .as_ref()
+    {
         return Ok(0);
     }
     let messages = events.iter().cloned().map(Incoming::new).collect();

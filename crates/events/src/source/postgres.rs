@@ -30,7 +30,9 @@
 //! the names are matched as written (case-sensitive); nothing else is put into the SQL text.
 //! Connections are plain TCP (`NoTls`): a server that requires TLS refuses them.
 
-use super::{broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError};
+use super::{
+    broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError,
+};
 use crate::event::Incoming;
 use crate::intake::Intake;
 use flowctl_lang::manifest::events::{Postgres, DEFAULT_POLL_EVERY};
@@ -76,7 +78,6 @@ pub async fn run(
     };
     reconnecting("postgres", &name, &notes, &mut shutdown, &reader).await
 }
-
 
 /// The table and cursor column, validated and quoted.
 struct Table {

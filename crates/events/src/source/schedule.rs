@@ -20,12 +20,15 @@ pub async fn run(
     notes: Notes,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
-    let expression = Expression::parse(&config.expression)
-        .map_err(|why| SourceError::config(&name, why))?;
+    let expression =
+        Expression::parse(&config.expression).map_err(|why| SourceError::config(&name, why))?;
     let mut after = time::now_ms() / 1000;
     loop {
         let Some(next) = expression.next_after(after) else {
-            notes(format!("schedule {name}: `{}` fires no more", config.expression));
+            notes(format!(
+                "schedule {name}: `{}` fires no more",
+                config.expression
+            ));
             return Ok(());
         };
         let wait = (next * 1000 - time::now_ms()).max(0) as u64;
@@ -40,7 +43,9 @@ pub async fn run(
         }));
         incoming.default_id = Some(format!("{name}@{at}"));
         if let Err(e) = intake.submit(&name, incoming).await {
-            notes(format!("schedule {name}: the fire at {at} could not be written: {e}"));
+            notes(format!(
+                "schedule {name}: the fire at {at} could not be written: {e}"
+            ));
         }
         after = next;
     }

@@ -147,7 +147,8 @@ pub async fn serve(
                 let server = server.clone();
                 async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
             });
-            let connection = hyper::server::conn::http1::Builder::new().serve_connection(io, service);
+            let connection =
+                hyper::server::conn::http1::Builder::new().serve_connection(io, service);
             tokio::pin!(connection);
             tokio::select! {
                 _ = connection.as_mut() => {}
@@ -186,7 +187,10 @@ impl Server {
             paths.sort();
             return error(
                 StatusCode::NOT_FOUND,
-                format!("no webhook at {path}; the webhooks are {}", paths.join(", ")),
+                format!(
+                    "no webhook at {path}; the webhooks are {}",
+                    paths.join(", ")
+                ),
             );
         };
         if req.method() != Method::POST {
@@ -198,14 +202,25 @@ impl Server {
             Err(response) => return response,
         };
         if let Some((secret, style)) = &hook.signature {
-            if let Err(why) = verify(secret, *style, &headers, &body, crate::time::now_ms() / 1000) {
+            if let Err(why) = verify(
+                secret,
+                *style,
+                &headers,
+                &body,
+                crate::time::now_ms() / 1000,
+            ) {
                 return error(StatusCode::UNAUTHORIZED, why);
             }
         }
         self.submit(&hook.source, &body, headers).await
     }
 
-    async fn submit(&self, source: &str, body: &[u8], headers: Vec<(String, String)>) -> Response<Full<Bytes>> {
+    async fn submit(
+        &self,
+        source: &str,
+        body: &[u8],
+        headers: Vec<(String, String)>,
+    ) -> Response<Full<Bytes>> {
         let payload: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
             Err(e) => {
@@ -249,10 +264,16 @@ impl Server {
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|t| constant_time_eq(t.as_bytes(), self.token.as_bytes()));
         if !authorized {
-            return error(StatusCode::UNAUTHORIZED, "control endpoints need the token of .flowctl/dev.json");
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "control endpoints need the token of .flowctl/dev.json",
+            );
         }
         if req.method() != Method::POST {
-            return error(StatusCode::METHOD_NOT_ALLOWED, "control endpoints take POST");
+            return error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "control endpoints take POST",
+            );
         }
         let headers = header_pairs(&req);
         let body = match read_body(req).await {
@@ -261,7 +282,10 @@ impl Server {
         };
         if let Some(source) = rest.strip_prefix("events/") {
             if !self.intake.sources().contains_key(source) {
-                return error(StatusCode::NOT_FOUND, format!("no source `{source}` in the manifest"));
+                return error(
+                    StatusCode::NOT_FOUND,
+                    format!("no source `{source}` in the manifest"),
+                );
             }
             return self.submit(source, &body, headers).await;
         }
@@ -270,7 +294,10 @@ impl Server {
         match rest {
             "release" => {
                 let (Some(sub), Some(key)) = (text("subscription"), text("key")) else {
-                    return error(StatusCode::BAD_REQUEST, "release takes {subscription, key, skip}");
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "release takes {subscription, key, skip}",
+                    );
                 };
                 let skip = args["skip"].as_bool().unwrap_or(false);
                 match self.intake.log().release(&sub, &key, skip).await {
@@ -284,11 +311,16 @@ impl Server {
                 };
                 match self.intake.log().replay(&event).await {
                     Ok(n) => reply(StatusCode::OK, json!({"deliveries": n})),
-                    Err(e @ crate::LogError::NoSuchEvent(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+                    Err(e @ crate::LogError::NoSuchEvent(_)) => {
+                        error(StatusCode::NOT_FOUND, e.to_string())
+                    }
                     Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
                 }
             }
-            _ => error(StatusCode::NOT_FOUND, format!("no control endpoint {CONTROL_PREFIX}{rest}")),
+            _ => error(
+                StatusCode::NOT_FOUND,
+                format!("no control endpoint {CONTROL_PREFIX}{rest}"),
+            ),
         }
     }
 }
@@ -303,11 +335,21 @@ fn header_pairs(req: &Request<Body>) -> Vec<(String, String)> {
 async fn read_body(req: Request<Body>) -> Result<Bytes, Response<Full<Bytes>>> {
     match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is over {MAX_BODY} bytes (the SQS message quota events are held to)"),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is over {MAX_BODY} bytes (the SQS message quota events are held to)"
+                ),
+            ))
+        }
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the body: {e}"),
         )),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))),
     }
 }
 
@@ -352,7 +394,10 @@ fn verify(
             let given = value
                 .strip_prefix("sha256=")
                 .ok_or_else(|| format!("{name} must be `sha256=<hex HMAC-SHA256 of the body>`"))?;
-            if constant_time_eq(given.to_ascii_lowercase().as_bytes(), sign(secret, &[body]).as_bytes()) {
+            if constant_time_eq(
+                given.to_ascii_lowercase().as_bytes(),
+                sign(secret, &[body]).as_bytes(),
+            ) {
                 Ok(())
             } else {
                 Err(format!("bad signature: {name} does not match the body"))
@@ -375,10 +420,15 @@ fn verify(
                 ));
             }
             let expected = sign(secret, &[t.to_string().as_bytes(), b".", body]);
-            if signatures.iter().any(|s| constant_time_eq(s.as_bytes(), expected.as_bytes())) {
+            if signatures
+                .iter()
+                .any(|s| constant_time_eq(s.as_bytes(), expected.as_bytes()))
+            {
                 Ok(())
             } else {
-                Err(format!("bad signature: no v1 signature in {name} matches the body"))
+                Err(format!(
+                    "bad signature: no v1 signature in {name} matches the body"
+                ))
             }
         }
     }
@@ -396,8 +446,23 @@ mod tests {
     fn github_style_signatures() {
         let body = br#"{"a":1}"#;
         let good = format!("sha256={}", sign(b"s3cret", &[body]));
-        assert_eq!(verify(b"s3cret", Style::GitHub, &header(GITHUB_HEADER, good.clone()), body, 0), Ok(()));
-        let bad = verify(b"other", Style::GitHub, &header(GITHUB_HEADER, good), body, 0);
+        assert_eq!(
+            verify(
+                b"s3cret",
+                Style::GitHub,
+                &header(GITHUB_HEADER, good.clone()),
+                body,
+                0
+            ),
+            Ok(())
+        );
+        let bad = verify(
+            b"other",
+            Style::GitHub,
+            &header(GITHUB_HEADER, good),
+            body,
+            0,
+        );
         assert!(bad.unwrap_err().starts_with("bad signature"));
         let missing = verify(b"s3cret", Style::GitHub, &[], body, 0);
         assert!(missing.unwrap_err().starts_with("missing signature"));
@@ -409,8 +474,23 @@ mod tests {
         let t = 1_700_000_000i64;
         let v1 = sign(b"whsec", &[t.to_string().as_bytes(), b".", body]);
         let value = format!("t={t},v1={v1}");
-        assert_eq!(verify(b"whsec", Style::Stripe, &header(STRIPE_HEADER, value.clone()), body, t + 10), Ok(()));
-        let old = verify(b"whsec", Style::Stripe, &header(STRIPE_HEADER, value), body, t + 301);
+        assert_eq!(
+            verify(
+                b"whsec",
+                Style::Stripe,
+                &header(STRIPE_HEADER, value.clone()),
+                body,
+                t + 10
+            ),
+            Ok(())
+        );
+        let old = verify(
+            b"whsec",
+            Style::Stripe,
+            &header(STRIPE_HEADER, value),
+            body,
+            t + 301,
+        );
         assert!(old.unwrap_err().contains("more than 300 s"));
     }
 }
