@@ -2,12 +2,15 @@
 //! reservations, quotes nightly rates, knows its guests' loyalty tiers and notifies them. Deterministic stand-ins,
 //! driven by their input so that the example flows can be made to take every path (the rules
 //! are listed in `examples/booking/README.md`). `main.rs` serves [`registry`] as a Lambda unit.
+//!
+//! `TrackBooking` and `RecordKo` are the event handlers of `examples/booking-events`: they
+//! take events as a subscription hands them over (`docs/events.md`), not a flow's calls.
 
 use flowctl_shim::{Error, Props, Registry};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 /// Every function of the example, with the properties the manifest declares.
@@ -51,6 +54,22 @@ pub fn registry() -> Registry {
             "NotifyGuest",
             notify_guest,
             props(true, "Sends the guest a message by email or SMS"),
+        )
+        .function_with(
+            "TrackBooking",
+            track_booking,
+            props(
+                true,
+                "Keeps a booking's ledger: the events seen, the last payment and room status",
+            ),
+        )
+        .function_with(
+            "RecordKo",
+            record_ko,
+            props(
+                true,
+                "Describes a booking event that failed for good (a KO)",
+            ),
         )
 }
 
@@ -393,6 +412,194 @@ fn confirmed_booking(about: &Value) -> Option<(&str, u64)> {
         return None;
     }
     Some((about["reference"].as_str()?, about["room"].as_u64()?))
+}
+
+/// An event as a subscription hands it to its flow or function (`docs/events.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Event<Data = Value> {
+    /// The source's name, or `ko:<subscription>` for a KO event.
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// Unique within the source.
+    pub id: String,
+    /// The ordering key: here, the booking's id.
+    pub key: String,
+    /// The log's sequence number.
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub accepted_at: String,
+    /// The payload, as the source received it.
+    pub data: Data,
+}
+
+/// What a subscription with `state: true` hands `TrackBooking`: the event and the booking's
+/// ledger so far (`null` for its first event).
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct Tracked {
+    pub event: Event,
+    #[serde(default)]
+    pub state: Option<Ledger>,
+}
+
+/// One booking's ledger, the per-key state of the `ledger` subscription.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Ledger {
+    /// The booking's id (the events' key).
+    pub booking: String,
+    /// How many distinct events were seen.
+    pub events: u32,
+    /// Of those, how many came from each source.
+    pub by_source: BTreeMap<String, u32>,
+    /// `source/id` of every event seen, in order (a replayed event is not counted twice).
+    pub seen: Vec<String>,
+    /// The guest of the last booking request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<String>,
+    /// The type of the last payment event (`payment.captured`, `payment.refunded`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<String>,
+    /// The last room change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomStatus>,
+    /// The error of the last KO of this booking's request (`ko:book` events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// A room change as the `booking_room_changes` outbox rows carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<u32>,
+    /// `assigned`, `changed`, `cleaned`, … as the row says (`changed` when it says nothing).
+    pub status: String,
+}
+
+/// What `TrackBooking` answers: the new ledger as the subscription's `state`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct Tracking {
+    pub state: Ledger,
+    /// True when the event had been seen already (the ledger is unchanged).
+    pub duplicate: bool,
+}
+
+/// Adds an event to its booking's ledger: counts it (once per `source/id`, so a replay
+/// changes nothing) and keeps, by the event's type, the guest of a `booking.requested`, the
+/// type of a `payment.*`, the room and status of a `room.changed`, the error of a `ko`.
+/// An event without a key is `NoBookingKey`; a ledger of another booking `WrongBooking`.
+pub async fn track_booking(tracked: Tracked) -> Result<Tracking, Error> {
+    let Tracked { event, state } = tracked;
+    if event.key.is_empty() {
+        return Err(Error::new(
+            "NoBookingKey",
+            format!(
+                "event {}/{} has no key: its source must key events by booking id",
+                event.source, event.id
+            ),
+        ));
+    }
+    let mut ledger = state.unwrap_or_else(|| Ledger {
+        booking: event.key.clone(),
+        ..Ledger::default()
+    });
+    if ledger.booking != event.key {
+        return Err(Error::new(
+            "WrongBooking",
+            format!(
+                "event {}/{} is about booking `{}`, the ledger about `{}`",
+                event.source, event.id, event.key, ledger.booking
+            ),
+        ));
+    }
+    let seen = format!("{}/{}", event.source, event.id);
+    if ledger.seen.contains(&seen) {
+        return Ok(Tracking {
+            state: ledger,
+            duplicate: true,
+        });
+    }
+    ledger.events += 1;
+    *ledger.by_source.entry(event.source.clone()).or_default() += 1;
+    ledger.seen.push(seen);
+    let text = |field: &str| event.data[field].as_str().map(str::to_string);
+    match event.event_type.as_str() {
+        "booking.requested" => ledger.guest = text("guest").or(ledger.guest),
+        "room.changed" => {
+            ledger.room = Some(RoomStatus {
+                room: event.data["room"]
+                    .as_u64()
+                    .and_then(|r| u32::try_from(r).ok()),
+                status: text("status").unwrap_or_else(|| "changed".to_string()),
+            })
+        }
+        "ko" => ledger.failed = text("error"),
+        payment if payment.starts_with("payment.") => ledger.payment = Some(payment.to_string()),
+        _ => {}
+    }
+    Ok(Tracking {
+        state: ledger,
+        duplicate: false,
+    })
+}
+
+/// What a KO event carries (`docs/events.md`): the event that failed, how, how often, where.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+pub struct Ko {
+    /// The event whose delivery failed for good.
+    pub event: Event,
+    pub error: String,
+    #[serde(default)]
+    pub cause: String,
+    pub attempts: u32,
+    /// The subscription whose retries ran out.
+    pub subscription: String,
+}
+
+/// What `RecordKo` answers: the failure, for the log and whoever reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct KoRecord {
+    pub booking: String,
+    pub subscription: String,
+    /// `source/id` of the event that failed.
+    pub event: String,
+    pub error: String,
+    pub cause: String,
+    pub attempts: u32,
+    /// One line for a person: what failed and what to do.
+    pub note: String,
+}
+
+/// Describes a KO event (the `ko` handler of the `book` subscription). Anything but a KO
+/// event is `InvalidInput` (the shim's answer to input of the wrong shape); a KO without an
+/// error name is `NotAKoEvent`.
+pub async fn record_ko(ko: Event<Ko>) -> Result<KoRecord, Error> {
+    let Event { key, data, .. } = ko;
+    if data.error.is_empty() {
+        return Err(Error::new(
+            "NotAKoEvent",
+            "a KO event names the error its event failed with",
+        ));
+    }
+    let failed = format!("{}/{}", data.event.source, data.event.id);
+    let note = format!(
+        "booking {key}: {failed} failed in `{sub}` with {} after {} attempt(s); \
+         if `{sub}` parks, `flowctl events release {sub} {key}` runs it again \
+         and `--skip` goes on with the booking's next event",
+        data.error,
+        data.attempts,
+        sub = data.subscription,
+    );
+    Ok(KoRecord {
+        booking: key,
+        subscription: data.subscription,
+        event: failed,
+        error: data.error,
+        cause: data.cause,
+        attempts: data.attempts,
+        note,
+    })
 }
 
 #[cfg(test)]

@@ -258,10 +258,9 @@ async fn the_flows_arguments_fit_the_functions() {
     }
 }
 
-/// The manifest's `functions:` entries: each key with its `idempotent` flag.
-fn manifest_functions() -> Vec<(String, bool)> {
-    let manifest: serde_yaml::Value = serde_yaml::from_str(include_str!("../../flowctl.yaml"))
-        .expect("examples/booking/flowctl.yaml parses");
+/// A manifest's `functions:` entries: each key with its `idempotent` flag.
+fn manifest_functions(text: &str) -> Vec<(String, bool)> {
+    let manifest: serde_yaml::Value = serde_yaml::from_str(text).expect("the manifest parses");
     manifest["functions"]
         .as_mapping()
         .expect("a functions mapping")
@@ -275,8 +274,11 @@ fn manifest_functions() -> Vec<(String, bool)> {
         .collect()
 }
 
+/// The event handlers, which only examples/booking-events declares.
+const EVENT_HANDLERS: &[&str] = &["TrackBooking", "RecordKo"];
+
 #[test]
-fn the_registry_is_the_manifest() {
+fn the_registry_is_the_manifests() {
     let registry = registry();
     assert_eq!(registry.problems(), Vec::<String>::new());
     let described: Vec<(String, bool)> = registry
@@ -285,5 +287,171 @@ fn the_registry_is_the_manifest() {
         .into_iter()
         .map(|f| (f.name, f.properties.idempotent))
         .collect();
-    assert_eq!(described, manifest_functions());
+    // examples/booking-events declares every function of the package ...
+    assert_eq!(
+        described,
+        manifest_functions(include_str!("../../../booking-events/flowctl.yaml"))
+    );
+    // ... and examples/booking all but the event handlers.
+    let flows_only: Vec<(String, bool)> = described
+        .into_iter()
+        .filter(|(name, _)| !EVENT_HANDLERS.contains(&name.as_str()))
+        .collect();
+    assert_eq!(
+        flows_only,
+        manifest_functions(include_str!("../../flowctl.yaml"))
+    );
+}
+
+/// An event as a subscription hands it over.
+fn event(source: &str, event_type: &str, id: &str, key: &str, data: Value) -> Value {
+    json!({"source": source, "type": event_type, "id": id, "key": key, "seq": 1,
+           "accepted_at": "2026-12-06T22:10:03.123Z", "data": data})
+}
+
+/// Runs `TrackBooking` through the registry as the `ledger` subscription does.
+async fn track(registry: &Registry, event: Value, state: &Value) -> Result<Value, Error> {
+    registry
+        .call("TrackBooking", json!({"event": event, "state": state}))
+        .await
+}
+
+#[tokio::test]
+async fn the_ledger_counts_each_event_once_and_keeps_the_last_statuses() {
+    let registry = registry();
+    let request = event(
+        "booking-requests",
+        "booking.requested",
+        "req-1",
+        "b-100",
+        json!({"id": "b-100", "nights": 2, "amount": 240, "guest": "vip-ann"}),
+    );
+    let first = track(&registry, request.clone(), &Value::Null)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        json!({"state": {"booking": "b-100", "events": 1, "by_source": {"booking-requests": 1},
+                         "seen": ["booking-requests/req-1"], "guest": "vip-ann"},
+               "duplicate": false})
+    );
+    let mut state = first["state"].clone();
+    for (source, event_type, id, data) in [
+        (
+            "payments",
+            "payment.captured",
+            "pay-1",
+            json!({"booking_id": "b-100", "amount": 240}),
+        ),
+        (
+            "room-changes",
+            "room.changed",
+            "7",
+            json!({"id": 7, "booking_id": "b-100", "room": 138, "status": "assigned"}),
+        ),
+        (
+            "payments",
+            "payment.refunded",
+            "pay-2",
+            json!({"booking_id": "b-100"}),
+        ),
+        (
+            "room-changes",
+            "room.changed",
+            "8",
+            json!({"id": 8, "booking_id": "b-100"}),
+        ),
+    ] {
+        let answer = track(
+            &registry,
+            event(source, event_type, id, "b-100", data),
+            &state,
+        )
+        .await
+        .unwrap();
+        state = answer["state"].clone();
+    }
+    assert_eq!(state["events"], 5);
+    assert_eq!(
+        state["by_source"],
+        json!({"booking-requests": 1, "payments": 2, "room-changes": 2})
+    );
+    assert_eq!(state["payment"], "payment.refunded");
+    // A row without a status or room is a change all the same.
+    assert_eq!(state["room"], json!({"status": "changed"}));
+    assert_eq!(state["guest"], "vip-ann");
+
+    // A redelivered (replayed) event changes nothing.
+    let again = track(&registry, request, &state).await.unwrap();
+    assert_eq!(again, json!({"state": state, "duplicate": true}));
+}
+
+#[tokio::test]
+async fn the_ledger_records_kos_and_refuses_unkeyed_or_foreign_events() {
+    let registry = registry();
+    let ko = event(
+        "ko:book",
+        "ko",
+        "book/9",
+        "b-103",
+        json!({"error": "PaymentFailed", "attempts": 3, "subscription": "book"}),
+    );
+    let answer = track(&registry, ko, &Value::Null).await.unwrap();
+    assert_eq!(answer["state"]["failed"], "PaymentFailed");
+    assert_eq!(answer["state"]["by_source"], json!({"ko:book": 1}));
+
+    let unkeyed = event("payments", "payment.captured", "pay-3", "", json!({}));
+    let error = track(&registry, unkeyed, &Value::Null).await.unwrap_err();
+    assert_eq!(error.name(), "NoBookingKey");
+    let foreign = event("payments", "payment.captured", "pay-4", "b-200", json!({}));
+    let error = track(&registry, foreign, &answer["state"])
+        .await
+        .unwrap_err();
+    assert_eq!(error.name(), "WrongBooking");
+}
+
+#[tokio::test]
+async fn a_ko_is_described_with_its_booking_and_error() {
+    let registry = registry();
+    let failed = event(
+        "booking-requests",
+        "booking.requested",
+        "req-3",
+        "b-103",
+        json!({"id": "b-103", "amount": 5000}),
+    );
+    let ko = event(
+        "ko:book",
+        "ko",
+        "book/12",
+        "b-103",
+        json!({"event": failed, "error": "PaymentFailed",
+               "cause": "{\"errorType\":\"PaymentDeclined\"}", "attempts": 3, "subscription": "book"}),
+    );
+    let record = registry.call("RecordKo", ko.clone()).await.unwrap();
+    assert_eq!(
+        record,
+        json!({
+            "booking": "b-103",
+            "subscription": "book",
+            "event": "booking-requests/req-3",
+            "error": "PaymentFailed",
+            "cause": "{\"errorType\":\"PaymentDeclined\"}",
+            "attempts": 3,
+            "note": "booking b-103: booking-requests/req-3 failed in `book` with PaymentFailed after 3 attempt(s); if `book` parks, `flowctl events release book b-103` runs it again and `--skip` goes on with the booking's next event",
+        })
+    );
+    assert_eq!(
+        registry.call("RecordKo", ko).await.unwrap(),
+        record,
+        "the same KO gets the same record"
+    );
+
+    let mut nameless = failed.clone();
+    nameless["data"] = json!({"event": failed, "error": "", "attempts": 1, "subscription": "book"});
+    let error = registry.call("RecordKo", nameless).await.unwrap_err();
+    assert_eq!(error.name(), "NotAKoEvent");
+    // Not a KO event at all: the shim refuses the shape.
+    let error = registry.call("RecordKo", failed).await.unwrap_err();
+    assert_eq!(error.name(), "InvalidInput");
 }
