@@ -11,7 +11,7 @@
 //!    source (`source::amqp::run`) consuming another fresh queue into a subscription of 1,000
 //!    keys; the ratio of the two.
 //!
-//! `cargo bench -p flowctl-events --bench events [-- --events N --events-one-key N --skip-amqp]`
+//! `cargo bench -p flowctl-events --bench events [-- --events N --events-one-key N --skip-intake --skip-raw --skip-amqp]`
 //! (`FLOWCTL_BENCH_AMQP_URL`, default `amqp://guest:guest@127.0.0.1:5672/%2f`).
 
 use flowctl_events::dispatch::{BoxFuture, Invocation, Invoke, Observe, Report, What};
@@ -211,13 +211,16 @@ async fn amqp_connect(url: &str) -> Connection {
     let properties = ConnectionProperties::default()
         .with_executor(tokio_executor_trait::Tokio::current())
         .with_reactor(tokio_reactor_trait::Tokio::current());
-    tokio::time::timeout(Duration::from_secs(10), Connection::connect(url, properties))
-        .await
-        .map_err(|_| "timed out".to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()))
-        .unwrap_or_else(|e| {
-            panic!("RabbitMQ is not reachable at {url} ({e}); start it with scripts/start-services.sh")
-        })
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(url, properties),
+    )
+    .await
+    .map_err(|_| "timed out".to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()))
+    .unwrap_or_else(|e| {
+        panic!("RabbitMQ is not reachable at {url} ({e}); start it with scripts/start-services.sh")
+    })
 }
 
 /// Declares a fresh durable queue and publishes `events` persistent messages to it with
@@ -352,7 +355,8 @@ fn main() {
     let events: usize = arg("--events").map_or(50_000, |n| n.parse().expect("--events N"));
     // One key runs one event at a time, each after the previous outcome's commit (an fsync):
     // fewer events keep the run short.
-    let one_key: usize = arg("--events-one-key").map_or(5_000, |n| n.parse().expect("--events-one-key N"));
+    let one_key: usize =
+        arg("--events-one-key").map_or(5_000, |n| n.parse().expect("--events-one-key N"));
     let skip_amqp = args.iter().any(|a| a == "--skip-amqp");
     let url = std::env::var("FLOWCTL_BENCH_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
@@ -372,7 +376,8 @@ fn main() {
         println!("| run | events | seconds | events/s | submit → start p50 | p99 |");
         println!("|---|---|---|---|---|---|");
         let mut keyed = 0.0;
-        for keys in [1, 1000] {
+        let runs: &[usize] = if args.iter().any(|a| a == "--skip-intake") { &[] } else { &[1, 1000] };
+        for &keys in runs {
             let n = if keys == 1 { one_key.min(events) } else { events };
             let t = intake_run(dir.path(), n, keys).await;
             println!(
@@ -401,7 +406,8 @@ fn main() {
         // (the source acknowledges the commits that landed together with one multiple-ack);
         // the faster is compared.
         let mut raw = Vec::new();
-        for every in [1, 100] {
+        let raws: &[usize] = if args.iter().any(|a| a == "--skip-raw") { &[] } else { &[1, 100] };
+        for &every in raws {
             let queue = format!("{raw_queue}-{every}");
             let p = publish(&connection, &queue, events, 1000).await;
             let c = consume_raw(&connection, &queue, events, every).await;
@@ -441,7 +447,7 @@ fn main() {
             .iter()
             .copied()
             .min_by(|a, b| a.2.total_cmp(&b.2))
-            .unwrap();
+            .unwrap_or((0, f64::NAN, f64::NAN));
         let ratio_consume = raw_consume / source_consume;
         let ratio_total = (raw_publish + raw_consume) / (source_publish + source_consume);
         println!();

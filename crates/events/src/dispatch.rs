@@ -56,15 +56,34 @@ pub struct Report {
 pub enum What {
     /// Accepted for the subscription, behind this many events of its key (the running one
     /// included; 0: it may start at once), or behind a parked key.
-    Queued { behind: usize, parked: bool },
-    Started { attempt: u32 },
-    Done { millis: u128 },
-    Retrying { attempt: u32, error: String, delay: Duration },
-    Ko { error: String, cause: String, attempts: u32 },
+    Queued {
+        behind: usize,
+        parked: bool,
+    },
+    Started {
+        attempt: u32,
+    },
+    Done {
+        millis: u128,
+    },
+    Retrying {
+        attempt: u32,
+        error: String,
+        delay: Duration,
+    },
+    Ko {
+        error: String,
+        cause: String,
+        attempts: u32,
+    },
     Parked,
-    Released { rerun: bool },
+    Released {
+        rerun: bool,
+    },
     /// The log could not record the outcome: the key stops until restart.
-    LogFailed { error: String },
+    LogFailed {
+        error: String,
+    },
 }
 
 /// Receives reports; `flowctl dev` prints them, benchmarks ignore them.
@@ -83,8 +102,16 @@ enum Msg {
     Deliver(Delivery),
     Parked(Delivery),
     States(HashMap<String, Value>),
-    Released { key: String, rerun: Option<Delivery> },
-    Finished { key: String, state: Option<Value>, parked: bool, stop: bool },
+    Released {
+        key: String,
+        rerun: Option<Delivery>,
+    },
+    Finished {
+        key: String,
+        state: Option<Value>,
+        parked: bool,
+        stop: bool,
+    },
     Drain(oneshot::Sender<()>),
 }
 
@@ -365,8 +392,8 @@ impl Job {
 
     async fn run(&self, delivery: Delivery, state: Option<Value>) -> Finished {
         let (retries, interval, backoff) = self.plan.retry;
-        let input = if self.plan.state {
-            json!({"event": &*delivery.event, "state": state.clone().unwrap_or(Value::Null)})
+        let mut input = if self.plan.state {
+            json!({"event": &*delivery.event, "state": state.unwrap_or(Value::Null)})
         } else {
             (*delivery.event).clone()
         };
@@ -375,7 +402,14 @@ impl Job {
         let (outcome, new_state, parked) = loop {
             attempt += 1;
             self.report(&delivery, What::Started { attempt });
-            let invocation = self.invoker.invoke(&self.plan.target, input.clone()).await;
+            // The last possible attempt takes the input itself: one copy of the event per
+            // delivery when it runs once.
+            let this = if attempt <= retries {
+                input.clone()
+            } else {
+                std::mem::take(&mut input)
+            };
+            let invocation = self.invoker.invoke(&self.plan.target, this).await;
             let result = invocation.result.and_then(|output| {
                 if !self.plan.state {
                     return Ok((output, None));
@@ -398,16 +432,17 @@ impl Job {
             });
             match result {
                 Ok((output, new_state)) => {
+                    // Written as text here, on this task, not on the log's writer thread.
                     break (
                         Outcome::Done {
-                            output,
-                            state: new_state.clone(),
+                            output: output.to_string(),
+                            state: new_state.as_ref().map(Value::to_string),
                             attempts: attempt,
-                            trace: invocation.trace,
+                            trace: invocation.trace.map(|t| t.to_string()),
                         },
                         new_state,
                         false,
-                    )
+                    );
                 }
                 Err(failure) if attempt <= retries => {
                     let delay = Duration::from_secs_f64(
@@ -467,7 +502,12 @@ impl Job {
                 }
             }
             Err(e) => {
-                self.report(&delivery, What::LogFailed { error: e.to_string() });
+                self.report(
+                    &delivery,
+                    What::LogFailed {
+                        error: e.to_string(),
+                    },
+                );
                 Finished {
                     state: None,
                     parked: false,

@@ -17,7 +17,9 @@ use std::sync::Arc;
 pub enum Intook {
     Accepted(Accepted),
     /// Kept in the rejected list with this reason.
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
 }
 
 /// The sources' door into the log.
@@ -53,9 +55,9 @@ impl Intake {
         let step = self.enqueue(source, incoming);
         async move {
             match step {
-                Step::Accept(wait) => Ok(Intook::Accepted(
-                    wait.await?.pop().ok_or(LogError::Closed)?,
-                )),
+                Step::Accept(wait) => {
+                    Ok(Intook::Accepted(wait.await?.pop().ok_or(LogError::Closed)?))
+                }
                 Step::Reject(wait, reason) => {
                     wait.await?;
                     Ok(Intook::Rejected { reason })
@@ -65,19 +67,23 @@ impl Intake {
     }
 
     fn enqueue(&self, source: &str, incoming: Incoming) -> Step {
+        // The payload as the log stores it, written once here (on the source's task, not on
+        // the log's one writer thread) and kept for the rejected record, so the payload itself
+        // is never copied.
+        let data = incoming.payload.to_string();
+        let headers = (!incoming.headers.is_empty()).then(|| incoming.headers.clone());
         let identified = match self.sources.get(source) {
-            Some(config) => identify(source, config, incoming.clone()),
+            Some(config) => identify(source, config, incoming),
             None => Err(crate::event::Rejection {
                 reason: format!("no source `{source}` in the manifest"),
             }),
         };
         match identified {
-            Ok(event) => Step::Accept(Box::pin(self.log.accept(vec![event], None))),
+            Ok(event) => Step::Accept(Box::pin(self.log.accept_written(vec![(event, data)], None))),
             Err(rejection) => {
                 let log = self.log.clone();
                 let (source, reason) = (source.to_string(), rejection.reason);
-                let data = incoming.payload.to_string();
-                let headers = headers_json(&incoming.headers);
+                let headers = headers_json(headers.as_deref().unwrap_or_default());
                 // Sent now (so in order), awaited later.
                 let receiver = log.reject_now(&source, &reason, &data, headers);
                 Step::Reject(Box::pin(receiver), reason)
@@ -98,8 +104,10 @@ impl Intake {
         let mut slots = Vec::new();
         let mut rejections = Vec::new();
         for incoming in messages {
+            let data = incoming.payload.to_string();
+            let headers = (!incoming.headers.is_empty()).then(|| incoming.headers.clone());
             let identified = match config {
-                Some(c) => identify(source, c, incoming.clone()),
+                Some(c) => identify(source, c, incoming),
                 None => Err(crate::event::Rejection {
                     reason: format!("no source `{source}` in the manifest"),
                 }),
@@ -107,14 +115,14 @@ impl Intake {
             match identified {
                 Ok(event) => {
                     slots.push(None);
-                    events.push(event);
+                    events.push((event, data));
                 }
                 Err(r) => {
                     let wait = self.log.reject_now(
                         source,
                         &r.reason,
-                        &incoming.payload.to_string(),
-                        headers_json(&incoming.headers),
+                        &data,
+                        headers_json(headers.as_deref().unwrap_or_default()),
                     );
                     rejections.push(wait);
                     slots.push(Some(r.reason));
@@ -123,7 +131,7 @@ impl Intake {
         }
         let accepted = self
             .log
-            .accept(events, cursor.map(|c| (source.to_string(), c)));
+            .accept_written(events, cursor.map(|c| (source.to_string(), c)));
         for wait in rejections {
             wait.await?;
         }

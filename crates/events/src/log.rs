@@ -127,12 +127,13 @@ pub enum Accepted {
 /// How one delivery ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// Values as JSON text, written by the caller (off the writer thread).
     Done {
-        output: Value,
+        output: String,
         /// The key's new state (subscriptions with `state: true`).
-        state: Option<Value>,
+        state: Option<String>,
         attempts: u32,
-        trace: Option<Value>,
+        trace: Option<String>,
     },
     Ko {
         error: String,
@@ -147,7 +148,8 @@ type Reply<T> = oneshot::Sender<Result<T, LogError>>;
 
 enum Command {
     Accept {
-        events: Vec<NewEvent>,
+        /// Each event with its payload as JSON text (written by the caller, off this thread).
+        events: Vec<(NewEvent, String)>,
         cursor: Option<(String, String)>,
         reply: Reply<Vec<Accepted>>,
     },
@@ -210,6 +212,7 @@ impl Log {
                     sink,
                     path: shown,
                     pending: Vec::new(),
+                    spoiled: None,
                 };
                 let started = writer.replay_open_work();
                 let ok = started.is_ok();
@@ -233,7 +236,10 @@ impl Log {
         &self.path
     }
 
-    fn send<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> oneshot::Receiver<Result<T, LogError>> {
+    fn send<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> oneshot::Receiver<Result<T, LogError>> {
         let (reply, receiver) = oneshot::channel();
         // A stopped writer drops the reply, which the receiver reports as Closed.
         let _ = self.commands.send(make(reply));
@@ -245,6 +251,22 @@ impl Log {
     pub fn accept(
         &self,
         events: Vec<NewEvent>,
+        cursor: Option<(String, String)>,
+    ) -> impl std::future::Future<Output = Result<Vec<Accepted>, LogError>> + Send + 'static {
+        let events = events
+            .into_iter()
+            .map(|e| {
+                let data = e.data.to_string();
+                (e, data)
+            })
+            .collect();
+        self.accept_written(events, cursor)
+    }
+
+    /// `accept`, each event with its payload already written as JSON text (`data.to_string()`).
+    pub(crate) fn accept_written(
+        &self,
+        events: Vec<(NewEvent, String)>,
         cursor: Option<(String, String)>,
     ) -> impl std::future::Future<Output = Result<Vec<Accepted>, LogError>> + Send + 'static {
         let receiver = self.send(|reply| Command::Accept {
@@ -285,7 +307,12 @@ impl Log {
 
     /// Lets a parked key go on: its parked event runs again, or with `skip` stays KO.
     /// `false`: the key was not parked.
-    pub async fn release(&self, subscription: &str, key: &str, skip: bool) -> Result<bool, LogError> {
+    pub async fn release(
+        &self,
+        subscription: &str,
+        key: &str,
+        skip: bool,
+    ) -> Result<bool, LogError> {
         answer(self.send(|reply| Command::Release {
             subscription: subscription.into(),
             key: key.into(),
@@ -339,14 +366,19 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, LogError> {
         let _ = std::fs::create_dir_all(dir);
     }
     let conn = Connection::open(path).map_err(sql)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sql)?;
     // WAL: readers (`events ls`) never block the writer; FULL: a commit is on disk before the
     // source is acknowledged, so even a power cut loses nothing acknowledged.
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(sql)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(sql)?;
     conn.execute_batch(SCHEMA).map_err(sql)?;
     let found: Option<i64> = conn
-        .query_row("SELECT value FROM meta WHERE name = 'schema'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE name = 'schema'", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(sql)?;
     match found {
@@ -357,7 +389,12 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, LogError> {
             )
             .map_err(sql)?;
         }
-        Some(v) if v > SCHEMA_VERSION => return Err(LogError::Version { path: shown, found: v }),
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(LogError::Version {
+                path: shown,
+                found: v,
+            })
+        }
         Some(_) => {}
     }
     Ok(conn)
@@ -366,22 +403,26 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, LogError> {
 /// The event as targets receive it.
 pub(crate) fn event_value(
     seq: i64,
-    source: &str,
-    event_type: &str,
-    id: &str,
-    key: &str,
+    source: impl Into<String>,
+    event_type: impl Into<String>,
+    id: impl Into<String>,
+    key: impl Into<String>,
     accepted_at: i64,
     data: Value,
 ) -> Value {
-    json!({
-        "source": source,
-        "type": event_type,
-        "id": id,
-        "key": key,
-        "seq": seq,
-        "accepted_at": time::rfc3339_millis(accepted_at),
-        "data": data,
-    })
+    // Built field by field (as `json!` would, in the same order) without serializing each.
+    let mut event = serde_json::Map::with_capacity(7);
+    event.insert("source".into(), Value::String(source.into()));
+    event.insert("type".into(), Value::String(event_type.into()));
+    event.insert("id".into(), Value::String(id.into()));
+    event.insert("key".into(), Value::String(key.into()));
+    event.insert("seq".into(), Value::from(seq));
+    event.insert(
+        "accepted_at".into(),
+        Value::String(time::rfc3339_millis(accepted_at)),
+    );
+    event.insert("data".into(), data);
+    Value::Object(event)
 }
 
 struct Writer {
@@ -391,6 +432,9 @@ struct Writer {
     path: String,
     /// Dispatches made by the transaction in progress, handed over after its commit.
     pending: Vec<Dispatch>,
+    /// Why the transaction in progress must be rolled back: a command applied without a
+    /// savepoint failed, so it may have left part of its writes.
+    spoiled: Option<String>,
 }
 
 /// Replies waiting for their transaction's commit.
@@ -447,7 +491,13 @@ impl Writer {
                 .prepare("SELECT sub, key, state FROM keys WHERE state IS NOT NULL")
                 .map_err(sql)?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
                 .map_err(sql)?;
             for row in rows {
                 let (sub, key, state) = row.map_err(sql)?;
@@ -525,11 +575,16 @@ impl Writer {
                     for command in batch.drain(..) {
                         done.push(self.apply(command));
                     }
-                    match self.conn.execute_batch("COMMIT") {
-                        Ok(()) => None,
-                        Err(e) => {
-                            let _ = self.conn.execute_batch("ROLLBACK");
-                            Some(e.to_string())
+                    if let Some(e) = self.spoiled.take() {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                        Some(e)
+                    } else {
+                        match self.conn.execute_batch("COMMIT") {
+                            Ok(()) => None,
+                            Err(e) => {
+                                let _ = self.conn.execute_batch("ROLLBACK");
+                                Some(e.to_string())
+                            }
                         }
                     }
                 }
@@ -551,10 +606,24 @@ impl Writer {
         }
     }
 
-    /// Applies one command inside the open transaction, under a savepoint so that a failed
-    /// command leaves nothing half-written.
+    /// Applies one command inside the open transaction so that a failed command leaves
+    /// nothing half-written: under a savepoint, except the two commands every event makes
+    /// (its acceptance and its successful finish), whose failure rolls the whole transaction
+    /// back instead and fails every command of the batch, as a failed commit does. Their
+    /// statements cannot fail but for the database itself (I/O, a full disk), which fails
+    /// the others too; a savepoint costs each of them a copy of every page it touches.
     fn apply(&mut self, command: Command) -> Done {
-        let _ = self.conn.execute_batch("SAVEPOINT command");
+        let guarded = !matches!(
+            &command,
+            Command::Accept { .. }
+                | Command::Finish {
+                    outcome: Outcome::Done { .. },
+                    ..
+                }
+        );
+        if guarded {
+            let _ = self.statement("SAVEPOINT command");
+        }
         let mark = self.pending.len();
         let (done, ok) = match command {
             Command::Accept {
@@ -563,6 +632,9 @@ impl Writer {
                 reply,
             } => {
                 let r = self.accept(events, cursor);
+                if let Err(e) = &r {
+                    self.spoiled.get_or_insert_with(|| e.to_string());
+                }
                 let ok = r.is_ok();
                 (Done::Accept(reply, r), ok)
             }
@@ -592,6 +664,9 @@ impl Writer {
                 reply,
             } => {
                 let r = self.finish(delivery, outcome);
+                if let (Err(e), false) = (&r, guarded) {
+                    self.spoiled.get_or_insert_with(|| e.to_string());
+                }
                 let ok = r.is_ok();
                 (Done::Unit(reply, r), ok)
             }
@@ -613,9 +688,11 @@ impl Writer {
             Command::Cursor { source, reply } => {
                 let r = self
                     .conn
-                    .query_row("SELECT cursor FROM cursors WHERE source = ?1", [source], |r| {
-                        r.get(0)
-                    })
+                    .query_row(
+                        "SELECT cursor FROM cursors WHERE source = ?1",
+                        [source],
+                        |r| r.get(0),
+                    )
                     .optional()
                     .map_err(self.sql());
                 (Done::Cursor(reply, r), true)
@@ -629,25 +706,32 @@ impl Writer {
                 (Done::Count(reply, r), ok)
             }
         };
-        if ok {
-            let _ = self.conn.execute_batch("RELEASE command");
+        if !guarded {
+            // Spoiled on failure: the transaction is rolled back, its dispatches dropped.
+        } else if ok {
+            let _ = self.statement("RELEASE command");
         } else {
-            let _ = self.conn.execute_batch("ROLLBACK TO command; RELEASE command");
+            let _ = self.statement("ROLLBACK TO command");
+            let _ = self.statement("RELEASE command");
             self.pending.truncate(mark);
         }
         done
     }
 
+    /// Runs a statement without parameters, prepared once.
+    fn statement(&self, sql: &str) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute([])
+    }
+
     fn accept(
         &mut self,
-        events: Vec<NewEvent>,
+        events: Vec<(NewEvent, String)>,
         cursor: Option<(String, String)>,
     ) -> Result<Vec<Accepted>, LogError> {
         let mut answers = Vec::with_capacity(events.len());
         let mut deliveries = Vec::new();
         let now = time::now_ms();
-        for event in events {
-            let data = event.data.to_string();
+        for (event, data) in events {
             let inserted = self
                 .conn
                 .prepare_cached(
@@ -671,10 +755,10 @@ impl Writer {
             let before = deliveries.len();
             let value = Arc::new(event_value(
                 seq,
-                &event.source,
-                &event.event_type,
-                &event.id,
-                &event.key,
+                event.source,
+                event.event_type,
+                event.id,
+                event.key,
                 now,
                 event.data,
             ));
@@ -700,7 +784,12 @@ impl Writer {
     }
 
     /// Inserts a delivery of the event for every subscription that takes it.
-    fn route(&mut self, seq: i64, event: &Arc<Value>, out: &mut Vec<Delivery>) -> Result<(), LogError> {
+    fn route(
+        &mut self,
+        seq: i64,
+        event: &Arc<Value>,
+        out: &mut Vec<Delivery>,
+    ) -> Result<(), LogError> {
         let source = event["source"].as_str().unwrap_or_default();
         let event_type = event["type"].as_str().unwrap_or_default();
         for route in self.routes.of(source) {
@@ -747,8 +836,8 @@ impl Writer {
                         s.execute(params![
                             delivery.id,
                             attempts,
-                            output.to_string(),
-                            trace.map(|t| t.to_string()),
+                            output,
+                            trace,
                             now
                         ])
                     })
@@ -760,7 +849,7 @@ impl Writer {
                              ON CONFLICT(sub, key) DO UPDATE SET state = excluded.state, version = version + 1",
                         )
                         .and_then(|mut s| {
-                            s.execute(params![delivery.subscription, delivery.key, state.to_string()])
+                            s.execute(params![delivery.subscription, delivery.key, state])
                         })
                         .map_err(self.sql())?;
                 }
@@ -795,7 +884,9 @@ impl Writer {
                             "INSERT INTO keys(sub, key, parked) VALUES (?1, ?2, ?3)
                              ON CONFLICT(sub, key) DO UPDATE SET parked = excluded.parked",
                         )
-                        .and_then(|mut s| s.execute(params![delivery.subscription, delivery.key, delivery.id]))
+                        .and_then(|mut s| {
+                            s.execute(params![delivery.subscription, delivery.key, delivery.id])
+                        })
                         .map_err(self.sql())?;
                 }
                 let ko = NewEvent {
@@ -811,7 +902,8 @@ impl Writer {
                         "attempts": attempts,
                     }),
                 };
-                self.accept(vec![ko], None)?;
+                let data = ko.data.to_string();
+                self.accept(vec![(ko, data)], None)?;
             }
         }
         Ok(())
@@ -839,7 +931,10 @@ impl Writer {
             .map_err(self.sql())?;
         let rerun = if skip {
             self.conn
-                .execute("UPDATE deliveries SET status = 'ko' WHERE id = ?1", [parked])
+                .execute(
+                    "UPDATE deliveries SET status = 'ko' WHERE id = ?1",
+                    [parked],
+                )
                 .map_err(self.sql())?;
             None
         } else {
@@ -925,7 +1020,10 @@ impl Writer {
         let victims = "SELECT e.seq FROM events e WHERE e.accepted_at < ?1 AND NOT EXISTS (
              SELECT 1 FROM deliveries d WHERE d.seq = e.seq AND (d.status IN ('queued', 'parked') OR d.finished_at >= ?1))";
         self.conn
-            .execute(&format!("DELETE FROM deliveries WHERE seq IN ({victims})"), [older_than_ms])
+            .execute(
+                &format!("DELETE FROM deliveries WHERE seq IN ({victims})"),
+                [older_than_ms],
+            )
             .map_err(self.sql())?;
         let n = self
             .conn
