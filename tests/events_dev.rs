@@ -78,7 +78,11 @@ impl Project {
             .collect()
     }
 
-    fn dev(&self, port: u16) -> Child {
+    fn dev(&self, port: u16) -> Dev {
+        self.dev_with(port, &["--no-watch"])
+    }
+
+    fn dev_with(&self, port: u16, extra: &[&str]) -> Dev {
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -86,7 +90,8 @@ impl Project {
             .unwrap();
         let mut cmd = Command::new(flowctl_bin());
         cmd.current_dir(self.path())
-            .args(["dev", "--no-watch", "--port", &port.to_string()])
+            .args(["dev", "--port", &port.to_string()])
+            .args(extra)
             .env("HOOK_SECRET", SECRET)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -95,7 +100,7 @@ impl Project {
         for f in ["Work", "Audit", "OnKo"] {
             cmd.args(["--function-binary", &format!("{f}={FIXTURE}")]);
         }
-        let child = cmd.spawn().expect("flowctl dev starts");
+        let child = Dev(cmd.spawn().expect("flowctl dev starts"));
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -525,7 +530,7 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
     );
 
     // SIGTERM drains and ends with 0.
-    unsafe_term(&dev);
+    terminate(&dev);
     let status = dev.wait().unwrap();
     assert!(
         status.success(),
@@ -541,7 +546,32 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
     });
 }
 
-fn unsafe_term(child: &Child) {
+/// A running `flowctl dev`, killed if a failing test leaves it running.
+struct Dev(Child);
+
+impl std::ops::Deref for Dev {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Dev {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn terminate(child: &Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -678,6 +708,133 @@ fn webhook_signatures_bodies_and_keys() {
     let shown: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["deliveries"][0]["status"], "done");
     assert_eq!(shown["deliveries"][0]["output"], json!({"handled": "w3"}));
-    unsafe_term(&dev);
+    terminate(&dev);
+    assert!(dev.wait().unwrap().success());
+}
+
+#[test]
+fn events_sent_without_dev_wait_in_the_log_and_replay_runs_one_again() {
+    let project = Project::new("  orders:\n    source: hooks\n    function: Work\n");
+    // No dev running: `events send` writes straight into the log.
+    let (code, out) = project.flowctl(&[
+        "events",
+        "send",
+        "hooks",
+        "--data",
+        r#"{"id": "q1", "key": "a"}"#,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("accepted #1"), "{out}");
+    let queued = project.rows(Filter {
+        status: Some("queued".into()),
+        ..Filter::default()
+    });
+    assert_eq!(queued.len(), 1);
+    // A rejected one says why and exits 1.
+    let (code, out) = project.flowctl(&["events", "send", "hooks", "--data", r#"{"id": "q2"}"#]);
+    assert_eq!(code, 1);
+    assert!(out.contains("no event key"), "{out}");
+
+    let port = free_port();
+    let mut dev = project.dev(port);
+    let done = |n: usize| {
+        project
+            .rows(Filter {
+                status: Some("done".into()),
+                ..Filter::default()
+            })
+            .len()
+            == n
+    };
+    wait_until(
+        "the queued event to run",
+        Duration::from_secs(30),
+        || done(1),
+        &project,
+    );
+    let (code, out) = project.flowctl(&["events", "replay", "hooks/q1", "--output", "json"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["deliveries"],
+        1
+    );
+    wait_until(
+        "the replay to run",
+        Duration::from_secs(30),
+        || done(2),
+        &project,
+    );
+    let starts = project
+        .records()
+        .iter()
+        .filter(|r| r["at"] == "start" && r["id"] == "q1")
+        .count();
+    assert_eq!(starts, 2, "the first run and the replay");
+    terminate(&dev);
+    assert!(dev.wait().unwrap().success());
+}
+
+#[test]
+fn dev_restarts_with_the_changed_manifest_and_keeps_the_log() {
+    let project = Project::new("  orders:\n    source: hooks\n    function: Work\n");
+    let port = free_port();
+    let mut dev = project.dev_with(port, &[]);
+    let body = r#"{"id": "r1", "key": "a"}"#;
+    let (status, _) = post(
+        port,
+        "/events/hooks",
+        body,
+        &[("X-Hub-Signature-256", signature(body))],
+    )
+    .unwrap();
+    assert_eq!(status, 202);
+    // A second subscription appears in the manifest: dev drains, reloads and runs it.
+    let manifest = project.path().join("flowctl.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        format!("{text}  audit:\n    source: hooks\n    function: Audit\n"),
+    )
+    .unwrap();
+    wait_until(
+        "the restart",
+        Duration::from_secs(60),
+        || project.stderr().contains("files changed"),
+        &project,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = r#"{"id": "r2", "key": "a"}"#;
+    loop {
+        match post(
+            port,
+            "/events/hooks",
+            body,
+            &[("X-Hub-Signature-256", signature(body))],
+        ) {
+            Some((202, answer)) => {
+                assert_eq!(answer["deliveries"], 2, "both subscriptions take it");
+                break;
+            }
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "dev did not come back: {other:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    wait_until(
+        "audit to run r2",
+        Duration::from_secs(30),
+        || {
+            project
+                .records()
+                .iter()
+                .any(|r| r["fn"] == "Audit" && r["id"] == "r2" && r["at"] == "ok")
+        },
+        &project,
+    );
+    terminate(&dev);
     assert!(dev.wait().unwrap().success());
 }

@@ -78,17 +78,23 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let mut generation = 0;
     loop {
         generation += 1;
+        // The manifest's directory is watched from before it is read, so no edit is missed.
+        let manifest_dir = Watch::new(vec![flowctl::project::locate(global.manifest.as_deref())?
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)]);
         let project = match clean_project(global)? {
             Ok(project) => project,
             Err(exit) if args.no_watch || generation == 1 => return Ok(exit),
             Err(_) => {
                 note!("dev: fix the errors above; waiting for a change");
-                match runtime.block_on(wait_for_change(None, stop_rx.clone())) {
+                match runtime.block_on(manifest_dir.changed(stop_rx.clone())) {
                     Change::Stop => return Ok(Exit::Success),
                     Change::Files => continue,
                 }
             }
         };
+        // Snapshot before building: an edit during the build restarts once it is done.
+        let watch = Watch::new(watched_dirs(&project));
         if project.manifest.subscriptions.is_empty() {
             bail!(
                 "{} has no subscriptions: add `sources` and `subscriptions` (docs/events.md) for `flowctl dev` to run",
@@ -98,13 +104,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         let log = log_path(&project, args.log.as_deref());
         let ran = run_once(
             global,
-            &args,
             &project,
             &binaries,
             &log,
             &listener,
             &token,
             &runtime,
+            (!args.no_watch).then_some(&watch),
             stop_rx.clone(),
         )?;
         let _ = std::fs::remove_file(dev_file(&log));
@@ -113,7 +119,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             Ran::Failed(exit) if args.no_watch => return Ok(exit),
             Ran::Failed(_) => {
                 note!("dev: waiting for a change");
-                match runtime.block_on(wait_for_change(Some(&project), stop_rx.clone())) {
+                match runtime.block_on(watch.changed(stop_rx.clone())) {
                     Change::Stop => return Ok(Exit::Success),
                     Change::Files => note!("dev: files changed; rebuilding"),
                 }
@@ -132,13 +138,13 @@ enum Ran {
 #[allow(clippy::too_many_arguments)]
 fn run_once(
     global: &Global,
-    args: &Args,
     project: &Project,
     binaries: &[(String, PathBuf)],
     log: &Path,
     listener: &std::net::TcpListener,
     token: &str,
     runtime: &tokio::runtime::Runtime,
+    files: Option<&Watch>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Ran> {
     let plan = project.plan();
@@ -269,10 +275,9 @@ fn run_once(
             );
         }
     }
-    let watching = (!args.no_watch).then_some(project);
     let outcome = runtime.block_on(async {
         tokio::select! {
-            change = wait_for_change(watching, stop.clone()) => match change {
+            change = Watch::changed_or_stop(files, stop.clone()) => match change {
                 Change::Stop => Ran::Stopped,
                 Change::Files => Ran::Changed,
             },
@@ -315,30 +320,109 @@ enum Change {
     Files,
 }
 
-/// Waits for Ctrl-C, or (with a project) a change to one of its files.
-async fn wait_for_change(project: Option<&Project>, mut stop: watch::Receiver<bool>) -> Change {
-    let root = project.map(|p| p.root.clone());
-    let before = root.as_deref().map(snapshot);
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return Change::Stop,
-            _ = tokio::time::sleep(Duration::from_millis(700)) => {}
-        }
-        if let (Some(root), Some(before)) = (&root, &before) {
-            if &snapshot(root) != before {
-                return Change::Files;
+/// Files whose change restarts `dev`, and their modification times when watching began.
+struct Watch {
+    dirs: Vec<PathBuf>,
+    before: Vec<(PathBuf, SystemTime)>,
+}
+
+impl Watch {
+    fn new(dirs: Vec<PathBuf>) -> Watch {
+        let before = snapshot(&dirs);
+        Watch { dirs, before }
+    }
+
+    /// Waits for Ctrl-C or SIGTERM, or a change since `new`.
+    async fn changed(&self, stop: watch::Receiver<bool>) -> Change {
+        Watch::changed_or_stop(Some(self), stop).await
+    }
+
+    /// As `changed`; without files to watch, only the stop.
+    async fn changed_or_stop(files: Option<&Watch>, mut stop: watch::Receiver<bool>) -> Change {
+        loop {
+            if *stop.borrow_and_update() {
+                return Change::Stop;
+            }
+            tokio::select! {
+                changed = stop.changed() => if changed.is_err() { return Change::Stop },
+                _ = tokio::time::sleep(Duration::from_millis(700)) => {}
+            }
+            if let Some(watch) = files {
+                if snapshot(&watch.dirs) != watch.before {
+                    return Change::Files;
+                }
             }
         }
     }
 }
 
+/// What a change to reloads for: the project's directory, the directories of its flows
+/// (which may live elsewhere), and the cargo packages of its functions (as `cargo lambda
+/// watch` watches its package).
+fn watched_dirs(project: &Project) -> Vec<PathBuf> {
+    let root = if project.root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        project.root.clone()
+    };
+    let mut dirs = vec![root.clone()];
+    for flow in &project.flows {
+        if let Some(parent) = root.join(&flow.entry.source).parent() {
+            dirs.push(parent.to_path_buf());
+        }
+    }
+    let packages: std::collections::HashSet<&str> = project
+        .manifest
+        .functions
+        .values()
+        .map(|f| f.package.as_str())
+        .collect();
+    let metadata = std::process::Command::new(flowctl::build::cargo::program())
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(&root)
+        .stderr(std::process::Stdio::null())
+        .output();
+    if let Some(out) = metadata.ok().filter(|o| o.status.success()) {
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        for package in value["packages"].as_array().into_iter().flatten() {
+            let named = package["name"]
+                .as_str()
+                .is_some_and(|n| packages.contains(n));
+            if let (true, Some(manifest)) = (named, package["manifest_path"].as_str()) {
+                if let Some(dir) = Path::new(manifest).parent() {
+                    dirs.push(dir.to_path_buf());
+                }
+            }
+        }
+    }
+    let mut canonical: Vec<PathBuf> = dirs
+        .into_iter()
+        .map(|d| std::fs::canonicalize(&d).unwrap_or(d))
+        .collect();
+    canonical.sort();
+    // A directory inside another one is walked with it.
+    let mut out: Vec<PathBuf> = Vec::new();
+    for dir in canonical {
+        if !out.iter().any(|o| dir.starts_with(o)) {
+            out.push(dir);
+        }
+    }
+    out
+}
+
 /// The modification times of the project's sources: the manifest, flows, Rust code and
 /// cargo manifests, skipping build output, the log and VCS folders.
-fn snapshot(root: &Path) -> Vec<(PathBuf, SystemTime)> {
+fn snapshot(dirs: &[PathBuf]) -> Vec<(PathBuf, SystemTime)> {
     const SKIP: &[&str] = &["target", ".flowctl", ".git", "node_modules", ".venv"];
     const WATCH: &[&str] = &["rs", "toml", "flow", "yaml", "yml", "json"];
     let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
+    let mut stack = dirs.to_vec();
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

@@ -104,6 +104,7 @@ enum Msg {
     States(HashMap<String, Value>),
     Released {
         key: String,
+        seq: i64,
         rerun: Option<Delivery>,
     },
     Finished {
@@ -201,8 +202,9 @@ fn route(senders: &HashMap<String, mpsc::UnboundedSender<Msg>>, dispatch: Dispat
         Dispatch::Released {
             subscription,
             key,
+            seq,
             rerun,
-        } => send(&subscription, Msg::Released { key, rerun }),
+        } => send(&subscription, Msg::Released { key, seq, rerun }),
     }
 }
 
@@ -274,10 +276,13 @@ impl Subscription {
                     self.keys.entry(name).or_default().state = Some(state);
                 }
             }
-            Msg::Released { key: name, rerun } => {
+            Msg::Released {
+                key: name,
+                seq,
+                rerun,
+            } => {
                 let key = self.keys.entry(name.clone()).or_default();
                 key.parked = false;
-                let seq = rerun.as_ref().map_or(0, |d| d.seq);
                 let again = rerun.is_some();
                 if let Some(d) = rerun {
                     key.queue.push_front(d);

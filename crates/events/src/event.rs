@@ -61,31 +61,33 @@ pub fn identify(name: &str, source: &Source, incoming: Incoming) -> Result<NewEv
         None => name.to_string(),
         Some(text) => read(text, &incoming, "type")?,
     };
-    let id = match &source.id {
-        Some(text) => read(text, &incoming, "id")?,
-        None => match (&source.kind, &incoming.default_id) {
-            (_, Some(id)) => id.clone(),
-            (SourceKind::Webhook(_), None) => WEBHOOK_ID_HEADERS
-                .iter()
-                .find_map(|h| incoming.header(h).filter(|v| !v.is_empty()))
-                .map(str::to_string)
-                .ok_or_else(|| Rejection {
-                    reason: format!(
-                        "no event id: the request has none of the headers {} and the source names no `id` path",
-                        WEBHOOK_ID_HEADERS.join(", ")
-                    ),
-                })?,
-            (_, None) => {
-                return Err(Rejection {
-                    reason: "no event id: the source names no `id` path and the message carries none".into(),
-                })
-            }
-        },
+    let id = match (&source.id, &incoming.default_id) {
+        (Some(text), _) => read(text, &incoming, "id")?,
+        (None, Some(id)) => id.clone(),
+        (None, None) => kind_default(&source.kind, &incoming, "id").ok_or_else(|| Rejection {
+            reason: match &source.kind {
+                SourceKind::Webhook(_) => format!(
+                    "no event id: the request has none of the headers {} and the source names no `id` path",
+                    WEBHOOK_ID_HEADERS.join(", ")
+                ),
+                SourceKind::Amqp(_) => "no event id: the message has no `message_id` property and the source names no `id` path".into(),
+                SourceKind::Nats(_) => "no event id: the message has no `Nats-Msg-Id` header and the source names no `id` path".into(),
+                SourceKind::Postgres(pg) => format!(
+                    "no event id: the row has no `{}` (its cursor column) and the source names no `id` path",
+                    cursor_column(pg)
+                ),
+                _ => "no event id: the source names no `id` path and the message carries none".into(),
+            },
+        })?,
     };
     let key = match (&source.key, &incoming.default_key) {
         (Some(text), _) => read(text, &incoming, "key")?,
         (None, Some(key)) => key.clone(),
-        (None, None) => SOURCE_WIDE_KEY.to_string(),
+        (None, None) => match &source.kind {
+            SourceKind::Postgres(_) => kind_default(&source.kind, &incoming, "key")
+                .unwrap_or_else(|| SOURCE_WIDE_KEY.to_string()),
+            _ => SOURCE_WIDE_KEY.to_string(),
+        },
     };
     Ok(NewEvent {
         source: name.to_string(),
@@ -94,6 +96,32 @@ pub fn identify(name: &str, source: &Source, incoming: Incoming) -> Result<NewEv
         key,
         data: incoming.payload,
     })
+}
+
+/// The id (or, for a table, the key) a kind of source reads when the manifest names none
+/// and the source handed none in (`flowctl events send` builds messages without a source):
+/// a webhook's delivery headers, an AMQP `message_id`, a NATS `Nats-Msg-Id`, a row's cursor
+/// column.
+fn kind_default(kind: &SourceKind, incoming: &Incoming, what: &str) -> Option<String> {
+    let header = |name: &str| {
+        incoming
+            .header(name)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    match kind {
+        SourceKind::Postgres(pg) => scalar_text(incoming.payload.get(cursor_column(pg))),
+        _ if what == "key" => None,
+        SourceKind::Webhook(_) => WEBHOOK_ID_HEADERS.iter().find_map(|h| header(h)),
+        SourceKind::Amqp(_) => header("message_id"),
+        SourceKind::Nats(_) => header("Nats-Msg-Id"),
+        _ => None,
+    }
+}
+
+/// The column a PostgreSQL source reads rows in order of (default `id`).
+pub fn cursor_column(pg: &flowctl_lang::manifest::events::Postgres) -> &str {
+    pg.cursor_column.as_deref().unwrap_or("id")
 }
 
 /// The value of one locator as text: strings as they are, numbers as written, nothing else.
@@ -198,5 +226,40 @@ mod tests {
             Incoming::new(json!({"type": "t"})),
         );
         assert!(no_id.unwrap_err().reason.contains("Idempotency-Key"));
+    }
+
+    #[test]
+    fn kinds_read_their_own_default_ids_from_what_events_send_hands_in() {
+        use flowctl_lang::manifest::events::{Amqp, Postgres};
+        let pg = Source {
+            kind: SourceKind::Postgres(Postgres {
+                url: None,
+                url_env: None,
+                table: "outbox".into(),
+                cursor_column: Some("n".into()),
+                every: None,
+            }),
+            event_type: None,
+            id: None,
+            key: None,
+        };
+        let row = identify("rows", &pg, Incoming::new(json!({"n": 42, "x": 1}))).unwrap();
+        assert_eq!((row.id.as_str(), row.key.as_str()), ("42", "42"));
+        let amqp = Source {
+            kind: SourceKind::Amqp(Amqp {
+                url: None,
+                url_env: None,
+                queue: "q".into(),
+                prefetch: None,
+            }),
+            event_type: None,
+            id: None,
+            key: None,
+        };
+        let mut message = Incoming::new(json!({}));
+        message.headers.push(("message_id".into(), "m-1".into()));
+        assert_eq!(identify("q", &amqp, message).unwrap().id, "m-1");
+        let none = identify("q", &amqp, Incoming::new(json!({}))).unwrap_err();
+        assert!(none.reason.contains("`message_id`"), "{}", none.reason);
     }
 }

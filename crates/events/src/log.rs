@@ -104,10 +104,12 @@ pub enum Dispatch {
         subscription: String,
         states: HashMap<String, Value>,
     },
-    /// `events release`: the key goes on; `rerun` first when it is run again.
+    /// `events release`: the key goes on; `rerun` first when it is run again. `seq`: the
+    /// event it was parked at.
     Released {
         subscription: String,
         key: String,
+        seq: i64,
         rerun: Option<Delivery>,
     },
 }
@@ -892,7 +894,9 @@ impl Writer {
                 let ko = NewEvent {
                     source: crate::routes::ko_source(&delivery.subscription),
                     event_type: "ko".into(),
-                    id: format!("{}/{}", delivery.subscription, delivery.id),
+                    // One KO event per KO: a parked event run again after `release` may KO
+                    // again, and that KO must not be taken for a duplicate of the first.
+                    id: format!("{}/{}@{now}", delivery.subscription, delivery.seq),
                     key: delivery.key.clone(),
                     data: json!({
                         "subscription": delivery.subscription,
@@ -929,6 +933,10 @@ impl Writer {
                 params![subscription, key],
             )
             .map_err(self.sql())?;
+        let seq: i64 = self
+            .conn
+            .query_row("SELECT seq FROM deliveries WHERE id = ?1", [parked], |r| r.get(0))
+            .map_err(self.sql())?;
         let rerun = if skip {
             self.conn
                 .execute(
@@ -949,6 +957,7 @@ impl Writer {
         self.pending.push(Dispatch::Released {
             subscription,
             key,
+            seq,
             rerun,
         });
         Ok(true)

@@ -366,3 +366,38 @@ async fn pruning_ends_the_dedup_window_of_finished_events_only() {
     ));
     run.runtime.drain().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_event_that_fails_again_is_a_second_ko() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let recorder = Arc::new(Recorder::default());
+    let m = manifest("    ko: { function: OnKo, then: park }\n");
+    let run = start(&path, &m, &recorder);
+    send(&run.intake, "doomed", "k", json!({"fail": "always"})).await;
+    until("the first KO", || recorder.calls_of("OnKo").len() == 1).await;
+    until("the key to park", || {
+        !query::parked(&path).unwrap().is_empty()
+    })
+    .await;
+    assert!(run.runtime.log().release("sub", "k", false).await.unwrap());
+    until("the second KO", || recorder.calls_of("OnKo").len() == 2).await;
+    until("the key to park again", || {
+        !query::parked(&path).unwrap().is_empty()
+    })
+    .await;
+    let kos = query::list(
+        &path,
+        &Filter {
+            source: Some("ko:sub".into()),
+            ..Filter::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        kos.len(),
+        2,
+        "two KO events, each delivered to the handler: {kos:?}"
+    );
+    run.runtime.drain().await;
+}

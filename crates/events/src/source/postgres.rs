@@ -100,7 +100,7 @@ impl Table {
                 ),
             ));
         }
-        let column = config.cursor_column.as_deref().unwrap_or("id");
+        let column = crate::event::cursor_column(config);
         if !identifier(column) {
             return Err(SourceError::config(
                 name,
