@@ -254,9 +254,9 @@ fn run_once(
     });
     let address = listener.local_addr()?;
     let url = format!("http://{address}");
-    std::fs::write(
-        dev_file(log),
-        serde_json::to_string_pretty(
+    write_private(
+        &dev_file(log),
+        &serde_json::to_string_pretty(
             &json!({"pid": std::process::id(), "url": url, "token": token}),
         )?,
     )
@@ -297,6 +297,23 @@ fn run_once(
         bail!("a source could not start (above); fix it and run `flowctl dev` again");
     }
     Ok(outcome)
+}
+
+/// Writes a file only its owner can read (it holds the control endpoints' token).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // An older file keeps its mode through `open`; set it.
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    options.open(path)?.write_all(text.as_bytes())
 }
 
 /// Ctrl-C, or (on Unix) SIGTERM as a service manager or CI sends.
