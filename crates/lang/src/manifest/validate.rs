@@ -177,14 +177,26 @@ impl<'t> Validator<'t> {
                         .map(|k| format!("`{k}`"))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    let hint = match did_you_mean(&key_text, allowed.iter().copied()) {
-                        Some(best) => format!(
+                    let near = did_you_mean(&key_text, allowed.iter().copied());
+                    let hint = match (near, misplaced_key_homes(&key_text)) {
+                        // `flow:` at the top level is `flows` misspelt more likely than a
+                        // subscription's key astray: say both, the near one first.
+                        (Some(best), Some(homes)) => format!(
+                            "did you mean `{best}`? `{key_text}` is also a key of {homes}. The keys of {} are {list}",
+                            place.what
+                        ),
+                        (Some(best), None) => format!(
                             "did you mean `{best}`? The keys of {} are {list}",
                             place.what
                         ),
-                        None => format!("remove it; the keys of {} are {list}", place.what),
+                        (None, Some(homes)) => format!(
+                            "`{key_text}` is a key of {homes}, not of {}: move it there",
+                            place.what
+                        ),
+                        (None, None) => {
+                            format!("remove it; the keys of {} are {list}", place.what)
+                        }
                     };
-                    let hint = misplaced_key_hint(&key_text, place).unwrap_or(hint);
                     self.structural_error(
                         Diagnostic::error(
                             "M002",
@@ -1311,8 +1323,8 @@ fn unit_suggestion(s: &str, key: &str) -> Option<u64> {
     n.checked_mul(factor)
 }
 
-/// A known key written in the wrong mapping gets a "move it" hint instead of "did you mean".
-fn misplaced_key_hint(key: &str, place: &Place) -> Option<String> {
+/// The mappings where a known key written in the wrong one belongs, for a "move it" hint.
+fn misplaced_key_homes(key: &str) -> Option<String> {
     let homes: Vec<&str> = [
         (FUNCTION_KEYS, "a function (under `functions: <Name>:`)"),
         (FLOW_KEYS, "a flow (under `flows: <Name>:`)"),
@@ -1331,9 +1343,5 @@ fn misplaced_key_hint(key: &str, place: &Place) -> Option<String> {
     if homes.is_empty() {
         return None;
     }
-    Some(format!(
-        "`{key}` is a key of {}, not of {}: move it there",
-        homes.join(" or "),
-        place.what
-    ))
+    Some(homes.join(" or "))
 }
