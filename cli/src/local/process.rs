@@ -501,7 +501,9 @@ fn signal_of(_: &std::process::ExitStatus) -> Option<i32> {
 /// task reaps it.
 struct Process {
     pid: Option<u32>,
-    api: RuntimeApi,
+    /// Shared with the supervisor, which keeps it open until the process is reaped: closed
+    /// first, it would make a process being stopped report a lost Runtime API.
+    api: Arc<RuntimeApi>,
     exit: watch::Receiver<Option<Exit>>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     probe: mpsc::UnboundedSender<oneshot::Sender<bool>>,
@@ -513,7 +515,7 @@ impl Process {
         // An absolute path: the working directory changes below.
         let binary = std::fs::canonicalize(&config.binary)?;
         let task_root = binary.parent().map(Path::to_path_buf).unwrap_or_default();
-        let api = RuntimeApi::bind().await?;
+        let api = Arc::new(RuntimeApi::bind().await?);
 
         let mut command = tokio::process::Command::new(&binary);
         command.env_clear();
@@ -586,6 +588,7 @@ impl Process {
         // left) or, when told to or when the `Process` is dropped, kills it first. Asked
         // whether the child still runs, it checks with the OS rather than trusting that an
         // exit would already have been noticed.
+        let api_until_reaped = api.clone();
         tokio::spawn(async move {
             let status = loop {
                 tokio::select! {
@@ -609,6 +612,7 @@ impl Process {
                     },
                 }
             };
+            drop(api_until_reaped);
             let _ = exit_tx.send(Some(Exit::of(status)));
         });
         Ok(Process {
