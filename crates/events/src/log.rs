@@ -403,6 +403,26 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, LogError> {
 }
 
 /// The event as targets receive it.
+/// The event with sequence number `seq`, as targets receive it.
+pub(crate) fn read_event(conn: &Connection, seq: i64) -> rusqlite::Result<Value> {
+    conn.query_row(
+        "SELECT source, type, id, key, data, accepted_at FROM events WHERE seq = ?1",
+        [seq],
+        |r| {
+            let data: String = r.get(4)?;
+            Ok(event_value(
+                seq,
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get(5)?,
+                serde_json::from_str(&data).unwrap_or(Value::Null),
+            ))
+        },
+    )
+}
+
 pub(crate) fn event_value(
     seq: i64,
     source: impl Into<String>,
@@ -935,7 +955,9 @@ impl Writer {
             .map_err(self.sql())?;
         let seq: i64 = self
             .conn
-            .query_row("SELECT seq FROM deliveries WHERE id = ?1", [parked], |r| r.get(0))
+            .query_row("SELECT seq FROM deliveries WHERE id = ?1", [parked], |r| {
+                r.get(0)
+            })
             .map_err(self.sql())?;
         let rerun = if skip {
             self.conn
@@ -996,25 +1018,7 @@ impl Writer {
         let seq = crate::query::find_seq(&self.conn, event)
             .map_err(self.sql())?
             .ok_or_else(|| LogError::NoSuchEvent(event.to_string()))?;
-        let value = self
-            .conn
-            .query_row(
-                "SELECT source, type, id, key, data, accepted_at FROM events WHERE seq = ?1",
-                [seq],
-                |r| {
-                    let data: String = r.get(4)?;
-                    Ok(event_value(
-                        seq,
-                        &r.get::<_, String>(0)?,
-                        &r.get::<_, String>(1)?,
-                        &r.get::<_, String>(2)?,
-                        &r.get::<_, String>(3)?,
-                        r.get(5)?,
-                        serde_json::from_str(&data).unwrap_or(Value::Null),
-                    ))
-                },
-            )
-            .map_err(self.sql())?;
+        let value = read_event(&self.conn, seq).map_err(self.sql())?;
         let mut deliveries = Vec::new();
         self.route(seq, &Arc::new(value), &mut deliveries)?;
         let count = deliveries.len();

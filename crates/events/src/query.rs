@@ -190,24 +190,7 @@ pub fn show(path: &Path, event: &str) -> Result<Shown, LogError> {
     let seq = find_seq(&conn, event)
         .map_err(&err)?
         .ok_or_else(|| LogError::NoSuchEvent(event.to_string()))?;
-    let event = conn
-        .query_row(
-            "SELECT source, type, id, key, data, accepted_at FROM events WHERE seq = ?1",
-            [seq],
-            |r| {
-                let data: String = r.get(4)?;
-                Ok(crate::log::event_value(
-                    seq,
-                    &r.get::<_, String>(0)?,
-                    &r.get::<_, String>(1)?,
-                    &r.get::<_, String>(2)?,
-                    &r.get::<_, String>(3)?,
-                    r.get(5)?,
-                    serde_json::from_str(&data).unwrap_or(Value::Null),
-                ))
-            },
-        )
-        .map_err(&err)?;
+    let event = crate::log::read_event(&conn, seq).map_err(&err)?;
     let mut stmt = conn
         .prepare(
             "SELECT id, sub, key, status, attempts, error, cause, output, trace, finished_at
