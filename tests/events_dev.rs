@@ -8,15 +8,14 @@
 //! transitions, and that parked keys held no other key back.
 
 use flowctl_events::query::{self, Filter};
+use flowctl_tests::dev::{free_port, post, Dev};
 use flowctl_tests::flowctl_bin;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -24,14 +23,6 @@ use std::time::{Duration, Instant};
 const FIXTURE: &str = env!("CARGO_BIN_EXE_events-fixture");
 const SECRET: &str = "test-secret";
 const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Project {
     dir: tempfile::TempDir,
@@ -100,17 +91,8 @@ impl Project {
         for f in ["Work", "Audit", "OnKo"] {
             cmd.args(["--function-binary", &format!("{f}={FIXTURE}")]);
         }
-        let child = Dev(cmd.spawn().expect("flowctl dev starts"));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "flowctl dev did not listen on {port}: {}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
+        let stderr = self.path().join("dev.stderr");
+        Dev::start(cmd, port, &stderr, None, Duration::from_secs(60))
     }
 
     fn stderr(&self) -> String {
@@ -133,31 +115,6 @@ impl Project {
     fn rows(&self, filter: Filter) -> Vec<query::Row> {
         query::list(&self.log(), &filter).unwrap()
     }
-}
-
-/// POSTs a body to the webhook; `None` when the server cannot be reached.
-fn post(port: u16, path: &str, body: &str, headers: &[(&str, String)]) -> Option<(u16, Value)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let answer = response
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())?;
-    Some((status, answer))
 }
 
 fn signature(body: &str) -> String {
@@ -243,9 +200,7 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
         .build()
         .unwrap();
     let publisher = runtime.block_on(async {
-        let properties = ConnectionProperties::default()
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio::current());
+        let properties = flowctl_events::source::amqp::connection_properties();
         let conn = Connection::connect(AMQP_URL, properties)
             .await
             .expect("RabbitMQ answers on 127.0.0.1:5672 (scripts/start-services.sh starts it)");
@@ -321,8 +276,7 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
             while acked.load(Ordering::SeqCst) < EVENTS * 2 / 5 {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            dev.kill().unwrap();
-            dev.wait().unwrap();
+            dev.kill();
             let done: HashSet<_> = project
                 .rows(Filter {
                     status: Some("done".into()),
@@ -530,8 +484,7 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
     );
 
     // SIGTERM drains and ends with 0.
-    terminate(&dev);
-    let status = dev.wait().unwrap();
+    let status = dev.terminate();
     assert!(
         status.success(),
         "dev ended with {status}: {}",
@@ -544,37 +497,6 @@ fn ten_thousand_events_survive_a_kill_in_order_without_duplicates() {
             .await;
         let _ = publisher.0.close(0, "done").await;
     });
-}
-
-/// A running `flowctl dev`, killed if a failing test leaves it running.
-struct Dev(Child);
-
-impl std::ops::Deref for Dev {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Dev {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn terminate(child: &Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
 }
 
 #[test]
@@ -708,8 +630,7 @@ fn webhook_signatures_bodies_and_keys() {
     let shown: Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["deliveries"][0]["status"], "done");
     assert_eq!(shown["deliveries"][0]["output"], json!({"handled": "w3"}));
-    terminate(&dev);
-    assert!(dev.wait().unwrap().success());
+    assert!(dev.terminate().success());
 }
 
 #[test]
@@ -770,8 +691,7 @@ fn events_sent_without_dev_wait_in_the_log_and_replay_runs_one_again() {
         .filter(|r| r["at"] == "start" && r["id"] == "q1")
         .count();
     assert_eq!(starts, 2, "the first run and the replay");
-    terminate(&dev);
-    assert!(dev.wait().unwrap().success());
+    assert!(dev.terminate().success());
 }
 
 #[test]
@@ -835,6 +755,5 @@ fn dev_restarts_with_the_changed_manifest_and_keeps_the_log() {
         },
         &project,
     );
-    terminate(&dev);
-    assert!(dev.wait().unwrap().success());
+    assert!(dev.terminate().success());
 }

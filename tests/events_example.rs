@@ -16,13 +16,12 @@
 //! `booking_room_changes`, which are about other booking ids than the test's.
 
 use flowctl_events::query::{self, Filter, Row, Shown};
+use flowctl_tests::dev::{free_port, post, Dev as Process};
 use flowctl_tests::{flowctl_bin, repo_root};
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const EXAMPLE: &str = "examples/booking-events";
@@ -106,17 +105,10 @@ fn the_example_checks_and_its_diagram_names_every_source_and_subscription() {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `flowctl dev` of the example; stopped (SIGTERM, then SIGKILL) when dropped.
+/// A running `flowctl dev` of the example, with its log in a directory of its own; stopped
+/// (SIGTERM, then SIGKILL) when dropped.
 struct Dev {
-    child: RefCell<Child>,
+    process: RefCell<Process>,
     dir: tempfile::TempDir,
     port: u16,
 }
@@ -127,7 +119,8 @@ impl Dev {
         let port = free_port();
         let stderr = std::fs::File::create(dir.path().join("dev.stderr")).unwrap();
         let log = dir.path().join("events.sqlite");
-        let child = Command::new(flowctl_bin())
+        let mut command = Command::new(flowctl_bin());
+        command
             .current_dir(repo_root())
             .args([
                 "dev",
@@ -143,33 +136,16 @@ impl Dev {
             .env_remove("BOOKING_WEBHOOK_SECRET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("flowctl dev starts");
-        let dev = Dev {
-            child: RefCell::new(child),
+            .stderr(stderr);
+        // `dev` writes dev.json beside the log once its sources run (after the build).
+        let ready = dir.path().join("dev.json");
+        let stderr = dir.path().join("dev.stderr");
+        let process = Process::start(command, port, &stderr, Some(&ready), STARTUP);
+        Dev {
+            process: RefCell::new(process),
             dir,
             port,
-        };
-        // `dev` writes dev.json beside the log once its sources run (after the build).
-        let deadline = Instant::now() + STARTUP;
-        while !(dev.dir.path().join("dev.json").is_file()
-            && TcpStream::connect(("127.0.0.1", port)).is_ok())
-        {
-            if let Some(status) = dev.exited() {
-                panic!(
-                    "flowctl dev exited ({status}) before it was ready:\n{}",
-                    dev.stderr()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "flowctl dev was not ready in {STARTUP:?}:\n{}",
-                dev.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(200));
         }
-        dev
     }
 
     fn log(&self) -> PathBuf {
@@ -177,7 +153,7 @@ impl Dev {
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dev.stderr")).unwrap_or_default()
+        self.process.borrow().stderr()
     }
 
     /// `flowctl events …` on the example and this log (so through this `dev`).
@@ -190,30 +166,13 @@ impl Dev {
 
     /// POSTs a booking request to the webhook: (status, answer).
     fn book(&self, request_id: &str, body: &Value) -> (u16, Value) {
-        let body = body.to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("the webhook answers");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        write!(
-            stream,
-            "POST /bookings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Idempotency-Key: {request_id}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
+        post(
+            self.port,
+            "/bookings",
+            &body.to_string(),
+            &[("Idempotency-Key", request_id.to_string())],
         )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let answer = response
-            .split_once("\r\n\r\n")
-            .and_then(|(_, b)| serde_json::from_str(b).ok())
-            .unwrap_or(Value::Null);
-        (status, answer)
+        .expect("the webhook answers")
     }
 
     fn rows(&self, subscription: &str, key: &str) -> Vec<Row> {
@@ -252,39 +211,13 @@ impl Dev {
     }
 
     fn exited(&self) -> Option<std::process::ExitStatus> {
-        self.child.borrow_mut().try_wait().unwrap()
+        self.process.borrow_mut().exited()
     }
 
     /// SIGTERM, as Ctrl-C: `dev` drains and exits 0. Its status and stderr.
     fn stop(self) -> (std::process::ExitStatus, String) {
-        let status = terminate(&mut self.child.borrow_mut());
+        let status = self.process.borrow_mut().terminate();
         (status, self.stderr())
-    }
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let child = self.child.get_mut();
-        if matches!(child.try_wait(), Ok(None)) {
-            terminate(child);
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests: where the repository and its test tools are,
 //! the flow corpus (`tests/corpus`), the hand-written ASL documents (`tests/asl`), compiling
-//! flows, asl-validator, a moto server and aws-local-stepfunctions.
+//! flows, asl-validator, a moto server and aws-local-stepfunctions, a running `flowctl dev`.
 //!
 //! The tools are installed into the repository by `scripts/install-test-tools.sh`:
 //! `<repo>/.venv/bin/python` (with moto) and `<repo>/tests/.tools/node_modules/.bin/asl-validator`,
@@ -10,6 +10,7 @@
 pub mod alsf;
 pub mod asl_cases;
 pub mod corpus;
+pub mod dev;
 pub mod moto;
 pub mod proxy;
 

@@ -25,7 +25,7 @@ use lapin::options::{
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Connection};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -208,9 +208,7 @@ async fn intake_run(dir: &Path, events: usize, keys: usize) -> Throughput {
 }
 
 async fn amqp_connect(url: &str) -> Connection {
-    let properties = ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio::current());
+    let properties = flowctl_events::source::amqp::connection_properties();
     tokio::time::timeout(
         Duration::from_secs(10),
         Connection::connect(url, properties),

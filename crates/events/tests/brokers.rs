@@ -144,22 +144,16 @@ async fn stop<T: std::fmt::Debug>(
 // ---------------------------------------------------------------------------------------
 // RabbitMQ
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn amqp_queue_into_the_log_in_order_acked_once_each() {
-    use lapin::options::{ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
-    use lapin::types::FieldTable;
-    use lapin::{Connection, ConnectionProperties};
-
+/// The test broker's URL and a connection to it (a test fails, never skips, without one).
+async fn amqp_connect() -> (String, lapin::Connection) {
     let url = env_or(
         "FLOWCTL_TEST_AMQP_URL",
         "amqp://guest:guest@127.0.0.1:5672/%2f",
     );
-    let properties = ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio::current());
+    let properties = flowctl_events::source::amqp::connection_properties();
     let connection = tokio::time::timeout(
         Duration::from_secs(10),
-        Connection::connect(&url, properties),
+        lapin::Connection::connect(&url, properties),
     )
     .await
     .map_err(|_| "timed out".to_string())
@@ -167,6 +161,15 @@ async fn amqp_queue_into_the_log_in_order_acked_once_each() {
     .unwrap_or_else(|e| {
         panic!("RabbitMQ is not reachable at {url} ({e}); start it with scripts/start-services.sh")
     });
+    (url, connection)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_queue_into_the_log_in_order_acked_once_each() {
+    use lapin::options::{ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
+    use lapin::types::FieldTable;
+
+    let (url, connection) = amqp_connect().await;
     let channel = connection.create_channel().await.unwrap();
     let queue = unique("flowctl-test");
     let durable = QueueDeclareOptions {
@@ -293,26 +296,9 @@ async fn amqp_queue_into_the_log_in_order_acked_once_each() {
 async fn amqp_reconnects_after_the_broker_closes_the_connection() {
     use lapin::options::{ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions};
     use lapin::types::FieldTable;
-    use lapin::{Connection, ConnectionProperties};
 
     const COUNT: usize = 300;
-    let url = env_or(
-        "FLOWCTL_TEST_AMQP_URL",
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-    );
-    let properties = ConnectionProperties::default()
-        .with_executor(tokio_executor_trait::Tokio::current())
-        .with_reactor(tokio_reactor_trait::Tokio::current());
-    let connection = tokio::time::timeout(
-        Duration::from_secs(10),
-        Connection::connect(&url, properties),
-    )
-    .await
-    .map_err(|_| "timed out".to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()))
-    .unwrap_or_else(|e| {
-        panic!("RabbitMQ is not reachable at {url} ({e}); start it with scripts/start-services.sh")
-    });
+    let (url, connection) = amqp_connect().await;
     let channel = connection.create_channel().await.unwrap();
     channel
         .confirm_select(ConfirmSelectOptions::default())

@@ -57,6 +57,14 @@ pub async fn run(
     reconnecting("amqp", &name, &notes, &mut shutdown, &consumer).await
 }
 
+/// lapin's connection settings on tokio (its executor and reactor): every AMQP connection of
+/// flowctl's, its tests' and its benchmark's.
+pub fn connection_properties() -> ConnectionProperties {
+    ConnectionProperties::default()
+        .with_executor(tokio_executor_trait::Tokio::current())
+        .with_reactor(tokio_reactor_trait::Tokio::current())
+}
+
 struct Consumer<'a> {
     url: &'a str,
     name: &'a str,
@@ -92,10 +100,8 @@ impl Consumer<'_> {
         backoff: &mut Backoff,
     ) -> Result<(), String> {
         let (name, queue, address) = (self.name, self.config.queue.as_str(), self.address);
-        let properties = ConnectionProperties::default()
-            .with_connection_name(format!("flowctl {name}").into())
-            .with_executor(tokio_executor_trait::Tokio::current())
-            .with_reactor(tokio_reactor_trait::Tokio::current());
+        let properties =
+            connection_properties().with_connection_name(format!("flowctl {name}").into());
         let connection = Connection::connect(url, properties)
             .await
             .map_err(|e| format!("cannot connect to {address} ({e})"))?;
