@@ -19,5 +19,6 @@ pub mod flow;
 pub mod fuzzing;
 pub mod manifest;
 pub mod plan;
+pub mod registry;
 pub mod render;
 pub mod routes;
