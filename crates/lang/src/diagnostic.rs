@@ -73,6 +73,14 @@ impl Diagnostic {
         }
     }
 
+    /// A problem that does not stop the build (exit 0 unless `--deny-warnings`).
+    pub fn warning(code: &'static str, title: impl Into<String>, span: Span) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, title, span)
+        }
+    }
+
     /// What is wrong at the primary span (shown under the caret).
     pub fn text(mut self, text: impl Into<String>) -> Diagnostic {
         self.text = text.into();

@@ -363,6 +363,8 @@ fn history_longer_than_25000_events_is_an_error() {
     let flow = ir::Flow {
         name: "T".into(),
         param: "input".into(),
+        input: crate::types::Type::Any,
+        output: crate::types::Type::Any,
         body: ir::Block { stmts },
         span: Default::default(),
     };

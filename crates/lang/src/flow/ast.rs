@@ -19,11 +19,13 @@ pub struct Comment {
     pub span: Span,
 }
 
-/// `flow Name(param) { … }`
+/// `flow Name(param) { … }` or `flow Name(param: InputType) { … }`
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
     pub name: Ident,
     pub param: Ident,
+    /// The named type the input must have (the registry's or the manifest's `types`).
+    pub input_type: Option<Ident>,
     pub body: Block,
     pub span: Span,
 }

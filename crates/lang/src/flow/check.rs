@@ -1,15 +1,26 @@
 //! Untyped AST → checked IR: resolves functions and variables, proves every path ends in
 //! `return`/`fail`, decides the type of every comparison, and rejects what AWS would reject.
+//! Given a registry (`KnownFunctions::registry`), it also infers every variable's type from
+//! the functions' schemas and checks fields, call arguments, comparisons and `map`s against
+//! them (`typing`), and retries and reads against the functions' properties (`effects`).
 //!
 //! Architecture Invariant: `check` returns every problem it finds (not just the first) and
-//! produces IR only for a flow without errors. It does no I/O.
+//! produces IR only for a flow without errors (warnings do not count). It does no I/O.
 
 use super::ast::{self, CmpOp, ExprKind, Modifier, PathSeg, PredKind, StmtKind, Target, TypeTest};
 use super::ir::{self, Cond, Handlers, Operand, Origin, Scalar};
-use crate::diagnostic::{Diagnostic, Span};
+use crate::diagnostic::{Diagnostic, Severity, Span};
+use crate::registry::Registry;
+use crate::types::{Type, Types};
 use flowctl_protocol::did_you_mean;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+mod effects;
+mod typing;
+
+use typing::{arg_expr, Read};
 
 /// What the checker needs to know about the project around the flow.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +31,8 @@ pub struct KnownFunctions {
     pub functions: BTreeMap<String, String>,
     /// The name the manifest gives the flow; the `flow` header must match it.
     pub flow_name: Option<String>,
+    /// The functions' types and properties; `None` checks untyped (as before any build).
+    pub registry: Option<Arc<Registry>>,
 }
 
 impl KnownFunctions {
@@ -44,6 +57,7 @@ impl KnownFunctions {
             namespace: namespace.to_string(),
             functions,
             flow_name: None,
+            registry: None,
         }
     }
 }
@@ -52,11 +66,16 @@ use flowctl_protocol::sfn::{errors, MAX_SECONDS};
 
 pub fn check(file: &ast::FlowFile, known: &KnownFunctions) -> (Option<ir::Flow>, Vec<Diagnostic>) {
     let flow = &file.flow;
+    let untyped = Types::default();
     let mut checker = Checker {
         known,
+        types: known.registry.as_ref().map_or(&untyped, |r| &r.types),
         scopes: Vec::new(),
         maps: Vec::new(),
         narrowed: Vec::new(),
+        present: Vec::new(),
+        returns: Vec::new(),
+        written: BTreeMap::new(),
         definitions: Vec::new(),
         pending: Vec::new(),
         diagnostics: Vec::new(),
@@ -72,15 +91,20 @@ pub fn check(file: &ast::FlowFile, known: &KnownFunctions) -> (Option<ir::Flow>,
         }
     }
     checker.scopes.push(Scope::default());
-    checker.define(&flow.param, Origin::Param);
+    let input = checker.input_type(flow.input_type.as_ref());
+    checker.define(&flow.param, Origin::Param, input.clone());
+    checker.returns.push(Vec::new());
     let body = checker.block(&flow.body);
+    let output = Type::union(checker.returns.pop().unwrap_or_default());
     checker.require_end(&flow.body, "the flow");
     let mut diagnostics = checker.diagnostics;
     diagnostics.sort_by_key(|d| d.span.start);
-    let ok = diagnostics.is_empty();
+    let ok = !diagnostics.iter().any(|d| d.severity == Severity::Error);
     let flow = ir::Flow {
         name: flow.name.name.clone(),
         param: flow.param.name.clone(),
+        input,
+        output,
         body,
         span: flow.span,
     };
@@ -135,6 +159,8 @@ struct Scope {
 #[derive(Clone)]
 struct Var {
     origin: Origin,
+    /// What the checker knows of its value (`Any` when untyped).
+    ty: Type,
     span: Span,
     /// Set when a `catch` that falls through may have skipped the assignment.
     unset_by_catch: Option<Span>,
@@ -149,10 +175,18 @@ struct MapFrame {
 
 struct Checker<'a> {
     known: &'a KnownFunctions,
+    /// The registry's named types (empty when untyped).
+    types: &'a Types,
     scopes: Vec<Scope>,
     maps: Vec<MapFrame>,
     /// Selector text → type proven by an enclosing `is_*` test.
     narrowed: Vec<(String, Scalar)>,
+    /// Selector texts proven present by an enclosing `exists`/`is_*` test.
+    present: Vec<String>,
+    /// The types returned so far, one list per body being checked (flow, branch, map body).
+    returns: Vec<Vec<Type>>,
+    /// Store → the call that wrote it on the path being checked (for stale reads).
+    written: BTreeMap<String, Span>,
     /// Every variable bound anywhere in the flow, to explain out-of-scope uses.
     definitions: Vec<(String, Span)>,
     /// Targets of the assignments being checked (not yet assigned).
@@ -173,7 +207,7 @@ impl Checker<'_> {
             .find_map(|(i, scope)| scope.vars.get(name).map(|var| (i, var)))
     }
 
-    fn define(&mut self, ident: &ast::Ident, origin: Origin) {
+    fn define(&mut self, ident: &ast::Ident, origin: Origin, ty: Type) {
         if let Some((_, previous)) = self.lookup(&ident.name) {
             let previous = previous.span;
             self.error(
@@ -196,6 +230,7 @@ impl Checker<'_> {
         }
         let var = Var {
             origin,
+            ty,
             span: ident.span,
             unset_by_catch: None,
         };
@@ -208,11 +243,22 @@ impl Checker<'_> {
 
     fn scoped<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         self.scopes.push(Scope::default());
-        let narrowed = self.narrowed.len();
+        let (narrowed, present) = (self.narrowed.len(), self.present.len());
         let out = f(self);
         self.narrowed.truncate(narrowed);
+        self.present.truncate(present);
         self.scopes.pop();
         out
+    }
+
+    /// Records what an enclosing condition proves, for the scope being checked.
+    fn guard(&mut self, guards: Vec<(String, Option<Scalar>)>) {
+        for (text, scalar) in guards {
+            if let Some(scalar) = scalar {
+                self.narrowed.push((text.clone(), scalar));
+            }
+            self.present.push(text);
+        }
     }
 
     // ---- blocks and termination -------------------------------------------------------
@@ -275,18 +321,24 @@ impl Checker<'_> {
             } => self.assign(target, action, modifiers)?,
             StmtKind::If { arms, otherwise } => {
                 let mut out = Vec::new();
+                let before = self.written.clone();
+                let mut joined = before.clone();
                 for arm in arms {
                     let cond = self.cond(&arm.cond);
                     let guards = guards_of(&arm.cond);
+                    self.written = before.clone();
                     let body = self.scoped(|c| {
-                        c.narrowed.extend(guards);
+                        c.guard(guards);
                         c.block(&arm.body)
                     });
+                    effects::join(&mut joined, &self.written);
                     if let Some(cond) = cond {
                         out.push((cond, body));
                     }
                 }
+                self.written = before;
                 let otherwise = otherwise.as_ref().map(|b| self.scoped(|c| c.block(b)));
+                effects::join(&mut self.written, &joined);
                 if out.len() != arms.len() {
                     return None;
                 }
@@ -295,7 +347,13 @@ impl Checker<'_> {
                     otherwise,
                 }
             }
-            StmtKind::Return(expr) => ir::StmtKind::Return(self.expr(expr)?),
+            StmtKind::Return(expr) => {
+                let (expr, ty) = self.typed_expr(expr)?;
+                if let Some(returns) = self.returns.last_mut() {
+                    returns.push(ty);
+                }
+                ir::StmtKind::Return(expr)
+            }
             StmtKind::Fail { error, cause } => {
                 self.error_name(error, "fail");
                 if error.value.chars().count() > 256 {
@@ -365,15 +423,18 @@ impl Checker<'_> {
         if let Target::Var(ident) = target {
             self.pending.push((ident.name.clone(), ident.span));
         }
-        let action_ir = self.action(action);
+        let (action_ir, ty) = self.action(action);
         let is_call = matches!(action, ast::Action::Call { .. });
+        if let Some(Action::Call(function, _)) = &action_ir {
+            self.retries(function, modifiers);
+        }
         let (handlers, catch_falls_through) = self.handlers(modifiers, is_call);
         if let Target::Var(_) = target {
             self.pending.pop();
         }
         let bind = match target {
             Target::Var(ident) => {
-                self.define(ident, Origin::Result);
+                self.define(ident, Origin::Result, ty);
                 if let (Some(catch), Some(scope)) = (catch_falls_through, self.scopes.last_mut()) {
                     if let Some(var) = scope.vars.get_mut(&ident.name) {
                         var.unset_by_catch = Some(catch);
@@ -414,15 +475,30 @@ impl Checker<'_> {
         })
     }
 
-    fn action(&mut self, action: &ast::Action) -> Option<Action> {
+    /// The action checked, and the type of what it produces (`Any` when unknown).
+    fn action(&mut self, action: &ast::Action) -> (Option<Action>, Type) {
         match action {
-            ast::Action::Call { function, arg, .. } => {
+            ast::Action::Call { function, arg, span } => {
                 let resolved = self.function(function);
                 let arg = match arg {
-                    Some(arg) => Some(self.expr(arg)?),
-                    None => None,
+                    Some(arg) => match self.typed_expr(arg) {
+                        Some((ir, ty)) => Some((Some(ir), ty)),
+                        None => None,
+                    },
+                    None => Some((None, Type::empty_object())),
                 };
-                Some(Action::Call(resolved?, arg))
+                let Some(key) = resolved else {
+                    return (None, Type::Any);
+                };
+                if let Some((_, ty)) = &arg {
+                    self.argument(&key, ty, arg_expr(action), *span);
+                }
+                self.reads_and_writes(&key, function.span);
+                let output = self.output_of(&key);
+                match arg {
+                    Some((arg, _)) => (Some(Action::Call(key, arg)), output),
+                    None => (None, output),
+                }
             }
             ast::Action::Parallel { branches, span } => {
                 if branches.len() < 2 {
@@ -432,15 +508,23 @@ impl Checker<'_> {
                             .hint("add another `branch { … }`, or call the function directly"),
                     );
                 }
+                let before = self.written.clone();
+                let mut joined = before.clone();
+                let mut results = Vec::new();
                 let branches: Vec<_> = branches
                     .iter()
                     .map(|b| {
+                        self.written = before.clone();
+                        self.returns.push(Vec::new());
                         let block = self.scoped(|c| c.block(b));
+                        results.push(Type::union(self.returns.pop().unwrap_or_default()));
+                        effects::join(&mut joined, &self.written);
                         self.require_end(b, "this branch");
                         block
                     })
                     .collect();
-                Some(Action::Parallel(branches))
+                self.written = joined;
+                (Some(Action::Parallel(branches)), Type::Tuple(results))
             }
             ast::Action::Map {
                 item,
@@ -449,7 +533,14 @@ impl Checker<'_> {
                 body,
                 ..
             } => {
-                let items = self.path(items);
+                let items_sel = items;
+                let (items, item_ty) = match self.path_typed(items_sel, Read::Value) {
+                    Some((path, ty)) => {
+                        let item_ty = self.items_type(items_sel, &ty);
+                        (Some(path), item_ty)
+                    }
+                    None => (None, Type::Any),
+                };
                 let concurrency = match concurrency {
                     Some(n) => self.whole(n, 0, "map concurrency").map(Some),
                     None => Some(None),
@@ -458,19 +549,26 @@ impl Checker<'_> {
                     first_scope: self.scopes.len(),
                     captures: BTreeSet::new(),
                 });
+                self.returns.push(Vec::new());
                 let block = self.scoped(|c| {
-                    c.define(item, Origin::Item);
+                    c.define(item, Origin::Item, item_ty);
                     c.block(body)
                 });
+                let result = Type::List(Box::new(Type::union(
+                    self.returns.pop().unwrap_or_default(),
+                )));
                 let frame = self.maps.pop().expect("pushed above");
                 self.require_end(body, "the map body");
-                Some(Action::Map {
-                    item: item.name.clone(),
-                    items: items?,
-                    concurrency: concurrency?,
-                    body: block,
-                    captures: frame.captures.into_iter().collect(),
-                })
+                let action = (|| {
+                    Some(Action::Map {
+                        item: item.name.clone(),
+                        items: items?,
+                        concurrency: concurrency?,
+                        body: block,
+                        captures: frame.captures.into_iter().collect(),
+                    })
+                })();
+                (action, result)
             }
         }
     }
@@ -585,7 +683,7 @@ impl Checker<'_> {
                         catch_all = Some(catch.span);
                     }
                     let body = self.scoped(|c| {
-                        c.define(&catch.binding, Origin::Error);
+                        c.define(&catch.binding, Origin::Error, Type::caught_error());
                         c.block(&catch.body)
                     });
                     let ends = block_ends(&catch.body);
@@ -727,13 +825,26 @@ impl Checker<'_> {
     // ---- expressions -----------------------------------------------------------------
 
     fn expr(&mut self, expr: &ast::Expr) -> Option<ir::Expr> {
+        self.typed_expr(expr).map(|(e, _)| e)
+    }
+
+    /// The expression checked, and its type (`Any` parts where nothing is known).
+    fn typed_expr(&mut self, expr: &ast::Expr) -> Option<(ir::Expr, Type)> {
+        let literal = |v: Value| {
+            let ty = Type::of_literal(&v);
+            (ir::Expr::Literal(v), ty)
+        };
         Some(match &expr.kind {
-            ExprKind::Select(sel) => ir::Expr::Path(self.path(sel)?),
-            ExprKind::Str(s) => ir::Expr::Literal(Value::String(s.clone())),
-            ExprKind::Num(n) => ir::Expr::Literal(Value::Number(n.value.clone())),
-            ExprKind::Bool(b) => ir::Expr::Literal(Value::Bool(*b)),
-            ExprKind::Null => ir::Expr::Literal(Value::Null),
+            ExprKind::Select(sel) => {
+                let (path, ty) = self.path_typed(sel, Read::Value)?;
+                (ir::Expr::Path(path), ty)
+            }
+            ExprKind::Str(s) => literal(Value::String(s.clone())),
+            ExprKind::Num(n) => literal(Value::Number(n.value.clone())),
+            ExprKind::Bool(b) => literal(Value::Bool(*b)),
+            ExprKind::Null => literal(Value::Null),
             ExprKind::Object(entries) => {
+                let mut fields = BTreeMap::new();
                 let mut out = Vec::new();
                 let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
                 let mut ok = true;
@@ -763,21 +874,35 @@ impl Checker<'_> {
                         );
                         ok = false;
                     }
-                    match self.expr(value) {
-                        Some(v) => out.push((key.value.clone(), v)),
+                    match self.typed_expr(value) {
+                        Some((v, ty)) => {
+                            fields.insert(key.value.clone(), ty);
+                            out.push((key.value.clone(), v));
+                        }
                         None => ok = false,
                     }
                 }
-                ok.then_some(ir::Expr::Object(out))?
+                let ty = Type::closed_object(fields);
+                (ok.then_some(ir::Expr::Object(out))?, ty)
             }
             ExprKind::List(items) => {
-                let items: Vec<_> = items.iter().map(|e| self.expr(e)).collect();
-                ir::Expr::List(items.into_iter().collect::<Option<Vec<_>>>()?)
+                let items: Vec<_> = items.iter().map(|e| self.typed_expr(e)).collect();
+                let items = items.into_iter().collect::<Option<Vec<_>>>()?;
+                let ty = Type::List(Box::new(Type::union(
+                    items.iter().map(|(_, t)| t.clone()),
+                )));
+                (ir::Expr::List(items.into_iter().map(|(e, _)| e).collect()), ty)
             }
         })
     }
 
     fn path(&mut self, sel: &ast::Selector) -> Option<ir::Path> {
+        self.path_typed(sel, Read::Value).map(|(p, _)| p)
+    }
+
+    /// The selector resolved, and the type of the value it reads. `Read::Test` is for
+    /// `exists`/`is_*`, which may read what is not there.
+    fn path_typed(&mut self, sel: &ast::Selector, read: Read) -> Option<(ir::Path, Type)> {
         for seg in &sel.path {
             if let PathSeg::Key(key) = seg {
                 if key.value.contains('\'') {
@@ -820,12 +945,16 @@ impl Checker<'_> {
                 PathSeg::Index { index, .. } => ir::Seg::Index(*index),
             })
             .collect();
-        Some(ir::Path {
-            var: name.clone(),
-            origin: var.origin,
-            segs,
-            text: sel.text(),
-        })
+        let ty = self.read(sel, &var.ty, read);
+        Some((
+            ir::Path {
+                var: name.clone(),
+                origin: var.origin,
+                segs,
+                text: sel.text(),
+            },
+            ty,
+        ))
     }
 
     fn unresolved(&mut self, ident: &ast::Ident) {
@@ -891,7 +1020,7 @@ impl Checker<'_> {
         Some(match &pred.kind {
             PredKind::Compare { op, lhs, rhs } => self.compare(*op, lhs, rhs, pred.span)?,
             PredKind::And(preds) => {
-                let narrowed = self.narrowed.len();
+                let (narrowed, present) = (self.narrowed.len(), self.present.len());
                 let mut out = Vec::new();
                 let mut ok = true;
                 for p in preds {
@@ -900,9 +1029,10 @@ impl Checker<'_> {
                         None => ok = false,
                     }
                     // `and(is_number(x), lt(x, y))`: later operands may rely on earlier tests.
-                    self.narrowed.extend(guards_of(p));
+                    self.guard(guards_of(p));
                 }
                 self.narrowed.truncate(narrowed);
+                self.present.truncate(present);
                 ok.then_some(Cond::And(out))?
             }
             PredKind::Or(preds) => {
@@ -910,8 +1040,8 @@ impl Checker<'_> {
                 Cond::Or(out.into_iter().collect::<Option<Vec<_>>>()?)
             }
             PredKind::Not(p) => Cond::Not(Box::new(self.cond(p)?)),
-            PredKind::Exists(sel) => Cond::Exists(self.path(sel)?),
-            PredKind::Is { test, sel } => Cond::Is(*test, self.path(sel)?),
+            PredKind::Exists(sel) => Cond::Exists(self.path_typed(sel, Read::Test)?.0),
+            PredKind::Is { test, sel } => Cond::Is(*test, self.path_typed(sel, Read::Test)?.0),
             PredKind::Matches { sel, pattern } => {
                 Cond::Matches(self.path(sel)?, pattern.value.clone())
             }
@@ -923,8 +1053,11 @@ impl Checker<'_> {
         let (left, right) = (self.expr(lhs), self.expr(rhs));
         let (left, right) = (left?, right?);
         let kw = op.keyword();
-        for (ty, e) in [(lt, lhs), (rt, rhs)] {
-            if ty == Some(Ty::Composite) {
+        for (ty, e) in [(&lt, lhs), (&rt, rhs)] {
+            if ty
+                .as_ref()
+                .is_some_and(|t| !t.is_empty() && t.iter().all(|x| *x == Ty::Composite))
+            {
                 self.error(
                     Diagnostic::error("C012", "objects and lists cannot be compared", e.span)
                         .text("Step Functions compares strings, numbers, booleans, timestamps and null only")
@@ -933,8 +1066,19 @@ impl Checker<'_> {
                 return None;
             }
         }
-        let ty = match (lt, rt) {
-            (None, None) => {
+        let scalars = |t: Option<Vec<Ty>>| {
+            t.map(|v| {
+                v.into_iter()
+                    .filter_map(|x| match x {
+                        Ty::Scalar(s) => Some(s),
+                        Ty::Composite => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let ty = match decide(scalars(lt), scalars(rt)) {
+            Decision::Decided(t) => t,
+            Decision::Unknown => {
                 self.error(
                     Diagnostic::error("C010", "cannot tell what type this comparison is in", span)
                         .text("neither side has a known type")
@@ -945,25 +1089,34 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            (Some(Ty::Scalar(a)), Some(Ty::Scalar(b))) if a != b => {
+            Decision::Ambiguous(options) => {
                 self.error(
-                    Diagnostic::error(
-                        "C011",
-                        format!("compares a {} with a {}", scalar_name(a), scalar_name(b)),
-                        span,
-                    )
-                    .text("the two sides have different types")
-                    .label(lhs.span, scalar_name(a))
-                    .label(rhs.span, scalar_name(b))
-                    .hint(
-                        "compare values of one type; quote numbers only if the data holds strings",
-                    ),
+                    Diagnostic::error("C010", "cannot tell what type this comparison is in", span)
+                        .text(format!("the values compared can be {}", scalar_names(&options)))
+                        .hint(format!(
+                            "prove a type first: `and(is_number({}), {kw}(…))`",
+                            expr_text(lhs)
+                        )),
                 );
                 return None;
             }
-            (Some(Ty::Scalar(t)), _) | (_, Some(Ty::Scalar(t))) => t,
-            _ => unreachable!("composites were rejected above"),
+            Decision::Disagree(a, b) => {
+                let (a, b) = (scalar_names(&a), scalar_names(&b));
+                self.error(
+                    Diagnostic::error("C011", format!("compares a {a} with a {b}"), span)
+                        .text("the two sides have different types")
+                        .label(lhs.span, a)
+                        .label(rhs.span, b)
+                        .hint(
+                            "compare values of one type; quote numbers only if the data holds strings",
+                        ),
+                );
+                return None;
+            }
         };
+        if ty == Scalar::String && !self.enum_literal(lhs, rhs) {
+            return None;
+        }
         if matches!(ty, Scalar::Bool | Scalar::Null) && !matches!(op, CmpOp::Eq | CmpOp::Ne) {
             self.error(
                 Diagnostic::error(
@@ -1006,26 +1159,6 @@ impl Checker<'_> {
             ty,
         })
     }
-
-    fn type_of(&self, e: &ast::Expr) -> Option<Ty> {
-        Some(match &e.kind {
-            ExprKind::Str(s) if is_timestamp(s) => Ty::Scalar(Scalar::Timestamp),
-            ExprKind::Str(_) => Ty::Scalar(Scalar::String),
-            ExprKind::Num(_) => Ty::Scalar(Scalar::Number),
-            ExprKind::Bool(_) => Ty::Scalar(Scalar::Bool),
-            ExprKind::Null => Ty::Scalar(Scalar::Null),
-            ExprKind::Object(_) | ExprKind::List(_) => Ty::Composite,
-            ExprKind::Select(sel) => {
-                let text = sel.text();
-                return self
-                    .narrowed
-                    .iter()
-                    .rev()
-                    .find(|(t, _)| *t == text)
-                    .map(|(_, s)| Ty::Scalar(*s));
-            }
-        })
-    }
 }
 
 enum Action {
@@ -1046,6 +1179,49 @@ enum Ty {
     Composite,
 }
 
+/// What a comparison is made in, given what each side can be (`None`: unknown).
+enum Decision {
+    Decided(Scalar),
+    Unknown,
+    Ambiguous(Vec<Scalar>),
+    Disagree(Vec<Scalar>, Vec<Scalar>),
+}
+
+fn decide(left: Option<Vec<Scalar>>, right: Option<Vec<Scalar>>) -> Decision {
+    let options = match (left, right) {
+        (None, None) => return Decision::Unknown,
+        (Some(only), None) | (None, Some(only)) => only,
+        (Some(a), Some(b)) => {
+            let common: Vec<Scalar> = a.iter().copied().filter(|s| b.contains(s)).collect();
+            if common.is_empty() {
+                return Decision::Disagree(a, b);
+            }
+            common
+        }
+    };
+    // A value that may be null compares as its other type (a null simply does not match).
+    let mut options: Vec<Scalar> = if options.len() > 1 {
+        options.into_iter().filter(|s| *s != Scalar::Null).collect()
+    } else {
+        options
+    };
+    // A string can be compared as a timestamp: the first of the two is the preferred one.
+    if options.len() == 2 && options.contains(&Scalar::String) && options.contains(&Scalar::Timestamp) {
+        options.truncate(1);
+    }
+    match options.as_slice() {
+        [one] => Decision::Decided(*one),
+        [] => Decision::Unknown,
+        _ => Decision::Ambiguous(options),
+    }
+}
+
+fn scalar_names(scalars: &[Scalar]) -> String {
+    let mut names: Vec<&str> = scalars.iter().map(|s| scalar_name(*s)).collect();
+    names.dedup();
+    names.join(" or ")
+}
+
 fn scalar_name(s: Scalar) -> &'static str {
     match s {
         Scalar::String => "string",
@@ -1063,9 +1239,11 @@ fn expr_text(e: &ast::Expr) -> String {
     }
 }
 
-/// Types proven when `pred` holds: `is_number(x)` proves x is a number (also inside `and`).
-fn guards_of(pred: &ast::Pred) -> Vec<(String, Scalar)> {
+/// What holds when `pred` holds: `is_number(x)` proves x is there and a number, `exists(x)`
+/// that it is there (also inside `and`).
+fn guards_of(pred: &ast::Pred) -> Vec<(String, Option<Scalar>)> {
     match &pred.kind {
+        PredKind::Exists(sel) => vec![(sel.text(), None)],
         PredKind::Is { test, sel } => {
             let scalar = match test {
                 TypeTest::Null => Scalar::Null,
@@ -1074,7 +1252,7 @@ fn guards_of(pred: &ast::Pred) -> Vec<(String, Scalar)> {
                 TypeTest::Bool => Scalar::Bool,
                 TypeTest::Timestamp => Scalar::Timestamp,
             };
-            vec![(sel.text(), scalar)]
+            vec![(sel.text(), Some(scalar))]
         }
         PredKind::And(preds) => preds.iter().flat_map(guards_of).collect(),
         _ => Vec::new(),

@@ -335,7 +335,13 @@ impl<'a> Printer<'a> {
     fn file(&mut self, flow: &Flow) {
         self.own_line_comments(pos(flow.span.start), true);
         self.open_item_line(pos(flow.span.start));
-        self.push(&format!("flow {}({}) ", flow.name.name, flow.param.name));
+        match &flow.input_type {
+            Some(ty) => self.push(&format!(
+                "flow {}({}: {}) ",
+                flow.name.name, flow.param.name, ty.name
+            )),
+            None => self.push(&format!("flow {}({}) ", flow.name.name, flow.param.name)),
+        }
         self.reject_until(pos(flow.body.span.start));
         self.block(&flow.body);
         self.last_end = self.last_end.max(pos(flow.span.end));

@@ -11,6 +11,10 @@ pub struct Flow {
     pub name: String,
     /// The parameter's name (`input` in `flow Booking(input)`).
     pub param: String,
+    /// The input's type (`Any` unless the flow declares one and the registry knows it).
+    pub input: crate::types::Type,
+    /// What the flow returns: the union of its `return`s' types.
+    pub output: crate::types::Type,
     pub body: Block,
     pub span: Span,
 }

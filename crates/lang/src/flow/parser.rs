@@ -252,6 +252,7 @@ impl Parser<'_> {
         }
         let start = self.bump().span;
         let name = self.name("a flow name").ok()?;
+        let mut input_type = None;
         let param = if self
             .expect(
                 Tok::LParen,
@@ -260,9 +261,12 @@ impl Parser<'_> {
             .is_ok()
         {
             let param = self.name("the flow's parameter").ok();
+            if self.eat(&Tok::Colon) {
+                input_type = self.name("the input's type").ok();
+            }
             let _ = self.expect(
                 Tok::RParen,
-                "close the parameter list: `flow Name(input) {`",
+                "close the parameter list: `flow Name(input) {` or `flow Name(input: TypeName) {`",
             );
             param
         } else {
@@ -285,6 +289,7 @@ impl Parser<'_> {
             span: start.to(body.span),
             name,
             param,
+            input_type,
             body,
         })
     }

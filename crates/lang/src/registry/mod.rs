@@ -8,9 +8,10 @@
 //! function no binary describes (another language, or not built yet). [`assemble`] joins the
 //! two into one [`Registry`], the one source of truth for a property.
 
+use crate::types::{Type, Types};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The cache's file name, in the project's build directory beside `build.json`.
 pub const CACHE_FILE: &str = "registry.json";
@@ -122,4 +123,36 @@ pub fn parse_describe(doc: &Value) -> Result<Described, String> {
         out.types = types.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }
     Ok(out)
+}
+
+/// The registry as the checker uses it: every manifest function's types and properties, the
+/// named types, and which stores read eventually.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    /// Manifest function key → what is known of it.
+    pub functions: BTreeMap<String, FunctionInfo>,
+    pub types: Types,
+    /// Stores whose reads may miss a write just made (`consistency: eventual`).
+    pub eventual_stores: BTreeSet<String>,
+    /// Whether every function package was described (a build's cache covers them all): only
+    /// then is a type name the registry does not know an error rather than a gap.
+    pub complete: bool,
+}
+
+/// One function as the checker knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionInfo {
+    /// `Type::Any` when nothing declares it.
+    pub input: Type,
+    pub output: Type,
+    pub properties: Properties,
+    /// Whether `properties.idempotent` was declared (by the registry or the manifest) rather
+    /// than defaulted: a retry is judged only against a declared property.
+    pub declared: bool,
+}
+
+impl Registry {
+    pub fn function(&self, key: &str) -> Option<&FunctionInfo> {
+        self.functions.get(key)
+    }
 }
