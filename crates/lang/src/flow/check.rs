@@ -321,8 +321,9 @@ impl Checker<'_> {
             } => self.assign(target, action, modifiers)?,
             StmtKind::If { arms, otherwise } => {
                 let mut out = Vec::new();
+                // Stores written after the `if`: those of every arm that carries on past it.
                 let before = self.written.clone();
-                let mut joined = before.clone();
+                let mut joined = BTreeMap::new();
                 for arm in arms {
                     let cond = self.cond(&arm.cond);
                     let guards = guards_of(&arm.cond);
@@ -331,13 +332,19 @@ impl Checker<'_> {
                         c.guard(guards);
                         c.block(&arm.body)
                     });
-                    effects::join(&mut joined, &self.written);
+                    if !block_ends(&arm.body) {
+                        effects::join(&mut joined, &self.written);
+                    }
                     if let Some(cond) = cond {
                         out.push((cond, body));
                     }
                 }
                 self.written = before;
+                let otherwise_ends = otherwise.as_ref().is_some_and(block_ends);
                 let otherwise = otherwise.as_ref().map(|b| self.scoped(|c| c.block(b)));
+                if otherwise_ends {
+                    self.written.clear();
+                }
                 effects::join(&mut self.written, &joined);
                 if out.len() != arms.len() {
                     return None;
@@ -1319,3 +1326,6 @@ fn block_ends(block: &ast::Block) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod typed_tests;

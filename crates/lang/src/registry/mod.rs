@@ -8,6 +8,10 @@
 //! function no binary describes (another language, or not built yet). [`assemble`] joins the
 //! two into one [`Registry`], the one source of truth for a property.
 
+mod assemble;
+
+pub use assemble::{assemble, Inputs};
+
 use crate::types::{Type, Types};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

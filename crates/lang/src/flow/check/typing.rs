@@ -26,7 +26,39 @@ impl Checker<'_> {
     pub(super) fn read(&mut self, sel: &ast::Selector, root: &Type, read: Read) -> Type {
         let (ty, diagnostics) = self.walk(sel, root, read);
         self.diagnostics.extend(diagnostics);
-        ty
+        let text = sel.text();
+        match self.narrowed.iter().rev().find(|(t, _)| *t == text) {
+            Some((_, scalar)) => self.narrow(&ty, *scalar),
+            None => ty,
+        }
+    }
+
+    /// What is left of `ty` once an `is_*` test proved it a `scalar`.
+    fn narrow(&self, ty: &Type, scalar: Scalar) -> Type {
+        let fits = |t: &Type| match (self.types.resolve(t), scalar) {
+            (Type::Null, Scalar::Null)
+            | (Type::Bool, Scalar::Bool)
+            | (Type::Number | Type::Integer, Scalar::Number)
+            | (Type::String(_), Scalar::String | Scalar::Timestamp) => true,
+            _ => false,
+        };
+        match self.types.resolve(ty) {
+            Type::Any => match scalar {
+                Scalar::Null => Type::Null,
+                Scalar::Bool => Type::Bool,
+                Scalar::Number => Type::Number,
+                Scalar::String | Scalar::Timestamp => Type::string(),
+            },
+            Type::Union(members) => {
+                let kept: Vec<Type> = members.iter().filter(|m| fits(m)).cloned().collect();
+                if kept.is_empty() {
+                    ty.clone()
+                } else {
+                    Type::union(kept)
+                }
+            }
+            _ => ty.clone(),
+        }
     }
 
     /// [`Checker::read`] without reporting: the type, and what would be reported.
