@@ -1,11 +1,17 @@
-//! Reads a project from disk — the manifest, then every flow, parsed and checked — and collects
-//! every diagnostic by file. The I/O edge in front of the pure front-end (`manifest`, `flow`).
+//! Reads a project from disk — the manifest, the registry a build cached and the schema files
+//! the manifest names, then every flow, parsed and checked against them — and collects every
+//! diagnostic by file. The I/O edge in front of the pure front-end (`manifest`, `registry`,
+//! `flow`).
 
+use flowctl_lang::diagnostic::Severity;
 use flowctl_lang::flow::{self, ast::FlowFile, ir};
 use flowctl_lang::manifest::{self, FlowEntry, Manifest};
 use flowctl_lang::plan::{self, Plan};
+use flowctl_lang::registry::{self, Registry};
 use flowctl_lang::render::FileDiagnostics;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The file name `flowctl` looks for.
 pub const MANIFEST_FILE: &str = "flowctl.yaml";
@@ -16,7 +22,14 @@ pub struct Project {
     pub manifest_path: PathBuf,
     /// The directory holding the manifest; flow sources are relative to it.
     pub root: PathBuf,
+    /// The manifest, with each function's `idempotent` as the registry has it (the planner
+    /// and fusion read it there).
     pub manifest: Manifest,
+    /// The functions' types and properties: the last build's `describe` answers joined with
+    /// what the manifest declares.
+    pub registry: Arc<Registry>,
+    /// Whether the last build's registry was found and covers every function package.
+    pub typed: bool,
     /// The manifest's flows, in manifest order; each read, parsed and checked when possible.
     pub flows: Vec<LoadedFlow>,
 }
@@ -59,6 +72,14 @@ pub struct Loaded {
 impl Loaded {
     pub fn error_count(&self) -> usize {
         self.reports.iter().map(FileDiagnostics::errors).sum()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.reports
+            .iter()
+            .flat_map(|r| &r.diagnostics)
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 }
 
@@ -131,6 +152,32 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
         root.join(p).is_file()
     }));
 
+    let out_dir = crate::build::out_dir(&crate::build::target_dir(&root), &manifest.project);
+    let cache = crate::build::registry::read_cache(&out_dir);
+    let schema_files: BTreeMap<PathBuf, String> = manifest
+        .schema_files()
+        .into_iter()
+        .filter_map(|(_, path)| {
+            let text = std::fs::read_to_string(root.join(&path)).ok()?;
+            Some((path, text))
+        })
+        .collect();
+    let (registry, registry_diags) = registry::assemble(&registry::Inputs {
+        manifest: &manifest,
+        manifest_text: &text,
+        cache: cache.as_ref(),
+        schema_files: &schema_files,
+    });
+    manifest_diags.extend(registry_diags);
+    let mut manifest = manifest;
+    for (key, function) in manifest.functions.iter_mut() {
+        if let Some(info) = registry.function(key).filter(|f| f.declared) {
+            function.idempotent = Some(info.properties.idempotent);
+        }
+    }
+    let typed = registry.complete;
+    let registry = Arc::new(registry);
+
     let mut flows = Vec::new();
     for (name, entry) in &manifest.flows {
         let path = root.join(&entry.source);
@@ -144,7 +191,9 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
         };
         if path.is_file() {
             let source = read(&path)?;
-            let (ast, ir, diags) = flow::parse_and_check(&source, &manifest.known_functions(name));
+            let mut known = manifest.known_functions(name);
+            known.registry = Some(registry.clone());
+            let (ast, ir, diags) = flow::parse_and_check(&source, &known);
             loaded.ir = ir;
             loaded.ast = ast;
             if !diags.is_empty() {
@@ -173,6 +222,8 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
             manifest_path: manifest_path.to_path_buf(),
             root,
             manifest,
+            registry,
+            typed,
             flows,
         }),
         reports,

@@ -4,7 +4,7 @@
 use super::common::local::{self, parse_binaries, read_input};
 use super::common::or_exit;
 use super::common::target::TargetArgs;
-use super::common::{clean_project, find_flow, said_no};
+use super::common::{check_input, clean_project, find_flow, said_no};
 use super::out::{self, note, note_raw};
 use super::progress::Progress;
 use super::{Exit, Global, Output};
@@ -88,7 +88,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 });
             (doc, path.display().to_string(), invoker)
         }
-        (None, Some(flow)) => or_exit!(project_flow(global, flow, &binaries)),
+        (None, Some(flow)) => or_exit!(project_flow(global, flow, &binaries, &input)),
         (None, None) => bail!("name a flow to run, or pass --asl FILE"),
     };
     let machine = match engine::load(&doc) {
@@ -172,6 +172,7 @@ fn project_flow(
     global: &Global,
     flow: &str,
     binaries: &[(String, PathBuf)],
+    input: &Value,
 ) -> anyhow::Result<Result<(Value, String, LocalProcesses), Exit>> {
     let loaded = global.load()?;
     let Some(project) = loaded.project.as_ref() else {
@@ -187,10 +188,25 @@ fn project_flow(
         Ok(compiled) => compiled,
         Err(exit) => return Ok(Err(exit)),
     };
-    Ok(
-        local::local_units(global, project, &plan, Some(&called), binaries)?
-            .map(|invoker| (doc, entry.path.display().to_string(), invoker)),
-    )
+    let invoker = match local::local_units(global, project, &plan, Some(&called), binaries)? {
+        Ok(invoker) => invoker,
+        Err(exit) => return Ok(Err(exit)),
+    };
+    // The build has just described the functions: check the flow again with their types,
+    // and the input against the flow's input type, before anything runs.
+    let loaded = global.load()?;
+    let Some(typed) = loaded.project.as_ref() else {
+        global.require_clean(&loaded)?;
+        bail!("the manifest could not be read");
+    };
+    let typed_entry = find_flow(typed, flow)?;
+    if typed_entry.ir.is_none() {
+        global.require_clean(&loaded)?;
+    }
+    if let Err(exit) = check_input(global, typed, typed_entry, input)? {
+        return Ok(Err(exit));
+    }
+    Ok(Ok((doc, entry.path.display().to_string(), invoker)))
 }
 
 /// `--target localstack|aws`: the deployed state machine (standard: start and poll with a
@@ -272,6 +288,9 @@ fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .as_deref()
         .context("name a flow to run, or pass --function NAME")?;
     let entry = find_flow(&project, flow)?;
+    if let Err(exit) = check_input(global, &project, entry, &input)? {
+        return Ok(exit);
+    }
     let machine = names::state_machine_name(project_name, &entry.name);
     let arn = connection.account.state_machine_arn(&machine);
     let name = args

@@ -62,6 +62,9 @@ pub struct Global {
     /// Output format: text for people, json for CI (schemas in the README)
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Treat warnings (a retry that may repeat an effect, an optional field read unguarded, …) as errors
+    #[arg(long, global = true)]
+    pub deny_warnings: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -170,6 +173,16 @@ impl Global {
         Ok(project::load(&path)?)
     }
 
+    /// The problems that fail a command: the errors, and the warnings with `--deny-warnings`.
+    pub fn problem_count(&self, loaded: &Loaded) -> usize {
+        loaded.error_count()
+            + if self.deny_warnings {
+                loaded.warning_count()
+            } else {
+                0
+            }
+    }
+
     /// Prints diagnostics to stderr (text) — JSON output is the caller's business.
     pub fn print_diagnostics(&self, reports: &[FileDiagnostics]) {
         if !reports.is_empty() {
@@ -180,7 +193,7 @@ impl Global {
     /// Prints diagnostics and fails when there are errors; for commands that need a clean project.
     pub fn require_clean(&self, loaded: &Loaded) -> anyhow::Result<()> {
         self.print_diagnostics(&loaded.reports);
-        match loaded.error_count() {
+        match self.problem_count(loaded) {
             0 => Ok(()),
             n => Err(DiagnosticsFound(n).into()),
         }

@@ -36,10 +36,10 @@ pub fn build_project(
     project: &Project,
     architecture: Architecture,
 ) -> anyhow::Result<Result<Built, Exit>> {
-    let flows = match compile_flows(project)? {
-        Ok(flows) => flows,
-        Err(problems) => return fail(global, &problems).map(Err),
-    };
+    // Compile first: a compile error stops the build before cargo spends minutes.
+    if let Err(problems) = compile_flows(project)? {
+        return fail(global, &problems).map(Err);
+    }
     let target = build::target_dir(&project.root);
     let out_dir = build::out_dir(&target, &project.manifest.project);
     let options = Options {
@@ -60,6 +60,21 @@ pub fn build_project(
         Ok(units) => units,
         Err(err) if err.is_environment() => return Err(err.into()),
         Err(err) => return said_no(global, &err.to_string()).map(Err),
+    };
+    // The build has just described the functions (registry.json): check the flows again with
+    // their types and properties, and compile them with the registry's idempotency.
+    let reloaded = global.load()?;
+    if global.problem_count(&reloaded) > 0 {
+        global.print_diagnostics(&reloaded.reports);
+        return Ok(Err(Exit::Failure));
+    }
+    if reloaded.warning_count() > 0 && global.output == Output::Text {
+        global.print_diagnostics(&reloaded.reports);
+    }
+    let project = reloaded.project.as_ref().unwrap_or(project);
+    let flows = match compile_flows(project)? {
+        Ok(flows) => flows,
+        Err(problems) => return fail(global, &problems).map(Err),
     };
 
     let mut flow_records = Vec::new();

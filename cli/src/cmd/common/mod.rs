@@ -109,3 +109,44 @@ pub fn said_no(global: &Global, message: &str) -> anyhow::Result<Exit> {
     }
     Ok(Exit::Failure)
 }
+
+/// The input of `flow` against the flow's declared input type, before anything runs:
+/// `Ok(Err(exit 1))` with every problem printed (each at its JSON pointer) when it does not fit.
+pub fn check_input(
+    global: &Global,
+    project: &Project,
+    flow: &LoadedFlow,
+    input: &serde_json::Value,
+) -> anyhow::Result<Result<(), Exit>> {
+    let Some(ir) = &flow.ir else {
+        return Ok(Ok(()));
+    };
+    let problems = flowctl_lang::types::validate(input, &ir.input, &project.registry.types);
+    if problems.is_empty() {
+        return Ok(Ok(()));
+    }
+    let type_name = ir.input.show();
+    match global.output {
+        Output::Json => out::json(&json!({
+            "status": "INVALID_INPUT",
+            "flow": flow.name,
+            "type": type_name,
+            "problems": problems
+                .iter()
+                .map(|p| json!({ "pointer": p.pointer, "message": p.message }))
+                .collect::<Vec<_>>(),
+        }))?,
+        Output::Text => {
+            note!(
+                "error: the input does not fit flow {}'s input type {type_name} ({} problem(s)); nothing was run:",
+                flow.name,
+                problems.len()
+            );
+            for p in &problems {
+                let at = if p.pointer.is_empty() { "(the input)" } else { &p.pointer };
+                note!("  {at}: {}", p.message);
+            }
+        }
+    }
+    Ok(Err(Exit::Failure))
+}

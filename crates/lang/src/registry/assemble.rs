@@ -134,7 +134,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
     }
 
     let packages: BTreeSet<&str> = manifest.functions.values().map(|f| f.package.as_str()).collect();
-    let complete = inputs.cache.is_some() && packages.iter().all(|p| described.contains_key(p));
+    let complete = packages.iter().all(|p| described.contains_key(p));
     let eventual_stores = manifest
         .stores
         .iter()
