@@ -122,8 +122,21 @@ pub fn locate(path: Option<&Path>) -> Result<PathBuf, LoadError> {
     }
 }
 
-/// Reads, parses and checks the manifest at `manifest_path` and every flow it lists.
+/// Reads, parses and checks the manifest at `manifest_path` and every flow it lists, with the
+/// registry the last build cached.
 pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
+    load_with_cache(manifest_path, |root, project| {
+        let out_dir = crate::build::out_dir(&crate::build::target_dir(root), project);
+        crate::build::registry::read_cache(&out_dir)
+    })
+}
+
+/// [`load`], with the registry cache given by `cache(project root, project name)` (tests give
+/// a fixture).
+pub fn load_with_cache(
+    manifest_path: &Path,
+    cache: impl FnOnce(&Path, &str) -> Option<registry::Cache>,
+) -> Result<Loaded, LoadError> {
     let read = |path: &Path| {
         std::fs::read_to_string(path).map_err(|source| LoadError::Read {
             path: path.to_path_buf(),
@@ -152,8 +165,7 @@ pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
         root.join(p).is_file()
     }));
 
-    let out_dir = crate::build::out_dir(&crate::build::target_dir(&root), &manifest.project);
-    let cache = crate::build::registry::read_cache(&out_dir);
+    let cache = cache(&root, &manifest.project);
     let schema_files: BTreeMap<PathBuf, String> = manifest
         .schema_files()
         .into_iter()

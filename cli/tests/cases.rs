@@ -33,9 +33,26 @@ fn flow_case(path: &Path) -> Vec<FileDiagnostics> {
     }]
 }
 
+/// A project case folder; a `typed-*` folder is checked with a build's registry: its own
+/// `registry.json` (a build's cache), else the booking functions' (`cases/registry.json`).
 fn project_case(dir: &Path) -> Vec<FileDiagnostics> {
-    let loaded =
-        flowctl::project::load(&dir.join("flowctl.yaml")).expect("case files are readable");
+    let typed = dir
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("typed-"));
+    let cache = || {
+        let own = dir.join("registry.json");
+        let path = if own.is_file() { own } else { cases_dir().join("registry.json") };
+        let text = std::fs::read_to_string(&path).expect("the registry fixture is readable");
+        Some(flowctl_lang::registry::Cache::from_json(&text).expect("the registry fixture is a cache"))
+    };
+    let loaded = flowctl::project::load_with_cache(&dir.join("flowctl.yaml"), |_, _| {
+        if typed {
+            cache()
+        } else {
+            None
+        }
+    })
+    .expect("case files are readable");
     loaded
         .reports
         .into_iter()

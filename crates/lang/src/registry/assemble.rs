@@ -33,11 +33,15 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
     // The manifest's named types first: schemas may refer to them by name.
     for (name, source) in &manifest.types {
         let place = SchemaPlace::Type(name.clone());
-        if let Some(value) = schema_value(source, inputs, &place, &root, &mut diagnostics) {
-            let ty = schema::read(&value, &mut types);
-            if ty != Type::Named(name.clone()) {
-                types.define(name, ty);
+        match schema_value(source, inputs, &place, &root, &mut diagnostics) {
+            Some(value) => {
+                let ty = schema::read(&value, &mut types);
+                if ty != Type::Named(name.clone()) {
+                    types.define(name, ty);
+                }
             }
+            // Reported already (or by `check_files`): flows naming it check untyped.
+            None => types.define(name, Type::Any),
         }
     }
 
