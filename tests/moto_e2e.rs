@@ -163,7 +163,7 @@ fn booking_example_runs_on_moto() {
             "rate = QuoteRate",
             "tier = LookupLoyalty",
             "reservation = ReserveAvailability",
-            "if reservation.status == 'available'",
+            "if reservation.status == 'available' and exists(reservation.room)",
             "payment = ProcessPayment",
             "confirmation = ConfirmReservation",
             "_ = NotifyGuest",
@@ -184,7 +184,7 @@ fn booking_example_runs_on_moto() {
             "rate = QuoteRate",
             "tier = LookupLoyalty",
             "reservation = ReserveAvailability",
-            "if reservation.status == 'available'",
+            "if reservation.status == 'available' and exists(reservation.room)",
             "fail NotAvailable"
         ]
     );

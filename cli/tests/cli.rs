@@ -458,7 +458,7 @@ fn main_job_runs_the_booking_flow_on_built_binaries() {
         [
             "Start",
             "fused QuoteRate + LookupLoyalty + ReserveAvailability",
-            "if reservation.status == 'available'",
+            "if reservation.status == 'available' and exists(reservation.room)",
             "payment = ProcessPayment",
             "_ = ReleaseReservation",
             "fail PaymentFailed"

@@ -689,11 +689,19 @@ impl Checker<'_> {
                     {
                         catch_all = Some(catch.span);
                     }
+                    let before = self.written.clone();
                     let body = self.scoped(|c| {
                         c.define(&catch.binding, Origin::Error, Type::caught_error());
                         c.block(&catch.body)
                     });
                     let ends = block_ends(&catch.body);
+                    // A catch that ends the path writes nothing for what follows.
+                    if ends {
+                        self.written = before;
+                    } else {
+                        let caught = std::mem::replace(&mut self.written, before);
+                        effects::join(&mut self.written, &caught);
+                    }
                     if !ends {
                         falls_through = Some(catch.span);
                     }

@@ -89,19 +89,23 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
         let info = match from_binary {
             Some(d) => {
                 contradictions(key, function, d, &root, &mut diagnostics);
-                let store_keys = ["reads", "writes", "consistent_reads"];
+                // One problem per store the binary names and the manifest does not declare.
+                let mut undeclared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for (list, what) in [
-                    (&d.properties.reads, store_keys[0]),
-                    (&d.properties.writes, store_keys[1]),
-                    (&d.properties.consistent_reads, store_keys[2]),
+                    (&d.properties.reads, "reads"),
+                    (&d.properties.writes, "writes"),
+                    (&d.properties.consistent_reads, "consistent_reads"),
                 ] {
                     for store in list.iter().filter(|s| !manifest.stores.contains_key(*s)) {
-                        diagnostics.push(
-                            Diagnostic::error("M049", format!("function `{key}` {what} store `{store}`, which flowctl.yaml does not declare"), locate::key_span(&root, &["functions", key]))
-                                .text(format!("the binary of package `{}` declares `{what}: [\"{store}\"]`", function.package))
-                                .hint(format!("declare it: `stores: {{ {store}: {{ consistency: strong }} }}` (or `eventual`), or correct the name in the function's registration")),
-                        );
+                        undeclared.entry(store).or_default().push(what);
                     }
+                }
+                for (store, lists) in undeclared {
+                    diagnostics.push(
+                        Diagnostic::error("M049", format!("function `{key}` uses store `{store}`, which flowctl.yaml does not declare"), locate::key_span(&root, &["functions", key]))
+                            .text(format!("the binary of package `{}` lists it in {}", function.package, lists.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(" and ")))
+                            .hint(format!("declare it with the consistency of its reads: `stores: {{ {store}: {{ consistency: strong }} }}` (or `eventual`), or correct the name in the function's registration")),
+                    );
                 }
                 FunctionInfo {
                     input: schema::read(&d.input, &mut types),

@@ -986,7 +986,7 @@ mod tests {
         let found = routes(&doc);
         assert!(!found.truncated);
 
-        let check = "if reservation.status == 'available'";
+        let check = "if reservation.status == 'available' and exists(reservation.room)";
         let quote = "rate = QuoteRate";
         let loyalty = "tier = LookupLoyalty";
         let reserve = "reservation = ReserveAvailability";
