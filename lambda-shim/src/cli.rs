@@ -3,7 +3,7 @@
 //!
 //! | command | prints | exit |
 //! | --- | --- | --- |
-//! | `describe` | the registry as JSON (names, input/output JSON Schemas, properties, shim version) | 0 |
+//! | `describe` | the registry as JSON (names, input/output JSON Schemas, properties, named types, shim version) | 0 |
 //! | `describe --schema` | the JSON Schema of that document | 0 |
 //! | `invoke NAME JSON` (`-` reads the JSON from stdin) | the result JSON on stdout | 0 |
 //! | … when the function fails | `{"errorType", "errorMessage"}` on stderr | 1 |

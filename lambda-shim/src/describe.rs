@@ -1,14 +1,20 @@
 //! The registry as data: what `<bin> describe` prints and what flowctl reads at build time
-//! (function names, input/output JSON Schemas, properties), and the JSON Schema of that
-//! document (`<bin> describe --schema`).
+//! (function names, input/output JSON Schemas, properties, named types), and the JSON Schema
+//! of that document (`<bin> describe --schema`).
 
 use schemars::gen::SchemaGenerator;
-use schemars::schema::{InstanceType, Schema, SchemaObject, SingleOrVec};
+use schemars::schema::{
+    InstanceType, ObjectValidation, Schema, SchemaObject, SingleOrVec, StringValidation,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
-/// What a function declares about itself, beside its types.
+/// What a function declares about itself, beside its types: what flowctl's checker and
+/// planner rely on (a `retry` that could repeat an effect, a read that could miss a write).
+/// Build it with `..Props::default()`, which declares nothing (not idempotent, no retry-safe
+/// error, no store).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Props {
@@ -16,6 +22,21 @@ pub struct Props {
     /// be retried freely and fused into a chain with its neighbours.
     #[serde(default)]
     pub idempotent: bool,
+    /// Error names (`errorType`) the function raises only when the call had no effect (a
+    /// request refused or timed out before anything was done), so a flow may retry on them
+    /// even when the function is not idempotent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry_safe: Vec<String>,
+    /// The stores it reads: names the manifest declares under `stores:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<String>,
+    /// The stores it writes (names under the manifest's `stores:`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<String>,
+    /// The stores it reads with a strongly consistent read, whatever the store's default (so
+    /// it sees a write made just before it); each is also one of `reads`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consistent_reads: Vec<String>,
     /// One line for people reading `describe` and `flowctl plan`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -35,6 +56,12 @@ pub struct Description {
     pub protocol: u32,
     /// Every registered function, in registration order.
     pub functions: Vec<FunctionDescription>,
+    /// The named types (`Registry::named_type`): a type's name → its JSON Schema (draft-07),
+    /// for flows to declare their input with (`flow Booking(input: BookingRequest)`). Left
+    /// out when there are none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "named_json_schemas")]
+    pub types: BTreeMap<String, Value>,
 }
 
 /// One registered function.
@@ -62,6 +89,29 @@ fn json_schema_document(_: &mut SchemaGenerator) -> Schema {
         ..SchemaObject::default()
     })
 }
+
+/// An object whose keys are type names (identifiers) and whose values are JSON Schemas.
+fn named_json_schemas(gen: &mut SchemaGenerator) -> Schema {
+    Schema::Object(SchemaObject {
+        instance_type: Some(SingleOrVec::Single(Box::new(InstanceType::Object))),
+        object: Some(Box::new(ObjectValidation {
+            additional_properties: Some(Box::new(json_schema_document(gen))),
+            property_names: Some(Box::new(Schema::Object(SchemaObject {
+                instance_type: Some(SingleOrVec::Single(Box::new(InstanceType::String))),
+                string: Some(Box::new(StringValidation {
+                    pattern: Some(TYPE_NAME_PATTERN.to_string()),
+                    ..StringValidation::default()
+                })),
+                ..SchemaObject::default()
+            }))),
+            ..ObjectValidation::default()
+        })),
+        ..SchemaObject::default()
+    })
+}
+
+/// What a named type may be called: an identifier, as a flow writes it after `input:`.
+pub(crate) const TYPE_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 
 /// The JSON Schema (draft-07) of the `describe` document.
 pub fn describe_schema() -> Value {

@@ -10,6 +10,9 @@
 //! struct Charge { id: String, amount: f64 }
 //! #[derive(Serialize, JsonSchema)]
 //! struct Receipt { transaction: String }
+//! /// What a flow that takes payments is started with.
+//! #[derive(Deserialize, JsonSchema)]
+//! struct Order { id: String, amount: f64 }
 //!
 //! async fn charge(input: Charge) -> Result<Receipt, Error> {
 //!     if input.amount > 1000.0 {
@@ -21,8 +24,18 @@
 //! #[tokio::main]
 //! async fn main() {
 //!     Registry::new()
-//!         .function("ProcessPayment", charge)
+//!         .function_with(
+//!             "ProcessPayment",
+//!             charge,
+//!             Props {
+//!                 // Raised only when the gateway refused the request: nothing was charged.
+//!                 retry_safe: vec!["GatewayBusy".into()],
+//!                 writes: vec!["payments".into()],
+//!                 ..Props::default()
+//!             },
+//!         )
 //!         .function_with("Refund", charge, Props { idempotent: true, ..Props::default() })
+//!         .named_type::<Order>() // `describe` lists it under `types` as `Order`
 //!         .run()
 //!         .await;
 //! }
@@ -48,6 +61,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use std::any::Any;
+use std::collections::{btree_map, BTreeMap};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -70,11 +84,13 @@ struct Function {
 #[derive(Default)]
 pub struct Registry {
     functions: Vec<Function>,
+    /// The named types ([`Registry::named_type`]): name → JSON Schema.
+    types: BTreeMap<String, Value>,
     /// The functions this process serves, when narrowed (by [`FUNCTIONS_ENV`] or
     /// [`Registry::serving`]); `None` serves all.
     served: Option<Vec<String>>,
-    /// Mistakes made while registering (a duplicate or malformed name); `run` reports them
-    /// instead of starting.
+    /// Mistakes made while registering (a duplicate or malformed name, a property that
+    /// contradicts itself); `run` reports them instead of starting.
     problems: Vec<String>,
 }
 
@@ -122,6 +138,7 @@ impl Registry {
                 .push(format!("the function `{name}` is registered twice"));
             return self;
         }
+        self.problems.extend(props_problems(&name, &props));
         let label = name.clone();
         let handler: Handler = Arc::new(move |payload: Value| -> BoxFuture {
             let input: In = match serde_json::from_value(payload) {
@@ -153,6 +170,31 @@ impl Registry {
             output: describe::schema_of::<Out>(),
             handler,
         });
+        self
+    }
+
+    /// Registers `T`'s JSON Schema (draft-07) as a named type, under `T`'s schema name (the
+    /// type's name for a plain struct or enum: `.named_type::<BookingRequest>()` is
+    /// `BookingRequest`). `describe` lists it under `types`, and a flow may declare its
+    /// input with it (`flow Booking(input: BookingRequest)`). A name registered twice is a
+    /// registration mistake, as a function's is.
+    pub fn named_type<T: JsonSchema>(mut self) -> Registry {
+        let name = T::schema_name();
+        if !is_type_name(&name) {
+            self.problems.push(format!(
+                "`{name}` cannot name a type: a flow names it after `input:`, so it must be an \
+                 identifier (letters, digits and `_`; give the type a `#[schemars(rename = …)]`)"
+            ));
+            return self;
+        }
+        match self.types.entry(name) {
+            btree_map::Entry::Occupied(entry) => self
+                .problems
+                .push(format!("the type `{}` is registered twice", entry.key())),
+            btree_map::Entry::Vacant(entry) => {
+                entry.insert(describe::schema_of::<T>());
+            }
+        }
         self
     }
 
@@ -210,7 +252,7 @@ impl Registry {
     }
 
     /// The registry as data (what `describe` prints): every registered function, whatever
-    /// this process serves.
+    /// this process serves, and the named types.
     pub fn describe(&self) -> Description {
         Description {
             shim: "flowctl-shim".to_string(),
@@ -226,6 +268,7 @@ impl Registry {
                     output: f.output.clone(),
                 })
                 .collect(),
+            types: self.types.clone(),
         }
     }
 
@@ -329,6 +372,49 @@ fn is_function_name(name: &str) -> bool {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
+}
+
+/// A named type's name: an identifier.
+fn is_type_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// What is wrong with a function's properties: a blank error or store name, a name listed
+/// twice, a consistent read of a store the function does not say it reads.
+fn props_problems(function: &str, props: &Props) -> Vec<String> {
+    let mut problems = Vec::new();
+    let lists = [
+        ("retry_safe", "an error", &props.retry_safe),
+        ("reads", "a store", &props.reads),
+        ("writes", "a store", &props.writes),
+        ("consistent_reads", "a store", &props.consistent_reads),
+    ];
+    for (field, what, names) in lists {
+        for (i, name) in names.iter().enumerate() {
+            if name.trim().is_empty() {
+                problems.push(format!(
+                    "the `{field}` of `{function}` has a blank entry: each names {what}"
+                ));
+            } else if names[..i].contains(name) {
+                problems.push(format!(
+                    "the `{field}` of `{function}` lists `{name}` twice"
+                ));
+            }
+        }
+    }
+    for store in &props.consistent_reads {
+        if !store.trim().is_empty() && !props.reads.contains(store) {
+            problems.push(format!(
+                "`{function}` reads `{store}` consistently (`consistent_reads`) but does not list \
+                 it in `reads`: add it there"
+            ));
+        }
+    }
+    problems
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {

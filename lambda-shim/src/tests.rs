@@ -71,9 +71,14 @@ fn registry() -> Registry {
             Props {
                 idempotent: true,
                 description: Some("Holds a room".into()),
+                reads: vec!["rooms".into()],
+                writes: vec!["rooms".into()],
+                consistent_reads: vec!["rooms".into()],
+                ..Props::default()
             },
         )
         .function("ProcessPayment", pay)
+        .named_type::<Booking>()
         .function("Parse", parse)
         .function("Boom", panics_while_running)
         .function("EarlyBoom", panics_before_running)
@@ -337,6 +342,43 @@ fn registration_mistakes_are_reported() {
     assert!(registry().problems().is_empty());
 }
 
+#[derive(JsonSchema)]
+#[schemars(rename = "not a name")]
+struct Spaced {}
+
+#[test]
+fn a_type_registered_twice_and_incoherent_properties_are_mistakes() {
+    let props = Props {
+        retry_safe: vec!["Timeout".into(), " ".into(), "Timeout".into()],
+        reads: vec!["a".into()],
+        consistent_reads: vec!["a".into(), "b".into()],
+        ..Props::default()
+    };
+    let broken = Registry::new()
+        .function_with("Parse", parse, props)
+        .named_type::<Booking>()
+        .named_type::<Booking>()
+        .named_type::<Vec<Booking>>()
+        .named_type::<Spaced>();
+    assert_eq!(
+        broken.problems(),
+        vec![
+            "the `retry_safe` of `Parse` has a blank entry: each names an error",
+            "the `retry_safe` of `Parse` lists `Timeout` twice",
+            "`Parse` reads `b` consistently (`consistent_reads`) but does not list it in \
+             `reads`: add it there",
+            "the type `Booking` is registered twice",
+            "`not a name` cannot name a type: a flow names it after `input:`, so it must be an \
+             identifier (letters, digits and `_`; give the type a `#[schemars(rename = …)]`)",
+        ],
+    );
+    // A generic type's schema name is still an identifier.
+    assert_eq!(
+        broken.describe().types.keys().collect::<Vec<_>>(),
+        ["Array_of_Booking", "Booking"]
+    );
+}
+
 #[test]
 fn function_lists_parse_like_the_env_var() {
     assert_eq!(parse_function_list("A, B,,C ,"), vec!["A", "B", "C"]);
@@ -372,6 +414,15 @@ fn describe_validates_against_its_own_schema() {
     let mut wrong = description.clone();
     wrong["functions"][0]["colour"] = json!("blue");
     assert!(!errors(&validator, &wrong).is_empty());
+    let mut wrong = description.clone();
+    wrong["functions"][0]["properties"]["reads"] = json!("rooms");
+    assert!(!errors(&validator, &wrong).is_empty());
+    let mut wrong = description.clone();
+    wrong["types"]["Booking"] = json!(42);
+    assert!(!errors(&validator, &wrong).is_empty(), "a type is a schema");
+    let mut wrong = description.clone();
+    wrong["types"]["not a name"] = json!({});
+    assert!(!errors(&validator, &wrong).is_empty(), "a type's name");
 
     // And it reads back.
     let back: Description = serde_json::from_value(description).unwrap();
@@ -388,11 +439,18 @@ fn describe_lists_names_properties_and_schemas() {
     assert_eq!(reserve["name"], "ReserveAvailability");
     assert_eq!(
         reserve["properties"],
-        json!({"idempotent": true, "description": "Holds a room"})
+        json!({
+            "idempotent": true,
+            "reads": ["rooms"],
+            "writes": ["rooms"],
+            "consistent_reads": ["rooms"],
+            "description": "Holds a room",
+        })
     );
     assert_eq!(
         description["functions"][1]["properties"],
-        json!({"idempotent": false})
+        json!({"idempotent": false}),
+        "what is not declared is left out"
     );
     assert_eq!(reserve["input"]["required"], json!(["id", "nights"]));
 
@@ -406,6 +464,23 @@ fn describe_lists_names_properties_and_schemas() {
         &json!({"id": "r", "nights": 2, "status": "available"})
     )
     .is_empty());
+    // Named types: their schema under their name, a draft-07 document of its own.
+    let types = description["types"].as_object().unwrap();
+    assert_eq!(types.keys().collect::<Vec<_>>(), ["Booking"]);
+    assert_eq!(
+        types["Booking"], reserve["input"],
+        "the same type, the same schema"
+    );
+    assert_eq!(
+        types["Booking"]["$schema"],
+        "http://json-schema.org/draft-07/schema#"
+    );
+    let without = serde_json::to_value(Registry::new().function("Parse", parse).describe());
+    assert!(
+        without.unwrap().get("types").is_none(),
+        "no named type, no `types`"
+    );
+
     for function in description["functions"].as_array().unwrap() {
         assert!(jsonschema::meta::is_valid(&function["input"]), "{function}");
         assert!(

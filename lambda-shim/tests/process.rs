@@ -101,6 +101,11 @@ fn usage_and_describe() {
         .map(|f| f["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Add", "Fail", "Explode", "Parse"]);
+    assert_eq!(
+        description["types"]["Pair"]["required"],
+        serde_json::json!(["a", "b"]),
+        "the named type is listed under its name"
+    );
 
     let (code, stdout, _) = fixture(&["describe", "--schema"], "");
     assert_eq!(code, 0);

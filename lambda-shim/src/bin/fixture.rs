@@ -50,11 +50,13 @@ async fn main() {
             Props {
                 idempotent: true,
                 description: Some("Adds two integers".into()),
+                ..Props::default()
             },
         )
         .function("Fail", fail)
         .function("Explode", explode)
         .function("Parse", parse)
+        .named_type::<Pair>()
         .run()
         .await;
 }
