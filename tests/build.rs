@@ -2,8 +2,8 @@
 //! function package on flowctl-shim built in release (its target directory is the
 //! workspace's, so the release dependencies are built once for every run), packaged into
 //! zips that must be byte-identical from one build to the next, whose `CodeSha256` must be
-//! what moto (and so Lambda) computes for the uploaded zip; a no-op rebuild that writes
-//! nothing; and the ways a build says no (a cargo error, an ambiguous package, a missing
+//! what moto (and so Lambda) computes for the uploaded zip; the registry cache of what the
+//! binary describes; a no-op rebuild that writes nothing; and the ways a build says no (a cargo error, an ambiguous package, a missing
 //! cross toolchain, no cargo workspace at all).
 
 use flowctl_tests::moto::Moto;
@@ -244,6 +244,23 @@ fn functions_are_packaged_reproducibly_and_moto_agrees_on_code_sha256() {
         .parse()
         .unwrap();
     assert!(minor <= 34, "{glibc} passed the check");
+
+    // The registry cache: what the package's binary describes, keyed by its SHA-256.
+    let cache: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("registry.json")).unwrap()).unwrap();
+    assert_eq!(cache["version"], 1, "{cache}");
+    let described = &cache["packages"][package];
+    assert_eq!(
+        described["sha256"],
+        sha256_hex_by_python(&out_dir.join("units/Echo/bootstrap"))
+    );
+    let registered: Vec<&str> = described["describe"]["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(registered, ["Echo", "Shout"]);
 
     let flows = record["flows"].as_array().unwrap();
     assert_eq!(flows.len(), 1);

@@ -10,7 +10,8 @@
 //!
 //! Invariant: a file is written only when its bytes would change, and a unit whose
 //! `bootstrap` is unchanged is not zipped again, so a no-op build costs cargo's own freshness
-//! check plus reading and comparing a few files.
+//! check plus reading and comparing a few files. Likewise a binary whose hash is the one in
+//! the registry cache (`registry.json`, [`registry`]) is not asked to `describe` itself again.
 
 pub mod cargo;
 pub mod elf;
@@ -117,6 +118,9 @@ pub fn build_units(
     let units_dir = options.out_dir.join("units");
     if units.is_empty() {
         prune(&units_dir, &BTreeSet::new())?;
+        if registry::read_cache(&options.out_dir).is_some() {
+            write_registry(&options.out_dir, registry::merge(None, BTreeMap::new()))?;
+        }
         return Ok(Vec::new());
     }
     let dir = absolute(&project.root);
@@ -160,6 +164,9 @@ pub fn build_units(
 
     let mut problems = Vec::new();
     let mut binaries: BTreeMap<String, Binary> = BTreeMap::new();
+    // What each binary built for this machine registers: asked, or cached for its hash.
+    let old_cache = registry::read_cache(&options.out_dir);
+    let mut described: BTreeMap<String, registry::Built> = BTreeMap::new();
     for package in &packages {
         let users = unit_names(units, package);
         let executables = artifacts
@@ -211,7 +218,25 @@ pub fn build_units(
             LAMBDA_UNZIPPED_MAX_BYTES,
         ));
         if native {
-            if let Some(names) = registry::registered(&path) {
+            let sha256 = zip::sha256_hex(&bytes);
+            let (document, fresh) = match registry::cached(old_cache.as_ref(), package, &sha256) {
+                Some(document) => (Some(document.clone()), None),
+                None => match registry::describe(&path) {
+                    registry::Answer::Described(document) => {
+                        (Some(document.clone()), Some(document))
+                    }
+                    registry::Answer::Refused(mistakes) => {
+                        for mistake in mistakes {
+                            problems.push(format!(
+                                "{users}: the binary of package `{package}` refuses to start: {mistake}; correct its registration (`Registry::new()…` in its main)"
+                            ));
+                        }
+                        (None, None)
+                    }
+                    registry::Answer::Unknown => (None, None),
+                },
+            };
+            if let Some(names) = document.as_ref().and_then(registry::registered) {
                 let wanted: Vec<&str> = units
                     .iter()
                     .filter(|u| &u.package == package)
@@ -219,6 +244,7 @@ pub fn build_units(
                     .collect();
                 problems.extend(registry::unregistered(package, &wanted, &names));
             }
+            described.insert(package.clone(), registry::Built { sha256, fresh });
         }
         binaries.insert(
             package.clone(),
@@ -261,7 +287,21 @@ pub fn build_units(
         records.push(record);
     }
     prune(&units_dir, &units.iter().map(|u| u.name.clone()).collect())?;
+    write_registry(
+        &options.out_dir,
+        registry::merge(old_cache.as_ref(), described),
+    )?;
     Ok(records)
+}
+
+/// Writes the registry cache (`registry.json`) where its bytes change.
+fn write_registry(out_dir: &Path, cache: flowctl_lang::registry::Cache) -> Result<(), BuildError> {
+    registry::write_cache(out_dir, &cache)
+        .map(|_| ())
+        .map_err(io_error(
+            "write",
+            &out_dir.join(flowctl_lang::registry::CACHE_FILE),
+        ))
 }
 
 /// Lambda's limit on a deployment package uploaded directly (zipped), in bytes.
