@@ -13,32 +13,59 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
-/// Every function of the example, with the properties the manifest declares.
+/// Every function of the example, with the properties the manifest declares, and the
+/// Booking flow's input type.
+///
+/// The stores are what the functions stand for (a hotel's reservations table, its payments
+/// ledger), not what these stand-ins touch: they store nothing (see the README).
 pub fn registry() -> Registry {
     let props = |idempotent: bool, description: &str| Props {
         idempotent,
         description: Some(description.to_string()),
+        ..Props::default()
     };
+    let reservations = || vec!["reservations".to_string()];
     Registry::new()
         .function_with(
             "ReserveAvailability",
             reserve_availability,
-            props(true, "Holds a room for the nights asked, if one is free"),
+            Props {
+                // Looks for a free room, then places a hold on it.
+                reads: reservations(),
+                writes: reservations(),
+                ..props(true, "Holds a room for the nights asked, if one is free")
+            },
         )
         .function_with(
             "ProcessPayment",
             process_payment,
-            props(false, "Charges the guest's card"),
+            Props {
+                // Honest here: `process_payment` raises PaymentGatewayTimeout before it
+                // charges anything (the gateway never accepted the charge), so a retry on it
+                // cannot charge twice, although the function is not idempotent.
+                retry_safe: vec!["PaymentGatewayTimeout".to_string()],
+                writes: vec!["payments".to_string()],
+                ..props(false, "Charges the guest's card")
+            },
         )
         .function_with(
             "ReleaseReservation",
             release_reservation,
-            props(true, "Gives a held room back"),
+            Props {
+                // Drops the hold it is given; it needs to look nothing up.
+                writes: reservations(),
+                ..props(true, "Gives a held room back")
+            },
         )
         .function_with(
             "ConfirmReservation",
             confirm_reservation,
-            props(true, "Confirms a paid reservation and gives its reference"),
+            Props {
+                // Finds the held room, then marks it confirmed.
+                reads: reservations(),
+                writes: reservations(),
+                ..props(true, "Confirms a paid reservation and gives its reference")
+            },
         )
         .function_with(
             "QuoteRate",
@@ -71,6 +98,27 @@ pub fn registry() -> Registry {
                 "Describes a booking event that failed for good (a KO)",
             ),
         )
+        .named_type::<BookingRequest>()
+}
+
+/// What the Booking flow is started with (`flow Booking(input: BookingRequest)`): one
+/// booking, its guest, its first night and its payment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BookingRequest {
+    /// The booking's id. A room is held unless it starts with `full`; the payment gateway
+    /// times out on every attempt when it contains `flaky`, on the first when `wobbly`.
+    pub id: String,
+    /// Who books: their loyalty tier is looked up (`vip…` gold, `member…` silver, else
+    /// bronze) and they are emailed the confirmation. Not empty.
+    pub guest: String,
+    /// The first night, `YYYY-MM-DD`, whose rate is quoted.
+    pub arrival: String,
+    /// The currency of the quote and the payment: `EUR`, `USD` or `GBP`.
+    pub currency: String,
+    /// How many nights to hold a room for; 0 holds none (the booking is not available).
+    pub nights: u32,
+    /// What to charge, in `currency`: above 0, at most 1000 (above is declined).
+    pub amount: f64,
 }
 
 /// What `ReserveAvailability` is asked for.
@@ -82,13 +130,23 @@ pub struct Stay {
     pub nights: u32,
 }
 
+/// Whether a room is held: `available` (one is) or `unavailable` (none is), in JSON.
+// The variants carry no doc comment, so that the JSON Schema is one `enum` of the two
+// strings (schemars writes documented variants as a `oneOf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    Available,
+    Unavailable,
+}
+
 /// A reservation: a held room, or none (`status` is then `unavailable`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Reservation {
     pub id: String,
     pub nights: u32,
     /// `available` (a room is held) or `unavailable`.
-    pub status: String,
+    pub status: Availability,
     /// The held room's number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<u32>,
@@ -105,11 +163,10 @@ pub async fn reserve_availability(stay: Stay) -> Result<Reservation, Error> {
     let available = stay.nights > 0 && !stay.id.starts_with("full");
     Ok(Reservation {
         status: if available {
-            "available"
+            Availability::Available
         } else {
-            "unavailable"
-        }
-        .to_string(),
+            Availability::Unavailable
+        },
         room: available.then(|| room_for(&stay.id)),
         hold: available.then(|| format!("hold-{}", stay.id)),
         id: stay.id,
@@ -205,7 +262,7 @@ pub struct Release {
 /// room is not an error (releasing is idempotent).
 pub async fn release_reservation(reservation: Reservation) -> Result<Release, Error> {
     Ok(Release {
-        released: reservation.status == "available" && reservation.room.is_some(),
+        released: reservation.status == Availability::Available && reservation.room.is_some(),
         room: reservation.room,
         id: reservation.id,
     })

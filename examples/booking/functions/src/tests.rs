@@ -21,7 +21,7 @@ fn charge(id: &str, amount: f64) -> Charge {
 #[tokio::test]
 async fn rooms_are_free_unless_no_nights_or_full() {
     let reservation = reserve_availability(stay("b-1", 2)).await.unwrap();
-    assert_eq!(reservation.status, "available");
+    assert_eq!(reservation.status, Availability::Available);
     assert_eq!(reservation.hold.as_deref(), Some("hold-b-1"));
     let room = reservation.room.unwrap();
     assert!((100..150).contains(&room));
@@ -33,7 +33,7 @@ async fn rooms_are_free_unless_no_nights_or_full() {
 
     for unavailable in [stay("b-2", 0), stay("full-house", 3)] {
         let reservation = reserve_availability(unavailable).await.unwrap();
-        assert_eq!(reservation.status, "unavailable");
+        assert_eq!(reservation.status, Availability::Unavailable);
         assert_eq!((reservation.room, reservation.hold), (None, None));
     }
     let error = reserve_availability(stay("", 1)).await.unwrap_err();
@@ -85,7 +85,7 @@ async fn releasing_takes_the_reservation_as_returned() {
     let nothing_held = release_reservation(Reservation {
         id: "b-0".into(),
         nights: 0,
-        status: "unavailable".into(),
+        status: Availability::Unavailable,
         room: None,
         hold: None,
     })
@@ -301,6 +301,115 @@ fn the_registry_is_the_manifests() {
         flows_only,
         manifest_functions(include_str!("../../flowctl.yaml"))
     );
+}
+
+#[tokio::test]
+async fn availability_is_an_enum_written_as_before() {
+    let registry = registry();
+    for (nights, status) in [(2, "available"), (0, "unavailable")] {
+        let reservation = registry
+            .call(
+                "ReserveAvailability",
+                json!({"id": "b-7", "nights": nights}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reservation["status"], status, "the wire is unchanged");
+        let back: Reservation = serde_json::from_value(reservation).unwrap();
+        assert_eq!(serde_json::to_value(back.status).unwrap(), status);
+    }
+    let description = serde_json::to_value(registry.describe()).unwrap();
+    let output = &description["functions"][0]["output"];
+    // schemars wraps a documented field's `$ref` in a one-member `allOf`.
+    assert_eq!(
+        output["properties"]["status"]["allOf"],
+        json!([{"$ref": "#/definitions/Availability"}])
+    );
+    let availability = &output["definitions"]["Availability"];
+    assert_eq!(availability["type"], "string");
+    assert_eq!(availability["enum"], json!(["available", "unavailable"]));
+}
+
+#[test]
+fn the_booking_flows_input_is_a_named_type() {
+    let description = serde_json::to_value(registry().describe()).unwrap();
+    let types = description["types"].as_object().unwrap();
+    assert_eq!(types.keys().collect::<Vec<_>>(), ["BookingRequest"]);
+    let request = &types["BookingRequest"];
+    assert_eq!(
+        request["required"],
+        json!(["amount", "arrival", "currency", "guest", "id", "nights"]),
+        "every field is required (schemars sorts them)"
+    );
+    for field in request["properties"].as_object().unwrap().values() {
+        assert!(field["description"].is_string(), "documented: {field}");
+    }
+    // The README's sample inputs are all BookingRequests.
+    for (id, nights, amount) in [
+        ("b-100", 2, 240),
+        ("b-101", 0, 100),
+        ("full-102", 3, 300),
+        ("b-103", 2, 5000),
+        ("b-106", 2, 0),
+        ("flaky-104", 1, 80),
+        ("wobbly-105", 1, 80),
+    ] {
+        let input = json!({"id": id, "nights": nights, "amount": amount,
+                           "arrival": "2025-07-12", "currency": "EUR", "guest": "vip-ann"});
+        let request: BookingRequest = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&request).unwrap()["id"], id);
+    }
+    assert!(serde_json::from_value::<BookingRequest>(json!({"id": "b-1"})).is_err());
+}
+
+#[test]
+fn effects_are_declared_where_the_functions_have_them() {
+    let described = registry().describe();
+    let props = |name: &str| {
+        described
+            .functions
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap()
+            .properties
+            .clone()
+    };
+    let payment = props("ProcessPayment");
+    assert!(!payment.idempotent);
+    assert_eq!(payment.retry_safe, ["PaymentGatewayTimeout"]);
+    assert_eq!(payment.writes, ["payments"]);
+    assert!(payment.reads.is_empty());
+    let stores = |name: &str| {
+        let p = props(name);
+        (p.reads, p.writes, p.consistent_reads)
+    };
+    let reservations = || vec!["reservations".to_string()];
+    assert_eq!(
+        stores("ReserveAvailability"),
+        (reservations(), reservations(), vec![])
+    );
+    assert_eq!(
+        stores("ReleaseReservation"),
+        (vec![], reservations(), vec![])
+    );
+    assert_eq!(
+        stores("ConfirmReservation"),
+        (reservations(), reservations(), vec![])
+    );
+    for pure in [
+        "QuoteRate",
+        "LookupLoyalty",
+        "NotifyGuest",
+        "TrackBooking",
+        "RecordKo",
+    ] {
+        let p = props(pure);
+        assert_eq!(
+            (p.retry_safe.len(), p.reads.len(), p.writes.len()),
+            (0, 0, 0),
+            "{pure}"
+        );
+    }
 }
 
 /// An event as a subscription hands it over.
