@@ -61,9 +61,13 @@ pub fn registry() -> Registry {
             "ConfirmReservation",
             confirm_reservation,
             Props {
-                // Finds the held room, then marks it confirmed.
+                // Finds the held room, then marks it confirmed. The hold was placed moments
+                // before (by ReserveAvailability, in the same booking), so it reads it with a
+                // strongly consistent read: an eventual one could miss it and refuse a good
+                // booking.
                 reads: reservations(),
                 writes: reservations(),
+                consistent_reads: reservations(),
                 ..props(true, "Confirms a paid reservation and gives its reference")
             },
         )

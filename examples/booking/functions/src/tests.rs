@@ -392,9 +392,10 @@ fn effects_are_declared_where_the_functions_have_them() {
         stores("ReleaseReservation"),
         (vec![], reservations(), vec![])
     );
+    // It reads back the hold ReserveAvailability has just written.
     assert_eq!(
         stores("ConfirmReservation"),
-        (reservations(), reservations(), vec![])
+        (reservations(), reservations(), reservations())
     );
     for pure in [
         "QuoteRate",
