@@ -11,7 +11,7 @@
 
 use flowctl_tests::moto::Moto;
 use flowctl_tests::proxy::{self, Proxy};
-use flowctl_tests::{flowctl_bin, python, repo_root};
+use flowctl_tests::{booking_copy, flowctl_bin, python, repo_root};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -25,32 +25,6 @@ fn target_dir() -> PathBuf {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => repo_root().join("target"),
     }
-}
-
-/// A copy of examples/booking named `project`, under the repository (so the cargo workspace
-/// that builds its functions is found above it).
-fn booking_copy(project: &str) -> PathBuf {
-    let dir = repo_root()
-        .join("target")
-        .join("flowctl-tests")
-        .join(project);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("flows")).unwrap();
-    let example = repo_root().join("examples/booking");
-    let manifest = std::fs::read_to_string(example.join("flowctl.yaml")).unwrap();
-    std::fs::write(
-        dir.join("flowctl.yaml"),
-        manifest.replace("project: booking", &format!("project: {project}")),
-    )
-    .unwrap();
-    for flow in ["booking.flow", "reprice.flow"] {
-        std::fs::copy(
-            example.join("flows").join(flow),
-            dir.join("flows").join(flow),
-        )
-        .unwrap();
-    }
-    dir
 }
 
 fn edit_manifest(dir: &Path, edit: impl FnOnce(String) -> String) {

@@ -127,7 +127,14 @@ pub fn locate(path: Option<&Path>) -> Result<PathBuf, LoadError> {
 pub fn load(manifest_path: &Path) -> Result<Loaded, LoadError> {
     load_with_cache(manifest_path, |root, project| {
         let out_dir = crate::build::out_dir(&crate::build::target_dir(root), project);
-        crate::build::registry::read_cache(&out_dir)
+        let main = crate::build::registry::read_cache(&out_dir);
+        main.filter(|c| !c.packages.is_empty()).or_else(|| {
+            // A cross-compiled build cannot run its binaries to describe them; the native
+            // build `invoke` and `dev` make beside it can.
+            ["x86_64", "arm64"].iter().find_map(|arch| {
+                crate::build::registry::read_cache(&out_dir.join(format!("local-{arch}")))
+            })
+        })
     })
 }
 

@@ -29,6 +29,32 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// A copy of examples/booking named `project`, under the repository's `target/flowctl-tests/`
+/// (so the cargo workspace that builds its functions is found above it), ready to be edited.
+pub fn booking_copy(project: &str) -> PathBuf {
+    let dir = repo_root()
+        .join("target")
+        .join("flowctl-tests")
+        .join(project);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    let example = repo_root().join("examples/booking");
+    let manifest = std::fs::read_to_string(example.join("flowctl.yaml")).unwrap();
+    std::fs::write(
+        dir.join("flowctl.yaml"),
+        manifest.replace("project: booking", &format!("project: {project}")),
+    )
+    .unwrap();
+    for flow in ["booking.flow", "reprice.flow"] {
+        std::fs::copy(
+            example.join("flows").join(flow),
+            dir.join("flows").join(flow),
+        )
+        .unwrap();
+    }
+    dir
+}
+
 const INSTALL: &str = "bash scripts/install-test-tools.sh";
 
 /// A test tool: `$env_var` if set, else `default` under the repository. Panics, naming the

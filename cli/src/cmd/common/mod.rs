@@ -143,7 +143,11 @@ pub fn check_input(
                 problems.len()
             );
             for p in &problems {
-                let at = if p.pointer.is_empty() { "(the input)" } else { &p.pointer };
+                let at = if p.pointer.is_empty() {
+                    "(the input)"
+                } else {
+                    &p.pointer
+                };
                 note!("  {at}: {}", p.message);
             }
         }

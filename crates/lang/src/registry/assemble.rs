@@ -103,7 +103,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
                 for (store, lists) in undeclared {
                     diagnostics.push(
                         Diagnostic::error("M049", format!("function `{key}` uses store `{store}`, which flowctl.yaml does not declare"), locate::key_span(&root, &["functions", key]))
-                            .text(format!("the binary of package `{}` lists it in {}", function.package, lists.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(" and ")))
+                            .text(format!("the binary of package `{}` lists it in {}", function.package, and_list(&lists)))
                             .hint(format!("declare it with the consistency of its reads: `stores: {{ {store}: {{ consistency: strong }} }}` (or `eventual`), or correct the name in the function's registration")),
                     );
                 }
@@ -230,5 +230,15 @@ fn contradictions(
                     .hint(format!("remove `{field}` here: the binary's type is the source of truth (`{field}` is for functions no flowctl-shim binary describes)")),
             );
         }
+    }
+}
+
+/// `` `a` ``, `` `a` and `b` ``, `` `a`, `b` and `c` ``.
+fn and_list(items: &[&str]) -> String {
+    let ticked: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    match ticked.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
     }
 }

@@ -12,6 +12,7 @@ fn registry() -> Registry {
     let idempotent = |description: &str| Props {
         idempotent: true,
         description: Some(description.to_string()),
+        ..Props::default()
     };
     Registry::new()
         .function_with(

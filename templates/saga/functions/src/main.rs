@@ -14,6 +14,7 @@ fn registry() -> Registry {
     let props = |idempotent: bool, description: &str| Props {
         idempotent,
         description: Some(description.to_string()),
+        ..Props::default()
     };
     Registry::new()
         .function_with(
@@ -39,7 +40,12 @@ fn registry() -> Registry {
         .function_with(
             "ChargeCard",
             trip::charge_card,
-            props(false, "Takes the trip's price from the card"),
+            Props {
+                // The gateway's timeout comes before the charge is accepted (see
+                // `charge_card`): retrying it cannot take the money twice.
+                retry_safe: vec!["PaymentGatewayTimeout".to_string()],
+                ..props(false, "Takes the trip's price from the card")
+            },
         )
         .function_with(
             "SendConfirmation",
