@@ -66,6 +66,12 @@ pub const CODES: &[(&str, &str)] = &[
     ("M036", "`concurrency` is out of range (1 to 10000 keys)"),
     ("M037", "`retry` is out of range (`max` 0 to 100, `interval` 0 or more, `backoff` 1 or more)"),
     ("M038", "`types` has an empty or repeated entry"),
+    ("M040", "a name under `types:` or `stores:` is not valid"),
+    ("M041", "a JSON Schema file (`types:`, a function's `input` or `output`) does not exist, or its path is empty"),
+    ("M042", "an inline JSON Schema is not one (not JSON, or a `type`, `properties`, `required`, `items` or `enum` of the wrong shape)"),
+    ("M043", "`retry_safe` has an empty, repeated or unknown `States.*` error name"),
+    ("M044", "`reads`, `writes` or `consistent_reads` names a store that is not under `stores:`"),
+    ("M045", "a store is listed twice in `reads`, `writes` or `consistent_reads`, or read consistently but not listed in `reads`"),
 ];
 
 /// Default Lambda memory size, in MB.
@@ -129,6 +135,17 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     #[schemars(title = "Subscriptions")]
     pub subscriptions: events::Subscriptions,
+    /// Named JSON Schemas a flow may declare its input with (`flow Booking(input:
+    /// BookingRequest)`) and schemas may refer to, by name (letters, digits and `_`, not
+    /// starting with a digit): a file path relative to flowctl.yaml, or the schema inline.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(title = "Named types")]
+    pub types: IndexMap<String, SchemaSource>,
+    /// The databases, tables and buckets functions read and write (`reads`, `writes`), by
+    /// name, with the consistency of their reads.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    #[schemars(title = "Stores")]
+    pub stores: IndexMap<String, Store>,
 }
 
 impl Manifest {
@@ -148,6 +165,145 @@ impl Manifest {
         }
         known
     }
+
+    /// Every JSON Schema file the manifest names, as written (relative to the directory of
+    /// flowctl.yaml), with where: `types:` first, then each function's `input` and `output`.
+    /// For the I/O edge, which reads them; an empty path (reported by `parse`) is left out.
+    pub fn schema_files(&self) -> Vec<(SchemaPlace, PathBuf)> {
+        let mut out = Vec::new();
+        for (name, source) in &self.types {
+            if let Some(path) = source.file() {
+                out.push((SchemaPlace::Type(name.clone()), path.to_path_buf()));
+            }
+        }
+        for (name, function) in &self.functions {
+            for (source, place) in [
+                (&function.input, SchemaPlace::Input(name.clone())),
+                (&function.output, SchemaPlace::Output(name.clone())),
+            ] {
+                if let Some(path) = source.as_ref().and_then(SchemaSource::file) {
+                    out.push((place, path.to_path_buf()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where a JSON Schema is declared in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SchemaPlace {
+    /// `types: <name>`.
+    Type(String),
+    /// `functions: <name>: input`.
+    Input(String),
+    /// `functions: <name>: output`.
+    Output(String),
+}
+
+impl SchemaPlace {
+    /// The keys leading to the schema in flowctl.yaml, e.g. `["functions", "Quote", "input"]`.
+    pub fn path(&self) -> Vec<&str> {
+        match self {
+            SchemaPlace::Type(name) => vec!["types", name],
+            SchemaPlace::Input(name) => vec!["functions", name, "input"],
+            SchemaPlace::Output(name) => vec!["functions", name, "output"],
+        }
+    }
+
+    /// "type `BookingRequest`", "the input of function `Quote`".
+    pub fn describe(&self) -> String {
+        match self {
+            SchemaPlace::Type(name) => format!("type `{name}`"),
+            SchemaPlace::Input(name) => format!("the input of function `{name}`"),
+            SchemaPlace::Output(name) => format!("the output of function `{name}`"),
+        }
+    }
+}
+
+/// A JSON Schema as the manifest gives it: the path of a file, or the schema itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SchemaSource {
+    /// A JSON Schema file (JSON), relative to the directory of flowctl.yaml.
+    File(PathBuf),
+    /// A JSON Schema written inline, in YAML.
+    Inline(serde_json::Value),
+}
+
+impl SchemaSource {
+    /// The file's path, when the schema is in a file.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            SchemaSource::File(path) if !path.as_os_str().is_empty() => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The schema, when it is written inline.
+    pub fn inline(&self) -> Option<&serde_json::Value> {
+        match self {
+            SchemaSource::Inline(schema) => Some(schema),
+            SchemaSource::File(_) => None,
+        }
+    }
+}
+
+impl JsonSchema for SchemaSource {
+    fn schema_name() -> String {
+        "SchemaSource".into()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        let value = serde_json::json!({
+            "description": "A JSON Schema: the path of a JSON file holding it (relative to the directory of flowctl.yaml), or the schema itself written as a mapping.",
+            "anyOf": [
+                {
+                    "title": "Schema file",
+                    "description": "Path of a JSON Schema file, relative to the directory of flowctl.yaml.",
+                    "type": "string",
+                    "minLength": 1
+                },
+                {
+                    "title": "Inline schema",
+                    "description": "A JSON Schema written in YAML, e.g. `{ type: object, required: [id], properties: { id: { type: string } } }`.",
+                    "type": "object"
+                }
+            ]
+        });
+        serde_json::from_value(value).unwrap_or(schemars::schema::Schema::Bool(true))
+    }
+}
+
+/// A database, table or bucket that functions read and write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// What a read right after a write sees: `strong` (the write) or `eventual` (perhaps an
+    /// older value: DynamoDB's default reads, S3 listings, read replicas).
+    #[schemars(title = "Read consistency")]
+    pub consistency: Consistency,
+}
+
+/// The consistency of a store's reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// A read sees every write that completed before it.
+    Strong,
+    /// A read right after a write may see an older value, unless it asks for a consistent
+    /// read (`consistent_reads`).
+    Eventual,
+}
+
+impl Consistency {
+    /// The name the manifest uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consistency::Strong => "strong",
+            Consistency::Eventual => "eventual",
+        }
+    }
 }
 
 /// A function: Rust code registered through the shim in a cargo package, deployed to Lambda.
@@ -166,9 +322,10 @@ pub struct Function {
     #[schemars(title = "Timeout (seconds)", range(min = 1, max = 900))]
     pub timeout: u32,
     /// Safe to retry or run again with the same input; lets the planner fuse adjacent calls.
-    #[serde(default, skip_serializing_if = "is_false")]
-    #[schemars(title = "Idempotent")]
-    pub idempotent: bool,
+    /// When absent, the function's binary decides (`describe`); when both say, they must agree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Idempotent", with = "bool")]
+    pub idempotent: Option<bool>,
     /// Colocation hint: functions with the same value share one Lambda (`<project>-<colocate>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(title = "Colocation unit", regex(pattern = r"^[A-Za-z0-9_-]+$"))]
@@ -182,6 +339,41 @@ pub struct Function {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     #[schemars(title = "Environment variables")]
     pub env: IndexMap<String, String>,
+    /// Errors the function raises only when the call had no effect, so that retrying them is
+    /// safe even when it is not idempotent (`States.*` names only those Step Functions defines).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(title = "Retry-safe errors")]
+    pub retry_safe: Vec<String>,
+    /// The stores (names under `stores:`) it reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(title = "Stores read")]
+    pub reads: Vec<String>,
+    /// The stores (names under `stores:`) it writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(title = "Stores written")]
+    pub writes: Vec<String>,
+    /// The stores of `reads` it reads with a strongly consistent read, whatever the store's
+    /// consistency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(title = "Consistent reads")]
+    pub consistent_reads: Vec<String>,
+    /// The JSON Schema of its input, for a function no flowctl-shim binary describes (another
+    /// language, or not built yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Input schema", with = "SchemaSource")]
+    pub input: Option<SchemaSource>,
+    /// The JSON Schema of its output, for a function no flowctl-shim binary describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Output schema", with = "SchemaSource")]
+    pub output: Option<SchemaSource>,
+}
+
+impl Function {
+    /// Whether the manifest declares the function idempotent (absent: not idempotent, until
+    /// the registry says otherwise).
+    pub fn is_idempotent(&self) -> bool {
+        self.idempotent.unwrap_or(false)
+    }
 }
 
 /// A flow: a `.flow` program compiled to a Step Functions state machine `<project>-<Flow>`.
@@ -281,9 +473,9 @@ pub fn parse(text: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
     validate::validate(text, &root, &node)
 }
 
-/// Pure: diagnostics for flow `source` files that do not exist, given an existence test (paths
-/// passed to `exists` are exactly `entry.source` as written, relative to the manifest dir).
-/// The span points at the `source:` value.
+/// Pure: diagnostics for flow `source` files and JSON Schema files (`types:`, a function's
+/// `input` and `output`) that do not exist, given an existence test (paths passed to `exists`
+/// are exactly as written, relative to the manifest dir). The span points at the path.
 pub fn check_files(
     manifest: &Manifest,
     text: &str,
@@ -316,6 +508,24 @@ pub fn check_files(
             .hint(hint),
         );
     }
+    for (place, path) in manifest.schema_files() {
+        if exists(&path) {
+            continue;
+        }
+        let span = locate::value_span(&root, &place.path());
+        let shown = path.display();
+        diagnostics.push(
+            Diagnostic::error(
+                "M041",
+                format!("the JSON Schema file of {} does not exist", place.describe()),
+                span,
+            )
+            .text(format!("no file at `{shown}`"))
+            .hint(format!(
+                "create `{shown}` (paths are relative to the directory of flowctl.yaml), correct the path, or write the schema inline as a mapping"
+            )),
+        );
+    }
     diagnostics
 }
 
@@ -328,13 +538,27 @@ pub fn json_schema() -> serde_json::Value {
         serde_json::json!({ "pattern": r"^([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*$" });
     let flow_key = serde_json::json!({ "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$" });
     let env_key = serde_json::json!({ "pattern": r"^[A-Za-z][A-Za-z0-9_]+$" });
+    let store_key = serde_json::json!({ "pattern": format!("^[A-Za-z0-9_-]{{1,{}}}$", validate::MAX_EVENT_NAME) });
     for (pointer, names) in [
         ("/properties/functions", function_key),
-        ("/properties/flows", flow_key),
+        ("/properties/flows", flow_key.clone()),
+        ("/properties/types", flow_key),
+        ("/properties/stores", store_key),
         ("/definitions/Function/properties/env", env_key),
     ] {
         if let Some(serde_json::Value::Object(object)) = value.pointer_mut(pointer) {
             object.insert("propertyNames".into(), names);
+        }
+    }
+    // Lists of names: each written once, none empty.
+    for key in ["retry_safe", "reads", "writes", "consistent_reads"] {
+        let pointer = format!("/definitions/Function/properties/{key}");
+        if let Some(serde_json::Value::Object(object)) = value.pointer_mut(&pointer) {
+            object.insert("uniqueItems".into(), serde_json::Value::Bool(true));
+            object.insert(
+                "items".into(),
+                serde_json::json!({ "type": "string", "minLength": 1 }),
+            );
         }
     }
     event_schemas(&mut value);

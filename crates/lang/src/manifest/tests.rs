@@ -63,19 +63,26 @@ fn design_example_parses_with_defaults() {
             package: "booking-functions".into(),
             memory: 256,
             timeout: 10,
-            idempotent: true,
+            idempotent: Some(true),
             colocate: Some("reservations".into()),
             isolate: false,
             env: [("TABLE".to_string(), "bookings".to_string())]
                 .into_iter()
                 .collect(),
+            retry_safe: Vec::new(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+            consistent_reads: Vec::new(),
+            input: None,
+            output: None,
         }
     );
     let pay = &m.functions["ProcessPayment"];
     assert_eq!(
         (pay.memory, pay.timeout, pay.idempotent, pay.isolate),
-        (128, 3, false, false)
+        (128, 3, Some(false), false)
     );
+    assert!(reserve.is_idempotent() && !pay.is_idempotent());
     assert_eq!(pay.colocate, None);
     assert!(pay.env.is_empty());
     assert_eq!(
@@ -454,15 +461,22 @@ fn flow_files() {
 
 #[test]
 fn every_code_is_listed_once() {
-    let mut seen = std::collections::HashSet::new();
-    for (i, (code, meaning)) in CODES.iter().enumerate() {
-        assert_eq!(*code, format!("M{:03}", i + 1));
-        assert!(!meaning.is_empty() && seen.insert(code));
+    // In order, each once; a number may be left out (kept for work in progress elsewhere).
+    let mut last = 0;
+    for (code, meaning) in CODES {
+        let n: u32 = code
+            .strip_prefix('M')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{code} is not M and a number"));
+        assert!(code.len() == 4 && n > last, "{code} after M{last:03}");
+        assert!(!meaning.is_empty(), "{code} has no meaning");
+        last = n;
     }
     // Every code used in the sources is in the table.
     for source in [
         include_str!("validate.rs"),
         include_str!("validate/events.rs"),
+        include_str!("validate/typed.rs"),
         include_str!("syntax.rs"),
         include_str!("mod.rs"),
     ] {
@@ -663,6 +677,10 @@ fn never_panics_on_odd_input() {
         "project: p\nsubscriptions:\n  s: {source: [ko:s, ko:s, ko:t], function: F, ko: {flow: , function: }}\n  t: {source: ko:s, flow: G, retry: {max: -1, interval: x, backoff: .nan}}",
         "project: p\nsources:\n  é: {amqp: {url: 'amqp://é', queue: [q], prefetch: 99999999999999999999}}",
         "project: p\nsources:\n  a: {nats: {url_env: , stream: 1, subject: true}, key: '$[99999999999999999999999]'}",
+        "project: p\ntypes:\n  A: {type: [], properties: [x], items: [1, {type: 3}], oneOf: {}, required: [[a]], $ref: 1}\n  é: ''",
+        "project: p\ntypes:\n  A: {properties: {x: {properties: {y: {type: {z: 1}}}}}, allOf: [[]], enum: 1e400}",
+        "project: p\nstores:\n  s: ~\n  t: {consistency: [strong]}\nfunctions:\n  F: {package: f, reads: [s, s, ~], writes: {s: 1}, consistent_reads: [t, u], retry_safe: [States., '']}",
+        "project: p\nfunctions:\n  F: {package: f, input: , output: {? [x] : y}, idempotent: ~}",
     ] {
         let (m, d) = parse(text);
         for d in &d {
@@ -1270,4 +1288,375 @@ fn sources_of_the_wrong_shape() {
     );
     let text = "project: p\nsources: [a]\nsubscriptions:\n  s: { source: a, function: F }\n";
     assert_eq!(codes(text), [("M004", 2, 10), ("M035", 4, 29)]);
+}
+
+/// Named types, stores, and every new function key.
+const TYPED: &str = "\
+project: booking
+types:
+  BookingRequest: schemas/booking-request.json
+  Room:
+    type: object
+    required: [number]
+    properties:
+      number: { type: integer, minimum: 1 }
+      view: { type: [string, 'null'], enum: [sea, garden, null] }
+      tags: { type: array, items: { type: string } }
+    additionalProperties: false
+stores:
+  bookings: { consistency: eventual }
+  ledger:
+    consistency: strong
+functions:
+  ReserveAvailability:
+    package: booking-functions
+    idempotent: true
+    reads: [bookings]
+    writes: [bookings]
+    consistent_reads: [bookings]
+  ProcessPayment:
+    package: booking-functions
+    idempotent: false
+    retry_safe: [PaymentGatewayUnavailable, States.Timeout]
+    writes: [ledger]
+  QuoteRate:
+    package: quotes-python
+    input: schemas/quote-input.json
+    output: { type: object, properties: { rate: { type: number } } }
+";
+
+/// `TYPED` with `from` replaced by `to` (once, exactly).
+fn typed_with(from: &str, to: &str) -> String {
+    assert_eq!(TYPED.matches(from).count(), 1, "{from}");
+    TYPED.replace(from, to)
+}
+
+#[test]
+fn types_stores_and_function_properties_parse() {
+    let (m, d) = parse(TYPED);
+    assert_eq!(d, []);
+    let m = m.unwrap();
+    assert_eq!(
+        m.types["BookingRequest"],
+        SchemaSource::File("schemas/booking-request.json".into())
+    );
+    let room = m.types["Room"].inline().unwrap();
+    assert_eq!(room["properties"]["number"]["minimum"], 1);
+    assert_eq!(
+        room["properties"]["view"]["enum"],
+        serde_json::json!(["sea", "garden", null])
+    );
+    assert_eq!(m.stores["bookings"].consistency, Consistency::Eventual);
+    assert_eq!(m.stores["ledger"].consistency, Consistency::Strong);
+    let reserve = &m.functions["ReserveAvailability"];
+    assert_eq!(reserve.idempotent, Some(true));
+    assert_eq!(
+        (&reserve.reads, &reserve.writes, &reserve.consistent_reads),
+        (
+            &vec!["bookings".to_string()],
+            &vec!["bookings".to_string()],
+            &vec!["bookings".to_string()]
+        )
+    );
+    let pay = &m.functions["ProcessPayment"];
+    assert_eq!(
+        pay.retry_safe,
+        ["PaymentGatewayUnavailable", "States.Timeout"]
+    );
+    let quote = &m.functions["QuoteRate"];
+    assert_eq!(quote.idempotent, None);
+    assert!(!quote.is_idempotent());
+    assert_eq!(
+        quote.input,
+        Some(SchemaSource::File("schemas/quote-input.json".into()))
+    );
+    assert_eq!(
+        quote.output.as_ref().and_then(SchemaSource::inline),
+        Some(&serde_json::json!({"type": "object", "properties": {"rate": {"type": "number"}}}))
+    );
+    assert_eq!(
+        m.schema_files(),
+        [
+            (
+                SchemaPlace::Type("BookingRequest".into()),
+                PathBuf::from("schemas/booking-request.json")
+            ),
+            (
+                SchemaPlace::Input("QuoteRate".into()),
+                PathBuf::from("schemas/quote-input.json")
+            ),
+        ]
+    );
+    // The serde derive and the schema agree with the loader.
+    let via_serde: Manifest = serde_yaml::from_str(TYPED).unwrap();
+    assert_eq!(via_serde, m);
+    let schema = json_schema();
+    let value: Value = serde_yaml::from_str(TYPED).unwrap();
+    conforms(&schema, &schema, &value, "$").unwrap();
+    // Absent keys are not written back; `idempotent` only when declared.
+    let back = serde_json::to_value(&m).unwrap();
+    assert_eq!(
+        back["functions"]["QuoteRate"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["package", "memory", "timeout", "input", "output"]
+    );
+    assert_eq!(back["functions"]["ProcessPayment"]["idempotent"], false);
+    let (m, _) = parse("project: p\n");
+    let back = serde_json::to_value(m.unwrap()).unwrap();
+    assert!(back.get("types").is_none() && back.get("stores").is_none());
+}
+
+#[test]
+fn type_and_store_names() {
+    let text = typed_with("  Room:\n", "  my-room:\n");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M040", "my-room"));
+    assert_eq!(d.hint.as_deref(), Some("rename it, e.g. `my_room`"));
+    let text = typed_with("  Room:\n", "  if:\n");
+    assert!(only(&text).text.contains("keyword"));
+    let text = typed_with("  ledger:\n", "  'ledger table':\n")
+        .replace("writes: [ledger]", "writes: ['ledger table']");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M040", "'ledger table'"));
+    assert_eq!(d.hint.as_deref(), Some("rename it, e.g. `ledger-table`"));
+    // Written twice.
+    let text = typed_with("  ledger:\n", "  bookings:\n");
+    let (_, d) = parse(&text);
+    assert_eq!(d[0].code, "M005");
+    assert!(d[0].title.contains("store `bookings` is defined twice"));
+}
+
+#[test]
+fn stores_need_a_consistency() {
+    let text = typed_with("    consistency: strong\n", "");
+    let (m, d) = parse(&text);
+    assert_eq!(codes(&text), [("M003", 14, 3)]);
+    assert!(d[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("consistency: eventual"));
+    assert!(m.is_none());
+    let text = typed_with("consistency: eventual", "consistency: eventually");
+    let d = only(&text);
+    assert_eq!(d.code, "M010");
+    assert!(d.hint.unwrap().starts_with("did you mean `eventual`?"));
+    let text = typed_with("consistency: eventual", "consistancy: eventual");
+    let (_, d) = parse(&text);
+    assert_eq!(d[0].code, "M002");
+    assert!(d[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .starts_with("did you mean `consistency`?"));
+    let text = "project: p\nstores: [a]\nfunctions:\n  F: { package: f, reads: [a] }\n";
+    // Not a mapping: reported once, and `reads: [a]` is not called unknown for it.
+    assert_eq!(codes(text), [("M004", 2, 9)]);
+}
+
+#[test]
+fn schema_sources() {
+    let text = typed_with("schemas/quote-input.json", "''");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M041", "''"));
+    assert!(d.title.contains("the input of function `QuoteRate`"));
+    for (value, code) in [
+        ("3", "M004"),
+        ("[a.json]", "M004"),
+        ("", "M004"),
+        ("true", "M004"),
+    ] {
+        let text = typed_with(
+            "input: schemas/quote-input.json",
+            &format!("input: {value}"),
+        );
+        let (m, d) = parse(&text);
+        assert_eq!(
+            d.iter().map(|d| d.code).collect::<Vec<_>>(),
+            [code],
+            "{value}"
+        );
+        assert!(m.is_none());
+    }
+    let text = typed_with(
+        "input: schemas/quote-input.json",
+        "input: { properties: { ? [a] : 1 } }",
+    );
+    let (m, d) = parse(&text);
+    assert_eq!(d.iter().map(|d| d.code).collect::<Vec<_>>(), ["M042"]);
+    assert!(m.is_none());
+}
+
+#[test]
+fn inline_schemas_of_the_wrong_shape() {
+    let text = typed_with("{ type: integer, minimum: 1 }", "{ type: int, minimum: 1 }");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M042", "int"));
+    assert!(d.hint.unwrap().starts_with("did you mean `integer`?"));
+    let text = typed_with("[string, 'null']", "[strng, 'null']");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M042", "strng"));
+    assert!(d.hint.unwrap().starts_with("did you mean `string`?"));
+    let text = typed_with("required: [number]", "required: number");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M042", "number"));
+    let text = typed_with("items: { type: string }", "items: string");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M042", "string"));
+    assert!(d.title.contains("`items`"));
+    let text = typed_with("enum: [sea, garden, null]", "enum: []");
+    assert_eq!(only(&text).code, "M042");
+    let text = typed_with("additionalProperties: false", "additionalProperties: no");
+    assert_eq!(only(&text).code, "M042");
+    let text = typed_with(
+        "properties: { rate: { type: number } }",
+        "properties: { rate: number }",
+    );
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M042", "number"));
+    assert!(d.title.contains("`properties.rate`"));
+    // A value problem: the manifest is still built, with the schema as written.
+    let (m, _) = parse(&text);
+    assert!(m.unwrap().functions["QuoteRate"].output.is_some());
+    // Keywords flowctl does not read are left alone.
+    let text = typed_with(
+        "{ type: integer, minimum: 1 }",
+        "{ format: int32, x-anything: [1] }",
+    );
+    assert_eq!(parse(&text).1, []);
+}
+
+#[test]
+fn retry_safe_errors() {
+    let text = typed_with(
+        "[PaymentGatewayUnavailable, States.Timeout]",
+        "[PaymentGatewayUnavailable, '', States.Timeot, PaymentGatewayUnavailable]",
+    );
+    let (m, d) = parse(&text);
+    assert_eq!(
+        d.iter()
+            .map(|d| (d.code, spanned(&text, d)))
+            .collect::<Vec<_>>(),
+        [
+            ("M043", "''"),
+            ("M043", "States.Timeot"),
+            ("M043", "PaymentGatewayUnavailable")
+        ]
+    );
+    assert_eq!(d[1].hint.as_deref(), Some("did you mean `States.Timeout`?"));
+    assert!(d[2].title.contains("listed twice"));
+    assert!(m.is_some());
+    let text = typed_with(
+        "retry_safe: [PaymentGatewayUnavailable, States.Timeout]",
+        "retry_safe: PaymentGatewayUnavailable",
+    );
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.hint.as_deref()),
+        (
+            "M004",
+            Some("write `retry_safe: [PaymentGatewayUnavailable]`")
+        )
+    );
+    let text = typed_with(
+        "retry_safe: [PaymentGatewayUnavailable, States.Timeout]",
+        "retry_safe: [{ PaymentGatewayUnavailable: 1 }]",
+    );
+    assert_eq!(only(&text).code, "M004");
+    // Misspelt.
+    let text = typed_with("retry_safe:", "retry_save:");
+    let d = only(&text);
+    assert_eq!(d.code, "M002");
+    assert!(d.hint.unwrap().starts_with("did you mean `retry_safe`?"));
+}
+
+#[test]
+fn stores_read_and_written() {
+    let text = typed_with("writes: [ledger]", "writes: [ledgr]");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M044", "ledgr"));
+    assert_eq!(
+        d.title,
+        "function `ProcessPayment` writes `ledgr`, which is not a store of the manifest"
+    );
+    assert!(d
+        .hint
+        .unwrap()
+        .starts_with("did you mean `ledger`? Otherwise declare it under `stores:`"));
+    let text = typed_with("    reads: [bookings]\n", "    reads: [bookings, rooms]\n");
+    let d = only(&text);
+    assert_eq!(d.code, "M044");
+    assert_eq!(
+        d.hint.as_deref(),
+        Some("declare it under `stores:` with the consistency of its reads, e.g. `stores: { rooms: { consistency: eventual } }`")
+    );
+    // No `stores:` at all: every name is unknown.
+    let text = "project: p\nfunctions:\n  F: { package: f, reads: [a], consistent_reads: [a] }\n";
+    assert_eq!(codes(text), [("M044", 3, 28), ("M044", 3, 51)]);
+    // Twice in one list; read consistently without being read.
+    let text = typed_with("writes: [bookings]", "writes: [bookings, bookings]");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, line_col(&text, d.span.start as usize)),
+        ("M045", (21, 24))
+    );
+    let text = typed_with("    reads: [bookings]\n", "");
+    let d = only(&text);
+    assert_eq!((d.code, spanned(&text, &d)), ("M045", "bookings"));
+    assert_eq!(
+        d.title,
+        "function `ReserveAvailability` reads `bookings` consistently but does not list it in `reads`"
+    );
+    let text = typed_with("    reads: [bookings]", "    reads: bookings");
+    let d = only(&text);
+    assert_eq!(
+        (d.code, d.hint.as_deref()),
+        ("M004", Some("write `reads: [bookings]`"))
+    );
+    // Misplaced.
+    let text = typed_with(
+        "  ledger:\n    consistency: strong\n",
+        "  ledger:\n    consistency: strong\n    reads: [x]\n",
+    );
+    let (_, d) = parse(&text);
+    assert_eq!(d[0].code, "M002");
+    assert!(d[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("is a key of a function"));
+}
+
+#[test]
+fn schema_files_are_checked() {
+    let (m, d) = parse(TYPED);
+    assert_eq!(d, []);
+    let m = m.unwrap();
+    let seen = std::cell::RefCell::new(Vec::new());
+    let d = check_files(&m, TYPED, |p| {
+        seen.borrow_mut().push(p.to_path_buf());
+        p == Path::new("schemas/quote-input.json")
+    });
+    assert_eq!(
+        seen.into_inner(),
+        [
+            PathBuf::from("schemas/booking-request.json"),
+            PathBuf::from("schemas/quote-input.json")
+        ]
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "M041");
+    assert_eq!(
+        d[0].title,
+        "the JSON Schema file of type `BookingRequest` does not exist"
+    );
+    assert_eq!(spanned(TYPED, &d[0]), "schemas/booking-request.json");
+    let d = check_files(&m, TYPED, |p| {
+        p == Path::new("schemas/booking-request.json")
+    });
+    assert_eq!(spanned(TYPED, &d[0]), "schemas/quote-input.json");
+    assert!(d[0].title.contains("the input of function `QuoteRate`"));
 }

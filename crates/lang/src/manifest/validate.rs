@@ -17,6 +17,7 @@ use indexmap::IndexMap;
 use std::path::PathBuf;
 
 mod events;
+mod typed;
 
 pub(crate) use events::MAX_NAME as MAX_EVENT_NAME;
 use events::{EventPlaces, SOURCE_KEYS, SUBSCRIPTION_KEYS};
@@ -25,6 +26,7 @@ use events::{
     AMQP_KEYS, KO_KEYS, NATS_KEYS, POLL_KEYS, POSTGRES_KEYS, RETRY_KEYS, SCHEDULE_KEYS,
     WEBHOOK_KEYS,
 };
+use typed::{StoreRef, STORE_KEYS};
 
 const TOP_KEYS: &[&str] = &[
     "project",
@@ -34,6 +36,8 @@ const TOP_KEYS: &[&str] = &[
     "deploy",
     "sources",
     "subscriptions",
+    "types",
+    "stores",
 ];
 const FUNCTION_KEYS: &[&str] = &[
     "package",
@@ -43,6 +47,12 @@ const FUNCTION_KEYS: &[&str] = &[
     "colocate",
     "isolate",
     "env",
+    "retry_safe",
+    "reads",
+    "writes",
+    "consistent_reads",
+    "input",
+    "output",
 ];
 const FLOW_KEYS: &[&str] = &["source", "kind"];
 const DEPLOY_KEYS: &[&str] = &["region", "architecture", "role"];
@@ -54,6 +64,7 @@ pub(crate) const KEY_TABLES: &[(&str, &[&str])] = &[
     ("Function", FUNCTION_KEYS),
     ("FlowEntry", FLOW_KEYS),
     ("Deploy", DEPLOY_KEYS),
+    ("Store", STORE_KEYS),
     ("Source", SOURCE_KEYS),
     ("Webhook", WEBHOOK_KEYS),
     ("Schedule", SCHEDULE_KEYS),
@@ -75,6 +86,7 @@ pub(crate) fn validate(
         text,
         diagnostics: Vec::new(),
         structural: false,
+        store_refs: Vec::new(),
     };
     let manifest = v.manifest(node, root);
     let ok = !v.structural;
@@ -86,6 +98,8 @@ struct Validator<'t> {
     diagnostics: Vec<Diagnostic>,
     /// A key or type problem: the typed manifest cannot be built.
     structural: bool,
+    /// The stores functions name, checked once `stores:` is read.
+    store_refs: Vec<StoreRef>,
 }
 
 /// One `key: value` of a mapping with its places.
@@ -516,6 +530,8 @@ impl<'t> Validator<'t> {
         let mut sources = Some(IndexMap::new());
         let mut subscriptions = Some(IndexMap::new());
         let mut event_places = EventPlaces::default();
+        let mut types = Some(IndexMap::new());
+        let mut stores = Some(IndexMap::new());
         for entry in &entries {
             match entry.key.as_str() {
                 "project" => {
@@ -536,6 +552,8 @@ impl<'t> Validator<'t> {
                 "deploy" => deploy = self.deploy(entry),
                 "sources" => sources = self.sources(entry, &mut event_places),
                 "subscriptions" => subscriptions = self.subscriptions(entry, &mut event_places),
+                "types" => types = self.named_types(entry),
+                "stores" => stores = self.stores(entry),
                 _ => {}
             }
         }
@@ -549,6 +567,7 @@ impl<'t> Validator<'t> {
             Some(_) => None,
         };
         self.event_references(&event_places, names("functions"), names("flows"));
+        self.store_references(names("stores"));
         let Some(project) = project else {
             if !entries.iter().any(|e| e.key == "project") {
                 self.structural_error(
@@ -579,6 +598,8 @@ impl<'t> Validator<'t> {
             deploy: deploy?,
             sources: sources?,
             subscriptions: subscriptions?,
+            types: types?,
+            stores: stores?,
         })
     }
 
@@ -883,12 +904,18 @@ impl<'t> Validator<'t> {
         let mut package = None;
         let mut memory = Some(DEFAULT_MEMORY);
         let mut timeout = Some(DEFAULT_TIMEOUT);
-        let mut idempotent = Some(false);
+        let mut idempotent = Some(None);
         let mut colocate = Some(None);
         let mut colocate_span = function.key_span;
         let mut isolate = Some(false);
         let mut isolate_span = function.key_span;
         let mut env = Some(IndexMap::new());
+        let mut retry_safe = Some(Vec::new());
+        let mut store_lists: [Option<Vec<(String, Span)>>; 3] =
+            [Some(Vec::new()), Some(Vec::new()), Some(Vec::new())];
+        let mut reads_span = None;
+        let mut input = Some(None);
+        let mut output = Some(None);
         let mut ok = true;
         for entry in &entries {
             match entry.key.as_str() {
@@ -901,7 +928,7 @@ impl<'t> Validator<'t> {
                 }
                 "memory" => memory = self.number(entry, &owner, MEMORY_RANGE, "M008", "MB"),
                 "timeout" => timeout = self.number(entry, &owner, TIMEOUT_RANGE, "M009", "seconds"),
-                "idempotent" => idempotent = self.boolean(entry, &owner),
+                "idempotent" => idempotent = self.boolean(entry, &owner).map(Some),
                 "isolate" => {
                     isolate = self.boolean(entry, &owner);
                     isolate_span = entry.key_span;
@@ -920,6 +947,27 @@ impl<'t> Validator<'t> {
                     }
                 }
                 "env" => env = self.env(entry, name),
+                "retry_safe" => retry_safe = self.retry_safe(entry, &owner),
+                "reads" | "writes" | "consistent_reads" => {
+                    let i = ["reads", "writes", "consistent_reads"]
+                        .iter()
+                        .position(|k| *k == entry.key)
+                        .unwrap_or(0);
+                    if i == 0 {
+                        reads_span = Some(entry.key_span);
+                    }
+                    store_lists[i] = self.store_list(entry, &owner, name);
+                }
+                "input" => {
+                    input = self
+                        .schema_source(entry, &format!("the input of function `{name}`"))
+                        .map(Some)
+                }
+                "output" => {
+                    output = self
+                        .schema_source(entry, &format!("the output of function `{name}`"))
+                        .map(Some)
+                }
                 _ => {}
             }
         }
@@ -945,9 +993,14 @@ impl<'t> Validator<'t> {
                 .hint("keep one of the two: remove `colocate` or `isolate`"),
             );
         }
+        if let [Some(reads), _, Some(consistent)] = &store_lists {
+            self.consistent_reads_are_reads(name, reads, reads_span, consistent);
+        }
         if !ok {
             return None;
         }
+        let [reads, writes, consistent_reads] =
+            store_lists.map(|l| l.map(|l| l.into_iter().map(|(s, _)| s).collect::<Vec<_>>()));
         Some(Function {
             package: package?,
             memory: memory?,
@@ -956,6 +1009,12 @@ impl<'t> Validator<'t> {
             colocate: colocate?,
             isolate: isolate?,
             env: env?,
+            retry_safe: retry_safe?,
+            reads: reads?,
+            writes: writes?,
+            consistent_reads: consistent_reads?,
+            input: input?,
+            output: output?,
         })
     }
 
@@ -1329,6 +1388,7 @@ fn misplaced_key_homes(key: &str) -> Option<String> {
         (FUNCTION_KEYS, "a function (under `functions: <Name>:`)"),
         (FLOW_KEYS, "a flow (under `flows: <Name>:`)"),
         (DEPLOY_KEYS, "`deploy`"),
+        (STORE_KEYS, "a store (under `stores: <name>:`)"),
         (TOP_KEYS, "the top level of the manifest"),
         (SOURCE_KEYS, "a source (under `sources: <name>:`)"),
         (

@@ -570,7 +570,7 @@ impl Plan {
             manifest
                 .functions
                 .iter()
-                .filter(|(_, f)| f.idempotent)
+                .filter(|(_, f)| f.is_idempotent())
                 .map(|(k, _)| k.clone())
                 .collect()
         } else {

@@ -1579,7 +1579,7 @@ fn cycle_through(
 }
 
 /// The JSON value of a loose YAML node, or why it has none.
-fn json(node: &Node) -> Result<(), String> {
+pub(super) fn json(node: &Node) -> Result<(), String> {
     match node {
         Node::Float(f) if !f.is_finite() => Err(format!("{f} is not a JSON number")),
         Node::Seq(items) => items.iter().try_for_each(json),
@@ -1596,7 +1596,7 @@ fn json(node: &Node) -> Result<(), String> {
     }
 }
 
-fn json_value(node: &Node) -> Option<serde_json::Value> {
+pub(super) fn json_value(node: &Node) -> Option<serde_json::Value> {
     use serde_json::Value;
     Some(match node {
         Node::Null => Value::Null,
