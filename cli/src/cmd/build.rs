@@ -44,7 +44,7 @@ impl From<Arch> for Architecture {
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let loaded = global.load()?;
-    if loaded.error_count() > 0 {
+    if global.problem_count(&loaded) > 0 {
         return fail(global, &loaded.reports);
     }
     let project = loaded

@@ -34,7 +34,7 @@ use serde_json::json;
 /// The project, loaded and free of errors; `Err(exit)` when its diagnostics were printed.
 pub fn clean_project(global: &Global) -> anyhow::Result<Result<Project, Exit>> {
     let loaded = global.load()?;
-    if loaded.error_count() > 0 {
+    if global.problem_count(&loaded) > 0 {
         global.print_diagnostics(&loaded.reports);
         return Ok(Err(Exit::Failure));
     }
