@@ -200,8 +200,10 @@ fn project_flow(
         bail!("the manifest could not be read");
     };
     let typed_entry = find_flow(typed, flow)?;
-    if typed_entry.ir.is_none() {
+    if typed_entry.ir.is_none() || global.problem_count(&loaded) > 0 {
         global.require_clean(&loaded)?;
+    } else if loaded.warning_count() > 0 {
+        global.print_diagnostics(&loaded.reports);
     }
     if let Err(exit) = check_input(global, typed, typed_entry, input)? {
         return Ok(Err(exit));

@@ -65,8 +65,7 @@ pub fn build_project(
     // their types and properties, and compile them with the registry's idempotency.
     let reloaded = global.load()?;
     if global.problem_count(&reloaded) > 0 {
-        global.print_diagnostics(&reloaded.reports);
-        return Ok(Err(Exit::Failure));
+        return fail(global, &reloaded.reports).map(Err);
     }
     if reloaded.warning_count() > 0 && global.output == Output::Text {
         global.print_diagnostics(&reloaded.reports);

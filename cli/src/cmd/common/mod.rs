@@ -25,7 +25,7 @@ use super::{DiagnosticsFound, Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::project::{LoadedFlow, Project};
 use flowctl_lang::asl::CompileOptions;
-use flowctl_lang::diagnostic::Diagnostic;
+use flowctl_lang::diagnostic::{Diagnostic, Severity};
 use flowctl_lang::plan::Plan;
 use flowctl_lang::render::{self, FileDiagnostics};
 use flowctl_protocol::did_you_mean;
@@ -86,7 +86,12 @@ pub fn flow_report(flow: &LoadedFlow, diagnostics: Vec<Diagnostic>) -> FileDiagn
 
 /// Prints `reports` (text on stderr, or the JSON report on stdout) and says no (exit 1).
 pub fn fail(global: &Global, reports: &[FileDiagnostics]) -> anyhow::Result<Exit> {
-    let errors: usize = reports.iter().map(FileDiagnostics::errors).sum();
+    // With --deny-warnings, a warning is one of the problems that stopped the command.
+    let errors: usize = reports
+        .iter()
+        .flat_map(|r| &r.diagnostics)
+        .filter(|d| global.deny_warnings || d.severity == Severity::Error)
+        .count();
     match global.output {
         Output::Json => {
             out::json(

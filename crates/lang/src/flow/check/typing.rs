@@ -167,7 +167,7 @@ impl Checker<'_> {
             Type::List(_) | Type::Tuple(_) | Type::Object(_) => Some(vec![Ty::Composite]),
             Type::Union(members) => {
                 let mut out: Vec<Ty> = Vec::new();
-                for m in members {
+                for m in self.types.union_members(members) {
                     for t in self.scalars_of(m, depth + 1)? {
                         if !out.contains(&t) {
                             out.push(t);
@@ -339,7 +339,7 @@ impl Checker<'_> {
             None => {
                 self.error(
                     Diagnostic::error("C025", format!("`map` over `{}`, which is not a list", sel.text()), sel.span)
-                        .text(format!("a {}", ty.show()))
+                        .text(format!("its type is {}", ty.show()))
                         .hint("map over a list (a field whose type is an array)"),
                 );
                 Type::Any
