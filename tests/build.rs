@@ -7,7 +7,7 @@
 //! cross toolchain, no cargo workspace at all).
 
 use flowctl_tests::moto::Moto;
-use flowctl_tests::{flowctl_bin, python, repo_root};
+use flowctl_tests::{flowctl_bin, python, repo_root, target_dir};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -26,13 +26,6 @@ fn flowctl(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .expect("flowctl runs")
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => repo_root().join("target"),
-    }
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -11,21 +11,14 @@
 
 use flowctl_tests::moto::Moto;
 use flowctl_tests::proxy::{self, Proxy};
-use flowctl_tests::{booking_copy, flowctl_bin, python, repo_root};
+use flowctl_tests::{booking_copy, flowctl_bin, python, repo_root, target_dir};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => repo_root().join("target"),
-    }
-}
 
 fn edit_manifest(dir: &Path, edit: impl FnOnce(String) -> String) {
     let path = dir.join("flowctl.yaml");

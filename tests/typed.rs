@@ -4,19 +4,12 @@
 //! type before anything runs. The functions are built in release into the workspace's
 //! target directory, shared with tests/build.rs and tests/deploy.rs (cargo builds them once).
 
-use flowctl_tests::{booking_copy, flowctl_bin, repo_root};
+use flowctl_tests::{booking_copy, flowctl_bin, target_dir};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const PROJECT: &str = "booking-typed";
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => repo_root().join("target"),
-    }
-}
 
 fn flowctl(dir: &Path, args: &[&str]) -> Output {
     Command::new(flowctl_bin())

@@ -29,6 +29,15 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory for the tests' builds: `$CARGO_TARGET_DIR`, else the workspace's
+/// `target/` (the examples' functions are built there once and shared).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => repo_root().join("target"),
+    }
+}
+
 /// A copy of examples/booking named `project`, under the repository's `target/flowctl-tests/`
 /// (so the cargo workspace that builds its functions is found above it), ready to be edited.
 pub fn booking_copy(project: &str) -> PathBuf {
