@@ -1,6 +1,7 @@
 //! The fuzz targets' seed corpora (and any crash artifacts a fuzz run left behind) go through the
 //! same calls as `fuzz/fuzz_targets/*.rs` on every `cargo test`, so an input that once made the
-//! parser or the manifest loader panic stays fixed without needing nightly or cargo-fuzz.
+//! parser, the manifest loader, the typed checker or the JSON Schema reader panic (or recurse
+//! without bound) stays fixed without needing nightly or cargo-fuzz.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -39,33 +40,53 @@ fn run(inputs: &[PathBuf], target: fn(&[u8])) -> Vec<String> {
     panicked
 }
 
-#[test]
-fn flow_corpus_never_panics() {
-    let seeds = files(&fuzz_dir().join("corpus/parse_flow"));
-    assert!(seeds.len() >= 10, "the parse_flow seed corpus is missing");
+/// Replays the seeds of `corpus/<target>` (at least ten) and the crash artifacts of
+/// `artifacts/<target>` through `call`; fails naming every input that panicked.
+fn replay(target: &str, call: fn(&[u8]), what: &str) {
+    let seeds = files(&fuzz_dir().join("corpus").join(target));
+    assert!(seeds.len() >= 10, "the {target} seed corpus is missing");
     let mut inputs = seeds;
-    inputs.extend(files(&fuzz_dir().join("artifacts/parse_flow")));
-    let panicked = run(&inputs, flowctl_lang::fuzzing::flow);
+    inputs.extend(files(&fuzz_dir().join("artifacts").join(target)));
+    let panicked = run(&inputs, call);
     assert!(
         panicked.is_empty(),
-        "the flow front-end panicked on:\n{}",
+        "{what} panicked on:\n{}",
         panicked.join("\n")
     );
 }
 
 #[test]
-fn manifest_corpus_never_panics() {
-    let seeds = files(&fuzz_dir().join("corpus/load_manifest"));
-    assert!(
-        seeds.len() >= 10,
-        "the load_manifest seed corpus is missing"
+fn flow_corpus_never_panics() {
+    replay(
+        "parse_flow",
+        flowctl_lang::fuzzing::flow,
+        "the flow front-end",
     );
-    let mut inputs = seeds;
-    inputs.extend(files(&fuzz_dir().join("artifacts/load_manifest")));
-    let panicked = run(&inputs, flowctl_lang::fuzzing::manifest);
-    assert!(
-        panicked.is_empty(),
-        "the manifest loader panicked on:\n{}",
-        panicked.join("\n")
+}
+
+#[test]
+fn manifest_corpus_never_panics() {
+    replay(
+        "load_manifest",
+        flowctl_lang::fuzzing::manifest,
+        "the manifest loader",
+    );
+}
+
+#[test]
+fn typed_flow_corpus_never_panics() {
+    replay(
+        "typed_flow",
+        flowctl_lang::fuzzing::typed_flow,
+        "typed checking",
+    );
+}
+
+#[test]
+fn schema_corpus_never_panics() {
+    replay(
+        "schema",
+        flowctl_lang::fuzzing::schema,
+        "JSON Schema reading, writing, validation or assignment",
     );
 }

@@ -29,11 +29,31 @@ pub enum MismatchKind {
 /// Argument types nested deeper than this are not compared (they pass).
 const MAX_DEPTH: usize = 64;
 
+/// How many comparisons one `assign` makes at most; past it, the rest passes. Recursive
+/// named types are compared once per pair on a path (below), so only hostile unions get
+/// near it.
+const MAX_STEPS: usize = 100_000;
+
 /// Every mismatch of `actual` passed as `expected`; empty when it fits.
 pub fn assign(actual: &Type, expected: &Type, types: &Types) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    go(actual, expected, types, "", &mut out, 0);
+    let mut walk = Walk {
+        types,
+        steps: 0,
+        open: Vec::new(),
+    };
+    go(actual, expected, &mut walk, "", &mut out, 0);
     out
+}
+
+/// One `assign`: the named types, its budget, and the pairs of named types being compared.
+struct Walk<'t> {
+    types: &'t Types,
+    steps: usize,
+    /// (actual, expected) names compared further up this path: met again (a recursive type,
+    /// a tree's `left` and `right`), the pair is assumed to fit, so a recursive type is
+    /// walked once rather than once per path through its recursion.
+    open: Vec<(String, String)>,
 }
 
 fn join(place: &str, field: &str) -> String {
@@ -44,10 +64,25 @@ fn join(place: &str, field: &str) -> String {
     }
 }
 
-fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<Mismatch>, depth: usize) {
-    if depth > MAX_DEPTH {
+fn go(actual: &Type, expected: &Type, walk: &mut Walk<'_>, place: &str, out: &mut Vec<Mismatch>, depth: usize) {
+    if depth > MAX_DEPTH || walk.steps >= MAX_STEPS {
         return;
     }
+    walk.steps += 1;
+    if let (Type::Named(a), Type::Named(e)) = (actual, expected) {
+        if walk.open.iter().any(|(x, y)| x == a && y == e) {
+            return;
+        }
+        walk.open.push((a.clone(), e.clone()));
+        compare(actual, expected, walk, place, out, depth);
+        walk.open.pop();
+    } else {
+        compare(actual, expected, walk, place, out, depth);
+    }
+}
+
+fn compare(actual: &Type, expected: &Type, walk: &mut Walk<'_>, place: &str, out: &mut Vec<Mismatch>, depth: usize) {
+    let types = walk.types;
     let (a, e) = (types.resolve(actual), types.resolve(expected));
     let wrong = |out: &mut Vec<Mismatch>| {
         out.push(Mismatch {
@@ -62,9 +97,9 @@ fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<
         (Type::Any, _) | (_, Type::Any) => {}
         (Type::Union(members), _) => {
             // Each possibility must fit; report the first that does not.
-            for m in members {
+            for m in types.union_members(members) {
                 let mut inner = Vec::new();
-                go(m, expected, types, place, &mut inner, depth + 1);
+                go(m, expected, walk, place, &mut inner, depth + 1);
                 if !inner.is_empty() {
                     if matches!(types.resolve(m), Type::Null) {
                         out.push(Mismatch {
@@ -83,9 +118,9 @@ fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<
         }
         (_, Type::Union(members)) => {
             let mut best: Option<Vec<Mismatch>> = None;
-            for m in members {
+            for m in types.union_members(members) {
                 let mut inner = Vec::new();
-                go(actual, m, types, place, &mut inner, depth + 1);
+                go(actual, m, walk, place, &mut inner, depth + 1);
                 if inner.is_empty() {
                     return;
                 }
@@ -114,10 +149,10 @@ fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<
                 }
             }
         }
-        (Type::List(ai), Type::List(ei)) => go(ai, ei, types, &format!("{place}[]"), out, depth + 1),
+        (Type::List(ai), Type::List(ei)) => go(ai, ei, walk, &format!("{place}[]"), out, depth + 1),
         (Type::Tuple(items), Type::List(ei)) => {
             for (i, item) in items.iter().enumerate() {
-                go(item, ei, types, &format!("{place}[{i}]"), out, depth + 1);
+                go(item, ei, walk, &format!("{place}[{i}]"), out, depth + 1);
             }
         }
         (Type::List(_), Type::Tuple(_)) => {}
@@ -127,7 +162,7 @@ fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<
                 return;
             }
             for (i, (x, y)) in ai.iter().zip(ei).enumerate() {
-                go(x, y, types, &format!("{place}[{i}]"), out, depth + 1);
+                go(x, y, walk, &format!("{place}[{i}]"), out, depth + 1);
             }
         }
         (Type::Object(ao), Type::Object(eo)) => {
@@ -142,7 +177,7 @@ fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<
                                 },
                             });
                         }
-                        go(&af.ty, &field.ty, types, &join(place, name), out, depth + 1);
+                        go(&af.ty, &field.ty, walk, &join(place, name), out, depth + 1);
                     }
                     None if field.required && !ao.is_free_form() && !matches!(ao.rest, Rest::Typed(_)) => {
                         out.push(Mismatch {
@@ -169,7 +204,7 @@ fn go(actual: &Type, expected: &Type, types: &Types, place: &str, out: &mut Vec<
                         },
                     }),
                     Rest::Unknown => {}
-                    Rest::Typed(t) => go(&af.ty, t, types, &join(place, name), out, depth + 1),
+                    Rest::Typed(t) => go(&af.ty, t, walk, &join(place, name), out, depth + 1),
                 }
             }
         }

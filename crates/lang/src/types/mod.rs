@@ -315,7 +315,7 @@ impl Types {
                 let mut found = Vec::new();
                 let mut optional = false;
                 let mut fields = Vec::new();
-                for m in members {
+                for m in self.union_members(members) {
                     match self.field_at(m, name, depth + 1) {
                         Ok((t, opt)) => {
                             optional |= opt;
@@ -370,7 +370,7 @@ impl Types {
             Type::Union(members) => {
                 let mut found = Vec::new();
                 let mut optional = false;
-                for m in members {
+                for m in self.union_members(members) {
                     match self.item_at(m, index, depth + 1) {
                         Ok((t, opt)) => {
                             optional |= opt;
@@ -386,6 +386,28 @@ impl Types {
             }
             _ => Err(FieldError::NotAList { ty: ty.clone() }),
         }
+    }
+
+    /// The members of a union, each member that names a union replaced by that union's
+    /// members, and so on (each name looked into once: a cycle of unions ends), so that
+    /// what walks a union never walks into another one.
+    pub fn union_members<'a>(&'a self, members: &'a [Type]) -> Vec<&'a Type> {
+        let mut out = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut stack: Vec<&Type> = members.iter().rev().collect();
+        while let Some(m) = stack.pop() {
+            if let Type::Named(name) = m {
+                if seen.contains(&name.as_str()) {
+                    continue;
+                }
+                seen.push(name);
+            }
+            match self.resolve(m) {
+                Type::Union(inner) => stack.extend(inner.iter().rev()),
+                _ => out.push(m),
+            }
+        }
+        out
     }
 
     /// The item type of a list (for `map`), or `None` when `ty` cannot be a list.

@@ -16,6 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// hostile input).
 const MAX_DEPTH: usize = 64;
 
+/// How many schema nodes one `read` looks at at most; past it, the rest reads as `Any`
+/// (definitions referring to others several times, each read in place, could otherwise
+/// double the work at every level).
+const MAX_STEPS: usize = 100_000;
+
 /// The type `schema` describes. Its `$ref` targets are added to `types` (renamed `Name_2`
 /// when a different type already has the name); a root object with a `title` is named by it
 /// too, so messages say `Reservation` rather than `object with id, nights, …`.
@@ -29,6 +34,8 @@ pub fn read(schema: &Value, types: &mut Types) -> Type {
         defs,
         local: BTreeMap::new(),
         root: None,
+        inline: BTreeSet::new(),
+        steps: 0,
     };
     let title = schema
         .get("title")
@@ -43,13 +50,9 @@ pub fn read(schema: &Value, types: &mut Types) -> Type {
     }
 }
 
-/// A name a flow can write after `input:`: letters, digits and `_`, not starting with a digit.
+/// A name a flow can write after `input:`: an identifier of the flow language.
 pub fn is_type_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    crate::manifest::names::is_identifier(name)
 }
 
 struct Reader<'a, 'd> {
@@ -59,13 +62,19 @@ struct Reader<'a, 'd> {
     local: BTreeMap<String, String>,
     /// The root's name, for `"$ref": "#"`.
     root: Option<String>,
+    /// Definitions without a type name being read in place: one met again inside itself
+    /// reads as `Any` there (it has no name to refer to).
+    inline: BTreeSet<String>,
+    /// Nodes read so far (see [`MAX_STEPS`]).
+    steps: usize,
 }
 
 impl Reader<'_, '_> {
     fn read(&mut self, schema: &Value, depth: usize) -> Type {
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || self.steps >= MAX_STEPS {
             return Type::Any;
         }
+        self.steps += 1;
         let Some(obj) = schema.as_object() else {
             return Type::Any; // `true`, `false` or not a schema
         };
@@ -187,7 +196,12 @@ impl Reader<'_, '_> {
             return Type::Any;
         };
         if !is_type_name(name) {
-            return self.read(def, depth + 1);
+            if !self.inline.insert(name.to_string()) {
+                return Type::Any;
+            }
+            let ty = self.read(def, depth + 1);
+            self.inline.remove(name);
+            return ty;
         }
         // The same definition often comes with several schemas (one type used by two
         // functions): read it assuming it is the table's type of that name, and keep that

@@ -15,10 +15,16 @@ pub struct Problem {
 /// Values nested deeper than this are not looked into (they pass).
 const MAX_DEPTH: usize = 128;
 
+/// How many (value, type) pairs one `validate` looks at at most; past it, the rest passes
+/// (a value of 256 KB has far fewer nodes; unions of unions of named types could otherwise
+/// try every path through them).
+const MAX_STEPS: usize = 1_000_000;
+
 /// Every problem of `value` against `ty`; empty when it fits.
 pub fn validate(value: &Value, ty: &Type, types: &Types) -> Vec<Problem> {
     let mut out = Vec::new();
-    check(value, ty, types, &mut String::new(), &mut out, 0);
+    let mut steps = 0;
+    check(value, ty, types, &mut String::new(), &mut out, 0, &mut steps);
     out
 }
 
@@ -29,10 +35,12 @@ fn check(
     pointer: &mut String,
     out: &mut Vec<Problem>,
     depth: usize,
+    steps: &mut usize,
 ) {
-    if depth > MAX_DEPTH {
+    if depth > MAX_DEPTH || *steps >= MAX_STEPS {
         return;
     }
+    *steps += 1;
     let ty = types.resolve(ty);
     let problem = |out: &mut Vec<Problem>, message: String| {
         out.push(Problem {
@@ -66,7 +74,7 @@ fn check(
         (Type::List(item), Value::Array(values)) => {
             for (i, v) in values.iter().enumerate() {
                 nested(pointer, &i.to_string(), |p| {
-                    check(v, item, types, p, out, depth + 1)
+                    check(v, item, types, p, out, depth + 1, steps)
                 });
             }
         }
@@ -81,7 +89,7 @@ fn check(
             }
             for (i, (v, t)) in values.iter().zip(items).enumerate() {
                 nested(pointer, &i.to_string(), |p| {
-                    check(v, t, types, p, out, depth + 1)
+                    check(v, t, types, p, out, depth + 1, steps)
                 });
             }
         }
@@ -89,7 +97,7 @@ fn check(
             for (name, field) in &o.fields {
                 match map.get(name) {
                     Some(v) => nested(pointer, name, |p| {
-                        check(v, &field.ty, types, p, out, depth + 1)
+                        check(v, &field.ty, types, p, out, depth + 1, steps)
                     }),
                     None if field.required => out.push(Problem {
                         pointer: format!("{pointer}/{}", escape(name)),
@@ -117,15 +125,16 @@ fn check(
                     }
                     Rest::Unknown => {}
                     Rest::Typed(t) => nested(pointer, name, |p| {
-                        check(v, t, types, p, out, depth + 1)
+                        check(v, t, types, p, out, depth + 1, steps)
                     }),
                 }
             }
         }
         (Type::Union(members), _) => {
+            let members = types.union_members(members);
             let fits = members.iter().any(|m| {
                 let mut inner = Vec::new();
-                check(value, m, types, &mut pointer.clone(), &mut inner, depth + 1);
+                check(value, m, types, &mut pointer.clone(), &mut inner, depth + 1, steps);
                 inner.is_empty()
             });
             if fits {
@@ -134,11 +143,11 @@ fn check(
             // Report against the member of the value's own kind, when there is one: its
             // problems say more than "not any of …".
             let same_kind: Vec<&Type> = members
-                .iter()
+                .into_iter()
                 .filter(|m| kind_matches(types.resolve(m), value))
                 .collect();
             if let [only] = same_kind.as_slice() {
-                check(value, only, types, pointer, out, depth + 1);
+                check(value, only, types, pointer, out, depth + 1, steps);
             } else {
                 problem(out, format!("expected {}, found {}", ty.show(), kind_of(value)));
             }
