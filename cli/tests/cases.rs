@@ -41,9 +41,16 @@ fn project_case(dir: &Path) -> Vec<FileDiagnostics> {
         .is_some_and(|n| n.to_string_lossy().starts_with("typed-"));
     let cache = || {
         let own = dir.join("registry.json");
-        let path = if own.is_file() { own } else { cases_dir().join("registry.json") };
+        let path = if own.is_file() {
+            own
+        } else {
+            cases_dir().join("registry.json")
+        };
         let text = std::fs::read_to_string(&path).expect("the registry fixture is readable");
-        Some(flowctl_lang::registry::Cache::from_json(&text).expect("the registry fixture is a cache"))
+        Some(
+            flowctl_lang::registry::Cache::from_json(&text)
+                .expect("the registry fixture is a cache"),
+        )
     };
     let loaded = flowctl::project::load_with_cache(&dir.join("flowctl.yaml"), |_, _| {
         if typed {

@@ -485,13 +485,14 @@ impl Checker<'_> {
     /// The action checked, and the type of what it produces (`Any` when unknown).
     fn action(&mut self, action: &ast::Action) -> (Option<Action>, Type) {
         match action {
-            ast::Action::Call { function, arg, span } => {
+            ast::Action::Call {
+                function,
+                arg,
+                span,
+            } => {
                 let resolved = self.function(function);
                 let arg = match arg {
-                    Some(arg) => match self.typed_expr(arg) {
-                        Some((ir, ty)) => Some((Some(ir), ty)),
-                        None => None,
-                    },
+                    Some(arg) => self.typed_expr(arg).map(|(ir, ty)| (Some(ir), ty)),
                     None => Some((None, Type::empty_object())),
                 };
                 let Some(key) = resolved else {
@@ -903,10 +904,11 @@ impl Checker<'_> {
             ExprKind::List(items) => {
                 let items: Vec<_> = items.iter().map(|e| self.typed_expr(e)).collect();
                 let items = items.into_iter().collect::<Option<Vec<_>>>()?;
-                let ty = Type::List(Box::new(Type::union(
-                    items.iter().map(|(_, t)| t.clone()),
-                )));
-                (ir::Expr::List(items.into_iter().map(|(e, _)| e).collect()), ty)
+                let ty = Type::List(Box::new(Type::union(items.iter().map(|(_, t)| t.clone()))));
+                (
+                    ir::Expr::List(items.into_iter().map(|(e, _)| e).collect()),
+                    ty,
+                )
             }
         })
     }
@@ -1107,7 +1109,10 @@ impl Checker<'_> {
             Decision::Ambiguous(options) => {
                 self.error(
                     Diagnostic::error("C010", "cannot tell what type this comparison is in", span)
-                        .text(format!("the values compared can be {}", scalar_names(&options)))
+                        .text(format!(
+                            "the values compared can be {}",
+                            scalar_names(&options)
+                        ))
                         .hint(format!(
                             "prove a type first: `and(is_number({}), {kw}(…))`",
                             expr_text(lhs)
@@ -1221,7 +1226,10 @@ fn decide(left: Option<Vec<Scalar>>, right: Option<Vec<Scalar>>) -> Decision {
         options
     };
     // A string can be compared as a timestamp: the first of the two is the preferred one.
-    if options.len() == 2 && options.contains(&Scalar::String) && options.contains(&Scalar::Timestamp) {
+    if options.len() == 2
+        && options.contains(&Scalar::String)
+        && options.contains(&Scalar::Timestamp)
+    {
         options.truncate(1);
     }
     match options.as_slice() {

@@ -3,7 +3,9 @@
 //! the named types of both; and every contradiction between the two, located in
 //! flowctl.yaml (the registry is the one source of truth for a property).
 
-use super::{parse_describe, Cache, Described, DescribedFunction, FunctionInfo, Properties, Registry};
+use super::{
+    parse_describe, Cache, Described, DescribedFunction, FunctionInfo, Properties, Registry,
+};
 use crate::diagnostic::Diagnostic;
 use crate::manifest::{locate, Consistency, Function, Manifest, SchemaPlace, SchemaSource};
 use crate::types::{schema, Type, Types};
@@ -141,7 +143,11 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
         functions.insert(key.clone(), info);
     }
 
-    let packages: BTreeSet<&str> = manifest.functions.values().map(|f| f.package.as_str()).collect();
+    let packages: BTreeSet<&str> = manifest
+        .functions
+        .values()
+        .map(|f| f.package.as_str())
+        .collect();
     let complete = packages.iter().all(|p| described.contains_key(p));
     let eventual_stores = manifest
         .stores
@@ -177,9 +183,13 @@ fn schema_value(
                 Ok(value) => Some(value),
                 Err(error) => {
                     diagnostics.push(
-                        Diagnostic::error("M048", format!("the schema of {} is not JSON", place.describe()), locate::value_span(root, &place.path()))
-                            .text(format!("`{}`: {error}", path.display()))
-                            .hint("a schema file holds one JSON Schema document in JSON"),
+                        Diagnostic::error(
+                            "M048",
+                            format!("the schema of {} is not JSON", place.describe()),
+                            locate::value_span(root, &place.path()),
+                        )
+                        .text(format!("`{}`: {error}", path.display()))
+                        .hint("a schema file holds one JSON Schema document in JSON"),
                     );
                     None
                 }
@@ -208,16 +218,25 @@ fn contradictions(
     };
     if let Some(idempotent) = function.idempotent {
         if idempotent != props.idempotent {
-            disagree("idempotent", idempotent.to_string(), props.idempotent.to_string());
+            disagree(
+                "idempotent",
+                idempotent.to_string(),
+                props.idempotent.to_string(),
+            );
         }
     }
     for (field, manifest, binary) in [
         ("retry_safe", &function.retry_safe, &props.retry_safe),
         ("reads", &function.reads, &props.reads),
         ("writes", &function.writes, &props.writes),
-        ("consistent_reads", &function.consistent_reads, &props.consistent_reads),
+        (
+            "consistent_reads",
+            &function.consistent_reads,
+            &props.consistent_reads,
+        ),
     ] {
-        let (m, b): (BTreeSet<&String>, BTreeSet<&String>) = (manifest.iter().collect(), binary.iter().collect());
+        let (m, b): (BTreeSet<&String>, BTreeSet<&String>) =
+            (manifest.iter().collect(), binary.iter().collect());
         if !manifest.is_empty() && m != b {
             disagree(field, format!("{manifest:?}"), format!("{binary:?}"));
         }

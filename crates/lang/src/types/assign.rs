@@ -16,14 +16,28 @@ pub struct Mismatch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum MismatchKind {
     /// A required field the argument does not have.
-    Missing { field: String, expected: String },
+    Missing {
+        field: String,
+        expected: String,
+    },
     /// A required field the argument has only sometimes (an optional field of its source).
-    MaybeMissing { field: String },
+    MaybeMissing {
+        field: String,
+    },
     /// A field the expected type forbids (`additionalProperties: false`).
-    Unknown { field: String, allowed: Vec<String> },
+    Unknown {
+        field: String,
+        allowed: Vec<String>,
+    },
     /// A literal string outside the expected enum.
-    NotInEnum { value: String, allowed: Vec<String> },
-    Wrong { expected: String, found: String },
+    NotInEnum {
+        value: String,
+        allowed: Vec<String>,
+    },
+    Wrong {
+        expected: String,
+        found: String,
+    },
 }
 
 /// Argument types nested deeper than this are not compared (they pass).
@@ -64,7 +78,14 @@ fn join(place: &str, field: &str) -> String {
     }
 }
 
-fn go(actual: &Type, expected: &Type, walk: &mut Walk<'_>, place: &str, out: &mut Vec<Mismatch>, depth: usize) {
+fn go(
+    actual: &Type,
+    expected: &Type,
+    walk: &mut Walk<'_>,
+    place: &str,
+    out: &mut Vec<Mismatch>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH || walk.steps >= MAX_STEPS {
         return;
     }
@@ -81,7 +102,14 @@ fn go(actual: &Type, expected: &Type, walk: &mut Walk<'_>, place: &str, out: &mu
     }
 }
 
-fn compare(actual: &Type, expected: &Type, walk: &mut Walk<'_>, place: &str, out: &mut Vec<Mismatch>, depth: usize) {
+fn compare(
+    actual: &Type,
+    expected: &Type,
+    walk: &mut Walk<'_>,
+    place: &str,
+    out: &mut Vec<Mismatch>,
+    depth: usize,
+) {
     let types = walk.types;
     let (a, e) = (types.resolve(actual), types.resolve(expected));
     let wrong = |out: &mut Vec<Mismatch>| {
@@ -179,7 +207,10 @@ fn compare(actual: &Type, expected: &Type, walk: &mut Walk<'_>, place: &str, out
                         }
                         go(&af.ty, &field.ty, walk, &join(place, name), out, depth + 1);
                     }
-                    None if field.required && !ao.is_free_form() && !matches!(ao.rest, Rest::Typed(_)) => {
+                    None if field.required
+                        && !ao.is_free_form()
+                        && !matches!(ao.rest, Rest::Typed(_)) =>
+                    {
                         out.push(Mismatch {
                             place: place.to_string(),
                             kind: MismatchKind::Missing {
@@ -216,7 +247,10 @@ fn same_kind(a: &Type, b: &Type) -> bool {
     matches!(
         (a, b),
         (Type::Object(_), Type::Object(_))
-            | (Type::List(_) | Type::Tuple(_), Type::List(_) | Type::Tuple(_))
+            | (
+                Type::List(_) | Type::Tuple(_),
+                Type::List(_) | Type::Tuple(_)
+            )
             | (Type::String(_), Type::String(_))
             | (Type::Integer | Type::Number, Type::Integer | Type::Number)
     )

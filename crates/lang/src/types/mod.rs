@@ -102,9 +102,13 @@ impl Type {
             Value::Number(n) if n.is_i64() || n.is_u64() => Type::Integer,
             Value::Number(_) => Type::Number,
             Value::String(s) => Type::literal_string(s),
-            Value::Array(items) => Type::List(Box::new(Type::union(items.iter().map(Type::of_literal)))),
+            Value::Array(items) => {
+                Type::List(Box::new(Type::union(items.iter().map(Type::of_literal))))
+            }
             Value::Object(map) => Type::closed_object(
-                map.iter().map(|(k, v)| (k.clone(), Type::of_literal(v))).collect(),
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Type::of_literal(v)))
+                    .collect(),
             ),
         }
     }
@@ -192,7 +196,11 @@ impl Type {
             Type::List(item) => format!("list of {}", item.show_short()),
             Type::Tuple(items) => format!(
                 "list [{}]",
-                items.iter().map(Type::show_short).collect::<Vec<_>>().join(", ")
+                items
+                    .iter()
+                    .map(Type::show_short)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Type::Object(o) if o.fields.is_empty() => "object".into(),
             Type::Object(o) => {
@@ -420,11 +428,19 @@ impl Types {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldError {
     /// An object without that field; its fields.
-    Unknown { fields: Vec<String> },
-    NotAnObject { ty: Type },
-    NotAList { ty: Type },
+    Unknown {
+        fields: Vec<String>,
+    },
+    NotAnObject {
+        ty: Type,
+    },
+    NotAList {
+        ty: Type,
+    },
     /// A tuple has fewer items.
-    OutOfRange { len: usize },
+    OutOfRange {
+        len: usize,
+    },
 }
 
 #[cfg(test)]

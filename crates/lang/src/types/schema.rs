@@ -43,9 +43,13 @@ pub fn read(schema: &Value, types: &mut Types) -> Type {
         .filter(|t| is_type_name(t));
     let ty = reader.read(schema, 0);
     match (title, &ty) {
-        (Some(title), Type::Object(_) | Type::String(Strings { values: Some(_), .. })) => {
-            Type::Named(reader.types.intern(title, ty))
-        }
+        (
+            Some(title),
+            Type::Object(_)
+            | Type::String(Strings {
+                values: Some(_), ..
+            }),
+        ) => Type::Named(reader.types.intern(title, ty)),
         _ => ty,
     }
 }

@@ -24,7 +24,15 @@ const MAX_STEPS: usize = 1_000_000;
 pub fn validate(value: &Value, ty: &Type, types: &Types) -> Vec<Problem> {
     let mut out = Vec::new();
     let mut steps = 0;
-    check(value, ty, types, &mut String::new(), &mut out, 0, &mut steps);
+    check(
+        value,
+        ty,
+        types,
+        &mut String::new(),
+        &mut out,
+        0,
+        &mut steps,
+    );
     out
 }
 
@@ -64,10 +72,10 @@ fn check(
                     let near = flowctl_protocol::did_you_mean(v, values.iter().map(String::as_str))
                         .map(|n| format!(" (did you mean \"{n}\"?)"))
                         .unwrap_or_default();
-                    problem(out, format!(
-                        "\"{v}\" is not allowed{near}: expected {}",
-                        ty.show()
-                    ));
+                    problem(
+                        out,
+                        format!("\"{v}\" is not allowed{near}: expected {}", ty.show()),
+                    );
                 }
             }
         }
@@ -80,11 +88,14 @@ fn check(
         }
         (Type::Tuple(items), Value::Array(values)) => {
             if values.len() != items.len() {
-                problem(out, format!(
-                    "expected a list of {} items, found {}",
-                    items.len(),
-                    values.len()
-                ));
+                problem(
+                    out,
+                    format!(
+                        "expected a list of {} items, found {}",
+                        items.len(),
+                        values.len()
+                    ),
+                );
                 return;
             }
             for (i, (v, t)) in values.iter().zip(items).enumerate() {
@@ -120,7 +131,14 @@ fn check(
                         .unwrap_or_default();
                         out.push(Problem {
                             pointer: format!("{pointer}/{}", escape(name)),
-                            message: format!("unknown field `{name}`{near}: the type allows only {}", o.fields.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")),
+                            message: format!(
+                                "unknown field `{name}`{near}: the type allows only {}",
+                                o.fields
+                                    .keys()
+                                    .map(|k| format!("`{k}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
                         })
                     }
                     Rest::Unknown => {}
@@ -134,7 +152,15 @@ fn check(
             let members = types.union_members(members);
             let fits = members.iter().any(|m| {
                 let mut inner = Vec::new();
-                check(value, m, types, &mut pointer.clone(), &mut inner, depth + 1, steps);
+                check(
+                    value,
+                    m,
+                    types,
+                    &mut pointer.clone(),
+                    &mut inner,
+                    depth + 1,
+                    steps,
+                );
                 inner.is_empty()
             });
             if fits {
@@ -149,14 +175,16 @@ fn check(
             if let [only] = same_kind.as_slice() {
                 check(value, only, types, pointer, out, depth + 1, steps);
             } else {
-                problem(out, format!("expected {}, found {}", ty.show(), kind_of(value)));
+                problem(
+                    out,
+                    format!("expected {}, found {}", ty.show(), kind_of(value)),
+                );
             }
         }
-        (expected, value) => problem(out, format!(
-            "expected {}, found {}",
-            expected.show(),
-            kind_of(value)
-        )),
+        (expected, value) => problem(
+            out,
+            format!("expected {}, found {}", expected.show(), kind_of(value)),
+        ),
     }
 }
 

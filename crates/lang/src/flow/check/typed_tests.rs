@@ -69,10 +69,22 @@ fn registry() -> Registry {
     let manifest = manifest.expect("the manifest parses");
     let cache = Cache {
         version: CACHE_VERSION,
-        packages: [("p".to_string(), CachedPackage { sha256: "00".into(), describe: describe() })].into(),
+        packages: [(
+            "p".to_string(),
+            CachedPackage {
+                sha256: "00".into(),
+                describe: describe(),
+            },
+        )]
+        .into(),
     };
     let files = BTreeMap::new();
-    let (registry, diags) = assemble(&Inputs { manifest: &manifest, manifest_text: MANIFEST, cache: Some(&cache), schema_files: &files });
+    let (registry, diags) = assemble(&Inputs {
+        manifest: &manifest,
+        manifest_text: MANIFEST,
+        cache: Some(&cache),
+        schema_files: &files,
+    });
     assert!(diags.is_empty(), "{diags:#?}");
     registry
 }
@@ -89,11 +101,17 @@ fn problems(header: &str, body: &str) -> Vec<(String, String, Severity)> {
     let (file, diags) = parse(&src);
     assert!(diags.is_empty(), "parse errors: {diags:#?}");
     let (_, diags) = check(&file.expect("parsed"), &known());
-    diags.into_iter().map(|d: Diagnostic| (d.code.to_string(), d.title, d.severity)).collect()
+    diags
+        .into_iter()
+        .map(|d: Diagnostic| (d.code.to_string(), d.title, d.severity))
+        .collect()
 }
 
 fn codes(header: &str, body: &str) -> Vec<String> {
-    problems(header, body).into_iter().map(|(c, _, _)| c).collect()
+    problems(header, body)
+        .into_iter()
+        .map(|(c, _, _)| c)
+        .collect()
 }
 
 const RESERVE: &str = r#"r = Reserve({"id": input.id, "nights": input.nights})"#;
@@ -121,8 +139,15 @@ fn an_unknown_field_of_a_result_names_the_near_one() {
 
 #[test]
 fn a_typed_input_checks_its_fields() {
-    assert_eq!(codes("input: BookingRequest", "return(input.arival)"), ["C020"]);
-    assert_eq!(codes("input", "return(input.arival)"), Vec::<String>::new(), "untyped input");
+    assert_eq!(
+        codes("input: BookingRequest", "return(input.arival)"),
+        ["C020"]
+    );
+    assert_eq!(
+        codes("input", "return(input.arival)"),
+        Vec::<String>::new(),
+        "untyped input"
+    );
 }
 
 #[test]
@@ -132,23 +157,57 @@ fn an_unknown_input_type_is_an_error_once_the_registry_is_complete() {
 
 #[test]
 fn call_arguments_are_checked_against_the_input_type() {
-    assert_eq!(codes("input", r#"r = Reserve({"id": "a"})
-  return(r)"#), ["C021"]);
-    assert_eq!(codes("input", r#"r = Reserve({"id": "a", "nights": 1, "nigths": 2})
-  return(r)"#), ["C022"]);
-    assert_eq!(codes("input", r#"r = Reserve({"id": 3, "nights": 1})
-  return(r)"#), ["C023"]);
-    assert_eq!(codes("input", r#"r = Reserve({"id": "a", "nights": 1.5})
-  return(r)"#), ["C023"], "a fraction where an integer goes");
+    assert_eq!(
+        codes(
+            "input",
+            r#"r = Reserve({"id": "a"})
+  return(r)"#
+        ),
+        ["C021"]
+    );
+    assert_eq!(
+        codes(
+            "input",
+            r#"r = Reserve({"id": "a", "nights": 1, "nigths": 2})
+  return(r)"#
+        ),
+        ["C022"]
+    );
+    assert_eq!(
+        codes(
+            "input",
+            r#"r = Reserve({"id": 3, "nights": 1})
+  return(r)"#
+        ),
+        ["C023"]
+    );
+    assert_eq!(
+        codes(
+            "input",
+            r#"r = Reserve({"id": "a", "nights": 1.5})
+  return(r)"#
+        ),
+        ["C023"],
+        "a fraction where an integer goes"
+    );
     // An untyped function and an untyped value pass anything.
-    assert_eq!(codes("input", r#"r = Audit({"x": 1})
+    assert_eq!(
+        codes(
+            "input",
+            r#"r = Audit({"x": 1})
   s = Reserve(input)
-  return(r)"#), Vec::<String>::new());
+  return(r)"#
+        ),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn an_optional_value_passed_where_it_is_required_is_reported() {
-    let p = problems("input", &format!("{RESERVE}\n  c = Confirm({{\"id\": r.id, \"room\": r.room}})\n  return(c)"));
+    let p = problems(
+        "input",
+        &format!("{RESERVE}\n  c = Confirm({{\"id\": r.id, \"room\": r.room}})\n  return(c)"),
+    );
     let mut codes: Vec<&str> = p.iter().map(|x| x.0.as_str()).collect();
     codes.sort();
     assert_eq!(codes, ["C023", "C026"], "{p:?}");
@@ -159,25 +218,69 @@ fn an_optional_value_passed_where_it_is_required_is_reported() {
 #[test]
 fn comparisons_are_typed_by_the_schema() {
     // Typed paths need no is_* guard, and a literal outside the enum is named.
-    assert_eq!(codes("input", &format!("{RESERVE}\n  if eq(r.nights, input.nights) {{ return(1) }}\n  return(2)")), Vec::<String>::new(), "one typed side decides");
-    assert_eq!(codes("input: BookingRequest", &format!("{RESERVE}\n  if eq(r.nights, input.nights) {{ return(1) }}\n  return(2)")), Vec::<String>::new());
-    let p = problems("input", &format!("{RESERVE}\n  if eq(r.status, \"availble\") {{ return(1) }}\n  return(2)"));
+    assert_eq!(
+        codes(
+            "input",
+            &format!("{RESERVE}\n  if eq(r.nights, input.nights) {{ return(1) }}\n  return(2)")
+        ),
+        Vec::<String>::new(),
+        "one typed side decides"
+    );
+    assert_eq!(
+        codes(
+            "input: BookingRequest",
+            &format!("{RESERVE}\n  if eq(r.nights, input.nights) {{ return(1) }}\n  return(2)")
+        ),
+        Vec::<String>::new()
+    );
+    let p = problems(
+        "input",
+        &format!("{RESERVE}\n  if eq(r.status, \"availble\") {{ return(1) }}\n  return(2)"),
+    );
     assert_eq!(p[0].0, "C024", "{p:?}");
-    assert_eq!(codes("input", &format!("{RESERVE}\n  if eq(r.nights, \"2\") {{ return(1) }}\n  return(2)")), ["C011"]);
-    assert_eq!(codes("input", &format!("{RESERVE}\n  if gt(r.room, 100) {{ return(1) }}\n  return(2)")), ["C026"], "a null-able number compares as a number; absent is warned");
+    assert_eq!(
+        codes(
+            "input",
+            &format!("{RESERVE}\n  if eq(r.nights, \"2\") {{ return(1) }}\n  return(2)")
+        ),
+        ["C011"]
+    );
+    assert_eq!(
+        codes(
+            "input",
+            &format!("{RESERVE}\n  if gt(r.room, 100) {{ return(1) }}\n  return(2)")
+        ),
+        ["C026"],
+        "a null-able number compares as a number; absent is warned"
+    );
 }
 
 #[test]
 fn map_needs_a_list_and_types_its_items() {
-    assert_eq!(codes("input", &format!("{RESERVE}\n  xs = map x in r.id {{ return(x) }}\n  return(xs)")), ["C025"]);
-    assert_eq!(codes("input", r#"q = Quote({"nights": ["a"]})
+    assert_eq!(
+        codes(
+            "input",
+            &format!("{RESERVE}\n  xs = map x in r.id {{ return(x) }}\n  return(xs)")
+        ),
+        ["C025"]
+    );
+    assert_eq!(
+        codes(
+            "input",
+            r#"q = Quote({"nights": ["a"]})
   xs = map x in q { return(x.rat) }
-  return(xs)"#), ["C020"]);
+  return(xs)"#
+        ),
+        ["C020"]
+    );
 }
 
 #[test]
 fn parallel_results_and_caught_errors_are_typed() {
-    assert_eq!(codes("input", r#"both = parallel {
+    assert_eq!(
+        codes(
+            "input",
+            r#"both = parallel {
     branch {
       r = Reserve({"id": "a", "nights": 1})
       return(r)
@@ -186,11 +289,20 @@ fn parallel_results_and_caught_errors_are_typed() {
       return("x")
     }
   }
-  return(both[0].roomz)"#), ["C020"]);
-    assert_eq!(codes("input", r#"r = Reserve({"id": "a", "nights": 1}) catch(err) {
+  return(both[0].roomz)"#
+        ),
+        ["C020"]
+    );
+    assert_eq!(
+        codes(
+            "input",
+            r#"r = Reserve({"id": "a", "nights": 1}) catch(err) {
     return(err.Kause)
   }
-  return(r)"#), ["C020"]);
+  return(r)"#
+        ),
+        ["C020"]
+    );
 }
 
 #[test]
@@ -198,28 +310,55 @@ fn the_flow_output_is_the_union_of_its_returns() {
     let src = format!("flow F(input) {{\n{RESERVE}\n if eq(r.status, \"available\") {{ return(r) }}\n return(\"none\")\n}}\n");
     let (file, _) = parse(&src);
     let (flow, diags) = check(&file.expect("parsed"), &known());
-    assert!(diags.iter().all(|d| d.severity == Severity::Warning), "{diags:#?}");
+    assert!(
+        diags.iter().all(|d| d.severity == Severity::Warning),
+        "{diags:#?}"
+    );
     let flow = flow.expect("checked");
-    assert_eq!(flow.output, Type::union([Type::Named("Reservation".into()), Type::literal_string("none")]));
+    assert_eq!(
+        flow.output,
+        Type::union([
+            Type::Named("Reservation".into()),
+            Type::literal_string("none")
+        ])
+    );
 }
 
 #[test]
 fn retrying_an_effect_that_is_not_declared_safe_is_a_warning() {
-    let p = problems("input", r#"p = Pay({"id": "a", "amount": 1}) retry(on: ["GatewayTimeout", "GatewayBusy"])
-  return(p)"#);
+    let p = problems(
+        "input",
+        r#"p = Pay({"id": "a", "amount": 1}) retry(on: ["GatewayTimeout", "GatewayBusy"])
+  return(p)"#,
+    );
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!((p[0].0.as_str(), p[0].2), ("C030", Severity::Warning));
     assert!(p[0].1.contains("`GatewayTimeout`"), "{p:?}");
-    assert_eq!(codes("input", r#"p = Pay({"id": "a", "amount": 1}) retry(max: 2)
-  return(p)"#), ["C030"], "every error");
-    assert_eq!(codes("input", &format!("{RESERVE} retry(max: 2)\n  return(r)")), Vec::<String>::new(), "idempotent");
+    assert_eq!(
+        codes(
+            "input",
+            r#"p = Pay({"id": "a", "amount": 1}) retry(max: 2)
+  return(p)"#
+        ),
+        ["C030"],
+        "every error"
+    );
+    assert_eq!(
+        codes("input", &format!("{RESERVE} retry(max: 2)\n  return(r)")),
+        Vec::<String>::new(),
+        "idempotent"
+    );
 }
 
 #[test]
 fn reading_an_eventual_store_after_writing_it_is_a_warning() {
     let body = format!("{RESERVE}\n  q = Quote({{\"nights\": [\"a\"]}})\n  return(q)");
     let p = problems("input", &body);
-    assert_eq!(p.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["C031"], "{p:?}");
+    assert_eq!(
+        p.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["C031"],
+        "{p:?}"
+    );
     // Not on the same path: the write is in the other arm.
     let body = format!("if eq(input.a, 1) {{\n {RESERVE}\n return(r)\n }}\n  q = Quote({{\"nights\": [\"a\"]}})\n  return(q)");
     assert_eq!(codes("input", &body), Vec::<String>::new());

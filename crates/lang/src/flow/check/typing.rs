@@ -35,12 +35,14 @@ impl Checker<'_> {
 
     /// What is left of `ty` once an `is_*` test proved it a `scalar`.
     fn narrow(&self, ty: &Type, scalar: Scalar) -> Type {
-        let fits = |t: &Type| match (self.types.resolve(t), scalar) {
-            (Type::Null, Scalar::Null)
-            | (Type::Bool, Scalar::Bool)
-            | (Type::Number | Type::Integer, Scalar::Number)
-            | (Type::String(_), Scalar::String | Scalar::Timestamp) => true,
-            _ => false,
+        let fits = |t: &Type| {
+            matches!(
+                (self.types.resolve(t), scalar),
+                (Type::Null, Scalar::Null)
+                    | (Type::Bool, Scalar::Bool)
+                    | (Type::Number | Type::Integer, Scalar::Number)
+                    | (Type::String(_), Scalar::String | Scalar::Timestamp)
+            )
         };
         match self.types.resolve(ty) {
             Type::Any => match scalar {
@@ -76,14 +78,20 @@ impl Checker<'_> {
                     (self.types.field(&ty, &f.name), f.span)
                 }
                 PathSeg::Key(k) => {
-                    text.push_str(&format!("[{}]", serde_json::to_string(&k.value).unwrap_or_default()));
+                    text.push_str(&format!(
+                        "[{}]",
+                        serde_json::to_string(&k.value).unwrap_or_default()
+                    ));
                     (self.types.field(&ty, &k.value), k.span)
                 }
                 PathSeg::Index { index, span } => {
                     text.push_str(&format!("[{index}]"));
                     // An index into a list may be past its end; that is what `map` is for, and
                     // warning on every `xs[0]` would drown the warnings that matter.
-                    (self.types.item(&ty, Some(*index)).map(|(t, _)| (t, false)), *span)
+                    (
+                        self.types.item(&ty, Some(*index)).map(|(t, _)| (t, false)),
+                        *span,
+                    )
                 }
             };
             match step {
@@ -198,14 +206,22 @@ impl Checker<'_> {
             return true;
         }
         let hint = match did_you_mean(value, allowed.iter().map(String::as_str)) {
-            Some(near) => format!("did you mean \"{near}\"? `{}` is one of {}", sel.text(), quoted(&allowed)),
+            Some(near) => format!(
+                "did you mean \"{near}\"? `{}` is one of {}",
+                sel.text(),
+                quoted(&allowed)
+            ),
             None => format!("`{}` is one of {}", sel.text(), quoted(&allowed)),
         };
         self.error(
-            Diagnostic::error("C024", format!("\"{value}\" is not a value `{}` can have", sel.text()), span)
-                .text("outside the values its type allows")
-                .label(sel.span, format!("one of {}", quoted(&allowed)))
-                .hint(hint),
+            Diagnostic::error(
+                "C024",
+                format!("\"{value}\" is not a value `{}` can have", sel.text()),
+                span,
+            )
+            .text("outside the values its type allows")
+            .label(sel.span, format!("one of {}", quoted(&allowed)))
+            .hint(hint),
         );
         false
     }
@@ -216,10 +232,9 @@ impl Checker<'_> {
             Type::String(s) => s.values.clone(),
             Type::Union(members) => {
                 let mut out = Vec::new();
-                for m in members {
-                    match self.types.resolve(m) {
-                        Type::String(s) => out.extend(s.values.clone()?),
-                        _ => {}
+                for m in self.types.union_members(members) {
+                    if let Type::String(s) = self.types.resolve(m) {
+                        out.extend(s.values.clone()?);
                     }
                 }
                 (!out.is_empty()).then_some(out)
@@ -280,7 +295,13 @@ impl Checker<'_> {
         let span = arg.map_or(call, |a| a.span);
         for m in mismatches {
             let at = arg.map_or(call, |a| place_span(a, &m.place));
-            let field = |f: &str| if m.place.is_empty() { f.to_string() } else { format!("{}.{f}", m.place) };
+            let field = |f: &str| {
+                if m.place.is_empty() {
+                    f.to_string()
+                } else {
+                    format!("{}.{f}", m.place)
+                }
+            };
             match m.kind {
                 MismatchKind::Missing { field: f, expected } => missing.push((field(&f), expected)),
                 MismatchKind::Unknown { field: f, allowed } => {
@@ -318,16 +339,38 @@ impl Checker<'_> {
             }
         }
         if !missing.is_empty() {
-            let names: Vec<String> = missing.iter().map(|(f, t)| format!("`{f}` ({t})")).collect();
+            let names: Vec<String> = missing
+                .iter()
+                .map(|(f, t)| format!("`{f}` ({t})"))
+                .collect();
             let fields: Vec<&str> = missing.iter().map(|(f, _)| f.as_str()).collect();
             self.error(
                 Diagnostic::error(
                     "C021",
-                    format!("{key} needs {} {}", if missing.len() == 1 { "field" } else { "fields" }, fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "{key} needs {} {}",
+                        if missing.len() == 1 {
+                            "field"
+                        } else {
+                            "fields"
+                        },
+                        fields
+                            .iter()
+                            .map(|f| format!("`{f}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                     span,
                 )
                 .text(format!("missing {}", names.join(", ")))
-                .hint(format!("add {} to the argument", fields.iter().map(|f| format!("`\"{f}\": …`")).collect::<Vec<_>>().join(", "))),
+                .hint(format!(
+                    "add {} to the argument",
+                    fields
+                        .iter()
+                        .map(|f| format!("`\"{f}\": …`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             );
         }
     }
@@ -338,9 +381,13 @@ impl Checker<'_> {
             Some(item) => item,
             None => {
                 self.error(
-                    Diagnostic::error("C025", format!("`map` over `{}`, which is not a list", sel.text()), sel.span)
-                        .text(format!("its type is {}", ty.show()))
-                        .hint("map over a list (a field whose type is an array)"),
+                    Diagnostic::error(
+                        "C025",
+                        format!("`map` over `{}`, which is not a list", sel.text()),
+                        sel.span,
+                    )
+                    .text(format!("its type is {}", ty.show()))
+                    .hint("map over a list (a field whose type is an array)"),
                 );
                 Type::Any
             }
@@ -356,7 +403,13 @@ fn seg_name(seg: &PathSeg) -> String {
     }
 }
 
-fn unknown_field(owner: &str, name: String, ty: &Type, error: FieldError, span: Span) -> Diagnostic {
+fn unknown_field(
+    owner: &str,
+    name: String,
+    ty: &Type,
+    error: FieldError,
+    span: Span,
+) -> Diagnostic {
     match error {
         FieldError::Unknown { fields } => {
             let hint = match did_you_mean(&name, fields.iter().map(String::as_str)) {
@@ -389,7 +442,11 @@ fn ticked(names: &[String]) -> String {
     if names.is_empty() {
         return "no fields".into();
     }
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn quoted(values: &[String]) -> String {
