@@ -432,8 +432,13 @@ impl Checker<'_> {
         }
         let (action_ir, ty) = self.action(action);
         let is_call = matches!(action, ast::Action::Call { .. });
-        if let Some(Action::Call(function, _)) = &action_ir {
-            self.retries(function, modifiers);
+        match &action_ir {
+            Some(Action::Call(function, _)) => self.retries(function, modifiers),
+            Some(Action::Parallel(branches)) => self.whole_retries("parallel", branches, modifiers),
+            Some(Action::Map { body, .. }) => {
+                self.whole_retries("map", std::slice::from_ref(body), modifiers)
+            }
+            None => {}
         }
         let (handlers, catch_falls_through) = self.handlers(modifiers, is_call);
         if let Target::Var(_) = target {

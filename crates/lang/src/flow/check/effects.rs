@@ -61,6 +61,42 @@ impl Checker<'_> {
         }
     }
 
+    /// A `retry` on a `parallel` or `map` runs every call inside again, those that succeeded
+    /// too: whatever the error, a function inside that is not idempotent repeats its effect.
+    pub(super) fn whole_retries(
+        &mut self,
+        what: &str,
+        bodies: &[crate::flow::ir::Block],
+        modifiers: &ast::Modifiers,
+    ) {
+        let Some(retry) = modifiers.items.iter().find_map(|m| match m {
+            Modifier::Retry(retry) => Some(retry.span),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some(registry) = self.known.registry.clone() else {
+            return;
+        };
+        let mut called = std::collections::BTreeSet::new();
+        for body in bodies {
+            calls_in(body, &mut called);
+        }
+        for key in called {
+            let Some(f) = registry.function(&key) else {
+                continue;
+            };
+            if !f.declared || f.properties.idempotent {
+                continue;
+            }
+            self.error(
+                Diagnostic::warning("C030", format!("retrying this {what} runs {key} again, which can repeat its effect"), retry)
+                    .text(format!("{key} is not idempotent, and a retry of the {what} runs every call in it again, those that succeeded too"))
+                    .hint(format!("put the retry on the calls inside the {what} instead (each retried only on its own errors), or make {key} idempotent")),
+            );
+        }
+    }
+
     /// A call to `key` reads its stores (warning when one may be stale) and then writes its own.
     pub(super) fn reads_and_writes(&mut self, key: &str, span: Span) {
         let Some(registry) = self.known.registry.clone() else {
@@ -92,6 +128,42 @@ impl Checker<'_> {
         }
         for store in &f.properties.writes {
             self.written.insert(store.clone(), span);
+        }
+    }
+}
+
+/// The functions a block calls, at any depth.
+fn calls_in(block: &crate::flow::ir::Block, out: &mut std::collections::BTreeSet<String>) {
+    use crate::flow::ir::StmtKind;
+    for stmt in &block.stmts {
+        let handlers = match &stmt.kind {
+            StmtKind::Call {
+                function, handlers, ..
+            } => {
+                out.insert(function.clone());
+                Some(handlers)
+            }
+            StmtKind::Parallel {
+                branches, handlers, ..
+            } => {
+                branches.iter().for_each(|b| calls_in(b, out));
+                Some(handlers)
+            }
+            StmtKind::Map { body, handlers, .. } => {
+                calls_in(body, out);
+                Some(handlers)
+            }
+            StmtKind::If { arms, otherwise } => {
+                arms.iter().for_each(|(_, b)| calls_in(b, out));
+                if let Some(b) = otherwise {
+                    calls_in(b, out);
+                }
+                None
+            }
+            StmtKind::Return(_) | StmtKind::Fail { .. } | StmtKind::Wait(_) => None,
+        };
+        for catch in handlers.map(|h| h.catches.as_slice()).unwrap_or_default() {
+            calls_in(&catch.body, out);
         }
     }
 }

@@ -366,3 +366,27 @@ fn reading_an_eventual_store_after_writing_it_is_a_warning() {
     let body = format!("{RESERVE}\n  c = Confirm({{\"id\": \"a\", \"room\": 1}})\n  return(c)");
     assert_eq!(codes("input", &body), Vec::<String>::new());
 }
+
+#[test]
+fn retrying_a_parallel_or_map_that_calls_an_effect_is_a_warning() {
+    let p = problems(
+        "input",
+        r#"both = parallel {
+    branch {
+      p = Pay({"id": "a", "amount": 1})
+      return(p)
+    }
+    branch {
+      return(1)
+    }
+  } retry(max: 1)
+  xs = map x in input.items {
+    r = Reserve({"id": x, "nights": 1})
+    return(r)
+  } retry(max: 1)
+  return(both)"#,
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!((p[0].0.as_str(), p[0].2), ("C030", Severity::Warning));
+    assert!(p[0].1.contains("this parallel runs Pay again"), "{p:?}");
+}
