@@ -493,7 +493,13 @@ fn a_closed_stdout_ends_every_command_quietly() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
-        assert_eq!(stderr(&out), "", "{args:?}");
+        // Only the note that the check is untyped (whether the example was built before this
+        // test depends on the order tests run in) may be on stderr.
+        let stderr = stderr(&out);
+        assert!(
+            stderr.lines().all(|l| l.starts_with("note: no registry from a build")),
+            "{args:?}: {stderr}"
+        );
     }
 }
 
