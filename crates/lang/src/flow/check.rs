@@ -1217,9 +1217,19 @@ fn decide(left: Option<Vec<Scalar>>, right: Option<Vec<Scalar>>) -> Decision {
         (None, None) => return Decision::Unknown,
         (Some(only), None) | (None, Some(only)) => only,
         (Some(a), Some(b)) => {
-            let common: Vec<Scalar> = a.iter().copied().filter(|s| b.contains(s)).collect();
+            let mut common: Vec<Scalar> = a.iter().copied().filter(|s| b.contains(s)).collect();
             if common.is_empty() {
                 return Decision::Disagree(a, b);
+            }
+            // Two strings compare as timestamps only when both sides prefer it (both are
+            // `date-time`, or one is a timestamp literal), whichever side is written first.
+            let prefers_timestamp = |side: &[Scalar]| {
+                side.iter().find(|s| **s != Scalar::Null) == Some(&Scalar::Timestamp)
+            };
+            if !(prefers_timestamp(&a) && prefers_timestamp(&b)) {
+                if let Some(i) = common.iter().position(|s| *s == Scalar::String) {
+                    common.swap(0, i);
+                }
             }
             common
         }

@@ -41,6 +41,14 @@ pub fn read(schema: &Value, types: &mut Types) -> Type {
         .get("title")
         .and_then(Value::as_str)
         .filter(|t| is_type_name(t));
+    // A schema that refers to itself (`"$ref": "#"`) needs its name before it is read.
+    if let Some(title) = title.filter(|_| refers_to_root(schema, 0)) {
+        let name = reader.types.reserve(title);
+        reader.root = Some(name.clone());
+        let ty = reader.read(schema, 0);
+        reader.types.define(&name, ty);
+        return Type::Named(name);
+    }
     let ty = reader.read(schema, 0);
     match (title, &ty) {
         (
@@ -51,6 +59,22 @@ pub fn read(schema: &Value, types: &mut Types) -> Type {
             }),
         ) => Type::Named(reader.types.intern(title, ty)),
         _ => ty,
+    }
+}
+
+/// Whether `schema` holds a `"$ref": "#"` outside its definitions (looked for as deep as
+/// schemas are read).
+fn refers_to_root(schema: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    match schema {
+        Value::Object(map) => map.iter().any(|(k, v)| {
+            (k == "$ref" && v == "#")
+                || (k != "definitions" && k != "$defs" && refers_to_root(v, depth + 1))
+        }),
+        Value::Array(items) => items.iter().any(|v| refers_to_root(v, depth + 1)),
+        _ => false,
     }
 }
 

@@ -390,3 +390,38 @@ fn retrying_a_parallel_or_map_that_calls_an_effect_is_a_warning() {
     assert_eq!((p[0].0.as_str(), p[0].2), ("C030", Severity::Warning));
     assert!(p[0].1.contains("this parallel runs Pay again"), "{p:?}");
 }
+
+#[test]
+fn a_timestamp_comparison_does_not_depend_on_the_order_of_its_sides() {
+    use crate::flow::ir::{Cond, Scalar, StmtKind};
+    let decided = |cond: &str| {
+        let src = format!("flow F(input: BookingRequest) {{\n  if {cond} {{\n    return(1)\n  }}\n  return(2)\n}}\n");
+        let (file, _) = parse(&src);
+        let (flow, diags) = check(&file.expect("parsed"), &known());
+        // `arrival` and `guest` are optional here: C026 warns, and that is all.
+        assert!(diags.iter().all(|d| d.code == "C026"), "{diags:#?}");
+        match &flow.expect("checked").body.stmts[0].kind {
+            StmtKind::If { arms, .. } => match &arms[0].0 {
+                Cond::Compare { ty, .. } => *ty,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    };
+    // `arrival` is a date-time string, `guest` a plain one.
+    assert_eq!(decided("eq(input.arrival, input.guest)"), Scalar::String);
+    assert_eq!(decided("eq(input.guest, input.arrival)"), Scalar::String);
+    assert_eq!(
+        decided("lt(input.arrival, input.arrival)"),
+        Scalar::Timestamp
+    );
+    assert_eq!(
+        decided("lt(input.arrival, \"2026-01-01T00:00:00Z\")"),
+        Scalar::Timestamp
+    );
+    assert_eq!(
+        decided("lt(input.guest, \"2026-01-01T00:00:00Z\")"),
+        Scalar::Timestamp
+    );
+    assert_eq!(decided("eq(input.arrival, \"soon\")"), Scalar::String);
+}
