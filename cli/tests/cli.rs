@@ -497,7 +497,9 @@ fn a_closed_stdout_ends_every_command_quietly() {
         // test depends on the order tests run in) may be on stderr.
         let stderr = stderr(&out);
         assert!(
-            stderr.lines().all(|l| l.starts_with("note: no registry from a build")),
+            stderr
+                .lines()
+                .all(|l| l.starts_with("note: no registry from a build")),
             "{args:?}: {stderr}"
         );
     }

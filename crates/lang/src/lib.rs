@@ -20,6 +20,6 @@ pub mod fuzzing;
 pub mod manifest;
 pub mod plan;
 pub mod registry;
-pub mod types;
 pub mod render;
 pub mod routes;
+pub mod types;
