@@ -17,7 +17,7 @@ mod typed_registry;
 
 use flowctl_lang::diagnostic::Severity;
 use flowctl_lang::flow::{check, parse, parse_and_check, KnownFunctions};
-use flowctl_lang::registry::{assemble, Cache, CachedPackage, Inputs, CACHE_VERSION};
+use flowctl_lang::registry::{assemble, Cache, Inputs};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -66,17 +66,7 @@ fn check_booking() -> (usize, usize) {
     let manifest = manifest.expect("the booking manifest parses");
     let describe: serde_json::Value =
         serde_json::from_str(BOOKING_REGISTRY).expect("booking_registry.json is JSON");
-    let cache = Cache {
-        version: CACHE_VERSION,
-        packages: [(
-            "booking-functions".to_string(),
-            CachedPackage {
-                sha256: String::new(),
-                describe,
-            },
-        )]
-        .into(),
-    };
+    let cache = Cache::holding([("booking-functions".to_string(), describe)]);
     let (registry, diags) = assemble(&Inputs {
         manifest: &manifest,
         manifest_text: BOOKING_MANIFEST,

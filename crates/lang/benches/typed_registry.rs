@@ -13,7 +13,7 @@
 //!   retry-safe on `Timeout` (the error the flow retries it on) and reads `ledger`, which is
 //!   strongly consistent.
 
-use flowctl_lang::registry::{assemble, Cache, CachedPackage, Inputs, Registry, CACHE_VERSION};
+use flowctl_lang::registry::{assemble, Cache, Inputs, Registry};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -81,17 +81,7 @@ pub fn registry() -> Registry {
     let (manifest, diags) = flowctl_lang::manifest::parse(MANIFEST);
     assert!(diags.is_empty(), "{diags:?}");
     let manifest = manifest.expect("the benchmark manifest parses");
-    let cache = Cache {
-        version: CACHE_VERSION,
-        packages: [(
-            "p".to_string(),
-            CachedPackage {
-                sha256: "00".into(),
-                describe: describe(),
-            },
-        )]
-        .into(),
-    };
+    let cache = Cache::holding([("p".to_string(), describe())]);
     let (registry, diags) = assemble(&Inputs {
         manifest: &manifest,
         manifest_text: MANIFEST,

@@ -304,29 +304,13 @@ fn typed_registry() -> (
     crate::registry::Registry,
     Vec<crate::diagnostic::Diagnostic>,
 ) {
-    use crate::registry::{assemble, Cache, CachedPackage, Inputs, CACHE_VERSION};
+    use crate::registry::{assemble, Cache, Inputs};
     let manifest = typed_manifest();
     let other = serde_json::json!({"shim": "flowctl-shim", "version": "0.1.0", "protocol": 1, "functions": []});
-    let cache = Cache {
-        version: CACHE_VERSION,
-        packages: [
-            (
-                "p".to_string(),
-                CachedPackage {
-                    sha256: "00".into(),
-                    describe: typed_describe(),
-                },
-            ),
-            (
-                "other".to_string(),
-                CachedPackage {
-                    sha256: "01".into(),
-                    describe: other,
-                },
-            ),
-        ]
-        .into(),
-    };
+    let cache = Cache::holding([
+        ("p".to_string(), typed_describe()),
+        ("other".to_string(), other),
+    ]);
     let files = typed_schema_files();
     assemble(&Inputs {
         manifest: &manifest,

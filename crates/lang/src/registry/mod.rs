@@ -52,6 +52,24 @@ impl Cache {
         (cache.version == CACHE_VERSION).then_some(cache)
     }
 
+    /// A cache holding these packages' `describe` documents, as a build would keep them, with
+    /// no binary's hash (tests, benchmarks and fuzzing give a check its registry so).
+    pub fn holding(documents: impl IntoIterator<Item = (String, Value)>) -> Cache {
+        Cache {
+            version: CACHE_VERSION,
+            packages: documents
+                .into_iter()
+                .map(|(package, describe)| {
+                    let entry = CachedPackage {
+                        sha256: String::new(),
+                        describe,
+                    };
+                    (package, entry)
+                })
+                .collect(),
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }

@@ -3,7 +3,7 @@
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::flow::{check, parse, KnownFunctions};
-use crate::registry::{assemble, Cache, CachedPackage, Inputs, Registry, CACHE_VERSION};
+use crate::registry::{assemble, Cache, Inputs, Registry};
 use crate::types::Type;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -67,17 +67,7 @@ fn registry() -> Registry {
     let (manifest, diags) = crate::manifest::parse(MANIFEST);
     assert!(diags.is_empty(), "{diags:#?}");
     let manifest = manifest.expect("the manifest parses");
-    let cache = Cache {
-        version: CACHE_VERSION,
-        packages: [(
-            "p".to_string(),
-            CachedPackage {
-                sha256: "00".into(),
-                describe: describe(),
-            },
-        )]
-        .into(),
-    };
+    let cache = Cache::holding([("p".to_string(), describe())]);
     let files = BTreeMap::new();
     let (registry, diags) = assemble(&Inputs {
         manifest: &manifest,
