@@ -198,16 +198,7 @@ pub fn name_problem(name: &str, template: Template) -> Option<String> {
         return Some("a project needs a name, e.g. `flowctl new my-app`".into());
     }
     if !names::is_aws_name(name) {
-        let suggestion: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let suggestion = names::name_suggestion(name);
         let suggestion = suggestion.trim_matches('-');
         let example = if suggestion.is_empty() {
             "my-app"

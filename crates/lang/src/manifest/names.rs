@@ -56,6 +56,20 @@ pub fn is_aws_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// `name` with every character AWS refuses in names (see [`is_aws_name`]) made a `-`: the
+/// suggestion of a message that refuses it.
+pub fn name_suggestion(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// A cargo package name as `cargo new` accepts it (ASCII form).
 pub fn is_package_name(s: &str) -> bool {
     let mut chars = s.chars();

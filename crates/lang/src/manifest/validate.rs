@@ -671,17 +671,7 @@ impl<'t> Validator<'t> {
         if names::is_aws_name(project) {
             return;
         }
-        let suggestion: String = project
-            .trim()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let suggestion = names::name_suggestion(project.trim()).to_ascii_lowercase();
         let hint = if project.is_empty() || suggestion.chars().all(|c| c == '-') {
             "use letters, digits, `-` and `_`, e.g. `project: my-app`".to_string()
         } else {

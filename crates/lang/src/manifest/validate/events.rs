@@ -10,6 +10,7 @@ use super::super::events::{
 use super::super::schedule::Expression;
 use super::{Entry, Place, Validator};
 use crate::diagnostic::{Diagnostic, Span};
+use crate::manifest::names;
 use crate::manifest::node::Node;
 use flowctl_protocol::did_you_mean;
 use indexmap::IndexMap;
@@ -158,19 +159,32 @@ impl Validator<'_> {
 
     /// M021: a source or subscription name.
     fn event_name(&mut self, what: &str, name: &str, span: Span) {
+        self.short_name(
+            "M021",
+            what,
+            name,
+            span,
+            "names use letters, digits, `-` and `_`",
+            &format!("rename it, e.g. `my-{what}`"),
+        );
+    }
+
+    /// A name of at most [`MAX_NAME`] letters, digits, `-` and `_` (sources, subscriptions,
+    /// stores): when it is not one, `code` says why (`rule`, or its length) with a renamed
+    /// suggestion, or `example` when nothing of the name can be kept.
+    pub(super) fn short_name(
+        &mut self,
+        code: &'static str,
+        what: &str,
+        name: &str,
+        span: Span,
+        rule: &str,
+        example: &str,
+    ) {
         if is_event_name(name) {
             return;
         }
-        let mut suggestion: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let mut suggestion = names::name_suggestion(name);
         suggestion.truncate(MAX_NAME);
         let why = if name.len() > MAX_NAME {
             format!(
@@ -178,15 +192,15 @@ impl Validator<'_> {
                 name.len()
             )
         } else {
-            "names use letters, digits, `-` and `_`".to_string()
+            rule.to_string()
         };
         let hint = if suggestion.chars().all(|c| c == '-') {
-            format!("rename it, e.g. `my-{what}`")
+            example.to_string()
         } else {
             format!("rename it, e.g. `{suggestion}`")
         };
         self.error(
-            Diagnostic::error("M021", format!("{what} name `{name}` is not valid"), span)
+            Diagnostic::error(code, format!("{what} name `{name}` is not valid"), span)
                 .text(why)
                 .hint(hint),
         );

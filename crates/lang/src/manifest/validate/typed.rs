@@ -5,7 +5,7 @@
 
 use super::super::locate::{LKind, LNode};
 use super::super::{Consistency, SchemaSource, Store};
-use super::events::{is_event_name, json, json_value, MAX_NAME};
+use super::events::{is_event_name, json, json_value};
 use super::{identifier_suggestion, Entry, Place, Validator};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::manifest::names;
@@ -102,42 +102,14 @@ impl Validator<'_> {
         let mut out = Some(IndexMap::new());
         for store in self.entries(entry.value, entry.located, entry.key_span, &place) {
             let name = store.key.clone();
-            if !is_event_name(&name) {
-                let why = if name.len() > MAX_NAME {
-                    format!(
-                        "it has {} characters; at most {MAX_NAME} are allowed",
-                        name.len()
-                    )
-                } else {
-                    "functions name it in `reads` and `writes`: letters, digits, `-` and `_`"
-                        .to_string()
-                };
-                let mut suggestion: String = name
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                            c
-                        } else {
-                            '-'
-                        }
-                    })
-                    .collect();
-                suggestion.truncate(MAX_NAME);
-                let hint = if suggestion.chars().all(|c| c == '-') {
-                    "use letters, digits, `-` and `_`, e.g. `bookings`".to_string()
-                } else {
-                    format!("rename it, e.g. `{suggestion}`")
-                };
-                self.error(
-                    Diagnostic::error(
-                        "M040",
-                        format!("store name `{name}` is not valid"),
-                        store.key_span,
-                    )
-                    .text(why)
-                    .hint(hint),
-                );
-            }
+            self.short_name(
+                "M040",
+                "store",
+                &name,
+                store.key_span,
+                "functions name it in `reads` and `writes`: letters, digits, `-` and `_`",
+                "use letters, digits, `-` and `_`, e.g. `bookings`",
+            );
             let parsed = self.store(&store);
             match (parsed, out.as_mut()) {
                 (Some(s), Some(map)) => {
