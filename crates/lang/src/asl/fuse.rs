@@ -290,51 +290,27 @@ fn rename_into_group(block: &mut ir::Block, binds: &[String], group: &str) {
 
 /// Every variable name a flow uses (parameter, results, map items, catch bindings).
 pub(super) fn variable_names(flow: &ir::Flow) -> BTreeSet<String> {
-    fn block(b: &ir::Block, out: &mut BTreeSet<String>) {
-        for s in &b.stmts {
-            let handlers = match &s.kind {
-                StmtKind::Call { bind, handlers, .. } => {
-                    out.extend(bind.clone());
-                    Some(handlers)
-                }
-                StmtKind::Parallel {
-                    bind,
-                    branches,
-                    handlers,
-                } => {
-                    out.extend(bind.clone());
-                    branches.iter().for_each(|b| block(b, out));
-                    Some(handlers)
-                }
-                StmtKind::Map {
-                    bind,
-                    item,
-                    body,
-                    handlers,
-                    ..
-                } => {
-                    out.extend(bind.clone());
-                    out.insert(item.clone());
-                    block(body, out);
-                    Some(handlers)
-                }
-                StmtKind::If { arms, otherwise } => {
-                    arms.iter().for_each(|(_, b)| block(b, out));
-                    if let Some(b) = otherwise {
-                        block(b, out);
-                    }
-                    None
-                }
-                _ => None,
-            };
-            for c in handlers.into_iter().flat_map(|h| &h.catches) {
-                out.insert(c.binding.clone());
-                block(&c.body, out);
-            }
-        }
-    }
     let mut out = BTreeSet::from([flow.param.clone()]);
-    block(&flow.body, &mut out);
+    flow.body.visit_stmts(&mut |s| {
+        let handlers = match &s.kind {
+            StmtKind::Call { bind, handlers, .. } | StmtKind::Parallel { bind, handlers, .. } => {
+                out.extend(bind.clone());
+                handlers
+            }
+            StmtKind::Map {
+                bind,
+                item,
+                handlers,
+                ..
+            } => {
+                out.extend(bind.clone());
+                out.insert(item.clone());
+                handlers
+            }
+            _ => return,
+        };
+        out.extend(handlers.catches.iter().map(|c| c.binding.clone()));
+    });
     out
 }
 

@@ -202,6 +202,38 @@ pub enum Scalar {
 }
 
 impl Block {
+    /// Calls `f` on every statement of the block, at any depth (parallel branches, map
+    /// bodies, `if` arms, catch bodies), each before those inside it.
+    pub fn visit_stmts(&self, f: &mut dyn FnMut(&Stmt)) {
+        for stmt in &self.stmts {
+            f(stmt);
+            let handlers = match &stmt.kind {
+                StmtKind::Call { handlers, .. } => Some(handlers),
+                StmtKind::Parallel {
+                    branches, handlers, ..
+                } => {
+                    branches.iter().for_each(|b| b.visit_stmts(f));
+                    Some(handlers)
+                }
+                StmtKind::Map { body, handlers, .. } => {
+                    body.visit_stmts(f);
+                    Some(handlers)
+                }
+                StmtKind::If { arms, otherwise } => {
+                    arms.iter().for_each(|(_, b)| b.visit_stmts(f));
+                    if let Some(b) = otherwise {
+                        b.visit_stmts(f);
+                    }
+                    None
+                }
+                StmtKind::Return(_) | StmtKind::Fail { .. } | StmtKind::Wait(_) => None,
+            };
+            for catch in handlers.into_iter().flat_map(|h| &h.catches) {
+                catch.body.visit_stmts(f);
+            }
+        }
+    }
+
     /// Calls `f` on every path in the block, at any depth (arguments, conditions, map items,
     /// returns, fail causes, waits, catch bodies), and on every map capture list, so a pass
     /// can rename where a variable lives.

@@ -80,7 +80,11 @@ impl Checker<'_> {
         };
         let mut called = std::collections::BTreeSet::new();
         for body in bodies {
-            calls_in(body, &mut called);
+            body.visit_stmts(&mut |stmt| {
+                if let crate::flow::ir::StmtKind::Call { function, .. } = &stmt.kind {
+                    called.insert(function.clone());
+                }
+            });
         }
         for key in called {
             let Some(f) = registry.function(&key) else {
@@ -128,42 +132,6 @@ impl Checker<'_> {
         }
         for store in &f.properties.writes {
             self.written.insert(store.clone(), span);
-        }
-    }
-}
-
-/// The functions a block calls, at any depth.
-fn calls_in(block: &crate::flow::ir::Block, out: &mut std::collections::BTreeSet<String>) {
-    use crate::flow::ir::StmtKind;
-    for stmt in &block.stmts {
-        let handlers = match &stmt.kind {
-            StmtKind::Call {
-                function, handlers, ..
-            } => {
-                out.insert(function.clone());
-                Some(handlers)
-            }
-            StmtKind::Parallel {
-                branches, handlers, ..
-            } => {
-                branches.iter().for_each(|b| calls_in(b, out));
-                Some(handlers)
-            }
-            StmtKind::Map { body, handlers, .. } => {
-                calls_in(body, out);
-                Some(handlers)
-            }
-            StmtKind::If { arms, otherwise } => {
-                arms.iter().for_each(|(_, b)| calls_in(b, out));
-                if let Some(b) = otherwise {
-                    calls_in(b, out);
-                }
-                None
-            }
-            StmtKind::Return(_) | StmtKind::Fail { .. } | StmtKind::Wait(_) => None,
-        };
-        for catch in handlers.map(|h| h.catches.as_slice()).unwrap_or_default() {
-            calls_in(&catch.body, out);
         }
     }
 }
