@@ -476,38 +476,34 @@ pub(super) fn arg_expr(action: &ast::Action) -> Option<&ast::Expr> {
 /// The span of the part of `expr` at `place` (`room`, `guest.name`): the value written for it
 /// in an object literal, else the closest enclosing expression.
 fn place_span(expr: &ast::Expr, place: &str) -> Span {
+    expr_at(expr, place).0.span
+}
+
+/// The expression written for `place` in `expr`'s object literals, or the closest enclosing
+/// one, and whether all of `place` was found.
+fn expr_at<'e>(expr: &'e ast::Expr, place: &str) -> (&'e ast::Expr, bool) {
     let mut at = expr;
     for field in place.split('.').filter(|f| !f.is_empty()) {
         let field = field.split('[').next().unwrap_or(field);
-        match &at.kind {
-            ExprKind::Object(entries) => match entries.iter().find(|(k, _)| k.value == field) {
-                Some((_, value)) => at = value,
-                None => break,
-            },
-            _ => break,
+        let ExprKind::Object(entries) = &at.kind else {
+            return (at, false);
+        };
+        match entries.iter().find(|(k, _)| k.value == field) {
+            Some((_, value)) => at = value,
+            None => return (at, false),
         }
     }
-    at.span
+    (at, true)
 }
 
 /// The span of the key `field` in the object at `place`, else of the object.
 fn key_span(expr: &ast::Expr, place: &str, field: &str) -> Span {
-    let owner_span = place_span(expr, place);
-    let mut at = expr;
-    for part in place.split('.').filter(|f| !f.is_empty()) {
-        if let ExprKind::Object(entries) = &at.kind {
-            if let Some((_, v)) = entries.iter().find(|(k, _)| k.value == part) {
-                at = v;
-                continue;
-            }
-        }
-        return owner_span;
-    }
+    let (at, found) = expr_at(expr, place);
     match &at.kind {
-        ExprKind::Object(entries) => entries
+        ExprKind::Object(entries) if found => entries
             .iter()
             .find(|(k, _)| k.value == field)
-            .map_or(owner_span, |(k, _)| k.span),
-        _ => owner_span,
+            .map_or(at.span, |(k, _)| k.span),
+        _ => at.span,
     }
 }
