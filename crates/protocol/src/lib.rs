@@ -3,17 +3,24 @@
 //! resource ARNs ([`sfn`]), the envelopes a unit serving several functions reads
 //! ([`envelope`]), the error a function answers with ([`Error`]), and the environment
 //! variable that tells a unit which functions it serves ([`FUNCTIONS_ENV`]), how deep
-//! JSON may nest to be read back ([`MAX_JSON_DEPTH`]), and the calendar arithmetic behind
-//! every timestamp ([`calendar`]).
+//! JSON may nest to be read back ([`MAX_JSON_DEPTH`]), the calendar arithmetic behind
+//! every timestamp ([`calendar`]), and what deploy and the deployed subscriber agree on
+//! ([`subscriber`]: its configuration, its queue's messages, its table's items), how a
+//! message becomes an event ([`event`]: locators, type, id and key) and how a webhook's
+//! signature is checked ([`signature`]), which `flowctl dev` and the deployed ingest share.
 //!
-//! Architecture Invariant: this crate depends on `serde_json` and `strsim` only, so the
-//! compiler and the engine get the shim's envelope format without `lambda_runtime`.
+//! Architecture Invariant: this crate depends on `serde`, `serde_json`, `strsim`, `sha2` and
+//! `hmac` only, so the compiler and the engine get the shim's envelope format without
+//! `lambda_runtime`, and nothing here reaches tokio or the AWS SDK.
 
 pub mod calendar;
 pub mod envelope;
 mod error;
+pub mod event;
 mod json;
 pub mod sfn;
+pub mod signature;
+pub mod subscriber;
 mod suggest;
 
 pub use error::{name_of_type, names, Error};

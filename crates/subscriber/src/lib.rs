@@ -1,0 +1,11 @@
+//! The deployed subscriber: what runs a flowctl subscription on AWS, inside a unit's binary
+//! (the shim's `subscriber` feature). Deploy writes its configuration
+//! (`flowctl_protocol::subscriber`); this crate reads it and serves:
+//!
+//! - an SQS FIFO batch (`batch`, `run`): messages in order per key (message group), each key
+//!   stopping at its first failure, reported as partial batch failures so one key never
+//!   blocks or reorders another; per-key state in DynamoDB written with a conditional,
+//!   versioned transaction that also marks the event applied (`store`); the target invoked
+//!   in-process, through `lambda:Invoke` or Step Functions (`target`); retries, KO and park;
+//! - a function URL request (`ingest`): a webhook checked and turned into events on the
+//!   queues of the subscriptions that take them.
