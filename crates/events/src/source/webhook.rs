@@ -16,26 +16,20 @@ use crate::log::{Accepted, Log};
 use crate::Incoming;
 use bytes::Bytes;
 use flowctl_lang::manifest::events::SourceKind;
-use hmac::{Hmac, Mac};
+use flowctl_protocol::event::{body_not_json, body_too_large, WEBHOOK_TAKES_POST};
+use flowctl_protocol::signature::{constant_time_eq, verify, Style};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming as Body;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// The largest body taken: SQS's message quota, so what `dev` accepts the AWS side takes too.
-pub const MAX_BODY: usize = 256 * 1024;
-
-/// The signature header of GitHub's style (`sha256=<hex>`), the default.
-pub const GITHUB_HEADER: &str = "X-Hub-Signature-256";
-/// The signature header of Stripe's style (`t=<unix>,v1=<hex>` over `<t>.<body>`).
-pub const STRIPE_HEADER: &str = "Stripe-Signature";
-/// How old a Stripe-style signature's timestamp may be, in seconds (Stripe's own default).
-pub const STRIPE_TOLERANCE: i64 = 300;
+pub use flowctl_protocol::event::MAX_BODY;
+/// The signature check, shared with the deployed ingest.
+pub use flowctl_protocol::signature::{sign, GITHUB_HEADER, STRIPE_HEADER, STRIPE_TOLERANCE};
 
 /// Paths under this prefix are the control endpoints, never a webhook.
 pub const CONTROL_PREFIX: &str = "/_flowctl/";
@@ -66,12 +60,6 @@ impl Control for Log {
 struct Hook {
     source: String,
     signature: Option<(Vec<u8>, Style)>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Style {
-    GitHub,
-    Stripe,
 }
 
 /// The path each webhook source is served on.
@@ -110,10 +98,7 @@ pub async fn serve(
                         format!("the webhook secret variable {var} is not set; export it (the senders sign with the same secret)"),
                     )
                 })?;
-                let style = match hook.signature_header.as_deref() {
-                    Some(h) if h.eq_ignore_ascii_case(STRIPE_HEADER) => Style::Stripe,
-                    _ => Style::GitHub,
-                };
+                let style = Style::of_header(hook.signature_header.as_deref());
                 Some((secret.into_bytes(), style))
             }
         };
@@ -194,7 +179,7 @@ impl Server {
             );
         };
         if req.method() != Method::POST {
-            return error(StatusCode::METHOD_NOT_ALLOWED, "webhooks take POST");
+            return error(StatusCode::METHOD_NOT_ALLOWED, WEBHOOK_TAKES_POST);
         }
         let headers = header_pairs(&req);
         let body = match read_body(req).await {
@@ -223,12 +208,7 @@ impl Server {
     ) -> Response<Full<Bytes>> {
         let payload: Value = match serde_json::from_slice(body) {
             Ok(v) => v,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("the body is not JSON ({e}); send a JSON document with Content-Type: application/json"),
-                )
-            }
+            Err(e) => return error(StatusCode::BAD_REQUEST, body_not_json(&e)),
         };
         let incoming = Incoming {
             payload,
@@ -339,158 +319,11 @@ async fn read_body(req: Request<Body>) -> Result<Bytes, Response<Full<Bytes>>> {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is over {MAX_BODY} bytes (the SQS message quota events are held to)"
-                ),
-            ))
+            Err(error(StatusCode::PAYLOAD_TOO_LARGE, body_too_large()))
         }
         Err(e) => Err(error(
             StatusCode::BAD_REQUEST,
             format!("cannot read the body: {e}"),
         )),
-    }
-}
-
-/// HMAC-SHA256 of `parts` joined, as lowercase hex.
-pub fn sign(secret: &[u8], parts: &[&[u8]]) -> String {
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
-        return String::new();
-    };
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Checks a request's signature; `Err` says what is wrong (for the 401's body).
-fn verify(
-    secret: &[u8],
-    style: Style,
-    headers: &[(String, String)],
-    body: &[u8],
-    now: i64,
-) -> Result<(), String> {
-    let name = match style {
-        Style::GitHub => GITHUB_HEADER,
-        Style::Stripe => STRIPE_HEADER,
-    };
-    let value = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-        .ok_or_else(|| format!("missing signature: this webhook needs the {name} header"))?;
-    match style {
-        Style::GitHub => {
-            let given = value
-                .strip_prefix("sha256=")
-                .ok_or_else(|| format!("{name} must be `sha256=<hex HMAC-SHA256 of the body>`"))?;
-            if constant_time_eq(
-                given.to_ascii_lowercase().as_bytes(),
-                sign(secret, &[body]).as_bytes(),
-            ) {
-                Ok(())
-            } else {
-                Err(format!("bad signature: {name} does not match the body"))
-            }
-        }
-        Style::Stripe => {
-            let mut timestamp = None;
-            let mut signatures = Vec::new();
-            for part in value.split(',') {
-                match part.trim().split_once('=') {
-                    Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-                    Some(("v1", s)) => signatures.push(s.to_ascii_lowercase()),
-                    _ => {}
-                }
-            }
-            let t = timestamp.ok_or_else(|| format!("{name} has no `t=<unix time>`"))?;
-            if (now - t).abs() > STRIPE_TOLERANCE {
-                return Err(format!(
-                    "bad signature: the timestamp in {name} is more than {STRIPE_TOLERANCE} s from now (a replayed request?)"
-                ));
-            }
-            let expected = sign(secret, &[t.to_string().as_bytes(), b".", body]);
-            if signatures
-                .iter()
-                .any(|s| constant_time_eq(s.as_bytes(), expected.as_bytes()))
-            {
-                Ok(())
-            } else {
-                Err(format!(
-                    "bad signature: no v1 signature in {name} matches the body"
-                ))
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(name: &str, value: String) -> Vec<(String, String)> {
-        vec![(name.to_ascii_lowercase(), value)]
-    }
-
-    #[test]
-    fn github_style_signatures() {
-        let body = br#"{"a":1}"#;
-        let good = format!("sha256={}", sign(b"s3cret", &[body]));
-        assert_eq!(
-            verify(
-                b"s3cret",
-                Style::GitHub,
-                &header(GITHUB_HEADER, good.clone()),
-                body,
-                0
-            ),
-            Ok(())
-        );
-        let bad = verify(
-            b"other",
-            Style::GitHub,
-            &header(GITHUB_HEADER, good),
-            body,
-            0,
-        );
-        assert!(bad.unwrap_err().starts_with("bad signature"));
-        let missing = verify(b"s3cret", Style::GitHub, &[], body, 0);
-        assert!(missing.unwrap_err().starts_with("missing signature"));
-    }
-
-    #[test]
-    fn stripe_style_signatures_and_their_age() {
-        let body = br#"{"a":1}"#;
-        let t = 1_700_000_000i64;
-        let v1 = sign(b"whsec", &[t.to_string().as_bytes(), b".", body]);
-        let value = format!("t={t},v1={v1}");
-        assert_eq!(
-            verify(
-                b"whsec",
-                Style::Stripe,
-                &header(STRIPE_HEADER, value.clone()),
-                body,
-                t + 10
-            ),
-            Ok(())
-        );
-        let old = verify(
-            b"whsec",
-            Style::Stripe,
-            &header(STRIPE_HEADER, value),
-            body,
-            t + 301,
-        );
-        assert!(old.unwrap_err().contains("more than 300 s"));
     }
 }

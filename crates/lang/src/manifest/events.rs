@@ -8,6 +8,10 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// Where a value of an event is read (`$.path`, `header:NAME`, a literal): one parser for
+/// the validator, `flowctl dev` and the deployed ingest, kept in `flowctl-protocol`.
+pub use flowctl_protocol::event::{Locator, Step, MAX_PATH_STEPS};
+
 /// The prefix naming the KO events of a subscription as a source: `ko:<subscription>`.
 pub const KO_SOURCE_PREFIX: &str = "ko:";
 /// The default number of keys a subscription runs at once.
@@ -343,99 +347,3 @@ impl KoAction {
 /// The sources and subscriptions of a manifest.
 pub type Sources = IndexMap<String, Source>;
 pub type Subscriptions = IndexMap<String, Subscription>;
-
-/// Where a value of an event is read: `type`, `id` and `key` of a source, `key` of a
-/// subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Locator {
-    /// `$`, `$.field`, `$.a[0].b`: a path into the payload.
-    Payload(Vec<Step>),
-    /// `header:NAME`: a request header (webhooks only), matched without regard to case.
-    Header(String),
-    /// Any other text: the value itself (only `type` may be a literal).
-    Literal(String),
-}
-
-/// One step of a payload path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Field(String),
-    Index(usize),
-}
-
-/// The longest path a locator may have, in steps (a bound for hostile manifests).
-pub const MAX_PATH_STEPS: usize = 32;
-
-impl Locator {
-    /// Reads `text`: `$…` is a path, `header:NAME` a header, anything else a literal.
-    /// `Err` says what is wrong with a path or header written as one.
-    pub fn parse(text: &str) -> Result<Locator, String> {
-        if let Some(name) = text.strip_prefix("header:") {
-            let name = name.trim();
-            let valid = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            return if valid {
-                Ok(Locator::Header(name.to_string()))
-            } else {
-                Err(format!(
-                    "`{text}` is not a header name (letters, digits, `-`, `_`)"
-                ))
-            };
-        }
-        if !text.starts_with('$') {
-            return Ok(Locator::Literal(text.to_string()));
-        }
-        let mut steps = Vec::new();
-        let mut rest = &text[1..];
-        while !rest.is_empty() {
-            if steps.len() == MAX_PATH_STEPS {
-                return Err(format!("`{text}` has more than {MAX_PATH_STEPS} steps"));
-            }
-            if let Some(after) = rest.strip_prefix('.') {
-                let end = after.find(['.', '[']).unwrap_or(after.len());
-                let field = &after[..end];
-                let valid = !field.is_empty()
-                    && field
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if !valid {
-                    return Err(format!(
-                        "`{text}`: `.{field}` is not a field name (letters, digits, `_`, `-`)"
-                    ));
-                }
-                steps.push(Step::Field(field.to_string()));
-                rest = &after[end..];
-            } else if let Some(after) = rest.strip_prefix('[') {
-                let end = after
-                    .find(']')
-                    .ok_or_else(|| format!("`{text}`: `[` is not closed"))?;
-                let index = after[..end]
-                    .parse::<usize>()
-                    .map_err(|_| format!("`{text}`: `[{}]` is not an index", &after[..end]))?;
-                steps.push(Step::Index(index));
-                rest = &after[end + 1..];
-            } else {
-                return Err(format!(
-                    "`{text}`: expected `.field` or `[index]` after `$`, found `{rest}`"
-                ));
-            }
-        }
-        Ok(Locator::Payload(steps))
-    }
-
-    /// The value at a payload path, if there is one.
-    pub fn get<'v>(
-        steps: &[Step],
-        mut value: &'v serde_json::Value,
-    ) -> Option<&'v serde_json::Value> {
-        for step in steps {
-            value = match step {
-                Step::Field(f) => value.get(f.as_str())?,
-                Step::Index(i) => value.get(*i)?,
-            };
-        }
-        Some(value)
-    }
-}
