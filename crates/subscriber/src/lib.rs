@@ -9,3 +9,14 @@
 //!   in-process, through `lambda:Invoke` or Step Functions (`target`); retries, KO and park;
 //! - a function URL request (`ingest`): a webhook checked and turned into events on the
 //!   queues of the subscriptions that take them.
+//!
+//! The shim calls [`run::Subscriber::from_env`] once per process and
+//! [`run::Subscriber::handle`] per SQS batch; [`queue::send`] is how anything here puts an
+//! event on a subscription's queue.
+
+pub mod batch;
+pub mod config;
+pub mod queue;
+pub mod run;
+pub mod store;
+pub mod target;
