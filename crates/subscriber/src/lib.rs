@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod ingest;
 pub mod queue;
 pub mod run;
 pub mod store;
