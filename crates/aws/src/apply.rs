@@ -1,5 +1,6 @@
-//! Executes a [`Changes`]: phase by phase (roles, log groups, functions, state machines, then
-//! deletions in reverse), the steps of a phase in parallel up to a bound. A failed step names
+//! Executes a [`Changes`]: phase by phase (roles; log groups, tables, dead-letter queues and
+//! the schedule group; queues and functions; state machines, mappings, URLs and schedules;
+//! then deletions in reverse), the steps of a phase in parallel up to a bound. A failed step names
 //! the resource and AWS's error; the phases after a failure do not start (a state machine
 //! must not point at a function that failed to deploy). Every step is idempotent against
 //! what a killed earlier run left, so running the deploy again converges.
@@ -13,7 +14,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// How long flowctl waits for a new role to become assumable, or for Lambda to settle.
-const PROPAGATION_DEADLINE: Duration = Duration::from_secs(120);
+pub(crate) const PROPAGATION_DEADLINE: Duration = Duration::from_secs(120);
 const SETTLE_DEADLINE: Duration = Duration::from_secs(300);
 
 /// What `apply` reports as it goes, for the progress display.
@@ -50,18 +51,32 @@ impl Outcome {
     }
 }
 
-/// The order of phases: a step runs after every step of a lower phase.
+/// The order of phases: a step runs after every step of a lower phase. A queue names its
+/// dead-letter queue, a mapping its queue and function, a schedule its queue and role, so
+/// each comes after what it names, and is deleted before it.
 fn phase(step: &Step) -> usize {
+    let dead_letter = crate::names::is_dead_letter_queue(&step.name);
     match (step.kind, step.action) {
-        (Kind::Role, Action::Delete) => 6,
-        (Kind::Function, Action::Delete) => 5,
-        (Kind::StateMachine, Action::Delete) => 4,
+        (Kind::Role, Action::Delete) => 8,
+        (Kind::Queue, Action::Delete) if dead_letter => 7,
+        (Kind::Queue | Kind::Table, Action::Delete) => 6,
+        (Kind::Function | Kind::ScheduleGroup, Action::Delete) => 5,
+        (
+            Kind::StateMachine | Kind::EventSourceMapping | Kind::FunctionUrl | Kind::Schedule,
+            Action::Delete,
+        ) => 4,
         (Kind::Role, _) => 0,
-        (Kind::LogGroup, _) => 1,
-        (Kind::Function, _) => 2,
-        (Kind::StateMachine, _) => 3,
+        (Kind::Queue, _) if dead_letter => 1,
+        (Kind::LogGroup | Kind::Table | Kind::ScheduleGroup, _) => 1,
+        (Kind::Function | Kind::Queue, _) => 2,
+        (Kind::StateMachine | Kind::EventSourceMapping | Kind::FunctionUrl | Kind::Schedule, _) => {
+            3
+        }
     }
 }
+
+/// How many phases [`phase`] has.
+const PHASES: usize = 9;
 
 /// Applies the mutating steps of `changes`, at most `concurrency` at a time.
 pub async fn apply(
@@ -72,7 +87,7 @@ pub async fn apply(
     progress: &(dyn Fn(Event<'_>) + Send + Sync),
 ) -> Outcome {
     let mut outcome = Outcome::default();
-    let mut phases: Vec<Vec<&Step>> = vec![Vec::new(); 7];
+    let mut phases: Vec<Vec<&Step>> = vec![Vec::new(); PHASES];
     for step in changes.mutations() {
         phases[phase(step)].push(step);
     }
@@ -128,6 +143,15 @@ async fn run_step(
         )
     };
     match (step.kind, step.action) {
+        (
+            Kind::Queue
+            | Kind::Table
+            | Kind::EventSourceMapping
+            | Kind::FunctionUrl
+            | Kind::ScheduleGroup
+            | Kind::Schedule,
+            _,
+        ) => crate::apply_events::run(clients, desired, step).await,
         (Kind::Role, Action::Delete) => delete_role(clients, &step.name).await,
         (Kind::Role, action) => {
             let role = desired
@@ -190,7 +214,7 @@ async fn run_step(
 
 /// Retries `call` with back-off while `transient` says its error will pass (a new IAM role
 /// not yet assumable): that is propagation, not a failure. Gives up after `deadline`.
-async fn retrying<T, F, Fut>(
+pub(crate) async fn retrying<T, F, Fut>(
     deadline: Duration,
     transient: impl Fn(&CallError) -> bool,
     mut call: F,
@@ -368,10 +392,49 @@ fn read_zip(function: &FunctionSpec) -> Result<aws_sdk_lambda::primitives::Blob,
         })
 }
 
-fn environment(function: &FunctionSpec) -> aws_sdk_lambda::types::Environment {
+fn environment(
+    function: &FunctionSpec,
+    kept: &std::collections::BTreeMap<String, String>,
+) -> aws_sdk_lambda::types::Environment {
+    let mut env = function.env.clone();
+    env.extend(kept.clone());
     aws_sdk_lambda::types::Environment::builder()
-        .set_variables(Some(function.env.clone().into_iter().collect()))
+        .set_variables(Some(env.into_iter().collect()))
         .build()
+}
+
+/// The values of the function's `keep_env` variables as deployed (set by its owner), so an
+/// update of its configuration keeps them.
+async fn kept_env(
+    clients: &Clients,
+    function: &FunctionSpec,
+) -> Result<std::collections::BTreeMap<String, String>, CallError> {
+    if function.keep_env.is_empty() {
+        return Ok(Default::default());
+    }
+    let config = clients
+        .lambda
+        .get_function_configuration()
+        .function_name(&function.name)
+        .send()
+        .await
+        .map_err(|e| {
+            CallError::new(
+                format!("function {}", function.name),
+                "GetFunctionConfiguration",
+                &e,
+            )
+        })?;
+    Ok(config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|vars| {
+            vars.iter()
+                .filter(|(k, _)| function.keep_env.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 async fn put_function(
@@ -398,7 +461,7 @@ async fn put_function(
                 .architectures(Architecture::from(function.architecture.as_str()))
                 .memory_size(function.memory)
                 .timeout(function.timeout)
-                .environment(environment(function))
+                .environment(environment(function, &Default::default()))
                 .set_tags(Some(function.tags.clone().into_iter().collect()))
                 .send()
                 .await
@@ -428,6 +491,7 @@ async fn put_function(
         wait_settled(clients, function, report).await?;
     }
     if changes.contains(&Field::Configuration) {
+        let kept = kept_env(clients, function).await?;
         retrying(PROPAGATION_DEADLINE, role_not_ready, || async {
             lambda
                 .update_function_configuration()
@@ -437,7 +501,7 @@ async fn put_function(
                 .role(&function.role_arn)
                 .memory_size(function.memory)
                 .timeout(function.timeout)
-                .environment(environment(function))
+                .environment(environment(function, &kept))
                 .send()
                 .await
                 .map_err(|e| CallError::new(resource.clone(), "UpdateFunctionConfiguration", &e))

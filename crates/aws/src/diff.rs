@@ -3,7 +3,9 @@
 //! `apply` executes it, `status` reads the drift from it.
 
 use super::model::{Desired, Observed, HANDLER, RUNTIME};
+use crate::names;
 use flowctl_lang::manifest::FlowKind;
+use flowctl_protocol::subscriber::table;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -13,6 +15,20 @@ pub enum Kind {
     LogGroup,
     Function,
     StateMachine,
+    /// An SQS FIFO queue (a subscription's, or its dead-letter queue).
+    Queue,
+    /// A subscription's DynamoDB state table.
+    Table,
+    /// The event source mapping from a subscription's queue to its subscriber (named
+    /// after the subscriber function).
+    EventSourceMapping,
+    /// A webhook's public function URL and the permission to call it (named after the
+    /// ingest function).
+    FunctionUrl,
+    /// The project's EventBridge Scheduler group.
+    ScheduleGroup,
+    /// An EventBridge Scheduler schedule sending a schedule source's events to a queue.
+    Schedule,
 }
 
 impl Kind {
@@ -22,6 +38,12 @@ impl Kind {
             Kind::LogGroup => "log group",
             Kind::Function => "function",
             Kind::StateMachine => "state machine",
+            Kind::Queue => "queue",
+            Kind::Table => "table",
+            Kind::EventSourceMapping => "event source mapping",
+            Kind::FunctionUrl => "function url",
+            Kind::ScheduleGroup => "schedule group",
+            Kind::Schedule => "schedule",
         }
     }
 }
@@ -31,7 +53,8 @@ impl Kind {
 pub enum Action {
     Create,
     Update,
-    /// Deleted and created again: a state machine whose type changed.
+    /// Deleted and created again: a state machine whose type changed, a mapping from
+    /// another queue.
     Replace,
     Delete,
     Unchanged,
@@ -94,6 +117,25 @@ pub enum Field {
     Type,
     /// flowctl's tags are missing or differ.
     Tags,
+    /// A queue's attributes (visibility, redrive, deduplication, retention).
+    Attributes,
+    /// A table's key schema: cannot be changed in place, and a table holding state is
+    /// never replaced by deploy (applying it fails, saying so).
+    KeySchema,
+    /// A table's billing mode.
+    Billing,
+    /// A table's time to live.
+    Ttl,
+    /// A mapping's batch size or response types.
+    Batching,
+    /// A mapping's queue.
+    Queue,
+    /// A function URL's auth type.
+    Auth,
+    /// The permission letting anyone call a function URL.
+    Permission,
+    /// A schedule's expression, target, role or event.
+    Schedule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,6 +168,15 @@ impl Changes {
     }
 }
 
+fn create(kind: Kind, name: &str) -> Step {
+    Step {
+        kind,
+        name: name.to_string(),
+        action: Action::Create,
+        changes: vec![],
+    }
+}
+
 fn step(kind: Kind, name: &str, changes: Vec<Field>) -> Step {
     let action = if changes.is_empty() {
         Action::Unchanged
@@ -138,6 +189,16 @@ fn step(kind: Kind, name: &str, changes: Vec<Field>) -> Step {
         action,
         changes,
     }
+}
+
+/// Whether the function's environment is as wanted, the variables its owner sets aside.
+fn same_env(
+    seen: &std::collections::BTreeMap<String, String>,
+    function: &super::model::FunctionSpec,
+) -> bool {
+    let mut seen = seen.clone();
+    seen.retain(|k, _| !function.keep_env.contains(k));
+    seen == function.env
 }
 
 /// Whether every tag in `wanted` is on the resource (other tags are the user's business).
@@ -205,7 +266,7 @@ pub fn compare(desired: &Desired, observed: &Observed, prune: bool) -> Changes {
                     || seen.handler.as_deref() != Some(HANDLER)
                     || seen.memory != Some(function.memory)
                     || seen.timeout != Some(function.timeout)
-                    || seen.env != function.env
+                    || !same_env(&seen.env, function)
                     || seen.role_arn != function.role_arn
                 {
                     changes.push(Field::Configuration);
@@ -250,11 +311,46 @@ pub fn compare(desired: &Desired, observed: &Observed, prune: bool) -> Changes {
             }
         });
     }
+    compare_events(desired, observed, &mut steps);
     let gone = if prune {
         Action::Delete
     } else {
         Action::Orphaned
     };
+    let mut left = |kind: Kind, names: Vec<&String>, wanted: &dyn Fn(&str) -> bool| {
+        for name in names {
+            if !wanted(name) {
+                steps.push(Step {
+                    kind,
+                    name: name.clone(),
+                    action: gone,
+                    changes: vec![],
+                });
+            }
+        }
+    };
+    left(Kind::Schedule, observed.schedules.keys().collect(), &|n| {
+        desired.schedules.iter().any(|s| s.name == n)
+    });
+    left(
+        Kind::EventSourceMapping,
+        observed.mappings.keys().collect(),
+        &|n| desired.mappings.iter().any(|m| m.function == n),
+    );
+    left(Kind::FunctionUrl, observed.urls.keys().collect(), &|n| {
+        desired.urls.iter().any(|u| u.function == n)
+    });
+    left(
+        Kind::ScheduleGroup,
+        observed.schedule_group.iter().collect(),
+        &|n| desired.schedule_group.as_ref().is_some_and(|g| g.name == n),
+    );
+    left(Kind::Queue, observed.queues.keys().collect(), &|n| {
+        desired.queues.iter().any(|q| q.name == n)
+    });
+    left(Kind::Table, observed.tables.keys().collect(), &|n| {
+        desired.tables.iter().any(|t| t.name == n)
+    });
     for name in observed.machines.keys() {
         if !desired.machines.iter().any(|m| &m.name == name) {
             steps.push(Step {
@@ -288,16 +384,161 @@ pub fn compare(desired: &Desired, observed: &Observed, prune: bool) -> Changes {
     Changes { steps }
 }
 
-/// Deletes everything observed (`flowctl destroy`): state machines, then functions, then roles.
-/// Log groups are kept: the logs outlive the deployment.
+/// A queue attribute as compared: a redrive policy by its target and count (SQS may
+/// answer the count as a number or a string, and with its own spacing), the rest as text.
+fn attribute(name: &str, value: &str) -> String {
+    if name != "RedrivePolicy" {
+        return value.to_string();
+    }
+    let Ok(policy) = serde_json::from_str::<serde_json::Value>(value) else {
+        return value.to_string();
+    };
+    let count = match &policy["maxReceiveCount"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!(
+        "{}#{count}",
+        policy["deadLetterTargetArn"].as_str().unwrap_or_default()
+    )
+}
+
+/// The sources' and subscriptions' resources: queues, tables, mappings, URLs, the schedule
+/// group and schedules (roles and functions are compared with the rest).
+fn compare_events(desired: &Desired, observed: &Observed, steps: &mut Vec<Step>) {
+    for queue in &desired.queues {
+        steps.push(match observed.queues.get(&queue.name) {
+            None => create(Kind::Queue, &queue.name),
+            Some(seen) => {
+                let mut changes = Vec::new();
+                let differs = queue.attributes.iter().any(|(k, v)| {
+                    seen.attributes.get(k).map(|s| attribute(k, s)) != Some(attribute(k, v))
+                });
+                if differs {
+                    changes.push(Field::Attributes);
+                }
+                if !has_tags(&queue.tags, &seen.tags) {
+                    changes.push(Field::Tags);
+                }
+                step(Kind::Queue, &queue.name, changes)
+            }
+        });
+    }
+    for wanted in &desired.tables {
+        steps.push(match observed.tables.get(&wanted.name) {
+            None => create(Kind::Table, &wanted.name),
+            Some(seen) => {
+                let mut changes = Vec::new();
+                let key = |name: &str| Some((name.to_string(), "S".to_string()));
+                if seen.hash_key != key(table::KEY) || seen.range_key != key(table::SORT) {
+                    changes.push(Field::KeySchema);
+                }
+                if seen.billing.as_deref() != Some(BILLING) {
+                    changes.push(Field::Billing);
+                }
+                if seen.ttl.as_deref() != Some(table::EXPIRES) {
+                    changes.push(Field::Ttl);
+                }
+                if !has_tags(&wanted.tags, &seen.tags) {
+                    changes.push(Field::Tags);
+                }
+                step(Kind::Table, &wanted.name, changes)
+            }
+        });
+    }
+    if let Some(group) = &desired.schedule_group {
+        steps.push(if observed.schedule_group.as_ref() == Some(&group.name) {
+            step(Kind::ScheduleGroup, &group.name, vec![])
+        } else {
+            create(Kind::ScheduleGroup, &group.name)
+        });
+    }
+    for mapping in &desired.mappings {
+        steps.push(match observed.mappings.get(&mapping.function) {
+            None => create(Kind::EventSourceMapping, &mapping.function),
+            Some(seen) if seen.queue_arn != mapping.queue_arn => Step {
+                kind: Kind::EventSourceMapping,
+                name: mapping.function.clone(),
+                action: Action::Replace,
+                changes: vec![Field::Queue],
+            },
+            Some(seen) => {
+                let batching = seen.batch_size != Some(mapping.batch_size)
+                    || seen.response_types != mapping.response_types;
+                let changes = if batching {
+                    vec![Field::Batching]
+                } else {
+                    vec![]
+                };
+                step(Kind::EventSourceMapping, &mapping.function, changes)
+            }
+        });
+    }
+    for url in &desired.urls {
+        steps.push(match observed.urls.get(&url.function) {
+            None => create(Kind::FunctionUrl, &url.function),
+            Some(seen) => {
+                let mut changes = Vec::new();
+                if seen.auth.as_deref() != Some(url.auth.as_str()) {
+                    changes.push(Field::Auth);
+                }
+                if !seen.public {
+                    changes.push(Field::Permission);
+                }
+                step(Kind::FunctionUrl, &url.function, changes)
+            }
+        });
+    }
+    for schedule in &desired.schedules {
+        steps.push(match observed.schedules.get(&schedule.name) {
+            None => create(Kind::Schedule, &schedule.name),
+            Some(seen) => {
+                let same = seen.expression == schedule.expression
+                    && seen.target_arn == schedule.target_arn
+                    && seen.role_arn == schedule.role_arn
+                    && seen.group == schedule.group
+                    && seen.message_group_id.as_deref() == Some(schedule.message_group_id.as_str())
+                    && seen
+                        .input
+                        .as_deref()
+                        .and_then(|i| serde_json::from_str::<serde_json::Value>(i).ok())
+                        == serde_json::from_str(&schedule.input).ok();
+                let changes = if same { vec![] } else { vec![Field::Schedule] };
+                step(Kind::Schedule, &schedule.name, changes)
+            }
+        });
+    }
+}
+
+/// The billing mode of every state table.
+pub const BILLING: &str = "PAY_PER_REQUEST";
+
+/// Deletes everything observed (`flowctl destroy`), in reverse of the order a deploy
+/// creates: schedules, mappings, URLs and state machines; the schedule group and functions;
+/// queues and tables (the dead-letter queues last); roles. Log groups are kept: the logs
+/// outlive the deployment.
 pub fn destroy(observed: &Observed) -> Changes {
     let mut steps = Vec::new();
+    let (dead, live): (Vec<&String>, Vec<&String>) = observed
+        .queues
+        .keys()
+        .partition(|q| names::is_dead_letter_queue(q));
     for (kind, names) in [
         (
-            Kind::StateMachine,
-            observed.machines.keys().collect::<Vec<_>>(),
+            Kind::Schedule,
+            observed.schedules.keys().collect::<Vec<_>>(),
+        ),
+        (Kind::EventSourceMapping, observed.mappings.keys().collect()),
+        (Kind::FunctionUrl, observed.urls.keys().collect()),
+        (Kind::StateMachine, observed.machines.keys().collect()),
+        (
+            Kind::ScheduleGroup,
+            observed.schedule_group.iter().collect(),
         ),
         (Kind::Function, observed.functions.keys().collect()),
+        (Kind::Queue, live),
+        (Kind::Table, observed.tables.keys().collect()),
+        (Kind::Queue, dead),
         (Kind::Role, observed.roles.keys().collect()),
     ] {
         for name in names {

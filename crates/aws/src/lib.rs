@@ -12,12 +12,17 @@
 //! (`build.json`), the contract between `flowctl build`, which writes it, and deploy, which reads it.
 
 pub mod apply;
+mod apply_events;
 pub mod config;
 pub mod diff;
+pub mod events;
 pub mod invoke;
 pub mod model;
+pub mod names;
 pub mod observe;
+mod observe_events;
 pub mod record;
+pub mod wiring;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +38,9 @@ pub struct Clients {
     pub sfn: aws_sdk_sfn::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sts: aws_sdk_sts::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl Clients {
@@ -43,6 +51,9 @@ impl Clients {
             sfn: aws_sdk_sfn::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            scheduler: aws_sdk_scheduler::Client::new(config),
         }
     }
 

@@ -15,6 +15,10 @@ pub const TAG_PROJECT: &str = "flowctl:project";
 pub const TAG_UNIT: &str = "flowctl:unit";
 /// The tag naming a state machine's flow.
 pub const TAG_FLOW: &str = "flowctl:flow";
+/// The tag naming the subscription a queue, table, subscriber or schedule serves.
+pub const TAG_SUBSCRIPTION: &str = "flowctl:subscription";
+/// The tag naming the source an ingest function (and its role) serves.
+pub const TAG_SOURCE: &str = "flowctl:source";
 /// The Lambda runtime of every unit.
 pub const RUNTIME: &str = "provided.al2023";
 /// The handler of a custom-runtime function (ignored by the runtime, required by the API).
@@ -54,6 +58,42 @@ impl Account {
             self.partition, self.region, self.id
         )
     }
+    pub fn queue_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:sqs:{}:{}:{name}",
+            self.partition, self.region, self.id
+        )
+    }
+    /// A queue's URL in SQS's own form. SQS (and its emulators) read the queue from the
+    /// URL's account and name, whatever endpoint the client talks to, so deploy can write
+    /// it into a subscriber's configuration before the queue exists.
+    pub fn queue_url(&self, name: &str) -> String {
+        let domain = if self.partition == "aws-cn" {
+            "amazonaws.com.cn"
+        } else {
+            "amazonaws.com"
+        };
+        format!("https://sqs.{}.{domain}/{}/{name}", self.region, self.id)
+    }
+    pub fn table_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:dynamodb:{}:{}:table/{name}",
+            self.partition, self.region, self.id
+        )
+    }
+    pub fn schedule_group_arn(&self, name: &str) -> String {
+        format!(
+            "arn:{}:scheduler:{}:{}:schedule-group/{name}",
+            self.partition, self.region, self.id
+        )
+    }
+    /// The executions of a standard state machine (what `states:DescribeExecution` takes).
+    pub fn executions_arn(&self, machine: &str) -> String {
+        format!(
+            "arn:{}:states:{}:{}:execution:{machine}:*",
+            self.partition, self.region, self.id
+        )
+    }
 }
 
 /// An IAM role flowctl owns.
@@ -82,6 +122,9 @@ pub struct FunctionSpec {
     pub memory: i32,
     pub timeout: i32,
     pub env: BTreeMap<String, String>,
+    /// Variables the function's owner sets on the deployed function (a webhook's secret):
+    /// not in `env`, not compared, and kept as found when the configuration is updated.
+    pub keep_env: Vec<String>,
     pub role_arn: String,
     pub tags: Tags,
 }
@@ -108,6 +151,68 @@ pub struct LogGroupSpec {
     pub tags: Tags,
 }
 
+/// An SQS FIFO queue: a subscription's, or its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub name: String,
+    pub url: String,
+    pub arn: String,
+    /// The attributes flowctl sets (others are SQS's defaults and not compared).
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+/// A subscription's DynamoDB state table: `PAY_PER_REQUEST`, the key schema and TTL
+/// attribute of `flowctl_protocol::subscriber::table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: String,
+    pub arn: String,
+    pub tags: Tags,
+}
+
+/// A Lambda event source mapping from a subscription's queue to its subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSpec {
+    /// The subscriber function's name (a function has one mapping: the step's name).
+    pub function: String,
+    pub queue_arn: String,
+    pub batch_size: i32,
+    pub response_types: Vec<String>,
+}
+
+/// A webhook's public function URL and the permission that lets anyone call it (the
+/// signature is checked in the function).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlSpec {
+    /// The ingest function's name.
+    pub function: String,
+    /// `NONE`.
+    pub auth: String,
+}
+
+/// The project's EventBridge Scheduler group (tagged; it holds the schedules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleGroupSpec {
+    pub name: String,
+    pub arn: String,
+    pub tags: Tags,
+}
+
+/// A schedule that sends a schedule source's event to one subscription's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleSpec {
+    pub name: String,
+    pub group: String,
+    pub expression: String,
+    /// The queue's ARN.
+    pub target_arn: String,
+    pub role_arn: String,
+    /// The event, with Scheduler's `<aws.scheduler.…>` placeholders.
+    pub input: String,
+    pub message_group_id: String,
+}
+
 /// Everything the project wants deployed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -116,8 +221,37 @@ pub struct Desired {
     /// The roles to create (none when the manifest names one in `deploy.role`).
     pub roles: Vec<RoleSpec>,
     pub log_groups: Vec<LogGroupSpec>,
+    /// The units, then the subscribers and ingest functions.
     pub functions: Vec<FunctionSpec>,
     pub machines: Vec<MachineSpec>,
+    /// Each subscription's dead-letter queue, then its queue.
+    pub queues: Vec<QueueSpec>,
+    pub tables: Vec<TableSpec>,
+    pub mappings: Vec<MappingSpec>,
+    pub urls: Vec<UrlSpec>,
+    /// Present when the project has schedules.
+    pub schedule_group: Option<ScheduleGroupSpec>,
+    pub schedules: Vec<ScheduleSpec>,
+}
+
+impl Desired {
+    /// Nothing wanted (what `destroy` applies its deletions against).
+    pub fn empty(project: &str, account: &Account) -> Desired {
+        Desired {
+            project: project.to_string(),
+            account: account.clone(),
+            roles: Vec::new(),
+            log_groups: Vec::new(),
+            functions: Vec::new(),
+            machines: Vec::new(),
+            queues: Vec::new(),
+            tables: Vec::new(),
+            mappings: Vec::new(),
+            urls: Vec::new(),
+            schedule_group: None,
+            schedules: Vec::new(),
+        }
+    }
 }
 
 /// Why the desired state cannot be computed.
@@ -135,6 +269,28 @@ pub enum DesiredError {
     },
     #[error("flow `{flow}` calls unit `{unit}`, which build.json does not have; run `flowctl build` again")]
     UnknownUnit { flow: String, unit: String },
+    #[error("source `{source_name}` ({kind}) cannot be deployed to AWS yet: only webhook and schedule sources can; run it with `flowctl dev`, or remove it (and the subscriptions taking it) from the manifest before deploying")]
+    NotDeployable {
+        source_name: String,
+        kind: &'static str,
+    },
+    #[error(
+        "subscription `{subscription}` takes {target}, which {problem}; run `flowctl build` again"
+    )]
+    UnknownTarget {
+        subscription: String,
+        target: String,
+        problem: &'static str,
+    },
+    #[error("the {} name `{name}` ({what}) is {} characters, more than the {max} AWS accepts; shorten the project, source or subscription name", kind.as_str(), name.len())]
+    NameTooLong {
+        kind: crate::names::NameKind,
+        name: String,
+        what: String,
+        max: usize,
+    },
+    #[error("two {kind}s would both be named `{name}`; rename a function, source or subscription so the names differ")]
+    NameClash { kind: &'static str, name: String },
 }
 
 /// The log group of an express state machine.
@@ -163,7 +319,7 @@ pub fn desired(
         None => (account.role_arn(&sfn_role), account.role_arn(&lambda_role)),
     };
 
-    let functions: Vec<FunctionSpec> = record
+    let mut functions: Vec<FunctionSpec> = record
         .units
         .iter()
         .map(|unit| {
@@ -184,6 +340,7 @@ pub fn desired(
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
+                keep_env: Vec::new(),
                 role_arn: lambda_role_arn.clone(),
                 tags,
             }
@@ -242,7 +399,7 @@ pub fn desired(
         });
     }
 
-    let roles = if manifest.deploy.role.is_some() {
+    let mut roles = if manifest.deploy.role.is_some() {
         Vec::new()
     } else {
         let express = machines.iter().any(|m| m.kind == FlowKind::Express);
@@ -263,14 +420,66 @@ pub fn desired(
             },
         ]
     };
-    Ok(Desired {
+    let wiring = crate::wiring::wire(
+        record,
+        dir,
+        manifest,
+        account,
+        manifest.deploy.role.as_deref(),
+    )?;
+    roles.extend(wiring.roles);
+    functions.extend(wiring.functions);
+    let desired = Desired {
         project,
         account: account.clone(),
         roles,
         log_groups,
         functions,
         machines,
-    })
+        queues: wiring.queues,
+        tables: wiring.tables,
+        mappings: wiring.mappings,
+        urls: wiring.urls,
+        schedule_group: wiring.schedule_group,
+        schedules: wiring.schedules,
+    };
+    no_clash(&desired)?;
+    Ok(desired)
+}
+
+/// Two resources of one kind must not share a name (`P-sub-x` is both a subscriber and the
+/// unit of a function `sub.x`; `P-a-b-c` both source `a-b`'s schedule for `c` and `a`'s for `b-c`).
+fn no_clash(desired: &Desired) -> Result<(), DesiredError> {
+    let kinds: [(&str, Vec<&str>); 4] = [
+        (
+            "role",
+            desired.roles.iter().map(|r| r.name.as_str()).collect(),
+        ),
+        (
+            "function",
+            desired.functions.iter().map(|f| f.name.as_str()).collect(),
+        ),
+        (
+            "queue",
+            desired.queues.iter().map(|q| q.name.as_str()).collect(),
+        ),
+        (
+            "schedule",
+            desired.schedules.iter().map(|s| s.name.as_str()).collect(),
+        ),
+    ];
+    for (kind, names) in kinds {
+        let mut seen = std::collections::BTreeSet::new();
+        for name in names {
+            if !seen.insert(name) {
+                return Err(DesiredError::NameClash {
+                    kind,
+                    name: name.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A role that `service` may assume.
@@ -363,6 +572,63 @@ pub struct ObservedMachine {
     pub tags: Tags,
 }
 
+/// A queue as the account holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedQueue {
+    pub name: String,
+    pub url: String,
+    /// Every attribute SQS reports.
+    pub attributes: BTreeMap<String, String>,
+    pub tags: Tags,
+}
+
+/// A table as the account holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedTable {
+    pub name: String,
+    pub arn: String,
+    /// `(attribute, type)` of the partition key and of the sort key.
+    pub hash_key: Option<(String, String)>,
+    pub range_key: Option<(String, String)>,
+    /// `PAY_PER_REQUEST` or `PROVISIONED`.
+    pub billing: Option<String>,
+    /// The TTL attribute, when TTL is enabled (or being enabled).
+    pub ttl: Option<String>,
+    pub tags: Tags,
+}
+
+/// An event source mapping as the account holds it (found through its function).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedMapping {
+    pub uuid: String,
+    pub function: String,
+    pub queue_arn: String,
+    pub batch_size: Option<i32>,
+    pub response_types: Vec<String>,
+}
+
+/// A function URL as the account holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedUrl {
+    pub function: String,
+    pub url: String,
+    pub auth: Option<String>,
+    /// Whether the function's policy has flowctl's statements letting anyone call the URL.
+    pub public: bool,
+}
+
+/// A schedule as the account holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedSchedule {
+    pub name: String,
+    pub group: String,
+    pub expression: String,
+    pub target_arn: String,
+    pub role_arn: String,
+    pub input: Option<String>,
+    pub message_group_id: Option<String>,
+}
+
 /// What the account holds for the project: resources tagged `flowctl:project=<project>`
 /// (roles: flowctl's role names), and the log groups of its express flows.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -371,4 +637,14 @@ pub struct Observed {
     pub functions: BTreeMap<String, ObservedFunction>,
     pub machines: BTreeMap<String, ObservedMachine>,
     pub log_groups: std::collections::BTreeSet<String>,
+    pub queues: BTreeMap<String, ObservedQueue>,
+    pub tables: BTreeMap<String, ObservedTable>,
+    /// By function name.
+    pub mappings: BTreeMap<String, ObservedMapping>,
+    /// By function name.
+    pub urls: BTreeMap<String, ObservedUrl>,
+    /// The project's schedule group, when it exists and is tagged for the project.
+    pub schedule_group: Option<String>,
+    /// The schedules in that group, by name.
+    pub schedules: BTreeMap<String, ObservedSchedule>,
 }

@@ -1,7 +1,8 @@
 //! What the account holds for a project, read through List/Get/Describe calls only (a
 //! no-op deploy makes no mutating request). Functions and state machines are found by name
 //! prefix `<project>-` and kept only when tagged `flowctl:project=<project>`; roles by
-//! flowctl's role names; log groups by the express flows' group prefix.
+//! flowctl's role names (the event wiring's by their prefixes, through ListRoles); log groups
+//! by the express flows' group prefix; the event wiring's resources in `observe_events`.
 
 use super::model::{
     log_group_name, Observed, ObservedFunction, ObservedMachine, ObservedRole, Tags, POLICY_NAME,
@@ -13,18 +14,63 @@ use serde_json::Value;
 
 /// Reads every resource of `project`.
 pub async fn observe(clients: &Clients, project: &str) -> Result<Observed, CallError> {
-    let (roles, functions, machines, log_groups) = tokio::try_join!(
+    use crate::observe_events as events;
+    let (roles, functions, machines, log_groups, queues, tables, (schedule_group, schedules)) = tokio::try_join!(
         roles(clients, project),
         functions(clients, project),
         machines(clients, project),
         log_groups(clients, project),
+        events::queues(clients, project),
+        events::tables(clients, project),
+        events::schedules(clients, project),
+    )?;
+    let (mappings, urls) = tokio::try_join!(
+        events::mappings(clients, &functions),
+        events::urls(clients, &functions),
     )?;
     Ok(Observed {
         roles,
         functions,
         machines,
         log_groups,
+        queues,
+        tables,
+        mappings,
+        urls,
+        schedule_group,
+        schedules,
     })
+}
+
+/// The names of the project's event roles (subscribers', ingests', the scheduler's): IAM
+/// lists roles without tags, so by their name prefixes, and `roles` keeps the tagged ones.
+async fn event_role_names(clients: &Clients, project: &str) -> Result<Vec<String>, CallError> {
+    let prefixes = crate::names::event_role_prefixes(project);
+    let mut found = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let answer = clients
+            .iam
+            .list_roles()
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| CallError::new("roles", "ListRoles", &e))?;
+        found.extend(
+            answer
+                .roles()
+                .iter()
+                .map(|r| r.role_name().to_string())
+                .filter(|n| prefixes.iter().any(|p| n.starts_with(p.as_str()))),
+        );
+        match answer.marker() {
+            Some(next) if answer.is_truncated() && !next.is_empty() => {
+                marker = Some(next.to_string())
+            }
+            _ => break,
+        }
+    }
+    Ok(found)
 }
 
 fn ours(tags: &Tags, project: &str) -> bool {
@@ -73,7 +119,9 @@ async fn roles(
     project: &str,
 ) -> Result<std::collections::BTreeMap<String, ObservedRole>, CallError> {
     let mut found = std::collections::BTreeMap::new();
-    for name in names::role_names(project) {
+    let mut candidates: Vec<String> = names::role_names(project).into();
+    candidates.extend(event_role_names(clients, project).await?);
+    for name in candidates {
         let role = match clients.iam.get_role().role_name(&name).send().await {
             Ok(answer) => match answer.role {
                 Some(role) => role,

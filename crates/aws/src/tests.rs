@@ -288,3 +288,631 @@ fn plans_serialize_as_documented() {
         json!({"kind": "role", "name": "shop-lambda-role", "action": "create"})
     );
 }
+
+/// Project `shop` with units A (serving A and RecordKo) and B, flow Main (standard, calling
+/// B), a webhook, a schedule, a flow subscription with a KO handler that parks and a
+/// function subscription with state; built in `dir`.
+fn events_manifest(extra_sources: &str) -> (BuildRecord, flowctl_lang::manifest::Manifest) {
+    let doc_unit = |name: &str, functions: &[&str]| UnitRecord {
+        name: name.into(),
+        functions: functions.iter().map(|f| f.to_string()).collect(),
+        package: "shop-fns".into(),
+        bootstrap: format!("units/{name}/bootstrap"),
+        zip: format!("units/{name}/{name}.zip"),
+        code_sha256: format!("sha-{name}"),
+        size: 1,
+        glibc_max: None,
+        env: [("FLOWCTL_FUNCTIONS".to_string(), functions.join(","))]
+            .into_iter()
+            .collect(),
+        memory: 256,
+        timeout: 5,
+    };
+    let record = BuildRecord {
+        project: "shop".into(),
+        architecture: "arm64".into(),
+        flowctl: "0".into(),
+        units: vec![doc_unit("A", &["A", "RecordKo"]), doc_unit("B", &["B"])],
+        flows: vec![FlowRecord {
+            name: "Main".into(),
+            kind: "standard".into(),
+            asl: "flows/Main.asl.json".into(),
+            sha256: "x".into(),
+        }],
+    };
+    let yaml = format!(
+        r#"project: shop
+functions:
+  A: {{ package: shop-fns }}
+  B: {{ package: shop-fns }}
+  RecordKo: {{ package: shop-fns }}
+flows:
+  Main: {{ source: flows/main.flow }}
+sources:
+  hooks:
+    webhook: {{ secret_env: HOOK_SECRET }}
+    key: $.order
+  nightly:
+    schedule: {{ expression: "cron(0 3 * * ? *)", payload: {{ kind: tidy }} }}
+{extra_sources}subscriptions:
+  book:
+    source: hooks
+    flow: Main
+    retry: {{ max: 2, interval: 1, backoff: 2 }}
+    ko: {{ function: RecordKo, then: park }}
+  count:
+    source: [hooks, nightly]
+    function: A
+    state: true
+"#
+    );
+    let (manifest, diags) = flowctl_lang::manifest::parse(&yaml);
+    assert!(diags.is_empty(), "{diags:#?}");
+    (record, manifest.unwrap())
+}
+
+fn desired_events() -> Desired {
+    let (record, manifest) = events_manifest("");
+    desired_from(&record, &manifest).unwrap()
+}
+
+fn desired_from(
+    record: &BuildRecord,
+    manifest: &flowctl_lang::manifest::Manifest,
+) -> Result<Desired, DesiredError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    let doc = json!({"StartAt": "b", "States": {"b": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${unit:B}", "Payload.$": "$"}, "End": true}}});
+    std::fs::write(dir.path().join("flows/Main.asl.json"), doc.to_string()).unwrap();
+    desired(record, dir.path(), manifest, &account())
+}
+
+fn role_of<'d>(d: &'d Desired, name: &str) -> &'d RoleSpec {
+    d.roles
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| panic!("no role {name}"))
+}
+
+fn subscriber_config(
+    d: &Desired,
+    function: &str,
+) -> flowctl_protocol::subscriber::SubscriberConfig {
+    let f = d.functions.iter().find(|f| f.name == function).unwrap();
+    serde_json::from_str(&f.env[flowctl_protocol::subscriber::SUBSCRIBER_ENV]).unwrap()
+}
+
+const ARN: &str = "arn:aws:sqs:eu-west-1:123456789012";
+
+#[test]
+fn subscriptions_get_queues_tables_subscribers_and_mappings() {
+    use flowctl_protocol::subscriber::{RetryPolicy, TargetRef};
+    let d = desired_events();
+    let queues: Vec<_> = d.queues.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        queues,
+        [
+            "shop-book-dlq.fifo",
+            "shop-book.fifo",
+            "shop-book-ko-dlq.fifo",
+            "shop-book-ko.fifo",
+            "shop-count-dlq.fifo",
+            "shop-count.fifo"
+        ]
+    );
+    let book = &d.queues[1];
+    assert_eq!(
+        book.url,
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/shop-book.fifo"
+    );
+    assert_eq!(book.attributes["FifoQueue"], "true");
+    assert_eq!(book.attributes["ContentBasedDeduplication"], "true");
+    // A standard flow's subscriber waits up to 900 s; the queue hides a message 6 times that.
+    assert_eq!(book.attributes["VisibilityTimeout"], "5400");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&book.attributes["RedrivePolicy"]).unwrap(),
+        json!({"deadLetterTargetArn": format!("{ARN}:shop-book-dlq.fifo"), "maxReceiveCount": 1000})
+    );
+    assert!(!d.queues[0].attributes.contains_key("RedrivePolicy"));
+    assert_eq!(
+        d.queues[5].attributes["VisibilityTimeout"],
+        (5 * 10 * 6).to_string()
+    );
+    assert_eq!(book.tags[TAG_SUBSCRIPTION], "book");
+    assert_eq!(d.queues[3].tags[TAG_SUBSCRIPTION], "book:ko");
+
+    let tables: Vec<_> = d.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(tables, ["shop-book", "shop-book-ko", "shop-count"]);
+
+    let book_sub = d
+        .functions
+        .iter()
+        .find(|f| f.name == "shop-sub-book")
+        .unwrap();
+    // A flow's subscriber is carried by the unit of its first call.
+    assert_eq!(book_sub.unit, "B");
+    assert_eq!(book_sub.code_sha256, "sha-B");
+    assert_eq!(book_sub.timeout, 900);
+    assert_eq!(book_sub.env["FLOWCTL_FUNCTIONS"], "B");
+    assert_eq!(
+        book_sub.role_arn,
+        "arn:aws:iam::123456789012:role/shop-sub-book"
+    );
+    let config = subscriber_config(&d, "shop-sub-book");
+    assert_eq!(
+        config.target,
+        TargetRef::Standard {
+            arn: "arn:aws:states:eu-west-1:123456789012:stateMachine:shop-Main".into()
+        }
+    );
+    assert!(config.park && !config.state);
+    assert_eq!(
+        config.retry,
+        RetryPolicy {
+            max: 2,
+            interval: 1.0,
+            backoff: 2.0
+        }
+    );
+    assert_eq!(config.table, "shop-book");
+    assert_eq!(config.ko_routes.len(), 1);
+    assert_eq!(config.ko_routes[0].subscription, "book:ko");
+    assert_eq!(
+        config.ko_routes[0].queue_url,
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/shop-book-ko.fifo"
+    );
+
+    let ko = subscriber_config(&d, "shop-sub-book-ko");
+    assert_eq!(
+        ko.target,
+        TargetRef::InProcess {
+            function: "RecordKo".into()
+        }
+    );
+    assert!(!ko.park && ko.ko_routes.is_empty());
+    let count = subscriber_config(&d, "shop-sub-count");
+    assert_eq!(
+        count.target,
+        TargetRef::InProcess {
+            function: "A".into()
+        }
+    );
+    assert!(count.state);
+    let count_fn = d
+        .functions
+        .iter()
+        .find(|f| f.name == "shop-sub-count")
+        .unwrap();
+    assert_eq!(
+        (count_fn.unit.as_str(), count_fn.timeout, count_fn.memory),
+        ("A", 50, 256)
+    );
+
+    let mappings: Vec<_> = d
+        .mappings
+        .iter()
+        .map(|m| (m.function.as_str(), m.queue_arn.as_str(), m.batch_size))
+        .collect();
+    assert_eq!(
+        mappings,
+        [
+            ("shop-sub-book", &*format!("{ARN}:shop-book.fifo"), 10),
+            ("shop-sub-book-ko", &*format!("{ARN}:shop-book-ko.fifo"), 10),
+            ("shop-sub-count", &*format!("{ARN}:shop-count.fifo"), 10),
+        ]
+    );
+    assert!(d
+        .mappings
+        .iter()
+        .all(|m| m.response_types == ["ReportBatchItemFailures"]));
+}
+
+#[test]
+fn subscriber_roles_are_least_privilege() {
+    let d = desired_events();
+    let table = |t: &str| format!("arn:aws:dynamodb:eu-west-1:123456789012:table/{t}");
+    let book = role_of(&d, "shop-sub-book");
+    assert_eq!(
+        book.trust["Statement"][0]["Principal"]["Service"],
+        "lambda.amazonaws.com"
+    );
+    let s = &book.policy["Statement"];
+    assert_eq!(s[0]["Resource"], "*"); // logs, as the units' role
+    assert_eq!(s[1]["Resource"], json!([format!("{ARN}:shop-book.fifo")]));
+    assert_eq!(
+        s[1]["Action"],
+        json!([
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage"
+        ])
+    );
+    // Its own queue (release) and exactly its KO routes' queues.
+    assert_eq!(s[2]["Action"], "sqs:SendMessage");
+    assert_eq!(
+        s[2]["Resource"],
+        json!([
+            format!("{ARN}:shop-book-ko.fifo"),
+            format!("{ARN}:shop-book.fifo")
+        ])
+    );
+    assert_eq!(s[3]["Resource"], json!([table("shop-book")]));
+    assert_eq!(
+        s[4],
+        json!({"Effect": "Allow", "Action": "states:StartExecution",
+        "Resource": ["arn:aws:states:eu-west-1:123456789012:stateMachine:shop-Main"]})
+    );
+    assert_eq!(
+        s[5],
+        json!({"Effect": "Allow", "Action": "states:DescribeExecution",
+        "Resource": ["arn:aws:states:eu-west-1:123456789012:execution:shop-Main:*"]})
+    );
+    assert_eq!(s.as_array().unwrap().len(), 6);
+
+    let count = role_of(&d, "shop-sub-count");
+    let s = &count.policy["Statement"];
+    assert_eq!(s[2]["Resource"], json!([format!("{ARN}:shop-count.fifo")]));
+    assert_eq!(s[3]["Resource"], json!([table("shop-count")]));
+    assert_eq!(
+        s.as_array().unwrap().len(),
+        4,
+        "in-process target: nothing to invoke"
+    );
+
+    let ingest = role_of(&d, "shop-in-hooks");
+    assert_eq!(
+        ingest.policy["Statement"][1],
+        json!({"Effect": "Allow", "Action": "sqs:SendMessage",
+               "Resource": [format!("{ARN}:shop-book.fifo"), format!("{ARN}:shop-count.fifo")]})
+    );
+    assert_eq!(ingest.policy["Statement"].as_array().unwrap().len(), 2);
+
+    let scheduler = role_of(&d, "shop-scheduler");
+    assert_eq!(
+        scheduler.trust["Statement"][0]["Principal"]["Service"],
+        "scheduler.amazonaws.com"
+    );
+    assert_eq!(
+        scheduler.policy["Statement"],
+        json!([{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [format!("{ARN}:shop-count.fifo")]}])
+    );
+    // The units' own roles are still there, unchanged.
+    assert!(d.roles.iter().any(|r| r.name == "shop-lambda-role"));
+    assert!(d.roles.iter().any(|r| r.name == "shop-sfn-role"));
+}
+
+#[test]
+fn a_lambda_target_is_invoked_in_an_envelope_when_its_unit_serves_several() {
+    use flowctl_protocol::subscriber::TargetRef;
+    let (record, _) = events_manifest("");
+    let [a, b] = [&record.units[0], &record.units[1]];
+    let target = crate::wiring::function_target(&account(), "shop", &record, b, "RecordKo");
+    assert_eq!(
+        target,
+        Some(TargetRef::Lambda {
+            arn: "arn:aws:lambda:eu-west-1:123456789012:function:shop-A".into(),
+            function: "RecordKo".into(),
+            envelope: true,
+        })
+    );
+    let in_process = crate::wiring::function_target(&account(), "shop", &record, a, "A");
+    assert_eq!(
+        in_process,
+        Some(TargetRef::InProcess {
+            function: "A".into()
+        })
+    );
+    assert_eq!(
+        crate::wiring::function_target(&account(), "shop", &record, a, "Nope"),
+        None
+    );
+}
+
+#[test]
+fn webhooks_get_a_public_ingest_and_schedules_send_to_the_queues() {
+    let d = desired_events();
+    let ingest = d
+        .functions
+        .iter()
+        .find(|f| f.name == "shop-in-hooks")
+        .unwrap();
+    assert_eq!(
+        (ingest.unit.as_str(), ingest.tags[TAG_SOURCE].as_str()),
+        ("A", "hooks")
+    );
+    assert_eq!(ingest.keep_env, ["HOOK_SECRET"]);
+    let config: flowctl_protocol::subscriber::IngestConfig =
+        serde_json::from_str(&ingest.env[flowctl_protocol::subscriber::INGEST_ENV]).unwrap();
+    assert_eq!(config.key.as_deref(), Some("$.order"));
+    assert_eq!(config.secret_env.as_deref(), Some("HOOK_SECRET"));
+    let routes: Vec<_> = config
+        .routes
+        .iter()
+        .map(|r| r.subscription.as_str())
+        .collect();
+    assert_eq!(routes, ["book", "count"]);
+    assert_eq!(
+        d.urls,
+        [UrlSpec {
+            function: "shop-in-hooks".into(),
+            auth: "NONE".into()
+        }]
+    );
+
+    let group = d.schedule_group.as_ref().unwrap();
+    assert_eq!(group.name, "shop-schedules");
+    assert_eq!(group.tags[TAG_PROJECT], "shop");
+    assert_eq!(d.schedules.len(), 1);
+    let s = &d.schedules[0];
+    assert_eq!(s.name, "shop-nightly-count");
+    assert_eq!(s.group, "shop-schedules");
+    assert_eq!(s.expression, "cron(0 3 * * ? *)");
+    assert_eq!(s.target_arn, format!("{ARN}:shop-count.fifo"));
+    assert_eq!(s.role_arn, "arn:aws:iam::123456789012:role/shop-scheduler");
+    assert_eq!(
+        s.message_group_id,
+        flowctl_protocol::subscriber::message_group_id("")
+    );
+    let input: serde_json::Value = serde_json::from_str(&s.input).unwrap();
+    assert_eq!(
+        input,
+        json!({"source": "nightly", "type": "nightly", "id": "<aws.scheduler.execution-id>", "key": "",
+               "accepted_at": "<aws.scheduler.scheduled-time>",
+               "data": {"scheduled_time": "<aws.scheduler.scheduled-time>", "payload": {"kind": "tidy"}}})
+    );
+}
+
+#[test]
+fn sources_aws_cannot_run_yet_are_refused_by_name_and_kind() {
+    let (record, manifest) =
+        events_manifest("  outbox:\n    postgres: { url_env: DATABASE_URL, table: outbox }\n");
+    let err = desired_from(&record, &manifest).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("source `outbox` (postgres) cannot be deployed to AWS yet"),
+        "{text}"
+    );
+}
+
+#[test]
+fn names_longer_than_aws_accepts_are_refused() {
+    let (mut record, mut manifest) = events_manifest("");
+    let long = "p".repeat(60);
+    record.project = long.clone();
+    manifest.project = long;
+    let err = desired_from(&record, &manifest).unwrap_err();
+    assert!(
+        matches!(&err, DesiredError::NameTooLong { max: 64, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("more than the 64 AWS accepts"),
+        "{err}"
+    );
+}
+
+/// What the account would hold after a successful deploy of `desired`, events included.
+fn deployed_events(d: &Desired) -> Observed {
+    let mut o = deployed(d);
+    for q in &d.queues {
+        let mut attributes = q.attributes.clone();
+        // SQS answers with every attribute, and the redrive count as a number it spaced itself.
+        attributes.insert("QueueArn".into(), q.arn.clone());
+        if let Some(policy) = attributes.get_mut("RedrivePolicy") {
+            let mut read: serde_json::Value = serde_json::from_str(policy).unwrap();
+            read["maxReceiveCount"] = json!("1000");
+            *policy = serde_json::to_string_pretty(&read).unwrap();
+        }
+        o.queues.insert(
+            q.name.clone(),
+            ObservedQueue {
+                name: q.name.clone(),
+                url: q.url.clone(),
+                attributes,
+                tags: q.tags.clone(),
+            },
+        );
+    }
+    for t in &d.tables {
+        o.tables.insert(
+            t.name.clone(),
+            ObservedTable {
+                name: t.name.clone(),
+                arn: t.arn.clone(),
+                hash_key: Some(("key".into(), "S".into())),
+                range_key: Some(("item".into(), "S".into())),
+                billing: Some("PAY_PER_REQUEST".into()),
+                ttl: Some("expires".into()),
+                tags: t.tags.clone(),
+            },
+        );
+    }
+    for m in &d.mappings {
+        o.mappings.insert(
+            m.function.clone(),
+            ObservedMapping {
+                uuid: "u".into(),
+                function: m.function.clone(),
+                queue_arn: m.queue_arn.clone(),
+                batch_size: Some(m.batch_size),
+                response_types: m.response_types.clone(),
+            },
+        );
+    }
+    for u in &d.urls {
+        o.urls.insert(
+            u.function.clone(),
+            ObservedUrl {
+                function: u.function.clone(),
+                url: "https://x.lambda-url".into(),
+                auth: Some(u.auth.clone()),
+                public: true,
+            },
+        );
+    }
+    o.schedule_group = d.schedule_group.as_ref().map(|g| g.name.clone());
+    for s in &d.schedules {
+        o.schedules.insert(
+            s.name.clone(),
+            ObservedSchedule {
+                name: s.name.clone(),
+                group: s.group.clone(),
+                expression: s.expression.clone(),
+                target_arn: s.target_arn.clone(),
+                role_arn: s.role_arn.clone(),
+                input: Some(s.input.clone()),
+                message_group_id: Some(s.message_group_id.clone()),
+            },
+        );
+    }
+    // The webhook's owner set its secret on the ingest function.
+    o.functions
+        .get_mut("shop-in-hooks")
+        .unwrap()
+        .env
+        .insert("HOOK_SECRET".into(), "s3cret".into());
+    o
+}
+
+#[test]
+fn deployed_events_compare_as_a_noop() {
+    let d = desired_events();
+    let p = diff::compare(&d, &deployed_events(&d), true);
+    assert!(p.is_noop(), "{:#?}", p.mutations().collect::<Vec<_>>());
+}
+
+#[test]
+fn changed_event_resources_are_updated_field_by_field() {
+    let d = desired_events();
+    let mut seen = deployed_events(&d);
+    seen.queues
+        .get_mut("shop-count.fifo")
+        .unwrap()
+        .attributes
+        .insert("VisibilityTimeout".into(), "30".into());
+    seen.tables.get_mut("shop-count").unwrap().ttl = None;
+    seen.mappings
+        .get_mut("shop-sub-count")
+        .unwrap()
+        .response_types
+        .clear();
+    seen.urls.get_mut("shop-in-hooks").unwrap().public = false;
+    seen.schedules
+        .get_mut("shop-nightly-count")
+        .unwrap()
+        .expression = "rate(1 hour)".into();
+    seen.mappings.get_mut("shop-sub-book").unwrap().queue_arn = "arn:other".into();
+    let p = diff::compare(&d, &seen, false);
+    let updates: Vec<_> = p
+        .mutations()
+        .map(|s| (s.kind, s.name.as_str(), s.action, s.changes.clone()))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            (
+                Kind::Queue,
+                "shop-count.fifo",
+                Action::Update,
+                vec![Field::Attributes]
+            ),
+            (Kind::Table, "shop-count", Action::Update, vec![Field::Ttl]),
+            (
+                Kind::EventSourceMapping,
+                "shop-sub-book",
+                Action::Replace,
+                vec![Field::Queue]
+            ),
+            (
+                Kind::EventSourceMapping,
+                "shop-sub-count",
+                Action::Update,
+                vec![Field::Batching]
+            ),
+            (
+                Kind::FunctionUrl,
+                "shop-in-hooks",
+                Action::Update,
+                vec![Field::Permission]
+            ),
+            (
+                Kind::Schedule,
+                "shop-nightly-count",
+                Action::Update,
+                vec![Field::Schedule]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_removed_subscription_is_pruned_and_destroy_goes_in_reverse() {
+    let d = desired_events();
+    let seen = deployed_events(&d);
+    let mut fewer = d.clone();
+    let gone = |name: &str| name.contains("book");
+    fewer.queues.retain(|q| !gone(&q.name));
+    fewer.tables.retain(|t| !gone(&t.name));
+    fewer.mappings.retain(|m| !gone(&m.function));
+    fewer.functions.retain(|f| !gone(&f.name));
+    fewer.roles.retain(|r| !gone(&r.name));
+    let p = diff::compare(&fewer, &seen, true);
+    let mut deletes: Vec<_> = p.mutations().map(|s| (s.kind, s.name.as_str())).collect();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        [
+            (Kind::Role, "shop-sub-book"),
+            (Kind::Role, "shop-sub-book-ko"),
+            (Kind::Function, "shop-sub-book"),
+            (Kind::Function, "shop-sub-book-ko"),
+            (Kind::Queue, "shop-book-dlq.fifo"),
+            (Kind::Queue, "shop-book-ko-dlq.fifo"),
+            (Kind::Queue, "shop-book-ko.fifo"),
+            (Kind::Queue, "shop-book.fifo"),
+            (Kind::Table, "shop-book"),
+            (Kind::Table, "shop-book-ko"),
+            (Kind::EventSourceMapping, "shop-sub-book"),
+            (Kind::EventSourceMapping, "shop-sub-book-ko"),
+        ]
+    );
+    assert!(diff::compare(&fewer, &seen, false).is_noop());
+
+    let destroyed = diff::destroy(&seen);
+    let order: Vec<Kind> = destroyed.steps.iter().map(|s| s.kind).collect();
+    let first = |k: Kind| order.iter().position(|x| *x == k).unwrap();
+    let last = |k: Kind| order.iter().rposition(|x| *x == k).unwrap();
+    assert!(last(Kind::Schedule) < first(Kind::ScheduleGroup));
+    assert!(last(Kind::EventSourceMapping) < first(Kind::Function));
+    assert!(last(Kind::FunctionUrl) < first(Kind::Function));
+    assert!(last(Kind::Function) < first(Kind::Queue));
+    assert!(last(Kind::Queue) < first(Kind::Role));
+    let queues: Vec<_> = destroyed
+        .steps
+        .iter()
+        .filter(|s| s.kind == Kind::Queue)
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(
+        queues[..3].iter().all(|q| !q.ends_with("-dlq.fifo")),
+        "{queues:?}"
+    );
+    assert!(
+        queues[3..].iter().all(|q| q.ends_with("-dlq.fifo")),
+        "{queues:?}"
+    );
+    assert_eq!(
+        destroyed.steps.len(),
+        seen.roles.len()
+            + seen.functions.len()
+            + seen.machines.len()
+            + seen.queues.len()
+            + seen.tables.len()
+            + seen.mappings.len()
+            + seen.urls.len()
+            + 1
+            + seen.schedules.len()
+    );
+}
