@@ -18,6 +18,17 @@ Usage: python moto_driver.py COMMAND < job.json > result.json
              "error", "cause", "states"}}}; "output" is the raw string moto returns,
              "states" the names of the states entered, in order.
 
+  events     job {"endpoint", "region", "project"}: everything tagged
+             flowctl:project=PROJECT read back: queues (all attributes, tags), tables (key
+             schema, attribute definitions, billing mode, TTL, tags), functions (env,
+             timeout, memory, role, code hash, tags) with their event source mappings,
+             function URL configs and resource policies, schedule groups tagged for the
+             project with their schedules (get_schedule), and roles with their inline
+             policies.
+  sqs        job {"endpoint", "region", "calls": [[operation, params]]}: runs boto3 SQS
+             calls in order (e.g. ["receive_message", {...}]); answers their results.
+  dynamodb   the same for DynamoDB; lambda the same for Lambda.
+
 Errors of a whole step (a rejected definition) are answered as {"error": "..."} per
 machine or execution rather than raised, so one bad document does not hide the others.
 """
@@ -182,7 +193,110 @@ def execute(sfn, machine_arn, ex):
     return out
 
 
-COMMANDS = {"config": config, "lambdas": lambdas, "function": function, "run": run}
+def events(job):
+    import urllib.parse
+
+    project = job["project"]
+    ours = lambda tags: tags.get("flowctl:project") == project
+    mine = lambda name: name.startswith(project + "-")
+    sqs, ddb, lam = client(job, "sqs"), client(job, "dynamodb"), client(job, "lambda")
+    sch, iam = client(job, "scheduler"), client(job, "iam")
+    out = {"queues": {}, "tables": {}, "functions": {}, "schedule_groups": {}, "roles": {}}
+    for url in sqs.list_queues(QueueNamePrefix=project + "-").get("QueueUrls", []):
+        tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+        if ours(tags):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            out["queues"][url.rsplit("/", 1)[1]] = {"url": url, "attributes": attributes, "tags": tags}
+    for name in ddb.list_tables()["TableNames"]:
+        if not mine(name):
+            continue
+        d = ddb.describe_table(TableName=name)["Table"]
+        tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=d["TableArn"]).get("Tags", [])}
+        if ours(tags):
+            out["tables"][name] = {
+                "key_schema": d["KeySchema"],
+                "attributes": d["AttributeDefinitions"],
+                "billing": d.get("BillingModeSummary", {}).get("BillingMode"),
+                "ttl": ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"],
+                "tags": tags,
+            }
+    for page in lam.get_paginator("list_functions").paginate():
+        for f in page["Functions"]:
+            name = f["FunctionName"]
+            if not mine(name):
+                continue
+            tags = lam.list_tags(Resource=f["FunctionArn"]).get("Tags", {})
+            if not ours(tags):
+                continue
+            entry = {
+                "env": f.get("Environment", {}).get("Variables", {}),
+                "timeout": f["Timeout"],
+                "memory": f["MemorySize"],
+                "role": f["Role"],
+                "code_sha256": f["CodeSha256"],
+                "tags": tags,
+                "mappings": [
+                    {k: m.get(k) for k in ("UUID", "EventSourceArn", "FunctionArn", "BatchSize", "FunctionResponseTypes", "State")}
+                    for m in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+                ],
+            }
+            try:
+                url = lam.get_function_url_config(FunctionName=name)
+                entry["url"] = {"auth": url["AuthType"], "url": url["FunctionUrl"]}
+            except lam.exceptions.ResourceNotFoundException:
+                pass
+            try:
+                entry["policy"] = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+            except lam.exceptions.ResourceNotFoundException:
+                pass
+            out["functions"][name] = entry
+    for g in sch.list_schedule_groups()["ScheduleGroups"]:
+        tags = {t["Key"]: t["Value"] for t in sch.list_tags_for_resource(ResourceArn=g["Arn"]).get("Tags", [])}
+        if not ours(tags):
+            continue
+        schedules = {}
+        for s in sch.list_schedules(GroupName=g["Name"])["Schedules"]:
+            got = sch.get_schedule(GroupName=g["Name"], Name=s["Name"])
+            got.pop("ResponseMetadata", None)
+            schedules[s["Name"]] = got
+        out["schedule_groups"][g["Name"]] = {"tags": tags, "schedules": schedules}
+    doc = lambda d: d if isinstance(d, dict) else json.loads(urllib.parse.unquote(d))
+    for r in iam.list_roles()["Roles"]:
+        if not mine(r["RoleName"]):
+            continue
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=r["RoleName"])["Tags"]}
+        if ours(tags):
+            policies = {
+                p: doc(iam.get_role_policy(RoleName=r["RoleName"], PolicyName=p)["PolicyDocument"])
+                for p in iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"]
+            }
+            out["roles"][r["RoleName"]] = {"trust": doc(r["AssumeRolePolicyDocument"]), "policies": policies, "tags": tags}
+    return json.loads(json.dumps(out, default=str))
+
+
+def calls(service):
+    def run_calls(job):
+        c = client(job, service)
+        results = []
+        for operation, params in job["calls"]:
+            result = getattr(c, operation)(**params)
+            result.pop("ResponseMetadata", None)
+            results.append(result)
+        return json.loads(json.dumps(results, default=str))
+
+    return run_calls
+
+
+COMMANDS = {
+    "config": config,
+    "lambdas": lambdas,
+    "function": function,
+    "run": run,
+    "events": events,
+    "sqs": calls("sqs"),
+    "dynamodb": calls("dynamodb"),
+    "lambda": calls("lambda"),
+}
 
 if __name__ == "__main__":
     job = json.load(sys.stdin)
