@@ -1,7 +1,6 @@
 //! Which subscriptions take an event: by source and type, and the key each orders it by.
 //! Built once from the manifest; the log routes with it inside the accepting transaction.
 
-use crate::event::scalar_text;
 use flowctl_lang::manifest::events::{
     KoAction, Locator, Step, Subscription, Target, KO_SOURCE_PREFIX,
 };
@@ -35,12 +34,11 @@ impl Route {
 
     /// The ordering key: the subscription's own path into the payload, else the event's key.
     pub fn key(&self, event: &Value) -> Result<String, String> {
-        match &self.key {
-            None => Ok(event["key"].as_str().unwrap_or_default().to_string()),
-            Some(steps) => scalar_text(Locator::get(steps, &event["data"])).ok_or_else(|| {
-                "the subscription's key path finds no string or number in the payload".to_string()
-            }),
-        }
+        flowctl_protocol::event::subscription_key(
+            self.key.as_deref(),
+            event["key"].as_str().unwrap_or_default(),
+            &event["data"],
+        )
     }
 }
 
