@@ -49,6 +49,8 @@
 pub mod cli;
 mod describe;
 mod error;
+#[cfg(feature = "subscriber")]
+mod events;
 mod serve;
 
 pub use describe::{describe_schema, Description, FunctionDescription, Props};

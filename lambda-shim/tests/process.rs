@@ -345,3 +345,33 @@ fn an_unregistered_served_name_stops_the_process_at_start() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not started by Lambda?"));
 }
+
+/// A function deploy made a subscriber (or an ingest) either plays that role or refuses to
+/// start saying why: never serves function calls in its place.
+#[test]
+fn an_events_role_needs_the_subscriber_feature() {
+    for role in ["FLOWCTL_SUBSCRIBER", "FLOWCTL_INGEST"] {
+        let output = Command::new(FIXTURE)
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env("AWS_LAMBDA_FUNCTION_NAME", "fixture")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env_remove("FLOWCTL_FUNCTIONS")
+            .env(role, "{}")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{role}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // With the feature, the (empty) configuration is read and refused; without it, the
+        // binary says how to get it.
+        let expected = if cfg!(feature = "subscriber") {
+            format!("{role} is not a")
+        } else {
+            format!(
+                "{role} is set, but this binary was built without the subscriber feature: run \
+                 `flowctl build`, which enables it for projects with subscriptions"
+            )
+        };
+        assert!(stderr.contains(&expected), "{role}: {stderr}");
+    }
+}

@@ -140,7 +140,7 @@ impl Subscriber {
             let (read, done) = (read?, done?);
             if done || read.last_event.as_deref() == Some(id) {
                 self.log(&format!(
-                    "event {id} (key {key}) was applied already: nothing run"
+                    "event {id} (key {key}) is done already (applied, or skipped after its KO): nothing run"
                 ));
                 return Ok(());
             }
