@@ -7,7 +7,9 @@
 //! every timestamp ([`calendar`]), and what deploy and the deployed subscriber agree on
 //! ([`subscriber`]: its configuration, its queue's messages, its table's items), how a
 //! message becomes an event ([`event`]: locators, type, id and key) and how a webhook's
-//! signature is checked ([`signature`]), which `flowctl dev` and the deployed ingest share.
+//! signature is checked ([`signature`]), which `flowctl dev` and the deployed ingest share,
+//! and how the polled sources read ([`poll`]: a poll function's reply, a PostgreSQL
+//! outbox's SQL and visibility rule), which `flowctl dev` and the deployed poller share.
 //!
 //! Architecture Invariant: this crate depends on `serde`, `serde_json`, `strsim`, `sha2` and
 //! `hmac` only, so the compiler and the engine get the shim's envelope format without
@@ -18,6 +20,7 @@ pub mod envelope;
 mod error;
 pub mod event;
 mod json;
+pub mod poll;
 pub mod sfn;
 pub mod signature;
 pub mod subscriber;

@@ -186,6 +186,72 @@ pub mod table {
     }
 }
 
+/// The variable holding a poller's [`PollerConfig`] as JSON: set, the shim serves the
+/// scheduled invocations of a `poll` or `postgres` source, each polling it until its time is
+/// nearly up and putting what it reads on the queues of the subscriptions that take it.
+pub const POLLER_ENV: &str = "FLOWCTL_POLLER";
+
+/// How a polled source (`poll`, `postgres`) runs on AWS: the poller Lambda `P-poll-SRC`,
+/// invoked by a schedule, one at a time (reserved concurrency 1), keeping its cursor in the
+/// project's cursor table (layout in [`cursors`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollerConfig {
+    pub source: String,
+    /// The source's locators, as [`IngestConfig`] has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Seconds between polls that found nothing (the manifest's `every`).
+    pub every_seconds: u32,
+    /// The project's cursor table (see [`cursors`]).
+    pub cursor_table: String,
+    pub routes: Vec<Route>,
+    pub kind: PollerKind,
+}
+
+/// What a poller reads: `{"poll": {"target": …}}` or `{"postgres": {…}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PollerKind {
+    /// A poll function, called with `{"cursor"}` and answering `{"events", "cursor"}`
+    /// (`crate::poll`); only [`TargetRef::InProcess`] or [`TargetRef::Lambda`].
+    Poll { target: TargetRef },
+    /// A PostgreSQL outbox table read in the order of its integer `cursor_column`.
+    Postgres {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// The variable holding the connection string (set on the poller by the user).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url_env: Option<String>,
+        table: String,
+        cursor_column: String,
+    },
+}
+
+/// The project's cursor table (`P-cursors`): partition key [`table::KEY`] = the source's
+/// name, sort key [`table::SORT`], one cursor item per polled source and the events it could
+/// not identify, kept (never dropped, never expired).
+pub mod cursors {
+    /// The source's cursor: attribute [`CURSOR`] (S), the last cursor taken — a poll
+    /// reply's cursor as JSON text, an outbox's cursor column value as text. Absent: start.
+    pub const CURSOR_ITEM: &str = "cursor";
+    pub const CURSOR: &str = "cursor";
+    /// `rejected#<unix ms>#<n>`: a message the poller could not identify or route, with its
+    /// payload in [`super::table::BODY`] (S) and why in [`REASON`] (S).
+    pub const REJECTED_PREFIX: &str = "rejected#";
+    pub const REASON: &str = "reason";
+
+    /// The sort key of the `n`th message rejected by a poll at `unix_ms` (both zero-padded,
+    /// so items sort in the order they were rejected).
+    pub fn rejected_item(unix_ms: u64, n: usize) -> String {
+        format!("{REJECTED_PREFIX}{unix_ms:013}#{n:06}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +305,38 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<SubscriberConfig>(&text).unwrap(),
             config
+        );
+    }
+    #[test]
+    fn poller_configs_round_trip() {
+        let config = PollerConfig {
+            source: "outbox".into(),
+            event_type: None,
+            id: Some("$.event_id".into()),
+            key: None,
+            every_seconds: 5,
+            cursor_table: "p-cursors".into(),
+            routes: vec![],
+            kind: PollerKind::Postgres {
+                url: None,
+                url_env: Some("DB_URL".into()),
+                table: "public.outbox".into(),
+                cursor_column: "id".into(),
+            },
+        };
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(
+            text.contains(r#""kind":{"postgres":{"url_env":"DB_URL""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<PollerConfig>(&text).unwrap(), config);
+        let poll = r#"{"source":"feed","every_seconds":5,"cursor_table":"p-cursors","routes":[],
+            "kind":{"poll":{"target":{"kind":"in_process","function":"Feed"}}}}"#;
+        let poll: PollerConfig = serde_json::from_str(poll).unwrap();
+        assert!(matches!(poll.kind, PollerKind::Poll { .. }));
+        assert_eq!(
+            cursors::rejected_item(1_700_000_000_000, 3),
+            "rejected#1700000000000#000003"
         );
     }
 }

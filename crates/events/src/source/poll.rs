@@ -2,14 +2,16 @@
 //! cursor, null at first>}` and answers `{"events": [...], "cursor": <the new cursor>}`. The
 //! events and the new cursor are written in one transaction, so a restart neither loses nor
 //! repeats a poll's events. A poll that found events is followed at once; otherwise the next
-//! one waits `every` seconds.
+//! one waits `every` seconds. The request and how the reply is read are
+//! `flowctl_protocol::poll`'s, shared with the deployed poller.
 
 use super::Notes;
 use crate::dispatch::Invoke;
 use crate::intake::Intake;
 use crate::Incoming;
 use flowctl_lang::manifest::events::{Poll, Target, DEFAULT_POLL_EVERY};
-use serde_json::{json, Value};
+use flowctl_protocol::poll::{poll_reply, poll_request, stored_poll_cursor};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -56,39 +58,31 @@ pub async fn poll_once(
     invoker: &dyn Invoke,
 ) -> Result<usize, String> {
     let stored = intake.log().cursor(name).await.map_err(|e| e.to_string())?;
-    let cursor = stored.as_deref().map_or(Value::Null, |c| {
-        serde_json::from_str(c).unwrap_or(Value::Null)
-    });
-    let invocation = invoker.invoke(target, json!({ "cursor": cursor })).await;
+    let invocation = invoker
+        .invoke(target, poll_request(&stored_poll_cursor(stored.as_deref())))
+        .await;
     let answer = invocation
         .result
         .map_err(|f| format!("{target} failed: {}: {}", f.error, f.cause))?;
-    let (Some(Value::Array(events)), Some(next)) = (answer.get("events"), answer.get("cursor"))
-    else {
-        // Kept, not dropped: the answer is what a developer needs to see to fix the function.
-        let reason = format!(
-            "the poll function must answer {{\"events\": [...], \"cursor\": ...}}; {target} answered something else"
-        );
-        intake
-            .log()
-            .reject_now(name, &reason, &answer.to_string(), json!({}))
-            .await
-            .map_err(|e| e.to_string())?;
-        return Err(reason);
+    let reply = match poll_reply(&answer, target) {
+        Ok(reply) => reply,
+        Err(reason) => {
+            // Kept, not dropped: the answer is what a developer needs to see to fix the function.
+            intake
+                .log()
+                .reject_now(name, &reason, &answer.to_string(), json!({}))
+                .await
+                .map_err(|e| e.to_string())?;
+            return Err(reason);
+        }
     };
-    let found = events.len();
-    if found == 0
-        && Some(next)
-            == stored
-                .as_deref()
-                .and_then(|c| serde_json::from_str::<Value>(c).ok())
-                .as_ref()
-    {
+    if reply.is_idle(stored.as_deref()) {
         return Ok(0);
     }
-    let messages = events.iter().cloned().map(Incoming::new).collect();
+    let found = reply.events.len();
+    let messages = reply.events.iter().cloned().map(Incoming::new).collect();
     intake
-        .submit_batch(name, messages, Some(next.to_string()))
+        .submit_batch(name, messages, Some(reply.cursor_text()))
         .await
         .map_err(|e| e.to_string())?;
     Ok(found)

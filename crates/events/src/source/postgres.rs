@@ -29,25 +29,20 @@
 //! Identifiers are validated (letters, digits, `_`; `schema.table` or `table`) and quoted, so
 //! the names are matched as written (case-sensitive); nothing else is put into the SQL text.
 //! Connections are plain TCP (`NoTls`): a server that requires TLS refuses them.
+//!
+//! The SQL, the cursor column's types, how a row becomes a message and the settle rule are
+//! `flowctl_protocol::poll`'s, shared with the deployed poller.
 
 use super::{
     broker_url, reconnecting, shown_address, Backoff, Failure, Notes, Session, SourceError,
 };
-use crate::event::Incoming;
 use crate::intake::Intake;
 use flowctl_lang::manifest::events::{Postgres, DEFAULT_POLL_EVERY};
-use std::collections::HashMap;
+use flowctl_protocol::poll::{row_incoming, Outbox, Visibility, COLUMN_TYPE_SQL};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// The most rows read by one poll.
-pub const PAGE: usize = 1000;
-
-/// How long a row must have been visible before it is taken (see the module's doc).
-pub const SETTLE: Duration = Duration::from_secs(1);
-
-/// The cursor column's types this source reads, as PostgreSQL names them.
-const CURSOR_TYPES: &[&str] = &["smallint", "integer", "bigint", "numeric"];
+pub use flowctl_protocol::poll::{PAGE, SETTLE};
 
 /// Reads the new rows of `config.table` into `intake` as source `name` until `shutdown`
 /// becomes true. Connection failures are retried forever; a table whose cursor column is not
@@ -60,7 +55,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
     let url = broker_url(&name, config.url.as_deref(), config.url_env.as_deref())?;
-    let table = Table::new(&name, &config)?;
+    let table = outbox(&name, &config)?;
     let every = Duration::from_secs(u64::from(config.every.unwrap_or(DEFAULT_POLL_EVERY)));
     let address = if url.contains("://") {
         shown_address(&url)
@@ -79,59 +74,17 @@ pub async fn run(
     reconnecting("postgres", &name, &notes, &mut shutdown, &reader).await
 }
 
-/// The table and cursor column, validated and quoted.
-struct Table {
-    /// `"schema"."table"` or `"table"`.
-    quoted: String,
-    /// As shown in notes.
-    shown: String,
-    column: String,
-}
-
-impl Table {
-    fn new(name: &str, config: &Postgres) -> Result<Table, SourceError> {
-        let parts: Vec<&str> = config.table.split('.').collect();
-        if parts.len() > 2 || !parts.iter().all(|p| identifier(p)) {
-            return Err(SourceError::config(
-                name,
-                format!(
-                    "`{}` is not a table name (`table` or `schema.table`, each letters, digits and `_`)",
-                    config.table
-                ),
-            ));
-        }
-        let column = crate::event::cursor_column(config);
-        if !identifier(column) {
-            return Err(SourceError::config(
-                name,
-                format!("`{column}` is not a column name (letters, digits and `_`)"),
-            ));
-        }
-        Ok(Table {
-            quoted: parts
-                .iter()
-                .map(|p| format!("\"{p}\""))
-                .collect::<Vec<_>>()
-                .join("."),
-            shown: config.table.clone(),
-            column: format!("\"{column}\""),
-        })
-    }
-}
-
-/// A PostgreSQL identifier this source accepts: a letter or `_`, then letters, digits, `_`;
-/// at most 63 bytes.
-fn identifier(text: &str) -> bool {
-    let mut bytes = text.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && text.len() <= 63
+/// The table and cursor column, validated and quoted (a mistake is the source's
+/// configuration error).
+fn outbox(name: &str, config: &Postgres) -> Result<Outbox, SourceError> {
+    Outbox::new(&config.table, crate::event::cursor_column(config))
+        .map_err(|reason| SourceError::config(name, reason))
 }
 
 struct Reader<'a> {
     url: &'a str,
     name: &'a str,
-    table: &'a Table,
+    table: &'a Outbox,
     intake: &'a Intake,
     notes: &'a Notes,
     address: &'a str,
@@ -172,43 +125,20 @@ impl Reader<'_> {
         let result = async {
             // The cursor column's type, for comparing the stored cursor (text) as it.
             let found = client
-                .query_opt(
-                    "SELECT format_type(a.atttypid, NULL) FROM pg_attribute a
-                     WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
-                    &[&table.quoted, &table.column.trim_matches('"')],
-                )
+                .query_opt(COLUMN_TYPE_SQL, &[&table.quoted, &table.column])
                 .await
                 .map_err(transient)?;
             let column_type: String = match found {
                 Some(row) => row.get(0),
-                None => {
-                    return Err(Failure::Transient(format!(
-                        "the table `{}` or its column {} does not exist (yet)",
-                        table.shown, table.column
-                    )))
-                }
+                None => return Err(Failure::Transient(table.missing())),
             };
-            let Some(&cast) = CURSOR_TYPES.iter().find(|t| **t == column_type) else {
-                return Err(Failure::Config(format!(
-                    "the cursor column {} of `{}` is {column_type}; it must be an increasing integer column ({})",
-                    table.column,
-                    table.shown,
-                    CURSOR_TYPES.join(", ")
-                )));
-            };
-            let (column, quoted) = (&table.column, &table.quoted);
+            let cast = table.cast(&column_type).map_err(Failure::Config)?;
             let first = client
-                .prepare(&format!(
-                    "SELECT t.{column}::text, to_json(t)::text FROM {quoted} t
-                     WHERE t.{column} IS NOT NULL ORDER BY t.{column} LIMIT {PAGE}"
-                ))
+                .prepare(&table.first_page_sql())
                 .await
                 .map_err(transient)?;
             let after = client
-                .prepare(&format!(
-                    "SELECT t.{column}::text, to_json(t)::text FROM {quoted} t
-                     WHERE t.{column} > $1::text::{cast} ORDER BY t.{column} LIMIT {PAGE}"
-                ))
+                .prepare(&table.page_after_sql(cast))
                 .await
                 .map_err(transient)?;
             let mut cursor = self
@@ -221,13 +151,12 @@ impl Reader<'_> {
                 "postgres {name}: connected to {address}, reading table {} {}",
                 table.shown,
                 match &cursor {
-                    Some(c) => format!("after {} {c}", column.trim_matches('"')),
+                    Some(c) => format!("after {} {c}", table.column),
                     None => "from its first row".to_string(),
                 }
             ));
             backoff.reset();
-            // When each row still beyond the cursor was first seen (for the settle delay).
-            let mut seen: HashMap<String, Instant> = HashMap::new();
+            let mut visibility = Visibility::default();
             loop {
                 if super::stopping(shutdown) {
                     return Ok(());
@@ -245,34 +174,23 @@ impl Reader<'_> {
                         json: r.get(1),
                     })
                     .collect();
-                let now = Instant::now();
-                seen = rows
-                    .iter()
-                    .map(|r| (r.cursor.clone(), *seen.get(&r.cursor).unwrap_or(&now)))
-                    .collect();
-                let settled = rows
-                    .iter()
-                    .take_while(|r| now.duration_since(seen[&r.cursor]) >= SETTLE)
-                    .count();
+                let cursors: Vec<&str> = rows.iter().map(|r| r.cursor.as_str()).collect();
+                let page = visibility.page(&cursors, full, self.every, Instant::now());
+                let settled = page.settled;
                 if settled > 0 {
                     let taken = &rows[..settled];
                     let last = taken[settled - 1].cursor.clone();
-                    let messages = taken.iter().map(incoming).collect();
+                    let messages = taken
+                        .iter()
+                        .map(|r| row_incoming(&r.cursor, &r.json))
+                        .collect();
                     self.intake
                         .submit_batch(name, messages, Some(last.clone()))
                         .await
                         .map_err(|e| Failure::Transient(format!("the event log failed ({e})")))?;
                     cursor = Some(last);
                 }
-                let wait = if settled < rows.len() {
-                    // Back when the oldest unsettled row has settled.
-                    let oldest = seen[&rows[settled].cursor];
-                    SETTLE.saturating_sub(now.duration_since(oldest)).min(self.every)
-                } else if full {
-                    Duration::ZERO
-                } else {
-                    self.every
-                };
+                let wait = page.wait;
                 if !wait.is_zero() && super::sleep_unless_shutdown(wait, shutdown).await {
                     return Ok(());
                 }
@@ -282,18 +200,6 @@ impl Reader<'_> {
         drop(client);
         let _ = driver.await;
         result
-    }
-}
-
-/// A row as an event: the row's JSON, its cursor value as the default id and key.
-fn incoming(row: &Row) -> Incoming {
-    let payload = serde_json::from_str(&row.json)
-        .unwrap_or_else(|_| serde_json::Value::String(row.json.clone()));
-    Incoming {
-        payload,
-        headers: Vec::new(),
-        default_id: Some(row.cursor.clone()),
-        default_key: Some(row.cursor.clone()),
     }
 }
 
