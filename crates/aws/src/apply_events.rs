@@ -398,11 +398,9 @@ async fn put_mapping(
     use aws_sdk_lambda::types::FunctionResponseType;
     let resource = format!("event source mapping {}", mapping.function);
     let lambda = &clients.lambda;
-    let existing = if action == Action::Create {
-        Vec::new()
-    } else {
-        mappings_of(clients, &mapping.function).await?
-    };
+    // Listed even for a create: a run stopped after creating it left one (and an emulator
+    // may not refuse a second mapping of the same queue and function).
+    let existing = mappings_of(clients, &mapping.function).await?;
     let mut current = existing
         .iter()
         .find(|(_, queue)| queue == &mapping.queue_arn)
