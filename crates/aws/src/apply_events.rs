@@ -286,7 +286,9 @@ async fn put_table(
             // "TimeToLive is already enabled": what a stopped run left.
             Err(err)
                 if code(&err) == Some("ValidationException")
-                    && format!("{:?}", err).contains("already enabled") => {}
+                    && CallError::new(resource.clone(), "UpdateTimeToLive", &err)
+                        .message
+                        .contains("already enabled") => {}
             Err(err) => return Err(CallError::new(resource, "UpdateTimeToLive", &err)),
         }
     }

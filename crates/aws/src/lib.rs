@@ -1,12 +1,17 @@
 //! Deploy, observe, invoke and destroy through the AWS SDK — on AWS or on LocalStack (and moto,
 //! which speaks the same APIs). No CloudFormation, no AWS CLI: direct calls to IAM, Lambda,
-//! Step Functions, CloudWatch Logs and STS.
+//! Step Functions, CloudWatch Logs, STS, SQS, DynamoDB and EventBridge Scheduler.
 //!
 //! The shape: [`config::Target`] → an `SdkConfig` ([`Clients`]); [`model::desired`] (from
 //! `build.json` and the manifest) and [`observe::observe`] (what the account holds, found by the
 //! `flowctl:project` tag) are plain data; [`diff::compare`] compares them without I/O; and
 //! [`apply::apply`] executes the changes with bounded parallelism, waiting for Lambda to settle and
 //! retrying while a new IAM role propagates.
+//!
+//! Events (docs/events.md): [`wiring`] adds a project's sources and subscriptions to the
+//! desired state (queues, tables, subscriber and ingest functions with their roles, mappings,
+//! function URLs, schedules; their names in [`names`]), observed, diffed and applied with the
+//! rest; [`events`] reads a deployed subscription's numbers and releases its parked keys.
 //!
 //! Architecture Invariant: only this crate talks to AWS. `record` is the build record
 //! (`build.json`), the contract between `flowctl build`, which writes it, and deploy, which reads it.
