@@ -8,7 +8,9 @@
 //!   versioned transaction that also marks the event applied (`store`); the target invoked
 //!   in-process, through `lambda:Invoke` or Step Functions (`target`); retries, KO and park;
 //! - a function URL request (`ingest`): a webhook checked and turned into events on the
-//!   queues of the subscriptions that take them.
+//!   queues of the subscriptions that take them;
+//! - a scheduled poll of a `poll` or `postgres` source (`poller`): polled as `flowctl dev`
+//!   polls it, its events put on the subscriptions' queues, its cursor kept in DynamoDB.
 //!
 //! The shim calls [`run::Subscriber::from_env`] once per process and
 //! [`run::Subscriber::handle`] per SQS batch; [`queue::send`] is how anything here puts an
@@ -17,6 +19,7 @@
 pub mod batch;
 pub mod config;
 pub mod ingest;
+pub mod poller;
 pub mod queue;
 pub mod run;
 pub mod store;
