@@ -29,6 +29,7 @@ struct Aws {
     endpoint: String,
     sqs: aws_sdk_sqs::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    sfn: aws_sdk_sfn::Client,
 }
 
 async fn aws() -> Aws {
@@ -45,6 +46,7 @@ async fn aws() -> Aws {
         endpoint: moto.endpoint.clone(),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+        sfn: aws_sdk_sfn::Client::new(&sdk),
     }
 }
 
@@ -521,4 +523,74 @@ async fn concurrent_deliveries_apply_once_and_skip_and_bad_messages_are_kept() {
         .unwrap_err();
     assert_eq!(error.error, "InvalidBatch", "{error:?}");
     local.shutdown().await;
+}
+
+/// A standard flow as the target: one execution per event and attempt, named after the
+/// event, waited for; its failure's error and cause are the KO event's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_flows_run_as_executions_named_after_the_event() {
+    let aws = aws().await;
+    let queue = aws.queue("flows.fifo").await;
+    let ko_queue = aws.queue("flows-ko.fifo").await;
+    aws.table("flows").await;
+    let machine = |name: &str, state: Value| {
+        let definition = json!({"StartAt": "Only", "States": {"Only": state}});
+        let sfn = aws.sfn.clone();
+        let name = name.to_string();
+        async move {
+            sfn.create_state_machine()
+                .name(name)
+                .definition(definition.to_string())
+                .role_arn("arn:aws:iam::123456789012:role/flows-sfn")
+                .send()
+                .await
+                .unwrap()
+                .state_machine_arn
+        }
+    };
+    let done = machine("flows-Done", json!({"Type": "Pass", "End": true})).await;
+    let boom = machine(
+        "flows-Boom",
+        json!({"Type": "Fail", "Error": "Boom", "Cause": "asked to fail"}),
+    )
+    .await;
+    let m = aws
+        .send(&queue, &[("f1", "f", json!({})), ("f2", "f", json!({}))])
+        .await;
+    for (arn, message) in [(&done, &m[0]), (&boom, &m[1])] {
+        let mut config = config("flows", &queue, &ko_queue, "Notify", 0, false);
+        config.target = TargetRef::Standard { arn: arn.clone() };
+        let unit = format!("p-sub-{}", message.event_id());
+        let (local, _record) = subscriber(&aws, &unit, &config);
+        let failed = batch(&local, &unit, &[message]).await;
+        assert!(failed.is_empty(), "{failed:?}");
+        local.shutdown().await;
+    }
+    let status = |machine: &str, name: &str| {
+        let arn = format!(
+            "{}:{name}",
+            machine.replace(":stateMachine:", ":execution:")
+        );
+        let sfn = aws.sfn.clone();
+        async move {
+            sfn.describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap()
+                .status
+                .as_str()
+                .to_string()
+        }
+    };
+    assert_eq!(status(&done, "f1-1").await, "SUCCEEDED");
+    assert_eq!(status(&boom, "f2-1").await, "FAILED");
+    // f1 applied, f2 skipped after its KO.
+    assert_eq!(aws.state("flows", "f").await["version"], 2);
+    assert!(aws.item("flows", "f", "done#f2").await.is_some());
+    let ko = aws.receive(&ko_queue, 1).await;
+    let ko: Value = serde_json::from_str(&ko[0].body).unwrap();
+    assert_eq!(ko["data"]["error"], "Boom");
+    assert_eq!(ko["data"]["cause"], "asked to fail");
+    assert_eq!(ko["data"]["event"]["id"], "f2");
 }

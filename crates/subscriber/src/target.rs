@@ -254,21 +254,22 @@ fn function_error(kind: &str, payload: &[u8]) -> Failure {
 
 /// A call AWS refused or could not answer: `<Service>.<code>` and AWS's message, naming the
 /// operation and resource.
-fn sdk_failure<E, R>(
+fn sdk_failure<E>(
     service: &str,
     operation: &str,
     resource: &str,
-    error: SdkError<E, R>,
+    error: SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
 ) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let code = error.code().unwrap_or("ServiceException").to_string();
-    let message = error
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| DisplayErrorContext(&error).to_string());
+    let message = match (error.message(), error.raw_response()) {
+        (Some(message), _) => message.to_string(),
+        // An answer AWS did not explain (a 500 with an HTML page): its status, not its dump.
+        (None, Some(raw)) => format!("HTTP {} without an error message", raw.status().as_u16()),
+        (None, None) => DisplayErrorContext(&error).to_string(),
+    };
     Failure::new(
         format!("{service}.{code}"),
         format!("{operation} of {resource}: {message}"),
