@@ -559,10 +559,11 @@ impl Poller<'_> {
             .table_name(&self.config.cursor_table)
             .item(table::KEY, s(self.source()))
             .item(table::SORT, s(cursors::CURSOR_ITEM))
-            .item(cursors::CURSOR, s(next))
-            .expression_attribute_names("#i", table::SORT);
+            .item(cursors::CURSOR, s(next));
         let put = match old {
-            None => put.condition_expression("attribute_not_exists(#i)"),
+            None => put
+                .condition_expression("attribute_not_exists(#i)")
+                .expression_attribute_names("#i", table::SORT),
             Some(old) => put
                 .condition_expression("#c = :old")
                 .expression_attribute_names("#c", cursors::CURSOR)
