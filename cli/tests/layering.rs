@@ -91,7 +91,7 @@ fn the_shared_facts_depend_on_nothing_of_flowctl_or_lambda() {
 }
 
 #[test]
-fn only_the_aws_crate_and_the_binary_reach_the_sdk() {
+fn only_the_aws_crate_the_subscriber_and_the_binary_reach_the_sdk() {
     for package in [
         "flowctl-lang",
         "flowctl-engine",
@@ -103,7 +103,7 @@ fn only_the_aws_crate_and_the_binary_reach_the_sdk() {
         assert!(found.is_empty(), "{package} depends on {found:?}");
     }
     assert!(normal_dependencies("flowctl-aws").contains("aws-sdk-sfn"));
-    let lib_crates_with_anyhow: Vec<&str> = ["flowctl-aws", "flowctl-shim"]
+    let lib_crates_with_anyhow: Vec<&str> = ["flowctl-aws", "flowctl-shim", "flowctl-subscriber"]
         .into_iter()
         .filter(|p| normal_dependencies(p).contains("anyhow"))
         .collect();
@@ -129,4 +129,23 @@ fn the_events_runtime_knows_neither_the_engine_nor_aws() {
         ],
     );
     assert!(found.is_empty(), "flowctl-events depends on {found:?}");
+}
+
+#[test]
+fn the_deployed_subscriber_knows_only_the_protocol_and_the_sdk() {
+    let deps = normal_dependencies("flowctl-subscriber");
+    assert!(deps.contains("aws-sdk-sqs") && deps.contains("flowctl-protocol"), "{deps:?}");
+    let found = offending(
+        &deps,
+        &[
+            "flowctl-lang",
+            "flowctl-engine",
+            "flowctl-events",
+            "flowctl-aws",
+            "flowctl-shim",
+            "anyhow",
+            "rusqlite",
+        ],
+    );
+    assert!(found.is_empty(), "flowctl-subscriber depends on {found:?}");
 }

@@ -22,11 +22,19 @@ pub const LAMBDA_RELEASE_PROFILE: &[(&str, &str)] = &[
     ("opt-level", "s"),
 ];
 
+/// The shim's feature that lets a unit's binary also serve as a deployed subscriber or a
+/// webhook's ingest function (it brings in the AWS SDK clients those need). A project with
+/// subscriptions builds its packages with it, for `flowctl dev` as for deploy, so what runs
+/// locally is the binary that is deployed.
+pub const SUBSCRIBER_FEATURE: &str = "flowctl-shim/subscriber";
+
 /// What to ask cargo for.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The packages to build (`-p` each).
     pub packages: Vec<String>,
+    /// Features to enable (`--features`, comma-separated), a dependency's as `dep/feature`.
+    pub features: Vec<String>,
     /// `--target TRIPLE` when cross-compiling.
     pub target: Option<String>,
     /// `--color` for cargo's own output: `auto`, `always` or `never`.
@@ -47,6 +55,10 @@ impl Request {
         for package in &self.packages {
             args.push("-p".to_string());
             args.push(package.clone());
+        }
+        if !self.features.is_empty() {
+            args.push("--features".to_string());
+            args.push(self.features.join(","));
         }
         if let Some(target) = &self.target {
             args.push("--target".to_string());
@@ -232,13 +244,14 @@ mod tests {
     fn the_command_line_builds_every_package_once_in_release() {
         let request = Request {
             packages: vec!["a".into(), "b-fns".into()],
+            features: vec![SUBSCRIBER_FEATURE.into()],
             target: Some("aarch64-unknown-linux-gnu".into()),
             color: "never",
             env: vec![],
         };
         assert_eq!(
             request.args().join(" "),
-            "build --release --message-format=json-render-diagnostics --color=never -p a -p b-fns --target aarch64-unknown-linux-gnu"
+            "build --release --message-format=json-render-diagnostics --color=never -p a -p b-fns --features flowctl-shim/subscriber --target aarch64-unknown-linux-gnu"
         );
     }
 

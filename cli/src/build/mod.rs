@@ -154,8 +154,15 @@ pub fn build_units(
         }
     };
     let packages = plan.packages();
+    // Subscriptions and webhooks run in the units' binaries once deployed.
+    let events = !project.manifest.subscriptions.is_empty();
     let request = Request {
         packages: packages.clone(),
+        features: if events {
+            vec![cargo::SUBSCRIBER_FEATURE.to_string()]
+        } else {
+            Vec::new()
+        },
         target: triple,
         color: options.color,
         env,

@@ -45,14 +45,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             n => note!("destroying {name} on {target}: {n} resource(s)"),
         }
     }
-    let desired = Desired {
-        project: name,
-        account: connection.account.clone(),
-        roles: Vec::new(),
-        log_groups: Vec::new(),
-        functions: Vec::new(),
-        machines: Vec::new(),
-    };
+    let desired = Desired::empty(&name, &connection.account);
     let progress = Progress::bar(global, changes.steps.len());
     let report = changes::reporter(&progress);
     let outcome = connection.runtime.block_on(apply::apply(

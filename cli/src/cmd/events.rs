@@ -1,15 +1,18 @@
 //! `flowctl events`: send an event, list and show what the log holds, release a parked key,
-//! replay an event. Writes go through a running `flowctl dev` (its control endpoints, found
+//! replay an event; with `--target localstack|aws`, list a deployment's subscriptions and
+//! release a deployed subscription's parked key. Writes go through a running `flowctl dev` (its control endpoints, found
 //! in `.flowctl/dev.json`) so that it runs them at once; with no `dev` running they go
 //! straight into the log, and the next `dev` runs them.
 
-use super::common::clean_project;
 use super::common::local::read_input;
+use super::common::target::{Target, TargetArgs};
+use super::common::{clean_project, said_no, subscriptions};
 use super::dev::{dev_file, log_path};
 use super::out::{self, note};
 use super::{Exit, Global, Output};
 use anyhow::{bail, Context};
 use flowctl::project::Project;
+use flowctl_aws::events::ReleaseOutcome;
 use flowctl_events::query::{self, Filter};
 use flowctl_events::{Accepted, Incoming, Intake, Intook, Log, Routes};
 use serde_json::{json, Value};
@@ -52,6 +55,12 @@ pub enum Command {
         /// The newest N rows (0: all)
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// `localstack` or `aws`: each deployed subscription's queue depth, messages in flight,
+        /// dead-letter depth and parked keys instead of the local log
+        #[arg(long, value_enum, default_value_t = Target::Local)]
+        target: Target,
+        #[command(flatten)]
+        aws: TargetArgs,
     },
     /// Show an event (by seq, `source/id` or id): its payload, each delivery's outcome, output and trace
     Show { event: String },
@@ -61,6 +70,12 @@ pub enum Command {
         key: String,
         #[arg(long)]
         skip: bool,
+        /// `localstack` or `aws`: release the key of the deployed subscription (its parked
+        /// events go back to its queue, in order)
+        #[arg(long, value_enum, default_value_t = Target::Local)]
+        target: Target,
+        #[command(flatten)]
+        aws: TargetArgs,
     },
     /// Deliver an event again to the subscriptions that take it, behind its key's queued events
     Replay { event: String },
@@ -84,7 +99,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             status,
             source,
             limit,
+            target,
+            aws,
         } => {
+            if aws.place(target) != Target::Local {
+                if key.is_some() || status.is_some() || source.is_some() {
+                    bail!("--key, --status and --source read the local log; with --target, `events ls` shows each deployed subscription (narrow it with --subscription)");
+                }
+                return deployed_ls(global, &project, &aws, target, subscription.as_deref());
+            }
             let filter = Filter {
                 subscription,
                 key,
@@ -179,12 +202,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             subscription,
             key,
             skip,
+            target,
+            aws,
         } => {
             if !project.manifest.subscriptions.contains_key(&subscription) {
                 bail!(
                     "no subscription `{subscription}` in {}",
                     project.manifest_path.display()
                 );
+            }
+            if aws.place(target) != Target::Local {
+                return deployed_release(global, &project, &aws, target, &subscription, &key, skip);
             }
             let body = json!({"subscription": subscription, "key": key, "skip": skip});
             let released = match via_dev(&log, "release", &body)? {
@@ -228,6 +256,94 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             Ok(Exit::Success)
         }
     }
+}
+
+/// `events ls --target`: the deployed subscriptions' numbers.
+fn deployed_ls(
+    global: &Global,
+    project: &Project,
+    aws: &TargetArgs,
+    target: Target,
+    only: Option<&str>,
+) -> anyhow::Result<Exit> {
+    let place = aws.place(target);
+    let connection = aws.deployed(place).connect(project)?;
+    let mut rows = match subscriptions::fetch(&connection, &project.manifest) {
+        Ok(rows) => rows,
+        Err(err) => return said_no(global, &err.to_string()),
+    };
+    if let Some(only) = only {
+        rows.retain(|r| r.subscription == only);
+    }
+    if global.output == Output::Json {
+        out::json(&serde_json::to_value(&rows)?)?;
+        return Ok(Exit::Success);
+    }
+    note!(
+        "{} on {}:",
+        project.manifest.project,
+        aws.label(&connection.account)
+    );
+    if rows.is_empty() {
+        note!("  no subscriptions");
+    }
+    subscriptions::print(&rows)?;
+    if rows.iter().any(|r| !r.deployed) {
+        note!("deploy them with `{}`", place.deploy_command());
+    }
+    Ok(Exit::Success)
+}
+
+/// `events release --target`: the parked events of a deployed subscription's key go back to
+/// its queue in order, and the key is unparked.
+fn deployed_release(
+    global: &Global,
+    project: &Project,
+    aws: &TargetArgs,
+    target: Target,
+    subscription: &str,
+    key: &str,
+    skip: bool,
+) -> anyhow::Result<Exit> {
+    let connection = aws.deployed(aws.place(target)).connect(project)?;
+    let outcome = connection.runtime.block_on(flowctl_aws::events::release(
+        &connection.clients,
+        &connection.account,
+        &project.manifest.project,
+        subscription,
+        key,
+        skip,
+    ));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => return said_no(global, &err.to_string()),
+    };
+    let (released, text) = match &outcome {
+        ReleaseOutcome::NotParked => (
+            false,
+            "that key is not parked (`flowctl events ls --target …` lists the parked keys)"
+                .to_string(),
+        ),
+        ReleaseOutcome::Released { resent, skipped } => (
+            true,
+            format!(
+                "released: {} event(s) sent back to the queue in order{}",
+                resent.len(),
+                skipped
+                    .as_deref()
+                    .map(|id| format!(", `{id}` skipped (it stays KO)"))
+                    .unwrap_or_default()
+            ),
+        ),
+    };
+    let mut value = serde_json::to_value(&outcome)?;
+    value["released"] = json!(released);
+    report(global, value, text)?;
+    Ok(if released {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
 }
 
 fn report(global: &Global, value: Value, text: String) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 
 use super::common::local::{self, parse_binaries, read_input};
 use super::common::or_exit;
-use super::common::target::TargetArgs;
+use super::common::target::{Target, TargetArgs};
 use super::common::{check_input, clean_project, find_flow, said_no};
 use super::out::{self, note, note_raw};
 use super::progress::Progress;
@@ -46,13 +46,6 @@ pub struct Args {
     // With --target: where the deployed project is (--localstack is shorthand for --target localstack).
     #[command(flatten)]
     pub aws: TargetArgs,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Target {
-    Local,
-    Localstack,
-    Aws,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
@@ -216,25 +209,15 @@ fn project_flow(
 fn remote(global: &Global, args: Args) -> anyhow::Result<Exit> {
     use flowctl_aws::invoke as aws_invoke;
     use flowctl_lang::manifest::{names, FlowKind};
-    let target = if args.aws.localstack {
-        Target::Localstack
-    } else {
-        args.target
-    };
+    let target = args.aws.place(args.target);
     if target == Target::Local {
         bail!("--function invokes a deployed function: add --target localstack or --target aws (locally, run a flow that calls it)");
     }
     let input = read_input(&args.input)?;
     let project = or_exit!(clean_project(global));
-    let target_args = TargetArgs {
-        localstack: target == Target::Localstack,
-        ..args.aws.clone()
-    };
+    let target_args = args.aws.deployed(target);
     let connection = target_args.connect(&project)?;
-    let deploy_hint = match target {
-        Target::Localstack => "flowctl deploy --localstack",
-        _ => "flowctl deploy",
-    };
+    let deploy_hint = target.deploy_command();
     let project_name = &project.manifest.project;
 
     if let Some(function) = &args.function {

@@ -1,10 +1,11 @@
 //! `flowctl status`: what is deployed for the project (found by its tag), with each
 //! function's `CodeSha256` and each state machine's definition hash, and the drift against
-//! the local build (`build.json`, when there is one): what a deploy would change.
+//! the local build (`build.json`, when there is one): what a deploy would change; and each
+//! subscription's queue depth, messages in flight, dead-letter depth and parked keys.
 
-use super::common::clean_project;
 use super::common::or_exit;
 use super::common::target::TargetArgs;
+use super::common::{clean_project, said_no, subscriptions};
 use super::out::{self, note};
 use super::{Exit, Global, Output};
 use anyhow::bail;
@@ -50,6 +51,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         .map(|c| c.is_noop() && c.count(Action::Orphaned) == 0);
     let resources = rows(&observed, local.as_ref(), changes.as_ref());
     let target = args.target.label(&connection.account);
+    let subscriptions = match subscriptions::fetch(&connection, &project.manifest) {
+        Ok(rows) => rows,
+        Err(err) => return Ok(said_no(global, &err.to_string())?),
+    };
     match global.output {
         Output::Json => out::json(&json!({
             "project": name,
@@ -57,6 +62,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             "build": local.is_some(),
             "in_sync": in_sync,
             "resources": resources,
+            "subscriptions": subscriptions,
         }))?,
         Output::Text => {
             note!("{name} on {target}:");
@@ -79,6 +85,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                     r["status"].as_str().unwrap_or_default(),
                     changes.unwrap_or_default(),
                 ))?;
+            }
+            if !subscriptions.is_empty() {
+                note!("subscriptions:");
+                subscriptions::print(&subscriptions)?;
             }
             if local.is_none() {
                 note!("no local build to compare with (run `flowctl build`)");
@@ -133,7 +143,15 @@ fn rows(
             Kind::Role => observed.roles.get(name).map(|r| r.arn.clone()),
             Kind::Function => observed.functions.get(name).map(|f| f.arn.clone()),
             Kind::StateMachine => observed.machines.get(name).map(|m| m.arn.clone()),
-            Kind::LogGroup => None,
+            Kind::Queue => observed
+                .queues
+                .get(name)
+                .and_then(|q| q.attributes.get("QueueArn").cloned()),
+            Kind::Table => observed.tables.get(name).map(|t| t.arn.clone()),
+            Kind::FunctionUrl => observed.urls.get(name).map(|u| u.url.clone()),
+            Kind::LogGroup | Kind::EventSourceMapping | Kind::ScheduleGroup | Kind::Schedule => {
+                None
+            }
         }
     };
     let row = |kind: Kind, name: &str, status: &str, changes: Value| {

@@ -7,9 +7,9 @@
 use crate::model::Account;
 use crate::{code, names, CallError, Clients};
 use aws_sdk_dynamodb::types::AttributeValue;
+use flowctl_lang::manifest::events::ko_handler_subscription;
 use flowctl_lang::manifest::Manifest;
-use flowctl_protocol::subscriber::{message_group_id, table};
-use sha2::{Digest, Sha256};
+use flowctl_protocol::subscriber::{deduplication_id, message_group_id, table};
 use std::collections::HashMap;
 
 /// One subscription's numbers, as SQS and its table report them.
@@ -38,7 +38,7 @@ pub fn subscription_names(manifest: &Manifest) -> Vec<String> {
     for (name, sub) in &manifest.subscriptions {
         out.push(name.clone());
         if sub.ko.as_ref().is_some_and(|k| k.handler.is_some()) {
-            out.push(format!("{name}:ko"));
+            out.push(ko_handler_subscription(name));
         }
     }
     out
@@ -167,19 +167,6 @@ pub enum ReleaseOutcome {
         resent: Vec<String>,
         skipped: Option<String>,
     },
-}
-
-/// A message deduplication id SQS accepts (1 to 128 of `!`..`~`): `text` itself, else its
-/// SHA-256 in hex, as the subscriber and the ingest send.
-pub fn deduplication_id(text: &str) -> String {
-    let valid = (1..=128).contains(&text.len()) && text.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if valid {
-        return text.to_string();
-    }
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The number of a `parked#<seq>` sort key.
@@ -348,15 +335,6 @@ pub async fn release(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deduplication_ids_are_kept_or_hashed() {
-        assert_eq!(deduplication_id("r-17#r3"), "r-17#r3");
-        let hashed = deduplication_id("a b");
-        assert_eq!(hashed.len(), 64);
-        assert!(hashed.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(deduplication_id(&"x".repeat(129)).len(), 64);
-    }
 
     #[test]
     fn parked_items_read_back_their_number() {

@@ -13,7 +13,7 @@ use crate::model::{
 use crate::names::{self, NameKind};
 use crate::record::{BuildRecord, UnitRecord};
 use flowctl_lang::manifest::events::{
-    KoAction, Locator, Source, SourceKind, Subscription, Target, KO_SOURCE_PREFIX,
+    ko_handler_subscription, ko_source, KoAction, Locator, Source, SourceKind, Subscription, Target,
 };
 use flowctl_lang::manifest::{names as lang_names, Manifest};
 use flowctl_protocol::subscriber::{
@@ -88,8 +88,8 @@ fn wired(manifest: &Manifest) -> Vec<Wired<'_>> {
         // with S's retries, skipping on its own KO, without state.
         if let Some(handler) = sub.ko.as_ref().and_then(|k| k.handler.as_ref()) {
             out.push(Wired {
-                name: format!("{name}:ko"),
-                sources: vec![format!("{KO_SOURCE_PREFIX}{name}")],
+                name: ko_handler_subscription(name),
+                sources: vec![ko_source(name)],
                 types: Vec::new(),
                 key: None,
                 target: handler,
@@ -345,7 +345,7 @@ pub fn wire(
             }
         };
         let timeout = timeout.clamp(1, MAX_FUNCTION_TIMEOUT);
-        let ko_routes: Vec<Route> = routes_of(&format!("{KO_SOURCE_PREFIX}{}", sub.name))
+        let ko_routes: Vec<Route> = routes_of(&ko_source(&sub.name))
             .into_iter()
             .map(route)
             .collect();

@@ -1,23 +1,12 @@
 //! Which subscriptions take an event: by source and type, and the key each orders it by.
 //! Built once from the manifest; the log routes with it inside the accepting transaction.
 
-use flowctl_lang::manifest::events::{
-    KoAction, Locator, Step, Subscription, Target, KO_SOURCE_PREFIX,
-};
+use flowctl_lang::manifest::events::{KoAction, Locator, Step, Subscription, Target};
 use flowctl_lang::manifest::Manifest;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// The source naming a subscription's KO events.
-pub fn ko_source(subscription: &str) -> String {
-    format!("{KO_SOURCE_PREFIX}{subscription}")
-}
-
-/// The implicit subscription that runs a subscription's `ko` handler (`:` cannot appear in a
-/// manifest name, so it never collides).
-pub fn ko_handler_subscription(subscription: &str) -> String {
-    format!("{subscription}:ko")
-}
+pub use flowctl_lang::manifest::events::{ko_handler_subscription, ko_source};
 
 /// One subscription's view of a source.
 #[derive(Debug, Clone)]

@@ -7,7 +7,6 @@ use flowctl_protocol::event::{subscription_key, Locator};
 use flowctl_protocol::subscriber::{message_group_id, Route};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// One event as it travels on a queue (`{"source","type","id","key","accepted_at","data"}`,
 /// plus `"released": true` on an event `flowctl events release` sent back).
@@ -52,24 +51,7 @@ impl Event {
     }
 }
 
-/// Whether SQS takes `text` as a deduplication id or message group id as it is: 1 to 128
-/// characters of printable ASCII (`!` to `~`).
-pub fn is_sqs_id(text: &str) -> bool {
-    (1..=128).contains(&text.len()) && text.bytes().all(|b| (0x21..=0x7e).contains(&b))
-}
-
-/// The deduplication id of an event: its id when SQS accepts it, else the hex SHA-256 of it
-/// (64 characters, so still within SQS's 5-minute window for the same event).
-pub fn dedup_id(event_id: &str) -> String {
-    if is_sqs_id(event_id) {
-        event_id.to_string()
-    } else {
-        Sha256::digest(event_id.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-}
+pub use flowctl_protocol::subscriber::{deduplication_id as dedup_id, is_sqs_id};
 
 /// The event as `route` takes it: `None` when the route does not take its type; else the
 /// event keyed by the route's own key path (into `data`) when it has one. `Err` when that
@@ -171,21 +153,6 @@ mod tests {
             data: json!({"booking": {"id": "b-9"}}),
             released: false,
         }
-    }
-
-    #[test]
-    fn dedup_ids_keep_plain_ids_and_hash_the_rest() {
-        assert_eq!(dedup_id("r-17"), "r-17");
-        assert_eq!(
-            dedup_id("book/r-17@1700000000000"),
-            "book/r-17@1700000000000"
-        );
-        for odd in ["", "a b", "é", &"x".repeat(129)] {
-            let id = dedup_id(odd);
-            assert_eq!(id.len(), 64, "{odd:?}");
-            assert!(is_sqs_id(&id));
-        }
-        assert_ne!(dedup_id("a b"), dedup_id("a  b"));
     }
 
     #[test]

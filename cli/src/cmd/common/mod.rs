@@ -1,11 +1,13 @@
 //! What several commands share, so that no command imports another: loading a clean project,
 //! finding and compiling its flows, saying no (exit 1) in text or JSON, the AWS target options
-//! and connection (`target`), the printing of deploy/destroy changes (`changes`), and the
-//! build that `build`, `deploy` and `invoke` run (`build`).
+//! and connection (`target`), the printing of deploy/destroy changes (`changes`), a deployed
+//! project's subscription numbers (`subscriptions`), and the build that `build`, `deploy` and
+//! `invoke` run (`build`).
 
 pub mod build;
 pub mod changes;
 pub mod local;
+pub mod subscriptions;
 pub mod target;
 
 /// The value of a step that may have ended the command already: `Ok(Err(exit))` (its

@@ -5,9 +5,28 @@ use super::said_no;
 use crate::cmd::{Exit, Global};
 use anyhow::Context;
 use flowctl::project::Project;
-use flowctl_aws::config::{ConfigError, Target, LOCALSTACK_ENDPOINT};
+use flowctl_aws::config::{self, ConfigError, LOCALSTACK_ENDPOINT};
 use flowctl_aws::model::{Account, Observed};
 use flowctl_aws::{observe, Clients};
+
+/// `--target`: where a command runs or reads (`invoke`, `events`): the embedded engine and
+/// local processes, or a deployment on LocalStack or AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    Local,
+    Localstack,
+    Aws,
+}
+
+impl Target {
+    /// The command that deploys there, for hints.
+    pub fn deploy_command(self) -> &'static str {
+        match self {
+            Target::Localstack => "flowctl deploy --localstack",
+            _ => "flowctl deploy",
+        }
+    }
+}
 
 /// Where to deploy: the standard AWS configuration chain, overridden by these.
 #[derive(Debug, Clone, clap::Args)]
@@ -52,6 +71,23 @@ impl Connection {
 }
 
 impl TargetArgs {
+    /// `--target`, with `--localstack` as its shorthand.
+    pub fn place(&self, target: Target) -> Target {
+        if self.localstack {
+            Target::Localstack
+        } else {
+            target
+        }
+    }
+
+    /// These options for a deployment on `target` (`--target localstack` implies `--localstack`).
+    pub fn deployed(&self, target: Target) -> TargetArgs {
+        TargetArgs {
+            localstack: self.localstack || target == Target::Localstack,
+            ..self.clone()
+        }
+    }
+
     /// Whether requests go somewhere other than AWS itself (LocalStack, moto, a proxy).
     pub fn is_custom_endpoint(&self) -> bool {
         self.localstack || self.endpoint_url.is_some()
@@ -65,7 +101,7 @@ impl TargetArgs {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        let target = Target {
+        let target = config::Target {
             endpoint: self.endpoint_url.clone(),
             region: self
                 .region
