@@ -128,8 +128,7 @@ pub struct IngestConfig {
 /// ASCII characters), else `~` and a 64-bit FNV-1a hash of it. Two keys sharing a group are
 /// only ordered together, never reordered, so a collision costs concurrency, not safety.
 pub fn message_group_id(key: &str) -> String {
-    let valid = (1..=128).contains(&key.len()) && key.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if valid && !key.starts_with('~') {
+    if is_sqs_id(key) && !key.starts_with('~') {
         return key.to_string();
     }
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -138,6 +137,26 @@ pub fn message_group_id(key: &str) -> String {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     format!("~{hash:016x}")
+}
+
+/// Whether SQS takes `text` as a message group or deduplication id: 1 to 128 printable
+/// ASCII characters (`!` to `~`).
+pub fn is_sqs_id(text: &str) -> bool {
+    (1..=128).contains(&text.len()) && text.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// The deduplication id of an event (or of a re-sent one, `<id>#r<n>`): the text itself when
+/// SQS takes it, else its SHA-256 in hex (64 characters). What the ingest, the subscriber's
+/// KO events and `flowctl events release` all send with.
+pub fn deduplication_id(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if is_sqs_id(text) {
+        return text.to_string();
+    }
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The DynamoDB table of a subscription: partition key [`table::KEY`] (the event key),
@@ -264,6 +283,14 @@ mod tests {
             assert!(id.starts_with('~') && id.len() == 17, "{odd:?} → {id}");
         }
         assert_ne!(message_group_id(""), message_group_id(" "));
+    }
+
+    #[test]
+    fn deduplication_ids_hash_what_sqs_refuses() {
+        assert_eq!(deduplication_id("r-17"), "r-17");
+        let long = deduplication_id(&"x".repeat(129));
+        assert_eq!(long.len(), 64);
+        assert_ne!(deduplication_id("a b"), deduplication_id("a  b"));
     }
 
     #[test]
