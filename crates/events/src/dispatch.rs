@@ -20,8 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The error of a target whose answer lacks `state` in a subscription with `state: true`.
-pub const STATE_MISSING: &str = "flowctl.StateMissing";
+pub use flowctl_protocol::ko::STATE_MISSING;
 
 /// A failed invocation: `error` is the name a flow's `catch` would see, `cause` the detail.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,8 +13,9 @@
 use crate::event::NewEvent;
 use crate::routes::Routes;
 use crate::time;
+use flowctl_protocol::ko;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
@@ -912,19 +913,17 @@ impl Writer {
                         .map_err(self.sql())?;
                 }
                 let ko = NewEvent {
-                    source: crate::routes::ko_source(&delivery.subscription),
-                    event_type: "ko".into(),
-                    // One KO event per KO: a parked event run again after `release` may KO
-                    // again, and that KO must not be taken for a duplicate of the first.
-                    id: format!("{}/{}@{now}", delivery.subscription, delivery.seq),
+                    source: ko::ko_source(&delivery.subscription),
+                    event_type: ko::KO_TYPE.into(),
+                    id: ko::ko_event_id(&delivery.subscription, &delivery.seq.to_string(), now),
                     key: delivery.key.clone(),
-                    data: json!({
-                        "subscription": delivery.subscription,
-                        "event": &*delivery.event,
-                        "error": error,
-                        "cause": cause,
-                        "attempts": attempts,
-                    }),
+                    data: ko::ko_event_data(
+                        &delivery.subscription,
+                        (*delivery.event).clone(),
+                        &error,
+                        &cause,
+                        attempts,
+                    ),
                 };
                 let data = ko.data.to_string();
                 self.accept(vec![(ko, data)], None)?;

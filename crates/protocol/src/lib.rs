@@ -20,6 +20,7 @@ pub mod envelope;
 mod error;
 pub mod event;
 mod json;
+pub mod ko;
 pub mod poll;
 pub mod sfn;
 pub mod signature;

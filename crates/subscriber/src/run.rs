@@ -10,6 +10,7 @@ use crate::config::{self, Clients, ConfigError};
 use crate::queue::{self, Event, SendError};
 use crate::store::{KeyState, Store, StoreError, Write};
 use crate::target::{Call, Failure, InProcess, Targets, STATE_MISSING};
+use flowctl_protocol::ko;
 use flowctl_protocol::subscriber::SubscriberConfig;
 use serde_json::{json, Value};
 use std::io::Write as _;
@@ -362,18 +363,18 @@ pub fn ko_event(
     ms: i64,
 ) -> Event {
     Event {
-        source: format!("ko:{subscription}"),
-        event_type: "ko".into(),
-        id: format!("{subscription}/{id}@{ms}"),
+        source: ko::ko_source(subscription),
+        event_type: ko::KO_TYPE.into(),
+        id: ko::ko_event_id(subscription, id, ms),
         key: key.to_string(),
         accepted_at: flowctl_protocol::calendar::rfc3339_millis(ms),
-        data: json!({
-            "event": event,
-            "error": failure.error,
-            "cause": failure.cause,
-            "attempts": attempts,
-            "subscription": subscription,
-        }),
+        data: ko::ko_event_data(
+            subscription,
+            event,
+            &failure.error,
+            &failure.cause,
+            attempts,
+        ),
         released: false,
     }
 }

@@ -64,8 +64,7 @@ impl From<Error> for Failure {
     }
 }
 
-/// The error a state target's answer without `state` is (as in `flowctl dev`).
-pub const STATE_MISSING: &str = "StateMissing";
+pub use flowctl_protocol::ko::STATE_MISSING;
 /// The error of a run cut short by the subscriber's deadline (not counted as an attempt).
 pub const DEADLINE: &str = "SubscriberDeadline";
 /// What is left of the subscriber's time when it stops waiting for a standard flow.
