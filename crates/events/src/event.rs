@@ -145,6 +145,8 @@ mod tests {
                 url_env: None,
                 queue: "q".into(),
                 prefetch: None,
+                broker_arn: None,
+                secret_arn: None,
             }),
             event_type: None,
             id: None,

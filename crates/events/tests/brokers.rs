@@ -207,6 +207,8 @@ async fn amqp_queue_into_the_log_in_order_acked_once_each() {
             url_env: Some("FLOWCTL_TEST_AMQP_SOURCE_URL".into()),
             queue: queue.clone(),
             prefetch: Some(200),
+            broker_arn: None,
+            secret_arn: None,
         }),
         event_type: Some("header:type".into()),
         id: None,
@@ -312,6 +314,8 @@ async fn amqp_reconnects_after_the_broker_closes_the_connection() {
         url_env: None,
         queue: queue.clone(),
         prefetch: Some(20),
+        broker_arn: None,
+        secret_arn: None,
     };
     let source = Source {
         kind: SourceKind::Amqp(config.clone()),
@@ -449,6 +453,8 @@ async fn amqp_missing_url_env_is_a_configuration_error() {
         url_env: Some("FLOWCTL_TEST_NO_SUCH_VARIABLE".into()),
         queue: "q".into(),
         prefetch: None,
+        broker_arn: None,
+        secret_arn: None,
     };
     let source = Source {
         kind: SourceKind::Amqp(config.clone()),

@@ -157,6 +157,24 @@ pub struct Amqp {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(title = "Prefetch", range(min = 1, max = 65535))]
     pub prefetch: Option<u16>,
+    /// On AWS: the Amazon MQ for RabbitMQ broker Lambda consumes `queue` from
+    /// (`arn:aws:mq:<region>:<account>:broker:<name>:<id>`); with `secret_arn`, or neither.
+    /// `flowctl dev` ignores it (it connects with `url` or `url_env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        title = "Amazon MQ broker ARN",
+        regex(pattern = r"^arn:aws[a-z-]*:mq:[a-z0-9-]+:[0-9]{12}:broker:[^:]+:[^:]+$")
+    )]
+    pub broker_arn: Option<String>,
+    /// On AWS: the Secrets Manager secret holding the broker's `{"username", "password"}`,
+    /// as Lambda's Amazon MQ event source requires
+    /// (`arn:aws:secretsmanager:<region>:<account>:secret:<name>`); with `broker_arn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        title = "Broker credentials secret ARN",
+        regex(pattern = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$")
+    )]
+    pub secret_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -72,6 +72,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("M043", "`retry_safe` has an empty, repeated or unknown `States.*` error name"),
     ("M044", "`reads`, `writes` or `consistent_reads` names a store that is not under `stores:`"),
     ("M045", "a store is listed twice in `reads`, `writes` or `consistent_reads`, or read consistently but not listed in `reads`"),
+    ("M050", "an `amqp` source has `broker_arn` without `secret_arn`, or `secret_arn` without `broker_arn`"),
+    ("M051", "an `amqp` source's `broker_arn` is not an Amazon MQ broker ARN, or its `secret_arn` not a Secrets Manager secret ARN"),
 ];
 
 /// Default Lambda memory size, in MB.

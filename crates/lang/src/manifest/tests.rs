@@ -1660,3 +1660,119 @@ fn schema_files_are_checked() {
     assert_eq!(spanned(TYPED, &d[0]), "schemas/quote-input.json");
     assert!(d[0].title.contains("the input of function `QuoteRate`"));
 }
+
+#[test]
+fn amazon_mq_broker_and_secret() {
+    const BROKER: &str =
+        "arn:aws:mq:eu-west-1:123456789012:broker:orders:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9";
+    const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:mq-AbCdEf";
+    let both = events_with(
+        "prefetch: 100 }",
+        &format!("prefetch: 100, broker_arn: \"{BROKER}\", secret_arn: \"{SECRET}\" }}"),
+    );
+    let (m, d) = parse(&both);
+    assert_eq!(d, []);
+    let events::SourceKind::Amqp(amqp) = &m.unwrap().sources["payments"].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (amqp.broker_arn.as_deref(), amqp.secret_arn.as_deref()),
+        (Some(BROKER), Some(SECRET))
+    );
+    // The serde derive and the schema agree with the loader.
+    let via_serde: Manifest = serde_yaml::from_str(&both).unwrap();
+    assert_eq!(via_serde.sources["payments"], m_payments(&both));
+    let schema = json_schema();
+    let value: Value = serde_yaml::from_str(&both).unwrap();
+    conforms(&schema, &schema, &value, "$").unwrap();
+
+    // One without the other: at the key written, naming the missing one.
+    let lone = events_with(
+        "prefetch: 100 }",
+        &format!("prefetch: 100, broker_arn: \"{BROKER}\" }}"),
+    );
+    let d = only(&lone);
+    assert_eq!((d.code, spanned(&lone, &d)), ("M050", "broker_arn"));
+    assert!(d
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("add `secret_arn: arn:aws:secretsmanager:"));
+    assert!(parse(&lone).0.is_some());
+    let lone = events_with(
+        "prefetch: 100 }",
+        &format!("prefetch: 100, secret_arn: \"{SECRET}\" }}"),
+    );
+    assert_eq!(only(&lone).code, "M050");
+
+    // Malformed: at the value, with why.
+    for (broker, why) in [
+        ("orders", "six `:`-separated parts"),
+        (
+            "arn:aws:sqs:eu-west-1:123456789012:broker:o:b-1",
+            "not of `mq`",
+        ),
+        ("arn:aws:mq:Ireland:123456789012:broker:o:b-1", "its region"),
+        ("arn:aws:mq:eu-west-1:1234:broker:o:b-1", "not 12 digits"),
+        (
+            "arn:aws:mq:eu-west-1:123456789012:broker:o",
+            "broker:<name>:<id>",
+        ),
+        (
+            "arn:aws:mq:eu-west-1:123456789012:queue:o:b-1",
+            "broker:<name>:<id>",
+        ),
+        (
+            "arn:aws:mq:eu-west-1:123456789012:broker:o:x-1",
+            "broker:<name>:<id>",
+        ),
+        (
+            "arn:ews:mq:eu-west-1:123456789012:broker:o:b-1",
+            "partition `ews`",
+        ),
+    ] {
+        let text = events_with(
+            "prefetch: 100 }",
+            &format!("prefetch: 100, broker_arn: \"{broker}\", secret_arn: \"{SECRET}\" }}"),
+        );
+        let d = only(&text);
+        assert_eq!(
+            (d.code, spanned(&text, &d)),
+            ("M051", format!("\"{broker}\"").as_str())
+        );
+        assert!(d.hint.as_deref().unwrap().contains(why), "{broker}: {d:?}");
+        assert!(parse(&text).0.is_some());
+    }
+    for secret in [
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:parameter:x",
+        "arn:aws:ssm:eu-west-1:123456789012:secret:x",
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a b",
+    ] {
+        let text = events_with(
+            "prefetch: 100 }",
+            &format!("prefetch: 100, broker_arn: \"{BROKER}\", secret_arn: \"{secret}\" }}"),
+        );
+        let d = only(&text);
+        assert_eq!(d.code, "M051", "{secret}");
+        assert!(d.title.contains("Secrets Manager"), "{d:?}");
+    }
+    // A number is read as its text, which is no ARN.
+    let text = events_with(
+        "prefetch: 100 }",
+        "prefetch: 100, broker_arn: 7, secret_arn: [8] }",
+    );
+    assert_eq!(
+        codes(&text).iter().map(|(c, _, _)| *c).collect::<Vec<_>>(),
+        ["M051", "M004"]
+    );
+    let china = events_with(
+        "prefetch: 100 }",
+        "prefetch: 100, broker_arn: \"arn:aws-cn:mq:cn-north-1:123456789012:broker:my_broker-1:b-0a1b2c3d\", secret_arn: \"arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:a/b_c+d=e.f@g-h\" }",
+    );
+    assert_eq!(codes(&china), []);
+}
+
+fn m_payments(text: &str) -> events::Source {
+    parse(text).0.unwrap().sources["payments"].clone()
+}

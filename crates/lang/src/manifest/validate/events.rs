@@ -23,7 +23,14 @@ pub(super) const KIND_KEYS: &[&str] = &["webhook", "schedule", "poll", "amqp", "
 pub(super) const WEBHOOK_KEYS: &[&str] = &["path", "secret_env", "signature_header"];
 pub(super) const SCHEDULE_KEYS: &[&str] = &["expression", "payload"];
 pub(super) const POLL_KEYS: &[&str] = &["function", "every"];
-pub(super) const AMQP_KEYS: &[&str] = &["url", "url_env", "queue", "prefetch"];
+pub(super) const AMQP_KEYS: &[&str] = &[
+    "url",
+    "url_env",
+    "queue",
+    "prefetch",
+    "broker_arn",
+    "secret_arn",
+];
 pub(super) const POSTGRES_KEYS: &[&str] = &["url", "url_env", "table", "cursor_column", "every"];
 pub(super) const NATS_KEYS: &[&str] = &["url", "url_env", "stream", "subject"];
 pub(super) const SUBSCRIPTION_KEYS: &[&str] = &[
@@ -71,6 +78,100 @@ pub fn is_sql_identifier(name: &str) -> bool {
     name.len() <= 63
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The shape of an Amazon MQ broker ARN, for messages.
+pub const MQ_BROKER_ARN_EXAMPLE: &str =
+    "arn:aws:mq:eu-west-1:123456789012:broker:orders:b-1234a5b6-78cd-901e-2fgh-3i45j6k178l9";
+/// The shape of a Secrets Manager secret ARN, for messages.
+pub const SECRET_ARN_EXAMPLE: &str =
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:orders-broker-AbCdEf";
+
+fn arn_kind(key: &str) -> &'static str {
+    if key == "broker_arn" {
+        "an Amazon MQ broker ARN"
+    } else {
+        "a Secrets Manager secret ARN"
+    }
+}
+
+/// The parts of `arn:<partition>:<service>:<region>:<account>:<resource>` after checking
+/// the partition, the service, the region and the account; on failure, the hint.
+fn arn_resource<'a>(arn: &'a str, service: &str, example: &str) -> Result<&'a str, String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [first, partition, found, region, account, resource] = parts.as_slice() else {
+        return Err(format!(
+            "an ARN has six `:`-separated parts: write it as `{example}`"
+        ));
+    };
+    if *first != "arn" {
+        return Err(format!(
+            "an ARN starts with `arn:`: write it as `{example}`"
+        ));
+    }
+    let known_partition = *partition == "aws"
+        || partition.strip_prefix("aws-").is_some_and(|p| {
+            !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+        });
+    if !known_partition {
+        return Err(format!(
+            "the partition `{partition}` is unknown: use `aws` (or `aws-cn`, `aws-us-gov`), as in `{example}`"
+        ));
+    }
+    if *found != service {
+        return Err(format!(
+            "this is an ARN of `{found}`, not of `{service}`: write it as `{example}`"
+        ));
+    }
+    names::check_region(region).map_err(|hint| format!("its region: {hint}"))?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the account `{account}` is not 12 digits: copy the ARN from the console or `aws {service}`"
+        ));
+    }
+    Ok(resource)
+}
+
+/// Checks an Amazon MQ broker ARN,
+/// `arn:<partition>:mq:<region>:<account>:broker:<name>:<id>`; on failure, the hint.
+pub fn check_mq_broker_arn(arn: &str) -> Result<(), String> {
+    let example = MQ_BROKER_ARN_EXAMPLE;
+    let resource = arn_resource(arn, "mq", example)?;
+    let shape = || format!("a broker's resource is `broker:<name>:<id>`, as in `{example}`");
+    let [kind, name, id] = resource.split(':').collect::<Vec<_>>()[..] else {
+        return Err(shape());
+    };
+    // Amazon MQ's rules: a name of 1 to 50 letters, digits, `-` and `_`; an id `b-<uuid>`.
+    let plain_name = (1..=50).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let plain_id = id.len() > 2
+        && id.starts_with("b-")
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if kind != "broker" || !plain_name || !plain_id {
+        return Err(shape());
+    }
+    Ok(())
+}
+
+/// Checks a Secrets Manager secret ARN,
+/// `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`; on failure, the hint.
+pub fn check_secret_arn(arn: &str) -> Result<(), String> {
+    let example = SECRET_ARN_EXAMPLE;
+    let resource = arn_resource(arn, "secretsmanager", example)?;
+    // Secret names: letters, digits and `/_+=.@-` (Secrets Manager's rule), up to 512.
+    let name = resource.strip_prefix("secret:").unwrap_or_default();
+    let plain = (1..=512).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
+    if !plain {
+        return Err(format!(
+            "a secret's resource is `secret:<name>`, as in `{example}`"
+        ));
+    }
+    Ok(())
 }
 
 /// What the checks across entries need: names and the places of references.
@@ -511,11 +612,14 @@ impl Validator<'_> {
                         None => ok = false,
                     }
                 }
+                let (broker_arn, secret_arn) = self.amazon_mq(&fields, &owner, &mut ok);
                 SourceKind::Amqp(Amqp {
                     url,
                     url_env,
                     queue: queue.unwrap_or_default(),
                     prefetch,
+                    broker_arn,
+                    secret_arn,
                 })
             }
             "postgres" => {
@@ -772,6 +876,68 @@ impl Validator<'_> {
             _ => {}
         }
         (url, url_env)
+    }
+
+    /// An `amqp` source's Amazon MQ broker and credentials secret on AWS: both or neither
+    /// (M050), each an ARN of its kind (M051).
+    fn amazon_mq(
+        &mut self,
+        fields: &IndexMap<&str, &Entry>,
+        owner: &str,
+        ok: &mut bool,
+    ) -> (Option<String>, Option<String>) {
+        let mut arn = |key: &str, check: fn(&str) -> Result<(), String>, example: &str| {
+            let entry = fields.get(key)?;
+            let Some(value) = self.optional_string(entry, owner, example) else {
+                *ok = false;
+                return None;
+            };
+            if let Some(text) = &value {
+                if let Err(hint) = check(text) {
+                    self.error(
+                        Diagnostic::error(
+                            "M051",
+                            format!("`{key}`{owner} is not {}", arn_kind(key)),
+                            entry.value_span,
+                        )
+                        .text(format!("expected `{example}`"))
+                        .hint(hint),
+                    );
+                }
+            }
+            value
+        };
+        let broker = arn("broker_arn", check_mq_broker_arn, MQ_BROKER_ARN_EXAMPLE);
+        let secret = arn("secret_arn", check_secret_arn, SECRET_ARN_EXAMPLE);
+        // Written and not null (a value of the wrong type is its own error, not a lone one).
+        let written = |key: &str| {
+            fields
+                .get(key)
+                .filter(|e| !matches!(e.value, Node::Null))
+                .copied()
+        };
+        let lone = match (written("broker_arn"), written("secret_arn")) {
+            (Some(e), None) => Some((e, "secret_arn", "broker_arn")),
+            (None, Some(e)) => Some((e, "broker_arn", "secret_arn")),
+            _ => None,
+        };
+        if let Some((entry, missing, present)) = lone {
+            let example = if missing == "secret_arn" {
+                SECRET_ARN_EXAMPLE
+            } else {
+                MQ_BROKER_ARN_EXAMPLE
+            };
+            self.error(
+                Diagnostic::error(
+                    "M050",
+                    format!("`{present}`{owner} comes without `{missing}`"),
+                    entry.key_span,
+                )
+                .text("Lambda's Amazon MQ event source needs both the broker and the secret holding its `{\"username\", \"password\"}`")
+                .hint(format!("add `{missing}: {example}`, or remove `{present}` (`flowctl dev` uses `url`/`url_env` only)")),
+            );
+        }
+        (broker, secret)
     }
 
     /// `every`: seconds, 1 to a day (M031).
