@@ -122,6 +122,22 @@ pub struct IngestConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature_header: Option<String>,
     pub routes: Vec<Route>,
+    /// What invokes the function: a function URL (a webhook) or an Amazon MQ event source
+    /// mapping (an `amqp` source); absent in a webhook's configuration written before.
+    #[serde(default)]
+    pub kind: IngestKind,
+}
+
+/// What an ingest function serves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestKind {
+    /// Function URL requests (payload format 2.0) of a `webhook` source.
+    #[default]
+    Webhook,
+    /// Batches of an Amazon MQ for RabbitMQ event source mapping (`"eventSource": "aws:rmq"`)
+    /// of an `amqp` source.
+    Amqp,
 }
 
 /// The SQS message group of a key: the key itself when SQS accepts it (1 to 128 printable

@@ -340,6 +340,7 @@ mod tests {
             secret_env: None,
             signature_header: None,
             routes,
+            kind: Default::default(),
         }
     }
 
