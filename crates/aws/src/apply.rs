@@ -469,10 +469,19 @@ async fn put_function(
         })
         .await;
         match created {
-            Ok(_) => return wait_settled(clients, function, report).await,
+            Ok(_) => {
+                wait_settled(clients, function, report).await?;
+                return put_invoke_settings(clients, function, true, true).await;
+            }
             // Made by a run that was stopped before it finished: bring it up to date.
             Err(err) if err.code.as_deref() == Some("ResourceConflictException") => {
-                changes = vec![Field::Code, Field::Configuration, Field::Tags];
+                changes = vec![
+                    Field::Code,
+                    Field::Configuration,
+                    Field::Tags,
+                    Field::Concurrency,
+                    Field::AsyncInvoke,
+                ];
             }
             Err(err) => return Err(err),
         }
@@ -517,6 +526,45 @@ async fn put_function(
             .send()
             .await
             .map_err(|e| CallError::new(resource.clone(), "TagResource", &e))?;
+    }
+    put_invoke_settings(
+        clients,
+        function,
+        changes.contains(&Field::Concurrency),
+        changes.contains(&Field::AsyncInvoke),
+    )
+    .await
+}
+
+/// Sets the function's reserved concurrency and asynchronous invocation settings where
+/// flowctl sets them (a poller's), when asked to. Both calls overwrite: idempotent.
+async fn put_invoke_settings(
+    clients: &Clients,
+    function: &FunctionSpec,
+    concurrency: bool,
+    async_invoke: bool,
+) -> Result<(), CallError> {
+    let resource = format!("function {}", function.name);
+    if let (true, Some(reserved)) = (concurrency, function.reserved_concurrency) {
+        clients
+            .lambda
+            .put_function_concurrency()
+            .function_name(&function.name)
+            .reserved_concurrent_executions(reserved)
+            .send()
+            .await
+            .map_err(|e| CallError::new(resource.clone(), "PutFunctionConcurrency", &e))?;
+    }
+    if let (true, Some(settings)) = (async_invoke, function.async_invoke) {
+        clients
+            .lambda
+            .put_function_event_invoke_config()
+            .function_name(&function.name)
+            .maximum_retry_attempts(settings.max_retry_attempts)
+            .maximum_event_age_in_seconds(settings.max_event_age_seconds)
+            .send()
+            .await
+            .map_err(|e| CallError::new(resource, "PutFunctionEventInvokeConfig", &e))?;
     }
     Ok(())
 }

@@ -269,10 +269,10 @@ async fn put_table(
             Err(err) => return Err(CallError::new(resource, "UpdateTable", &err)),
         }
     }
-    if changes.contains(&Field::Ttl) {
+    if let (true, Some(ttl)) = (changes.contains(&Field::Ttl), &wanted.ttl) {
         let spec = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
             .enabled(true)
-            .attribute_name(table::EXPIRES)
+            .attribute_name(ttl)
             .build()
             .map_err(|e| CallError::other(resource.clone(), "UpdateTimeToLive", e.to_string()))?;
         match db
@@ -355,11 +355,22 @@ async fn delete_table(clients: &Clients, name: &str) -> Result<(), CallError> {
     .await
 }
 
-/// The mappings of a subscriber function (its one, or what a stopped run left).
-async fn mappings_of(
-    clients: &Clients,
-    function: &str,
-) -> Result<Vec<(String, String)>, CallError> {
+/// A mapping as `put_mapping` matches it: its UUID, its source's ARN and its queues (Amazon
+/// MQ).
+struct Existing {
+    uuid: String,
+    source_arn: String,
+    queues: Vec<String>,
+}
+
+impl Existing {
+    fn is(&self, mapping: &MappingSpec) -> bool {
+        self.source_arn == mapping.source_arn && self.queues == mapping.queues
+    }
+}
+
+/// The mappings of a subscriber or ingest function (its one, or what a stopped run left).
+async fn mappings_of(clients: &Clients, function: &str) -> Result<Vec<Existing>, CallError> {
     let answer = clients
         .lambda
         .list_event_source_mappings()
@@ -376,11 +387,10 @@ async fn mappings_of(
     Ok(answer
         .event_source_mappings()
         .iter()
-        .map(|m| {
-            (
-                m.uuid().unwrap_or_default().to_string(),
-                m.event_source_arn().unwrap_or_default().to_string(),
-            )
+        .map(|m| Existing {
+            uuid: m.uuid().unwrap_or_default().to_string(),
+            source_arn: m.event_source_arn().unwrap_or_default().to_string(),
+            queues: m.queues().to_vec(),
         })
         .collect())
 }
@@ -397,7 +407,9 @@ async fn put_mapping(
     mapping: &MappingSpec,
     action: Action,
 ) -> Result<(), CallError> {
-    use aws_sdk_lambda::types::FunctionResponseType;
+    use aws_sdk_lambda::types::{
+        FunctionResponseType, SourceAccessConfiguration, SourceAccessType,
+    };
     let resource = format!("event source mapping {}", mapping.function);
     let lambda = &clients.lambda;
     // Listed even for a create: a run stopped after creating it left one (and an emulator
@@ -405,28 +417,46 @@ async fn put_mapping(
     let existing = mappings_of(clients, &mapping.function).await?;
     let mut current = existing
         .iter()
-        .find(|(_, queue)| queue == &mapping.queue_arn)
-        .map(|(uuid, _)| uuid.clone());
+        .find(|m| m.is(mapping))
+        .map(|m| m.uuid.clone());
     if action == Action::Replace {
-        for (uuid, queue) in &existing {
-            if queue != &mapping.queue_arn {
-                delete_mapping(clients, &mapping.function, uuid).await?;
-            }
+        for other in existing.iter().filter(|m| !m.is(mapping)) {
+            delete_mapping(clients, &mapping.function, &other.uuid).await?;
         }
     }
-    let types: Vec<FunctionResponseType> = mapping
-        .response_types
-        .iter()
-        .map(|t| FunctionResponseType::from(t.as_str()))
-        .collect();
+    // Lambda takes response types for SQS (and streams) only: none is sent for Amazon MQ.
+    let types: Option<Vec<FunctionResponseType>> =
+        (!mapping.response_types.is_empty()).then(|| {
+            mapping
+                .response_types
+                .iter()
+                .map(|t| FunctionResponseType::from(t.as_str()))
+                .collect()
+        });
+    let access: Option<Vec<SourceAccessConfiguration>> =
+        (!mapping.source_access.is_empty()).then(|| {
+            mapping
+                .source_access
+                .iter()
+                .map(|a| {
+                    SourceAccessConfiguration::builder()
+                        .r#type(SourceAccessType::from(a.kind.as_str()))
+                        .uri(&a.uri)
+                        .build()
+                })
+                .collect()
+        });
+    let queues = (!mapping.queues.is_empty()).then(|| mapping.queues.clone());
     if current.is_none() {
         let created = retrying(PROPAGATION_DEADLINE, queue_not_readable, || async {
             lambda
                 .create_event_source_mapping()
                 .function_name(&mapping.function)
-                .event_source_arn(&mapping.queue_arn)
+                .event_source_arn(&mapping.source_arn)
+                .set_queues(queues.clone())
+                .set_source_access_configurations(access.clone())
                 .batch_size(mapping.batch_size)
-                .set_function_response_types(Some(types.clone()))
+                .set_function_response_types(types.clone())
                 .enabled(true)
                 .send()
                 .await
@@ -440,8 +470,8 @@ async fn put_mapping(
                 current = mappings_of(clients, &mapping.function)
                     .await?
                     .into_iter()
-                    .find(|(_, queue)| queue == &mapping.queue_arn)
-                    .map(|(uuid, _)| uuid);
+                    .find(|m| m.is(mapping))
+                    .map(|m| m.uuid);
                 if current.is_none() {
                     return Err(err);
                 }
@@ -456,7 +486,8 @@ async fn put_mapping(
         .update_event_source_mapping()
         .uuid(&uuid)
         .batch_size(mapping.batch_size)
-        .set_function_response_types(Some(types))
+        .set_function_response_types(types)
+        .set_source_access_configurations(access)
         .enabled(true)
         .send()
         .await
@@ -488,8 +519,8 @@ async fn delete_mappings(clients: &Clients, function: &str) -> Result<(), CallEr
         Err(err) if err.code.as_deref() == Some("ResourceNotFoundException") => return Ok(()),
         Err(err) => return Err(err),
     };
-    for (uuid, _) in existing {
-        delete_mapping(clients, function, &uuid).await?;
+    for mapping in existing {
+        delete_mapping(clients, function, &mapping.uuid).await?;
     }
     Ok(())
 }
@@ -675,10 +706,12 @@ async fn put_schedule(
                 .arn(&schedule.target_arn)
                 .role_arn(&schedule.role_arn)
                 .input(&schedule.input)
-                .sqs_parameters(
-                    SqsParameters::builder()
-                        .message_group_id(&schedule.message_group_id)
-                        .build(),
+                // A queue target's message group; a poller (a Lambda target) has none.
+                .set_sqs_parameters(
+                    schedule
+                        .message_group_id
+                        .as_ref()
+                        .map(|group| SqsParameters::builder().message_group_id(group).build()),
                 )
                 .build()?,
             FlexibleTimeWindow::builder()

@@ -128,7 +128,7 @@ pub enum Field {
     Ttl,
     /// A mapping's batch size or response types.
     Batching,
-    /// A mapping's queue.
+    /// A mapping's source (queue or broker) or an Amazon MQ mapping's queues: replaced.
     Queue,
     /// A function URL's auth type.
     Auth,
@@ -136,6 +136,12 @@ pub enum Field {
     Permission,
     /// A schedule's expression, target, role or event.
     Schedule,
+    /// A function's reserved concurrency (a poller's 1).
+    Concurrency,
+    /// A function's asynchronous invocation settings (a poller's: no retry, 60 s at most).
+    AsyncInvoke,
+    /// How a mapping reaches its source (an Amazon MQ broker's secret).
+    Access,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -273,6 +279,15 @@ pub fn compare(desired: &Desired, observed: &Observed, prune: bool) -> Changes {
                 }
                 if !has_tags(&function.tags, &seen.tags) {
                     changes.push(Field::Tags);
+                }
+                // Compared only where flowctl sets them; elsewhere they are the owner's.
+                if function.reserved_concurrency.is_some()
+                    && seen.reserved_concurrency != function.reserved_concurrency
+                {
+                    changes.push(Field::Concurrency);
+                }
+                if function.async_invoke.is_some() && seen.async_invoke != function.async_invoke {
+                    changes.push(Field::AsyncInvoke);
                 }
                 step(Kind::Function, &function.name, changes)
             }
@@ -436,7 +451,7 @@ fn compare_events(desired: &Desired, observed: &Observed, steps: &mut Vec<Step>)
                 if seen.billing.as_deref() != Some(BILLING) {
                     changes.push(Field::Billing);
                 }
-                if seen.ttl.as_deref() != Some(table::EXPIRES) {
+                if wanted.ttl.is_some() && seen.ttl != wanted.ttl {
                     changes.push(Field::Ttl);
                 }
                 if !has_tags(&wanted.tags, &seen.tags) {
@@ -456,20 +471,29 @@ fn compare_events(desired: &Desired, observed: &Observed, steps: &mut Vec<Step>)
     for mapping in &desired.mappings {
         steps.push(match observed.mappings.get(&mapping.function) {
             None => create(Kind::EventSourceMapping, &mapping.function),
-            Some(seen) if seen.queue_arn != mapping.queue_arn => Step {
-                kind: Kind::EventSourceMapping,
-                name: mapping.function.clone(),
-                action: Action::Replace,
-                changes: vec![Field::Queue],
-            },
+            // A mapping's source and an MQ mapping's queues are fixed when it is created.
+            Some(seen)
+                if seen.source_arn != mapping.source_arn || seen.queues != mapping.queues =>
+            {
+                Step {
+                    kind: Kind::EventSourceMapping,
+                    name: mapping.function.clone(),
+                    action: Action::Replace,
+                    changes: vec![Field::Queue],
+                }
+            }
             Some(seen) => {
-                let batching = seen.batch_size != Some(mapping.batch_size)
-                    || seen.response_types != mapping.response_types;
-                let changes = if batching {
-                    vec![Field::Batching]
-                } else {
-                    vec![]
-                };
+                let mut changes = Vec::new();
+                if seen.batch_size != Some(mapping.batch_size)
+                    || seen.response_types != mapping.response_types
+                {
+                    changes.push(Field::Batching);
+                }
+                let mut access = mapping.source_access.clone();
+                access.sort();
+                if seen.source_access != access {
+                    changes.push(Field::Access);
+                }
                 step(Kind::EventSourceMapping, &mapping.function, changes)
             }
         });
@@ -497,7 +521,7 @@ fn compare_events(desired: &Desired, observed: &Observed, steps: &mut Vec<Step>)
                     && seen.target_arn == schedule.target_arn
                     && seen.role_arn == schedule.role_arn
                     && seen.group == schedule.group
-                    && seen.message_group_id.as_deref() == Some(schedule.message_group_id.as_str())
+                    && seen.message_group_id == schedule.message_group_id
                     && seen
                         .input
                         .as_deref()

@@ -9,8 +9,9 @@
 //! retrying while a new IAM role propagates.
 //!
 //! Events (docs/events.md): [`wiring`] adds a project's sources and subscriptions to the
-//! desired state (queues, tables, subscriber and ingest functions with their roles, mappings,
-//! function URLs, schedules; their names in [`names`]), observed, diffed and applied with the
+//! desired state (queues, tables, subscriber, ingest and poller functions with their roles,
+//! mappings from queues and Amazon MQ brokers, function URLs, schedules, the cursor table;
+//! their names in [`names`]), observed, diffed and applied with the
 //! rest; [`events`] reads a deployed subscription's numbers and releases its parked keys.
 //!
 //! Architecture Invariant: only this crate talks to AWS. `record` is the build record

@@ -127,6 +127,19 @@ pub struct FunctionSpec {
     pub keep_env: Vec<String>,
     pub role_arn: String,
     pub tags: Tags,
+    /// Its reserved concurrency, when flowctl sets one (a poller's 1: one invocation at a
+    /// time); `None`: not flowctl's to set, not compared.
+    pub reserved_concurrency: Option<i32>,
+    /// How Lambda handles its asynchronous invocations, when flowctl sets it (a poller's
+    /// schedule invokes it asynchronously); `None`: not flowctl's to set, not compared.
+    pub async_invoke: Option<AsyncInvoke>,
+}
+
+/// A function's asynchronous invocation settings (`PutFunctionEventInvokeConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncInvoke {
+    pub max_retry_attempts: i32,
+    pub max_event_age_seconds: i32,
 }
 
 /// A state machine (one flow).
@@ -162,23 +175,40 @@ pub struct QueueSpec {
     pub tags: Tags,
 }
 
-/// A subscription's DynamoDB state table: `PAY_PER_REQUEST`, the key schema and TTL
-/// attribute of `flowctl_protocol::subscriber::table`.
+/// A DynamoDB table: a subscription's state table or the project's cursor table;
+/// `PAY_PER_REQUEST`, the key schema of `flowctl_protocol::subscriber::table`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
     pub name: String,
     pub arn: String,
+    /// The TTL attribute (a state table's `expires`); `None` for the cursor table, whose
+    /// items never expire (its TTL is then not compared).
+    pub ttl: Option<String>,
     pub tags: Tags,
 }
 
-/// A Lambda event source mapping from a subscription's queue to its subscriber.
+/// A Lambda event source mapping: from a subscription's queue to its subscriber, or from an
+/// Amazon MQ broker's queue to an `amqp` source's ingest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingSpec {
-    /// The subscriber function's name (a function has one mapping: the step's name).
+    /// The function's name (a function has one mapping: the step's name).
     pub function: String,
-    pub queue_arn: String,
+    /// The event source: the SQS queue's or the Amazon MQ broker's ARN.
+    pub source_arn: String,
+    /// The broker's queues the mapping consumes (Amazon MQ only; fixed at creation).
+    pub queues: Vec<String>,
+    /// How Lambda reaches the source (Amazon MQ: `BASIC_AUTH` with the secret's ARN).
+    pub source_access: Vec<SourceAccess>,
     pub batch_size: i32,
     pub response_types: Vec<String>,
+}
+
+/// One of a mapping's `SourceAccessConfigurations`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SourceAccess {
+    /// `BASIC_AUTH`, `VIRTUAL_HOST`…
+    pub kind: String,
+    pub uri: String,
 }
 
 /// A webhook's public function URL and the permission that lets anyone call it (the
@@ -210,7 +240,8 @@ pub struct ScheduleSpec {
     pub role_arn: String,
     /// The event, with Scheduler's `<aws.scheduler.…>` placeholders.
     pub input: String,
-    pub message_group_id: String,
+    /// The SQS message group (a queue target); `None` for a poller (a Lambda target).
+    pub message_group_id: Option<String>,
 }
 
 /// Everything the project wants deployed.
@@ -221,7 +252,7 @@ pub struct Desired {
     /// The roles to create (none when the manifest names one in `deploy.role`).
     pub roles: Vec<RoleSpec>,
     pub log_groups: Vec<LogGroupSpec>,
-    /// The units, then the subscribers and ingest functions.
+    /// The units, then the subscribers, ingest and poller functions.
     pub functions: Vec<FunctionSpec>,
     pub machines: Vec<MachineSpec>,
     /// Each subscription's dead-letter queue, then its queue.
@@ -269,10 +300,12 @@ pub enum DesiredError {
     },
     #[error("flow `{flow}` calls unit `{unit}`, which build.json does not have; run `flowctl build` again")]
     UnknownUnit { flow: String, unit: String },
-    #[error("source `{source_name}` ({kind}) cannot be deployed to AWS yet: only webhook and schedule sources can; run it with `flowctl dev`, or remove it (and the subscriptions taking it) from the manifest before deploying")]
+    #[error("source `{source_name}` ({kind}) cannot be deployed to AWS: {reason}")]
     NotDeployable {
         source_name: String,
         kind: &'static str,
+        /// Why, and what the user can do.
+        reason: String,
     },
     #[error(
         "subscription `{subscription}` takes {target}, which {problem}; run `flowctl build` again"
@@ -343,6 +376,8 @@ pub fn desired(
                 keep_env: Vec::new(),
                 role_arn: lambda_role_arn.clone(),
                 tags,
+                reserved_concurrency: None,
+                async_invoke: None,
             }
         })
         .collect();
@@ -448,9 +483,10 @@ pub fn desired(
 }
 
 /// Two resources of one kind must not share a name (`P-sub-x` is both a subscriber and the
-/// unit of a function `sub.x`; `P-a-b-c` both source `a-b`'s schedule for `c` and `a`'s for `b-c`).
+/// unit of a function `sub.x`; `P-a-b-c` both source `a-b`'s schedule for `c` and `a`'s for
+/// `b-c`; `P-cursors` both the cursor table and subscription `cursors`' state table).
 fn no_clash(desired: &Desired) -> Result<(), DesiredError> {
-    let kinds: [(&str, Vec<&str>); 4] = [
+    let kinds: [(&str, Vec<&str>); 5] = [
         (
             "role",
             desired.roles.iter().map(|r| r.name.as_str()).collect(),
@@ -466,6 +502,10 @@ fn no_clash(desired: &Desired) -> Result<(), DesiredError> {
         (
             "schedule",
             desired.schedules.iter().map(|s| s.name.as_str()).collect(),
+        ),
+        (
+            "table",
+            desired.tables.iter().map(|t| t.name.as_str()).collect(),
         ),
     ];
     for (kind, names) in kinds {
@@ -557,6 +597,9 @@ pub struct ObservedFunction {
     pub env: BTreeMap<String, String>,
     pub role_arn: String,
     pub tags: Tags,
+    /// Read for the functions of sources (ingests, pollers) only: what flowctl may set.
+    pub reserved_concurrency: Option<i32>,
+    pub async_invoke: Option<AsyncInvoke>,
 }
 
 /// A state machine as the account holds it.
@@ -602,7 +645,10 @@ pub struct ObservedTable {
 pub struct ObservedMapping {
     pub uuid: String,
     pub function: String,
-    pub queue_arn: String,
+    pub source_arn: String,
+    pub queues: Vec<String>,
+    /// Sorted.
+    pub source_access: Vec<SourceAccess>,
     pub batch_size: Option<i32>,
     pub response_types: Vec<String>,
 }

@@ -1,5 +1,5 @@
 //! The names of the AWS resources that wire a project's sources and subscriptions (queues,
-//! tables, subscriber and ingest functions, their roles, schedules), and AWS's limits on
+//! tables, subscriber, ingest and poller functions, their roles, schedules), and AWS's limits on
 //! them. Written once: `model` builds the desired state with them, `observe` finds by them,
 //! `events` reads status through them. The units' and flows' names are
 //! `flowctl_lang::manifest::names`.
@@ -48,9 +48,20 @@ pub fn subscriber(project: &str, subscription: &str) -> String {
     format!("{project}-sub-{}", resource_part(subscription))
 }
 
-/// A webhook source's ingest function, and its role: `P-in-SRC`.
+/// A webhook's or an Amazon MQ (`amqp`) source's ingest function, and its role: `P-in-SRC`.
 pub fn ingest(project: &str, source: &str) -> String {
     format!("{project}-in-{source}")
+}
+
+/// A polled source's (`poll`, `postgres`) poller function, its role and its schedule:
+/// `P-poll-SRC`.
+pub fn poller(project: &str, source: &str) -> String {
+    format!("{project}-poll-{source}")
+}
+
+/// The project's cursor table (`flowctl_protocol::subscriber::cursors`): `P-cursors`.
+pub fn cursor_table(project: &str) -> String {
+    format!("{project}-cursors")
 }
 
 /// The schedule of a schedule source for one subscription taking it: `P-SRC-S`.
@@ -71,10 +82,11 @@ pub fn scheduler_role(project: &str) -> String {
 
 /// The prefixes of the role names flowctl gives event resources (for `observe`, which
 /// cannot know the names of subscriptions removed from the manifest).
-pub fn event_role_prefixes(project: &str) -> [String; 3] {
+pub fn event_role_prefixes(project: &str) -> [String; 4] {
     [
         format!("{project}-sub-"),
         format!("{project}-in-"),
+        format!("{project}-poll-"),
         scheduler_role(project),
     ]
 }
@@ -136,6 +148,8 @@ mod tests {
         assert_eq!(ingest("shop", "hooks"), "shop-in-hooks");
         assert_eq!(schedule("shop", "nightly", "tidy"), "shop-nightly-tidy");
         assert_eq!(scheduler_role("shop"), "shop-scheduler");
+        assert_eq!(poller("shop", "outbox"), "shop-poll-outbox");
+        assert_eq!(cursor_table("shop"), "shop-cursors");
         assert_eq!(check(NameKind::Queue, &"q".repeat(80)), Ok(()));
         assert_eq!(check(NameKind::Queue, &"q".repeat(81)), Err(80));
         assert_eq!(check(NameKind::Schedule, &"s".repeat(65)), Err(64));

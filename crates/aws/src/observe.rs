@@ -224,7 +224,17 @@ async fn functions(
             .tags()
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default();
+        // What flowctl sets on a source's function (a poller's concurrency and asynchronous
+        // invocations) is read for those only: two calls per function, not per unit.
+        let (reserved_concurrency, async_invoke) =
+            if ours(&tags, project) && tags.contains_key(super::model::TAG_SOURCE) {
+                crate::observe_events::invoke_settings(clients, &name).await?
+            } else {
+                (None, None)
+            };
         Ok::<_, CallError>(ObservedFunction {
+            reserved_concurrency,
+            async_invoke,
             runtime: f.runtime().map(|r| r.as_str().to_string()),
             handler: f.handler().map(str::to_string),
             code_sha256: f.code_sha256().unwrap_or_default().to_string(),

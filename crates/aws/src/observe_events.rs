@@ -1,12 +1,13 @@
 //! What the account holds of a project's event wiring, with List/Get/Describe calls only:
 //! queues (ListQueues by the `<project>-` prefix, kept when tagged for the project), tables
 //! (ListTables by prefix, kept when tagged), the mappings and URLs of the project's own
-//! subscriber and ingest functions, and the schedules of its schedule group (Scheduler tags
+//! subscriber and ingest functions, the reserved concurrency and asynchronous invocation
+//! settings of its source functions (pollers), and the schedules of its schedule group (Scheduler tags
 //! groups, not schedules: the group is kept when tagged, and everything in it is ours).
 
 use crate::model::{
-    ObservedFunction, ObservedMapping, ObservedQueue, ObservedSchedule, ObservedTable, ObservedUrl,
-    Tags, TAG_PROJECT, TAG_SOURCE, TAG_SUBSCRIPTION,
+    AsyncInvoke, ObservedFunction, ObservedMapping, ObservedQueue, ObservedSchedule, ObservedTable,
+    ObservedUrl, SourceAccess, Tags, TAG_PROJECT, TAG_SOURCE, TAG_SUBSCRIPTION,
 };
 use crate::{code, names, CallError, Clients};
 use std::collections::BTreeMap;
@@ -217,14 +218,58 @@ pub async fn tables(
         .collect())
 }
 
-/// The mapping of each of the project's subscriber functions (tagged with a subscription).
+/// A source's function's reserved concurrency and asynchronous invocation settings (what
+/// flowctl sets on a poller), for `observe` to read with the function.
+pub async fn invoke_settings(
+    clients: &Clients,
+    function: &str,
+) -> Result<(Option<i32>, Option<AsyncInvoke>), CallError> {
+    let resource = format!("function {function}");
+    let gone = |c: Option<&str>| c == Some("ResourceNotFoundException");
+    let concurrency = match clients
+        .lambda
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(answer) => answer.reserved_concurrent_executions(),
+        Err(err) if gone(code(&err)) => None,
+        Err(err) => return Err(CallError::new(resource, "GetFunctionConcurrency", &err)),
+    };
+    let async_invoke = match clients
+        .lambda
+        .get_function_event_invoke_config()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(answer) => Some(AsyncInvoke {
+            // Lambda's defaults when a field is absent: 2 retries, 6 hours.
+            max_retry_attempts: answer.maximum_retry_attempts().unwrap_or(2),
+            max_event_age_seconds: answer.maximum_event_age_in_seconds().unwrap_or(21_600),
+        }),
+        Err(err) if gone(code(&err)) => None,
+        Err(err) => {
+            return Err(CallError::new(
+                resource,
+                "GetFunctionEventInvokeConfig",
+                &err,
+            ))
+        }
+    };
+    Ok((concurrency, async_invoke))
+}
+
+/// The mapping of each of the project's subscriber and source functions (tagged with a
+/// subscription or a source: an Amazon MQ source's ingest has one).
 pub async fn mappings(
     clients: &Clients,
     functions: &BTreeMap<String, ObservedFunction>,
 ) -> Result<BTreeMap<String, ObservedMapping>, CallError> {
     let subscribers = functions
         .values()
-        .filter(|f| f.tags.contains_key(TAG_SUBSCRIPTION));
+        .filter(|f| f.tags.contains_key(TAG_SUBSCRIPTION) || f.tags.contains_key(TAG_SOURCE));
     let lookups = subscribers.map(|f| async move {
         let answer = clients
             .lambda
@@ -243,7 +288,23 @@ pub async fn mappings(
             ObservedMapping {
                 uuid: m.uuid().unwrap_or_default().to_string(),
                 function: f.name.clone(),
-                queue_arn: m.event_source_arn().unwrap_or_default().to_string(),
+                source_arn: m.event_source_arn().unwrap_or_default().to_string(),
+                queues: m.queues().to_vec(),
+                source_access: {
+                    let mut access: Vec<SourceAccess> = m
+                        .source_access_configurations()
+                        .iter()
+                        .map(|a| SourceAccess {
+                            kind: a
+                                .r#type()
+                                .map(|t| t.as_str().to_string())
+                                .unwrap_or_default(),
+                            uri: a.uri().unwrap_or_default().to_string(),
+                        })
+                        .collect();
+                    access.sort();
+                    access
+                },
                 batch_size: m.batch_size(),
                 response_types: m
                     .function_response_types()

@@ -88,6 +88,8 @@ fn deployed(desired: &Desired) -> Observed {
                 env: f.env.clone(),
                 role_arn: f.role_arn.clone(),
                 tags: f.tags.clone(),
+                reserved_concurrency: f.reserved_concurrency,
+                async_invoke: f.async_invoke,
             },
         );
     }
@@ -492,7 +494,7 @@ fn subscriptions_get_queues_tables_subscribers_and_mappings() {
     let mappings: Vec<_> = d
         .mappings
         .iter()
-        .map(|m| (m.function.as_str(), m.queue_arn.as_str(), m.batch_size))
+        .map(|m| (m.function.as_str(), m.source_arn.as_str(), m.batch_size))
         .collect();
     assert_eq!(
         mappings,
@@ -653,7 +655,7 @@ fn webhooks_get_a_public_ingest_and_schedules_send_to_the_queues() {
     assert_eq!(s.role_arn, "arn:aws:iam::123456789012:role/shop-scheduler");
     assert_eq!(
         s.message_group_id,
-        flowctl_protocol::subscriber::message_group_id("")
+        Some(flowctl_protocol::subscriber::message_group_id(""))
     );
     let input: serde_json::Value = serde_json::from_str(&s.input).unwrap();
     assert_eq!(
@@ -665,14 +667,381 @@ fn webhooks_get_a_public_ingest_and_schedules_send_to_the_queues() {
 }
 
 #[test]
-fn sources_aws_cannot_run_yet_are_refused_by_name_and_kind() {
+fn sources_aws_cannot_consume_are_refused_with_what_to_do() {
+    let (record, manifest) = events_manifest(
+        "  bus:\n    nats: { url_env: NATS_URL, stream: orders, subject: orders.> }\n",
+    );
+    let text = desired_from(&record, &manifest).unwrap_err().to_string();
+    assert!(
+        text.contains("source `bus` (nats) cannot be deployed to AWS: AWS has no managed event source for NATS"),
+        "{text}"
+    );
+    assert!(text.contains("webhook source"), "{text}");
     let (record, manifest) =
-        events_manifest("  outbox:\n    postgres: { url_env: DATABASE_URL, table: outbox }\n");
+        events_manifest("  orders:\n    amqp: { url_env: AMQP_URL, queue: orders }\n");
     let err = desired_from(&record, &manifest).unwrap_err();
+    assert!(
+        matches!(&err, DesiredError::NotDeployable { kind: "amqp", .. }),
+        "{err}"
+    );
     let text = err.to_string();
     assert!(
-        text.contains("source `outbox` (postgres) cannot be deployed to AWS yet"),
+        text.contains("source `orders` (amqp) cannot be deployed to AWS")
+            && text.contains("`broker_arn`")
+            && text.contains("`secret_arn`"),
         "{text}"
+    );
+}
+
+/// Project `shop` (units A serving A and RecordKo, B; flow Main) with the polled sources
+/// `feed` (a poll function, every 10 s) and `outbox` (a PostgreSQL outbox), an `amqp` source
+/// on Amazon MQ, and subscriptions taking them.
+fn polled_manifest(extra: &str) -> (BuildRecord, flowctl_lang::manifest::Manifest) {
+    let (record, _) = events_manifest("");
+    let yaml = format!(
+        r#"project: shop
+functions:
+  A: {{ package: shop-fns }}
+  B: {{ package: shop-fns }}
+  RecordKo: {{ package: shop-fns }}
+flows:
+  Main: {{ source: flows/main.flow }}
+sources:
+  feed:
+    poll: {{ function: B, every: 10 }}
+    id: $.id
+  outbox:
+    postgres: {{ url_env: DB_URL, table: public.outbox }}
+    key: $.order
+  orders:
+    amqp: {{ url_env: AMQP_URL, queue: orders, broker_arn: "{BROKER}", secret_arn: "{SECRET}" }}
+{extra}subscriptions:
+  book:
+    source: [outbox, orders]
+    types: [booked]
+    flow: Main
+  count:
+    source: [feed, outbox]
+    function: A
+"#
+    );
+    let (manifest, diags) = flowctl_lang::manifest::parse(&yaml);
+    assert!(diags.is_empty(), "{diags:#?}");
+    (record, manifest.unwrap())
+}
+
+const BROKER: &str = "arn:aws:mq:eu-west-1:123456789012:broker:shop-mq:b-1234";
+const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-mq-abc";
+
+fn function_of<'d>(d: &'d Desired, name: &str) -> &'d FunctionSpec {
+    d.functions
+        .iter()
+        .find(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no function {name}"))
+}
+
+#[test]
+fn polled_sources_get_a_scheduled_poller_and_the_cursor_table() {
+    use flowctl_protocol::subscriber::{PollerConfig, PollerKind, Route, TargetRef, POLLER_ENV};
+    let (record, manifest) = polled_manifest("");
+    let d = desired_from(&record, &manifest).unwrap();
+    let queue_url =
+        |s: &str| format!("https://sqs.eu-west-1.amazonaws.com/123456789012/shop-{s}.fifo");
+
+    // `feed`'s poller runs from the poll function's unit, calling it in-process.
+    let feed = function_of(&d, "shop-poll-feed");
+    assert_eq!(
+        (
+            feed.unit.as_str(),
+            feed.code_sha256.as_str(),
+            feed.timeout,
+            feed.memory
+        ),
+        ("B", "sha-B", 60, 256)
+    );
+    assert_eq!(feed.env["FLOWCTL_FUNCTIONS"], "B");
+    assert_eq!(
+        (feed.reserved_concurrency, feed.async_invoke),
+        (
+            Some(1),
+            Some(AsyncInvoke {
+                max_retry_attempts: 0,
+                max_event_age_seconds: 60
+            })
+        )
+    );
+    assert_eq!(feed.tags["flowctl:source"], "feed");
+    assert!(feed.keep_env.is_empty());
+    let config: PollerConfig = serde_json::from_str(&feed.env[POLLER_ENV]).unwrap();
+    assert_eq!(
+        config,
+        PollerConfig {
+            source: "feed".into(),
+            event_type: None,
+            id: Some("$.id".into()),
+            key: None,
+            every_seconds: 10,
+            cursor_table: "shop-cursors".into(),
+            routes: vec![Route {
+                subscription: "count".into(),
+                queue_url: queue_url("count"),
+                types: vec![],
+                key: None
+            }],
+            kind: PollerKind::Poll {
+                target: TargetRef::InProcess {
+                    function: "B".into()
+                }
+            },
+        }
+    );
+
+    // `outbox`'s from the first unit; its connection string's variable is the owner's.
+    let outbox = function_of(&d, "shop-poll-outbox");
+    assert_eq!(outbox.unit, "A");
+    assert_eq!(outbox.keep_env, ["DB_URL"]);
+    let config: PollerConfig = serde_json::from_str(&outbox.env[POLLER_ENV]).unwrap();
+    assert_eq!(config.every_seconds, 5);
+    assert_eq!(config.key.as_deref(), Some("$.order"));
+    assert_eq!(
+        config.kind,
+        PollerKind::Postgres {
+            url: None,
+            url_env: Some("DB_URL".into()),
+            table: "public.outbox".into(),
+            cursor_column: "id".into()
+        }
+    );
+    let routes: Vec<(&str, &[String])> = config
+        .routes
+        .iter()
+        .map(|r| (r.subscription.as_str(), r.types.as_slice()))
+        .collect();
+    assert_eq!(
+        routes,
+        [("book", &["booked".to_string()][..]), ("count", &[][..])]
+    );
+
+    // One cursor table for the project, without TTL; the state tables keep theirs.
+    let cursors = d.tables.iter().find(|t| t.name == "shop-cursors").unwrap();
+    assert_eq!(cursors.ttl, None);
+    assert_eq!(cursors.tags.len(), 1);
+    let state = d.tables.iter().find(|t| t.name == "shop-count").unwrap();
+    assert_eq!(state.ttl.as_deref(), Some("expires"));
+
+    // A schedule per poller, invoking it once a minute with the scheduler's role, which
+    // may invoke exactly the pollers.
+    let lambda = |f: &str| format!("arn:aws:lambda:eu-west-1:123456789012:function:{f}");
+    let schedules: Vec<_> = d
+        .schedules
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.group.as_str(),
+                s.expression.as_str(),
+                s.target_arn.clone(),
+                s.message_group_id.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        schedules,
+        [
+            (
+                "shop-poll-feed",
+                "shop-schedules",
+                "rate(1 minute)",
+                lambda("shop-poll-feed"),
+                None
+            ),
+            (
+                "shop-poll-outbox",
+                "shop-schedules",
+                "rate(1 minute)",
+                lambda("shop-poll-outbox"),
+                None
+            ),
+        ]
+    );
+    assert!(d
+        .schedules
+        .iter()
+        .all(|s| s.role_arn.ends_with(":role/shop-scheduler")));
+    assert!(d.schedule_group.is_some());
+    assert_eq!(
+        role_of(&d, "shop-scheduler").policy["Statement"],
+        json!([{ "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                 "Resource": [lambda("shop-poll-feed"), lambda("shop-poll-outbox")] }])
+    );
+
+    // The pollers' roles: logs, their routes' queues, the cursor table's two calls.
+    let table = "arn:aws:dynamodb:eu-west-1:123456789012:table/shop-cursors";
+    assert_eq!(
+        role_of(&d, "shop-poll-outbox").policy["Statement"],
+        json!([
+            { "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*" },
+            { "Effect": "Allow", "Action": "sqs:SendMessage",
+              "Resource": [format!("{ARN}:shop-book.fifo"), format!("{ARN}:shop-count.fifo")] },
+            { "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": [table] },
+        ])
+    );
+    assert_eq!(
+        role_of(&d, "shop-poll-feed").policy["Statement"][1]["Resource"],
+        json!([format!("{ARN}:shop-count.fifo")])
+    );
+
+    // Without polled sources, no poller, no cursor table.
+    let plain = desired_events();
+    assert!(plain.tables.iter().all(|t| t.name != "shop-cursors"));
+    assert!(plain.functions.iter().all(|f| !f.name.contains("-poll-")));
+    assert!(plain
+        .functions
+        .iter()
+        .all(|f| f.reserved_concurrency.is_none()));
+}
+
+#[test]
+fn a_polled_source_nobody_takes_gets_no_poller() {
+    let (record, manifest) = polled_manifest("  spare:\n    poll: { function: A }\n    id: $.id\n");
+    let d = desired_from(&record, &manifest).unwrap();
+    assert!(d.functions.iter().all(|f| f.name != "shop-poll-spare"));
+    assert!(d.schedules.iter().all(|s| s.name != "shop-poll-spare"));
+}
+
+#[test]
+fn amqp_sources_on_amazon_mq_get_an_ingest_mapped_from_the_broker() {
+    let (record, manifest) = polled_manifest("");
+    let d = desired_from(&record, &manifest).unwrap();
+    let ingest = function_of(&d, "shop-in-orders");
+    assert_eq!(ingest.unit, "A");
+    assert!(ingest.reserved_concurrency.is_none() && ingest.async_invoke.is_none());
+    let config: serde_json::Value =
+        serde_json::from_str(&ingest.env[flowctl_protocol::subscriber::INGEST_ENV]).unwrap();
+    assert_eq!(config["kind"], "amqp");
+    assert_eq!(config["source"], "orders");
+    assert_eq!(config["routes"][0]["subscription"], "book");
+    assert_eq!(config["routes"].as_array().unwrap().len(), 1);
+    assert!(d.urls.iter().all(|u| u.function != "shop-in-orders"));
+    let mapping = d
+        .mappings
+        .iter()
+        .find(|m| m.function == "shop-in-orders")
+        .unwrap();
+    assert_eq!(
+        mapping,
+        &MappingSpec {
+            function: "shop-in-orders".into(),
+            source_arn: BROKER.into(),
+            queues: vec!["orders".into()],
+            source_access: vec![SourceAccess {
+                kind: "BASIC_AUTH".into(),
+                uri: SECRET.into()
+            }],
+            batch_size: 10,
+            response_types: vec![],
+        }
+    );
+    assert_eq!(
+        role_of(&d, "shop-in-orders").policy["Statement"],
+        json!([
+            { "Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*" },
+            { "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [format!("{ARN}:shop-book.fifo")] },
+            { "Effect": "Allow", "Action": "mq:DescribeBroker", "Resource": [BROKER] },
+            { "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [SECRET] },
+            { "Effect": "Allow", "Action": ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+                "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs"], "Resource": "*" },
+        ])
+    );
+}
+
+#[test]
+fn pollers_and_mq_mappings_compare_field_by_field() {
+    let (record, manifest) = polled_manifest("");
+    let d = desired_from(&record, &manifest).unwrap();
+    let deployed = deployed_events(&d);
+    let p = diff::compare(&d, &deployed, true);
+    assert!(p.is_noop(), "{:#?}", p.mutations().collect::<Vec<_>>());
+
+    let mut seen = deployed.clone();
+    // Set by the owner: not a change. Gone or changed: flowctl's settings are put back.
+    let outbox = seen.functions.get_mut("shop-poll-outbox").unwrap();
+    outbox.env.insert("DB_URL".into(), "postgres://db/x".into());
+    outbox.reserved_concurrency = None;
+    let feed = seen.functions.get_mut("shop-poll-feed").unwrap();
+    feed.async_invoke = Some(AsyncInvoke {
+        max_retry_attempts: 2,
+        max_event_age_seconds: 21_600,
+    });
+    // Not flowctl's to set on a unit's function.
+    seen.functions
+        .get_mut("shop-A")
+        .unwrap()
+        .reserved_concurrency = Some(5);
+    seen.tables.get_mut("shop-cursors").unwrap().ttl = Some("other".into());
+    let mq = seen.mappings.get_mut("shop-in-orders").unwrap();
+    mq.source_access[0].uri = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:old".into();
+    seen.schedules
+        .get_mut("shop-poll-feed")
+        .unwrap()
+        .message_group_id = Some("x".into());
+    let p = diff::compare(&d, &seen, true);
+    let changed: Vec<(Kind, &str, Action, Vec<Field>)> = p
+        .mutations()
+        .map(|s| (s.kind, s.name.as_str(), s.action, s.changes.clone()))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            (
+                Kind::Function,
+                "shop-poll-feed",
+                Action::Update,
+                vec![Field::AsyncInvoke]
+            ),
+            (
+                Kind::Function,
+                "shop-poll-outbox",
+                Action::Update,
+                vec![Field::Concurrency]
+            ),
+            (
+                Kind::EventSourceMapping,
+                "shop-in-orders",
+                Action::Update,
+                vec![Field::Access]
+            ),
+            (
+                Kind::Schedule,
+                "shop-poll-feed",
+                Action::Update,
+                vec![Field::Schedule]
+            ),
+        ]
+    );
+
+    // Another queue of the broker: the mapping is replaced (its queues are fixed).
+    let mut seen = deployed;
+    seen.mappings.get_mut("shop-in-orders").unwrap().queues = vec!["old".into()];
+    let p = diff::compare(&d, &seen, true);
+    let step = p.mutations().next().unwrap();
+    assert_eq!(
+        (step.kind, step.name.as_str(), step.action),
+        (Kind::EventSourceMapping, "shop-in-orders", Action::Replace)
+    );
+}
+
+#[test]
+fn the_cursor_table_cannot_share_a_subscription_table_name() {
+    let (record, manifest) = polled_manifest("");
+    let mut manifest = manifest;
+    let count = manifest.subscriptions.shift_remove("count").unwrap();
+    manifest.subscriptions.insert("cursors".into(), count);
+    let err = desired_from(&record, &manifest).unwrap_err();
+    assert!(
+        matches!(&err, DesiredError::NameClash { kind: "table", name } if name == "shop-cursors"),
+        "{err}"
     );
 }
 
@@ -724,7 +1093,7 @@ fn deployed_events(d: &Desired) -> Observed {
                 hash_key: Some(("key".into(), "S".into())),
                 range_key: Some(("item".into(), "S".into())),
                 billing: Some("PAY_PER_REQUEST".into()),
-                ttl: Some("expires".into()),
+                ttl: t.ttl.clone(),
                 tags: t.tags.clone(),
             },
         );
@@ -735,7 +1104,9 @@ fn deployed_events(d: &Desired) -> Observed {
             ObservedMapping {
                 uuid: "u".into(),
                 function: m.function.clone(),
-                queue_arn: m.queue_arn.clone(),
+                source_arn: m.source_arn.clone(),
+                queues: m.queues.clone(),
+                source_access: m.source_access.clone(),
                 batch_size: Some(m.batch_size),
                 response_types: m.response_types.clone(),
             },
@@ -763,16 +1134,14 @@ fn deployed_events(d: &Desired) -> Observed {
                 target_arn: s.target_arn.clone(),
                 role_arn: s.role_arn.clone(),
                 input: Some(s.input.clone()),
-                message_group_id: Some(s.message_group_id.clone()),
+                message_group_id: s.message_group_id.clone(),
             },
         );
     }
     // The webhook's owner set its secret on the ingest function.
-    o.functions
-        .get_mut("shop-in-hooks")
-        .unwrap()
-        .env
-        .insert("HOOK_SECRET".into(), "s3cret".into());
+    if let Some(ingest) = o.functions.get_mut("shop-in-hooks") {
+        ingest.env.insert("HOOK_SECRET".into(), "s3cret".into());
+    }
     o
 }
 
@@ -803,7 +1172,7 @@ fn changed_event_resources_are_updated_field_by_field() {
         .get_mut("shop-nightly-count")
         .unwrap()
         .expression = "rate(1 hour)".into();
-    seen.mappings.get_mut("shop-sub-book").unwrap().queue_arn = "arn:other".into();
+    seen.mappings.get_mut("shop-sub-book").unwrap().source_arn = "arn:other".into();
     let p = diff::compare(&d, &seen, false);
     let updates: Vec<_> = p
         .mutations()

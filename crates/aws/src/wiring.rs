@@ -2,23 +2,28 @@
 //! AWS"): per subscription (and the implicit `S:ko` running a KO handler) a FIFO queue with
 //! its dead-letter queue, a state table, a subscriber function with its own role and the
 //! mapping from the queue to it; per webhook an ingest function with a public URL; per
-//! schedule and subscription taking it a schedule sending to the queue. Pure: `model::desired`
-//! calls it with the build record and the manifest.
+//! `amqp` source on an Amazon MQ broker an ingest function mapped from the broker's queue;
+//! per `poll` or `postgres` source a poller function invoked by a schedule, keeping its
+//! cursor in the project's cursor table; per schedule and subscription taking it a schedule
+//! sending to the queue. `nats` has no AWS-managed consumer and is refused. Pure:
+//! `model::desired` calls it with the build record and the manifest.
 
 use crate::model::{
-    trust_policy, Account, DesiredError, FunctionSpec, MappingSpec, QueueSpec, RoleSpec,
-    ScheduleGroupSpec, ScheduleSpec, TableSpec, Tags, UrlSpec, TAG_PROJECT, TAG_SOURCE,
-    TAG_SUBSCRIPTION, TAG_UNIT,
+    trust_policy, Account, AsyncInvoke, DesiredError, FunctionSpec, MappingSpec, QueueSpec,
+    RoleSpec, ScheduleGroupSpec, ScheduleSpec, SourceAccess, TableSpec, Tags, UrlSpec, TAG_PROJECT,
+    TAG_SOURCE, TAG_SUBSCRIPTION, TAG_UNIT,
 };
 use crate::names::{self, NameKind};
 use crate::record::{BuildRecord, UnitRecord};
 use flowctl_lang::manifest::events::{
-    ko_handler_subscription, ko_source, KoAction, Locator, Source, SourceKind, Subscription, Target,
+    ko_handler_subscription, ko_source, Amqp, KoAction, Locator, Source, SourceKind, Subscription,
+    Target, DEFAULT_POLL_EVERY,
 };
 use flowctl_lang::manifest::{names as lang_names, Manifest};
+use flowctl_protocol::poll::DEFAULT_CURSOR_COLUMN;
 use flowctl_protocol::subscriber::{
-    message_group_id, IngestConfig, RetryPolicy, Route, SubscriberConfig, TargetRef, INGEST_ENV,
-    SUBSCRIBER_ENV,
+    message_group_id, table, IngestConfig, PollerConfig, PollerKind, RetryPolicy, Route,
+    SubscriberConfig, TargetRef, INGEST_ENV, POLLER_ENV, SUBSCRIBER_ENV,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -43,6 +48,24 @@ pub const MAX_FUNCTION_TIMEOUT: i32 = 900;
 pub const SOURCE_WIDE_KEY: &str = "";
 /// The public URL's auth type: none, the ingest checks the webhook's signature itself.
 pub const URL_AUTH: &str = "NONE";
+/// How often a poller is invoked: EventBridge Scheduler's shortest rate. Each invocation
+/// polls every `every_seconds` until its time is nearly up.
+pub const POLL_RATE: &str = "rate(1 minute)";
+/// A poller's timeout: the schedule's period. An invocation then polls for about a minute
+/// and ends as the next one fires, so the source is polled without a gap; a longer one
+/// would only get the next scheduled invocations throttled (one at a time), a shorter one
+/// leave the source unpolled for the rest of each minute.
+pub const POLLER_TIMEOUT: i32 = 60;
+/// A poller's reserved concurrency: two pollers of a source never run at once (the cursor's
+/// conditional write would stop one, after both sent the same events).
+pub const POLLER_CONCURRENCY: i32 = 1;
+/// A poller's asynchronous invocations (the schedule's): one throttled because the previous
+/// still runs is neither retried nor kept longer than a minute, so they do not pile up —
+/// the next minute's invocation polls anyway.
+pub const POLLER_ASYNC_INVOKE: AsyncInvoke = AsyncInvoke {
+    max_retry_attempts: 0,
+    max_event_age_seconds: 60,
+};
 
 /// What the wiring adds to the desired state.
 #[derive(Debug, Default)]
@@ -252,13 +275,11 @@ pub fn wire(
     let project = record.project.as_str();
     let mut out = Wiring::default();
     for (name, source) in &manifest.sources {
-        if !matches!(
-            source.kind,
-            SourceKind::Webhook(_) | SourceKind::Schedule(_)
-        ) {
+        if let Some(reason) = not_deployable(&source.kind) {
             return Err(DesiredError::NotDeployable {
                 source_name: name.clone(),
                 kind: source.kind.name(),
+                reason,
             });
         }
     }
@@ -381,6 +402,7 @@ pub fn wire(
         out.tables.push(TableSpec {
             name: table,
             arn: table_arn.clone(),
+            ttl: Some(table::EXPIRES.to_string()),
             tags: sub_tags.clone(),
         });
 
@@ -442,33 +464,66 @@ pub fn wire(
             keep_env: Vec::new(),
             role_arn: role_arn(&function),
             tags: function_tags,
+            reserved_concurrency: None,
+            async_invoke: None,
         });
         out.mappings.push(MappingSpec {
             function,
-            queue_arn: queue_arn(&sub.name),
+            source_arn: queue_arn(&sub.name),
+            queues: Vec::new(),
+            source_access: Vec::new(),
             batch_size: BATCH_SIZE,
             response_types: vec![REPORT_FAILURES.to_string()],
         });
     }
 
     let mut scheduled_queues = Vec::new();
+    let mut pollers = Vec::new();
+    let context = Context {
+        record,
+        dir,
+        account,
+        project,
+        role_override,
+    };
     for (name, source) in &manifest.sources {
         let takers = routes_of(name);
+        let routes: Vec<Route> = takers.iter().map(|s| route(s)).collect();
         match &source.kind {
             SourceKind::Webhook(hook) => {
                 ingest(
-                    record,
-                    dir,
-                    account,
-                    project,
-                    role_override,
+                    &context,
                     name,
                     source,
-                    hook,
-                    &takers,
-                    &route,
+                    IngestFrom::Webhook(hook),
+                    routes,
                     &mut out,
                 )?;
+            }
+            // A source nobody takes is not consumed: a poller or a mapping with no route
+            // would move past events no subscription gets (the cursor stays where it is, so
+            // a subscription added later starts from there).
+            SourceKind::Amqp(_) | SourceKind::Poll(_) | SourceKind::Postgres(_)
+                if routes.is_empty() => {}
+            SourceKind::Amqp(amqp) => {
+                let (Some(broker), Some(secret)) = amqp_broker(amqp) else {
+                    // Refused above.
+                    continue;
+                };
+                let from = IngestFrom::AmazonMq {
+                    broker,
+                    secret,
+                    queue: &amqp.queue,
+                };
+                ingest(&context, name, source, from, routes, &mut out)?;
+            }
+            SourceKind::Poll(poll) => {
+                let polled = Polled::Poll(poll);
+                pollers.push(poller(&context, name, source, polled, routes, &mut out)?);
+            }
+            SourceKind::Postgres(pg) => {
+                let polled = Polled::Postgres(pg);
+                pollers.push(poller(&context, name, source, polled, routes, &mut out)?);
             }
             SourceKind::Schedule(schedule) => {
                 for sub in takers {
@@ -508,12 +563,24 @@ pub fn wire(
                         target_arn: queue_arn(&sub.name),
                         role_arn: role_arn(&names::scheduler_role(project)),
                         input: event.to_string(),
-                        message_group_id: message_group_id(&key),
+                        message_group_id: Some(message_group_id(&key)),
                     });
                 }
             }
-            _ => {}
+            SourceKind::Nats(_) => {}
         }
+    }
+    if !pollers.is_empty() {
+        let table = names::cursor_table(project);
+        check(NameKind::Table, &table, || {
+            "the project's cursor table".into()
+        })?;
+        out.tables.push(TableSpec {
+            arn: account.table_arn(&table),
+            name: table,
+            ttl: None,
+            tags: tags(project, &[]),
+        });
     }
     if !out.schedules.is_empty() {
         let group = names::schedule_group(project);
@@ -528,14 +595,24 @@ pub fn wire(
         let scheduler = names::scheduler_role(project);
         check(NameKind::Role, &scheduler, || "the scheduler's role".into())?;
         if role_override.is_none() {
+            let mut statements = Vec::new();
+            if !scheduled_queues.is_empty() {
+                statements.push(json!({
+                    "Effect": "Allow", "Action": "sqs:SendMessage",
+                    "Resource": sorted(scheduled_queues)
+                }));
+            }
+            if !pollers.is_empty() {
+                statements.push(json!({
+                    "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                    "Resource": sorted(pollers)
+                }));
+            }
             out.roles.push(role(
                 account,
                 &scheduler,
                 "scheduler.amazonaws.com",
-                vec![json!({
-                    "Effect": "Allow", "Action": "sqs:SendMessage",
-                    "Resource": sorted(scheduled_queues)
-                })],
+                statements,
                 tags(project, &[]),
             ));
         }
@@ -558,94 +635,371 @@ fn read_key(locator: Option<&str>, data: &Value) -> Option<String> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Why a source cannot be deployed to AWS, and what the user can do; `None` when it can.
+pub fn not_deployable(kind: &SourceKind) -> Option<String> {
+    match kind {
+        SourceKind::Amqp(amqp) => match amqp_broker(amqp) {
+            (Some(_), Some(_)) => None,
+            (broker, _) => Some(format!(
+                "on AWS an amqp source is consumed from an Amazon MQ for RabbitMQ broker by Lambda's event source mapping, and {}; add to it `broker_arn` (the broker's ARN) and `secret_arn` (a Secrets Manager secret holding the broker's `username` and `password`), or run it with `flowctl dev`",
+                if broker.is_some() {
+                    "it names the broker but not `secret_arn`"
+                } else {
+                    "it names no broker"
+                }
+            )),
+        },
+        SourceKind::Nats(_) => Some(
+            "AWS has no managed event source for NATS (Lambda cannot consume a JetStream stream); run it with `flowctl dev`, or have a consumer of your own forward the stream to a webhook source (its ingest URL) or to an Amazon MQ broker (an amqp source with `broker_arn`), and deploy that instead".into(),
+        ),
+        SourceKind::Webhook(_)
+        | SourceKind::Schedule(_)
+        | SourceKind::Poll(_)
+        | SourceKind::Postgres(_) => None,
+    }
+}
+
+/// The Amazon MQ broker an `amqp` source is consumed from on AWS and the secret holding its
+/// credentials (the manifest's `broker_arn` and `secret_arn`): the one place that reads them.
+fn amqp_broker(amqp: &Amqp) -> (Option<&str>, Option<&str>) {
+    (amqp.broker_arn.as_deref(), amqp.secret_arn.as_deref())
+}
+
+/// What every source's function is wired from.
+struct Context<'a> {
+    record: &'a BuildRecord,
+    dir: &'a std::path::Path,
+    account: &'a Account,
+    project: &'a str,
+    role_override: Option<&'a str>,
+}
+
+impl Context<'_> {
+    /// A source's function `name`, deployed from `host` with `config` in variable
+    /// `config_env`, and its least-privilege role (logs and `statements`).
+    #[allow(clippy::too_many_arguments)]
+    fn source_function(
+        &self,
+        source: &str,
+        name: &str,
+        host: &UnitRecord,
+        (config_env, config): (&str, String),
+        timeout: i32,
+        keep_env: Vec<String>,
+        statements: Vec<Value>,
+        out: &mut Wiring,
+    ) -> FunctionSpec {
+        let source_tags = tags(self.project, &[(TAG_SOURCE, source)]);
+        if self.role_override.is_none() {
+            out.roles.push(role(
+                self.account,
+                name,
+                "lambda.amazonaws.com",
+                statements,
+                source_tags.clone(),
+            ));
+        }
+        let mut env: BTreeMap<String, String> = host
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        env.insert(config_env.to_string(), config);
+        let mut function_tags = source_tags;
+        function_tags.insert(TAG_UNIT.into(), host.name.clone());
+        FunctionSpec {
+            arn: self.account.lambda_arn(name),
+            name: name.to_string(),
+            unit: host.name.clone(),
+            zip: BuildRecord::resolve(self.dir, &host.zip),
+            code_sha256: host.code_sha256.clone(),
+            architecture: self.record.architecture.clone(),
+            memory: host.memory as i32,
+            timeout,
+            env,
+            keep_env,
+            role_arn: self
+                .role_override
+                .map(str::to_string)
+                .unwrap_or_else(|| self.account.role_arn(name)),
+            tags: function_tags,
+            reserved_concurrency: None,
+            async_invoke: None,
+        }
+    }
+
+    /// `sqs:SendMessage` on exactly the queues of `routes` (none without routes).
+    fn send_to(&self, routes: &[Route]) -> Vec<Value> {
+        let queues = sorted(
+            routes
+                .iter()
+                .map(|r| {
+                    self.account
+                        .queue_arn(&names::queue(self.project, &r.subscription))
+                })
+                .collect(),
+        );
+        if queues.is_empty() {
+            Vec::new()
+        } else {
+            vec![json!({ "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queues })]
+        }
+    }
+
+    /// The first unit, which carries a source's function when no unit is more fitting (any
+    /// unit's binary can).
+    fn first_unit(&self, source: &str, what: &str) -> Result<&UnitRecord, DesiredError> {
+        self.record
+            .units
+            .first()
+            .ok_or_else(|| DesiredError::UnknownTarget {
+                subscription: source.to_string(),
+                target: format!("source `{source}`"),
+                problem: if what == "poller" {
+                    "needs a unit to carry its poller, and build.json has none"
+                } else {
+                    "needs a unit to carry its ingest, and build.json has none"
+                },
+            })
+    }
+}
+
+/// Where an ingest function's events come from.
+enum IngestFrom<'a> {
+    /// A function URL's requests.
+    Webhook(&'a flowctl_lang::manifest::events::Webhook),
+    /// An Amazon MQ for RabbitMQ broker's queue, through an event source mapping.
+    AmazonMq {
+        broker: &'a str,
+        secret: &'a str,
+        queue: &'a str,
+    },
+}
+
+/// The IAM actions Lambda's Amazon MQ event source mapping needs in the function's
+/// execution role besides `mq:DescribeBroker` and `secretsmanager:GetSecretValue`: the
+/// network interfaces it creates in the broker's VPC (AWS Lambda Developer Guide, "Process
+/// Amazon MQ messages with Lambda", execution role permissions,
+/// https://docs.aws.amazon.com/lambda/latest/dg/with-mq.html#events-mq-permissions; the SAM
+/// MQ event's documentation lists the same six). EC2's Describe actions take no resource,
+/// and the interfaces do not exist before Lambda creates them: `*`.
+pub const MQ_NETWORK_ACTIONS: [&str; 6] = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+];
+
+/// How Lambda authenticates to an Amazon MQ broker: the secret's user name and password.
+pub const MQ_BASIC_AUTH: &str = "BASIC_AUTH";
+
+/// `FLOWCTL_INGEST` of an `amqp` source's ingest: its [`IngestConfig`] with
+/// `"kind": "amqp"` (the ingest reads Amazon MQ batches, not function URL requests). Added
+/// to the JSON here, the one place to switch to the typed field once protocol's
+/// `IngestConfig` carries the kind.
+fn amqp_ingest_config(config: &IngestConfig) -> String {
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("kind".into(), json!("amqp"));
+    }
+    value.to_string()
+}
+
+/// A webhook's or an Amazon MQ queue's ingest function `P-in-SRC` with its role, and its
+/// public URL (webhook) or its mapping from the broker (Amazon MQ).
 fn ingest(
-    record: &BuildRecord,
-    dir: &std::path::Path,
-    account: &Account,
-    project: &str,
-    role_override: Option<&str>,
+    context: &Context,
     name: &str,
     source: &Source,
-    hook: &flowctl_lang::manifest::events::Webhook,
-    takers: &[&Wired],
-    route: &dyn Fn(&Wired) -> Route,
+    from: IngestFrom,
+    routes: Vec<Route>,
     out: &mut Wiring,
 ) -> Result<(), DesiredError> {
-    let function = names::ingest(project, name);
+    let function = names::ingest(context.project, name);
     let what = || format!("source `{name}`");
     check(NameKind::Function, &function, what)?;
     check(NameKind::Role, &function, what)?;
     // Any unit's binary carries the ingest: the first one's.
-    let Some(host) = record.units.first() else {
-        return Err(DesiredError::UnknownTarget {
-            subscription: name.to_string(),
-            target: format!("webhook `{name}`"),
-            problem: "needs a unit to carry its ingest, and build.json has none",
-        });
+    let host = context.first_unit(name, "ingest")?;
+    let (secret_env, signature_header) = match &from {
+        IngestFrom::Webhook(hook) => (hook.secret_env.clone(), hook.signature_header.clone()),
+        IngestFrom::AmazonMq { .. } => (None, None),
     };
-    let routes: Vec<Route> = takers.iter().map(|s| route(s)).collect();
+    let mut statements = context.send_to(&routes);
     let config = IngestConfig {
         source: name.to_string(),
         event_type: source.event_type.clone(),
         id: source.id.clone(),
         key: source.key.clone(),
-        secret_env: hook.secret_env.clone(),
-        signature_header: hook.signature_header.clone(),
-        routes: routes.clone(),
+        secret_env: secret_env.clone(),
+        signature_header,
+        routes,
+        kind: Default::default(),
     };
-    let source_tags = tags(project, &[(TAG_SOURCE, name)]);
-    if role_override.is_none() {
-        let queues = sorted(
-            routes
-                .iter()
-                .map(|r| account.queue_arn(&names::queue(project, &r.subscription)))
-                .collect(),
-        );
-        let statements = if queues.is_empty() {
-            Vec::new()
-        } else {
-            vec![json!({ "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queues })]
-        };
-        out.roles.push(role(
-            account,
-            &function,
-            "lambda.amazonaws.com",
-            statements,
-            source_tags.clone(),
-        ));
-    }
-    let mut env: BTreeMap<String, String> = host
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    env.insert(
-        INGEST_ENV.to_string(),
-        serde_json::to_string(&config).unwrap_or_default(),
-    );
-    let mut function_tags = source_tags;
-    function_tags.insert(TAG_UNIT.into(), host.name.clone());
-    out.functions.push(FunctionSpec {
-        arn: account.lambda_arn(&function),
-        name: function.clone(),
-        unit: host.name.clone(),
-        zip: BuildRecord::resolve(dir, &host.zip),
-        code_sha256: host.code_sha256.clone(),
-        architecture: record.architecture.clone(),
-        memory: host.memory as i32,
-        timeout: host.timeout as i32,
-        env,
+    let config = match &from {
+        IngestFrom::Webhook(_) => serde_json::to_string(&config).unwrap_or_default(),
+        IngestFrom::AmazonMq { broker, secret, .. } => {
+            statements.push(json!({
+                "Effect": "Allow", "Action": "mq:DescribeBroker", "Resource": [broker]
+            }));
+            statements.push(json!({
+                "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [secret]
+            }));
+            statements.push(json!({
+                "Effect": "Allow", "Action": MQ_NETWORK_ACTIONS, "Resource": "*"
+            }));
+            amqp_ingest_config(&config)
+        }
+    };
+    let spec = context.source_function(
+        name,
+        &function,
+        host,
+        (INGEST_ENV, config),
+        host.timeout as i32,
         // The secret is set on the function by its owner, never by deploy: kept as found.
-        keep_env: hook.secret_env.iter().cloned().collect(),
-        role_arn: role_override
-            .map(str::to_string)
-            .unwrap_or_else(|| account.role_arn(&function)),
-        tags: function_tags,
-    });
-    out.urls.push(UrlSpec {
-        function,
-        auth: URL_AUTH.to_string(),
-    });
+        secret_env.into_iter().collect(),
+        statements,
+        out,
+    );
+    out.functions.push(spec);
+    match from {
+        IngestFrom::Webhook(_) => out.urls.push(UrlSpec {
+            function,
+            auth: URL_AUTH.to_string(),
+        }),
+        IngestFrom::AmazonMq {
+            broker,
+            secret,
+            queue,
+        } => out.mappings.push(MappingSpec {
+            function,
+            source_arn: broker.to_string(),
+            queues: vec![queue.to_string()],
+            source_access: vec![SourceAccess {
+                kind: MQ_BASIC_AUTH.to_string(),
+                uri: secret.to_string(),
+            }],
+            batch_size: BATCH_SIZE,
+            // Lambda reports partial failures for SQS and streams only: a failed MQ batch
+            // is redelivered whole, and the ingest fails it only when a queue refused.
+            response_types: Vec::new(),
+        }),
+    }
     Ok(())
+}
+
+/// What a poller reads.
+enum Polled<'a> {
+    Poll(&'a flowctl_lang::manifest::events::Poll),
+    Postgres(&'a flowctl_lang::manifest::events::Postgres),
+}
+
+/// A polled source's (`poll`, `postgres`) poller `P-poll-SRC`: the function (one invocation
+/// at a time, asynchronous invocations neither retried nor kept waiting), its role and the
+/// schedule invoking it. Answers the function's ARN (the scheduler's role may invoke it).
+fn poller(
+    context: &Context,
+    name: &str,
+    source: &Source,
+    polled: Polled,
+    routes: Vec<Route>,
+    out: &mut Wiring,
+) -> Result<String, DesiredError> {
+    let (project, account) = (context.project, context.account);
+    let function = names::poller(project, name);
+    let what = || format!("source `{name}`");
+    check(NameKind::Function, &function, what)?;
+    check(NameKind::Role, &function, what)?;
+    check(NameKind::Schedule, &function, what)?;
+    let table = names::cursor_table(project);
+    let mut statements = context.send_to(&routes);
+    statements.push(json!({
+        // What the poller calls on its cursor table (flowctl-subscriber's poller: the
+        // cursor read, its conditional write, the rejected items): nothing else.
+        "Effect": "Allow",
+        "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+        "Resource": [account.table_arn(&table)]
+    }));
+    let (host, every, kind, keep_env) = match polled {
+        Polled::Poll(poll) => {
+            // Deployed from the poll function's own unit: called in-process.
+            let host = unit_of(context.record, &poll.function).ok_or_else(|| {
+                DesiredError::UnknownTarget {
+                    subscription: name.to_string(),
+                    target: format!("function {}", poll.function),
+                    problem: "no unit of build.json serves",
+                }
+            })?;
+            let target = function_target(account, project, context.record, host, &poll.function)
+                .ok_or_else(|| DesiredError::UnknownTarget {
+                    subscription: name.to_string(),
+                    target: format!("function {}", poll.function),
+                    problem: "no unit of build.json serves",
+                })?;
+            if let TargetRef::Lambda { arn, .. } = &target {
+                statements.push(json!({
+                    "Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [arn]
+                }));
+            }
+            (host, poll.every, PollerKind::Poll { target }, Vec::new())
+        }
+        Polled::Postgres(pg) => (
+            context.first_unit(name, "poller")?,
+            pg.every,
+            PollerKind::Postgres {
+                url: pg.url.clone(),
+                url_env: pg.url_env.clone(),
+                table: pg.table.clone(),
+                cursor_column: pg
+                    .cursor_column
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CURSOR_COLUMN.to_string()),
+            },
+            // The connection string is set on the poller by its owner: kept as found.
+            pg.url_env.iter().cloned().collect(),
+        ),
+    };
+    let config = PollerConfig {
+        source: name.to_string(),
+        event_type: source.event_type.clone(),
+        id: source.id.clone(),
+        key: source.key.clone(),
+        every_seconds: every.unwrap_or(DEFAULT_POLL_EVERY),
+        cursor_table: table,
+        routes,
+        kind,
+    };
+    let mut spec = context.source_function(
+        name,
+        &function,
+        host,
+        (
+            POLLER_ENV,
+            serde_json::to_string(&config).unwrap_or_default(),
+        ),
+        POLLER_TIMEOUT,
+        keep_env,
+        statements,
+        out,
+    );
+    spec.reserved_concurrency = Some(POLLER_CONCURRENCY);
+    spec.async_invoke = Some(POLLER_ASYNC_INVOKE);
+    let arn = spec.arn.clone();
+    out.functions.push(spec);
+    out.schedules.push(ScheduleSpec {
+        name: function.clone(),
+        group: names::schedule_group(project),
+        expression: POLL_RATE.to_string(),
+        target_arn: arn.clone(),
+        role_arn: context
+            .role_override
+            .map(str::to_string)
+            .unwrap_or_else(|| account.role_arn(&names::scheduler_role(project))),
+        input: json!({ "source": name }).to_string(),
+        message_group_id: None,
+    });
+    Ok(arn)
 }
