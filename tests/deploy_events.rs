@@ -9,9 +9,17 @@
 //! nothing tagged. `status` and `release` run against a deployed subscription's queue and
 //! table.
 //!
+//! Polled sources (a poll function and a PostgreSQL outbox) are deployed the same way: the
+//! pollers read back with their configuration, reserved concurrency and event invoke
+//! config, the cursor table, the schedules invoking them and the roles' policies; a no-op
+//! second compare with the owner's connection string set on a poller; prune and destroy.
+//!
 //! moto's gaps, worked around here and nowhere else: moto runs a queue's mapped function as
 //! soon as a message is sent (and deletes the batch), so the release test disables the
-//! mapping first, as a subscriber that is not running.
+//! mapping first, as a subscriber that is not running. moto refuses an event source mapping
+//! from an Amazon MQ broker (CreateEventSourceMapping answers "Invalid EventSourceArn" for
+//! anything but an SQS queue, a DynamoDB stream or a Kinesis stream, even for a broker its
+//! own MQ API created), so `amqp` sources are covered by flowctl-aws's unit tests only.
 
 use flowctl_aws::model::{self, Account, Desired};
 use flowctl_aws::record::{BuildRecord, FlowRecord, UnitRecord};
@@ -33,6 +41,16 @@ fn sqs_arn(name: &str) -> String {
 fn project(
     dir: &Path,
     project: &str,
+    subscriptions: &str,
+) -> (BuildRecord, flowctl_lang::manifest::Manifest) {
+    project_with(dir, project, "", subscriptions)
+}
+
+/// [`project`] with `sources` added to the manifest's.
+fn project_with(
+    dir: &Path,
+    project: &str,
+    sources: &str,
     subscriptions: &str,
 ) -> (BuildRecord, flowctl_lang::manifest::Manifest) {
     std::fs::create_dir_all(dir.join("flows")).unwrap();
@@ -90,7 +108,7 @@ sources:
     key: $.order
   nightly:
     schedule: {{ expression: "cron(0 3 * * ? *)" }}
-subscriptions:
+{sources}subscriptions:
 {subscriptions}"#
     );
     let (manifest, diags) = flowctl_lang::manifest::parse(&yaml);
@@ -147,6 +165,11 @@ fn aws() -> Aws {
 impl Aws {
     fn desired(&self, dir: &Path, name: &str, subscriptions: &str) -> Desired {
         let (record, manifest) = project(dir, name, subscriptions);
+        model::desired(&record, dir, &manifest, &self.account).unwrap()
+    }
+
+    fn desired_with(&self, dir: &Path, name: &str, sources: &str, subscriptions: &str) -> Desired {
+        let (record, manifest) = project_with(dir, name, sources, subscriptions);
         model::desired(&record, dir, &manifest, &self.account).unwrap()
     }
 
@@ -602,5 +625,217 @@ fn status_counts_and_release_resends_parked_events_in_order() {
     aws.apply(
         &Desired::empty(name, &aws.account),
         &diff::destroy(&observed),
+    );
+}
+
+/// A poll source (its function in unit B) and a PostgreSQL outbox, both taken by `count`.
+const POLLED: &str = "  feed:
+    poll: { function: B, every: 10 }
+    id: $.id
+  outbox:
+    postgres: { url_env: DB_URL, table: outbox }
+";
+const POLLED_BY_COUNT: &str = "  count:
+    source: [feed, outbox]
+    function: A
+";
+const FEED_ONLY: &str = "  count:
+    source: feed
+    function: A
+";
+
+#[test]
+fn polled_sources_are_deployed_as_scheduled_pollers_read_back_pruned_and_destroyed() {
+    let aws = aws();
+    let dir = tempfile::tempdir().unwrap();
+    let name = "evt-poll";
+    let desired = aws.desired_with(dir.path(), name, POLLED, POLLED_BY_COUNT);
+    let first = aws.compare(&desired, false);
+    aws.apply(&desired, &first);
+    // As a stopped run run again: every create meets what is there.
+    aws.apply(&desired, &first);
+    let seen = aws.read_back(name);
+    let lambda = |f: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f}");
+    let role = |r: &str| format!("arn:aws:iam::{ACCOUNT}:role/{r}");
+    let cursors = format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/evt-poll-cursors");
+
+    // The pollers: their unit's package, 60 s, one at a time, async invokes not kept.
+    let functions = &seen["functions"];
+    for (poller, unit) in [("evt-poll-poll-feed", "B"), ("evt-poll-poll-outbox", "A")] {
+        let f = &functions[poller];
+        assert_eq!(
+            f["code_sha256"],
+            functions[format!("evt-poll-{unit}")]["code_sha256"],
+            "{poller}"
+        );
+        assert_eq!(f["timeout"], 60, "{poller}");
+        assert_eq!(f["concurrency"], 1, "{poller}");
+        assert_eq!(
+            f["event_invoke_config"],
+            json!({"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}),
+            "{poller}"
+        );
+        assert_eq!(f["role"], role(poller));
+        assert_eq!(f["tags"]["flowctl:unit"], unit);
+        assert_eq!(f["mappings"], json!([]));
+    }
+    let config = |poller: &str| -> Value {
+        serde_json::from_str(functions[poller]["env"]["FLOWCTL_POLLER"].as_str().unwrap()).unwrap()
+    };
+    let feed = config("evt-poll-poll-feed");
+    assert_eq!(
+        feed["kind"],
+        json!({"poll": {"target": {"kind": "in_process", "function": "B"}}})
+    );
+    assert_eq!(
+        (
+            feed["every_seconds"].as_u64(),
+            feed["cursor_table"].as_str()
+        ),
+        (Some(10), Some("evt-poll-cursors"))
+    );
+    assert_eq!(feed["routes"][0]["subscription"], "count");
+    let outbox = config("evt-poll-poll-outbox");
+    assert_eq!(
+        outbox["kind"],
+        json!({"postgres": {"url_env": "DB_URL", "table": "outbox", "cursor_column": "id"}})
+    );
+    assert_eq!(outbox["every_seconds"], 5);
+    assert_eq!(
+        functions["evt-poll-poll-outbox"]["env"]["FLOWCTL_FUNCTIONS"],
+        "A,RecordKo"
+    );
+    // The subscriber is not a poller: nothing reserved.
+    assert!(functions["evt-poll-sub-count"]["concurrency"].is_null());
+
+    // The cursor table: the state tables' key schema, on demand, no TTL.
+    let table = &seen["tables"]["evt-poll-cursors"];
+    assert_eq!(
+        table["key_schema"],
+        json!([{"AttributeName": "key", "KeyType": "HASH"}, {"AttributeName": "item", "KeyType": "RANGE"}])
+    );
+    assert_eq!(table["billing"], "PAY_PER_REQUEST");
+    assert_eq!(table["ttl"]["TimeToLiveStatus"], "DISABLED");
+    assert_eq!(table["tags"], json!({"flowctl:project": name}));
+
+    // A schedule per poller, once a minute, to the function with the scheduler's role.
+    let schedules = &seen["schedule_groups"]["evt-poll-schedules"]["schedules"];
+    let schedule_names: Vec<&str> = schedules
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        schedule_names,
+        ["evt-poll-poll-feed", "evt-poll-poll-outbox"]
+    );
+    for poller in ["evt-poll-poll-feed", "evt-poll-poll-outbox"] {
+        let s = &schedules[poller];
+        assert_eq!(s["ScheduleExpression"], "rate(1 minute)");
+        assert_eq!(s["Target"]["Arn"], lambda(poller));
+        assert_eq!(s["Target"]["RoleArn"], role("evt-poll-scheduler"));
+        assert!(
+            s["Target"].get("SqsParameters").is_none_or(Value::is_null),
+            "{s}"
+        );
+    }
+
+    // Roles: exactly what each calls.
+    let roles = &seen["roles"];
+    let logs = (
+        json!([
+            "logs:CreateLogGroup",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents"
+        ])
+        .to_string(),
+        json!("*"),
+    );
+    for poller in ["evt-poll-poll-feed", "evt-poll-poll-outbox"] {
+        assert_eq!(
+            statement_resources(&roles[poller]),
+            [
+                logs.clone(),
+                (
+                    json!("sqs:SendMessage").to_string(),
+                    json!([sqs_arn("evt-poll-count.fifo")])
+                ),
+                (
+                    json!(["dynamodb:GetItem", "dynamodb:PutItem"]).to_string(),
+                    json!([cursors])
+                ),
+            ],
+            "{poller}"
+        );
+    }
+    assert_eq!(
+        statement_resources(&roles["evt-poll-scheduler"]),
+        [(
+            json!("lambda:InvokeFunction").to_string(),
+            json!([lambda("evt-poll-poll-feed"), lambda("evt-poll-poll-outbox")])
+        )]
+    );
+
+    // The owner sets the outbox's connection string on its poller: a redeploy keeps it.
+    let outbox_env = functions["evt-poll-poll-outbox"]["env"].clone();
+    let mut with_url = outbox_env.as_object().unwrap().clone();
+    with_url.insert("DB_URL".into(), json!("postgres://db.internal/app"));
+    aws.calls(
+        "lambda",
+        json!([["update_function_configuration", {"FunctionName": "evt-poll-poll-outbox",
+                "Environment": {"Variables": with_url}}]]),
+    );
+    let again = aws.compare(&desired, true);
+    assert!(
+        again.is_noop(),
+        "{:#?}",
+        again.mutations().collect::<Vec<_>>()
+    );
+
+    // Without `outbox`'s subscription, a pruning deploy removes its poller, role and
+    // schedule; `feed` keeps the cursor table.
+    let fewer = aws.desired_with(dir.path(), name, POLLED, FEED_ONLY);
+    aws.deploy(&fewer, true);
+    let seen = aws.read_back(name);
+    assert!(seen["functions"].get("evt-poll-poll-outbox").is_none());
+    assert!(seen["roles"].get("evt-poll-poll-outbox").is_none());
+    let schedules = &seen["schedule_groups"]["evt-poll-schedules"]["schedules"];
+    assert!(
+        schedules.get("evt-poll-poll-outbox").is_none(),
+        "{schedules}"
+    );
+    assert!(seen["tables"].get("evt-poll-cursors").is_some());
+    assert_eq!(
+        statement_resources(&seen["roles"]["evt-poll-scheduler"])[0].1,
+        json!([lambda("evt-poll-poll-feed")])
+    );
+    assert!(aws.compare(&fewer, true).is_noop());
+
+    // Without subscriptions, a pruning deploy leaves no event resource: no poller, no
+    // cursor table, no schedule.
+    let bare = aws.desired_with(dir.path(), name, "", "  {}\n");
+    aws.deploy(&bare, true);
+    let seen = aws.read_back(name);
+    assert_eq!(seen["tables"], json!({}));
+    assert_eq!(seen["queues"], json!({}));
+    assert_eq!(seen["schedule_groups"], json!({}));
+    let mut left: Vec<&String> = seen["functions"].as_object().unwrap().keys().collect();
+    left.sort();
+    assert_eq!(left, ["evt-poll-A", "evt-poll-B"]);
+
+    // Destroy leaves nothing tagged for the project.
+    let observed = aws
+        .runtime
+        .block_on(observe::observe(&aws.clients, name))
+        .unwrap();
+    aws.apply(
+        &Desired::empty(name, &aws.account),
+        &diff::destroy(&observed),
+    );
+    let seen = aws.read_back(name);
+    assert_eq!(
+        seen,
+        json!({"queues": {}, "tables": {}, "functions": {}, "schedule_groups": {}, "roles": {}})
     );
 }

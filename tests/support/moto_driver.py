@@ -21,7 +21,8 @@ Usage: python moto_driver.py COMMAND < job.json > result.json
   events     job {"endpoint", "region", "project"}: everything tagged
              flowctl:project=PROJECT read back: queues (all attributes, tags), tables (key
              schema, attribute definitions, billing mode, TTL, tags), functions (env,
-             timeout, memory, role, code hash, tags) with their event source mappings,
+             timeout, memory, role, code hash, tags, reserved concurrency, event invoke
+             config's retries and age when there is one) with their event source mappings,
              function URL configs and resource policies, schedule groups tagged for the
              project with their schedules (get_schedule), and roles with their inline
              policies.
@@ -236,10 +237,30 @@ def events(job):
                 "code_sha256": f["CodeSha256"],
                 "tags": tags,
                 "mappings": [
-                    {k: m.get(k) for k in ("UUID", "EventSourceArn", "FunctionArn", "BatchSize", "FunctionResponseTypes", "State")}
+                    {
+                        k: m.get(k)
+                        for k in (
+                            "UUID",
+                            "EventSourceArn",
+                            "FunctionArn",
+                            "BatchSize",
+                            "FunctionResponseTypes",
+                            "State",
+                            "Queues",
+                            "SourceAccessConfigurations",
+                        )
+                    }
                     for m in lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
                 ],
+                "concurrency": lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions"),
             }
+            try:
+                invoke = lam.get_function_event_invoke_config(FunctionName=name)
+                entry["event_invoke_config"] = {
+                    k: invoke.get(k) for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")
+                }
+            except lam.exceptions.ResourceNotFoundException:
+                pass
             try:
                 url = lam.get_function_url_config(FunctionName=name)
                 entry["url"] = {"auth": url["AuthType"], "url": url["FunctionUrl"]}
