@@ -24,7 +24,7 @@ use flowctl_protocol::event::{
     WEBHOOK_TAKES_POST,
 };
 use flowctl_protocol::signature::{verify, Style};
-use flowctl_protocol::subscriber::IngestConfig;
+use flowctl_protocol::subscriber::{IngestConfig, Route};
 use serde_json::{json, Value};
 
 /// An answer to a request: its HTTP status and JSON body.
@@ -146,26 +146,75 @@ pub fn read(
 /// caller's retry sends it again (the same deduplication id, so no queue holds it twice
 /// within SQS's window, and the subscriber's `done#` items catch a later one).
 pub async fn enqueue(config: &IngestConfig, event: &Event, sqs: &aws_sdk_sqs::Client) -> Answer {
+    match deliver(&config.routes, event, sqs).await {
+        Ok(delivered) => {
+            let mut body =
+                json!({"accepted": true, "id": event.id, "routes": delivered.sent.len()});
+            if !delivered.unkeyed.is_empty() {
+                let rejected = delivered
+                    .unkeyed
+                    .iter()
+                    .map(|(route, reason)| {
+                        json!({"subscription": route.subscription, "error": reason})
+                    })
+                    .collect();
+                body["rejected"] = Value::Array(rejected);
+            }
+            Answer { status: 202, body }
+        }
+        Err(DeliveryError::TooLarge { bytes }) => Answer::error(
+            413,
+            format!(
+                "{} with the event's own fields ({bytes} bytes)",
+                body_too_large()
+            ),
+        ),
+        Err(DeliveryError::Send(error)) => Answer::error(503, format!("{error}; retry later")),
+    }
+}
+
+/// Where an event went: the routes whose queues have it, and the routes that take its type
+/// but whose own key path finds nothing in it, with why (they got nothing).
+#[derive(Debug)]
+pub struct Delivered<'r> {
+    pub sent: Vec<&'r Route>,
+    pub unkeyed: Vec<(&'r Route, String)>,
+}
+
+/// Why an event is not on every queue that takes it.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The message of some route would be over [`MAX_BODY`]: nothing was sent.
+    #[error("the event is {bytes} bytes with its own fields, over the {MAX_BODY} bytes of an SQS message")]
+    TooLarge { bytes: usize },
+    /// A queue refused it (the others may have it: send again, with the same deduplication id).
+    #[error(transparent)]
+    Send(queue::SendError),
+}
+
+/// Puts `event` on the queue of every route that takes it, all at once (its id as the
+/// deduplication id, the route's key as the group), once it knows each message fits. How the
+/// webhook and the Amazon MQ ingest both send.
+pub async fn deliver<'r>(
+    routes: &'r [Route],
+    event: &Event,
+    sqs: &aws_sdk_sqs::Client,
+) -> Result<Delivered<'r>, DeliveryError> {
     let mut sends = Vec::new();
-    let mut rejected = Vec::new();
-    for route in &config.routes {
+    let mut unkeyed = Vec::new();
+    for route in routes {
         match queue::routed(route, event) {
             Ok(None) => {}
             Ok(Some(routed)) => sends.push((route, routed)),
-            Err(reason) => {
-                rejected.push(json!({"subscription": route.subscription, "error": reason}))
-            }
+            Err(reason) => unkeyed.push((route, reason)),
         }
     }
-    if let Some((_, message)) = sends.iter().find(|(_, m)| m.body().len() > MAX_BODY) {
-        return Answer::error(
-            413,
-            format!(
-                "{} with the event's own fields ({} bytes)",
-                body_too_large(),
-                message.body().len()
-            ),
-        );
+    if let Some(bytes) = sends
+        .iter()
+        .map(|(_, m)| m.body().len())
+        .find(|&bytes| bytes > MAX_BODY)
+    {
+        return Err(DeliveryError::TooLarge { bytes });
     }
     let dedup = queue::dedup_id(&event.id);
     let results = futures_util::future::join_all(
@@ -175,13 +224,12 @@ pub async fn enqueue(config: &IngestConfig, event: &Event, sqs: &aws_sdk_sqs::Cl
     )
     .await;
     if let Some(error) = results.into_iter().find_map(Result::err) {
-        return Answer::error(503, format!("{error}; retry later"));
+        return Err(DeliveryError::Send(error));
     }
-    let mut body = json!({"accepted": true, "id": event.id, "routes": sends.len()});
-    if !rejected.is_empty() {
-        body["rejected"] = Value::Array(rejected);
-    }
-    Answer { status: 202, body }
+    Ok(Delivered {
+        sent: sends.into_iter().map(|(route, _)| route).collect(),
+        unkeyed,
+    })
 }
 
 /// The request's headers as pairs. A function URL lower-cases their names and joins

@@ -9,6 +9,8 @@
 //!   in-process, through `lambda:Invoke` or Step Functions (`target`); retries, KO and park;
 //! - a function URL request (`ingest`): a webhook checked and turned into events on the
 //!   queues of the subscriptions that take them;
+//! - an Amazon MQ for RabbitMQ event of an `amqp` source (`mq`): its messages read as
+//!   `flowctl dev` reads them and put on the subscriptions' queues in the broker's order;
 //! - a scheduled poll of a `poll` or `postgres` source (`poller`): polled as `flowctl dev`
 //!   polls it, its events put on the subscriptions' queues, its cursor kept in DynamoDB.
 //!
@@ -19,6 +21,7 @@
 pub mod batch;
 pub mod config;
 pub mod ingest;
+pub mod mq;
 pub mod poller;
 pub mod queue;
 pub mod run;

@@ -1,6 +1,6 @@
 //! Putting an event on a subscription's SQS FIFO queue: the message as the spec writes it
 //! (the event `flowctl dev` hands a target, minus `seq`), its message group (the route's key)
-//! and its deduplication id. KO forwarding and the webhook ingest both send through here.
+//! and its deduplication id. KO forwarding, the ingests and the poller all send through here.
 
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use flowctl_protocol::event::{subscription_key, Locator};
@@ -97,17 +97,32 @@ pub async fn send(
     event: &Event,
     dedup: &str,
 ) -> Result<(), SendError> {
+    let group = message_group_id(&event.key);
+    send_body(sqs, queue_url, &event.body(), &group, dedup, &event.id).await
+}
+
+/// Sends a message body as it is (an event's, or what the Amazon MQ ingest keeps of a message
+/// it could not identify) with its group and deduplication id; `about` names it in an error
+/// (an event id).
+pub async fn send_body(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    body: &str,
+    group: &str,
+    dedup: &str,
+    about: &str,
+) -> Result<(), SendError> {
     sqs.send_message()
         .queue_url(queue_url)
-        .message_body(event.body())
-        .message_group_id(message_group_id(&event.key))
+        .message_body(body)
+        .message_group_id(group)
         .message_deduplication_id(dedup)
         .send()
         .await
         .map(|_| ())
         .map_err(|error| SendError {
             queue_url: queue_url.to_string(),
-            event_id: event.id.clone(),
+            event_id: about.to_string(),
             code: error.code().map(str::to_string),
             message: error
                 .message()
