@@ -22,8 +22,8 @@ use flowctl_lang::manifest::events::{
 use flowctl_lang::manifest::{names as lang_names, Manifest};
 use flowctl_protocol::poll::DEFAULT_CURSOR_COLUMN;
 use flowctl_protocol::subscriber::{
-    message_group_id, table, IngestConfig, PollerConfig, PollerKind, RetryPolicy, Route,
-    SubscriberConfig, TargetRef, INGEST_ENV, POLLER_ENV, SUBSCRIBER_ENV,
+    message_group_id, table, IngestConfig, IngestKind, PollerConfig, PollerKind, RetryPolicy,
+    Route, SubscriberConfig, TargetRef, INGEST_ENV, POLLER_ENV, SUBSCRIBER_ENV,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -795,18 +795,6 @@ pub const MQ_NETWORK_ACTIONS: [&str; 6] = [
 /// How Lambda authenticates to an Amazon MQ broker: the secret's user name and password.
 pub const MQ_BASIC_AUTH: &str = "BASIC_AUTH";
 
-/// `FLOWCTL_INGEST` of an `amqp` source's ingest: its [`IngestConfig`] with
-/// `"kind": "amqp"` (the ingest reads Amazon MQ batches, not function URL requests). Added
-/// to the JSON here, the one place to switch to the typed field once protocol's
-/// `IngestConfig` carries the kind.
-fn amqp_ingest_config(config: &IngestConfig) -> String {
-    let mut value = serde_json::to_value(config).unwrap_or_default();
-    if let Some(object) = value.as_object_mut() {
-        object.insert("kind".into(), json!("amqp"));
-    }
-    value.to_string()
-}
-
 /// A webhook's or an Amazon MQ queue's ingest function `P-in-SRC` with its role, and its
 /// public URL (webhook) or its mapping from the broker (Amazon MQ).
 fn ingest(
@@ -836,28 +824,30 @@ fn ingest(
         secret_env: secret_env.clone(),
         signature_header,
         routes,
-        kind: Default::default(),
+        kind: match from {
+            IngestFrom::Webhook(_) => IngestKind::Webhook,
+            IngestFrom::AmazonMq { .. } => IngestKind::Amqp,
+        },
     };
-    let config = match &from {
-        IngestFrom::Webhook(_) => serde_json::to_string(&config).unwrap_or_default(),
-        IngestFrom::AmazonMq { broker, secret, .. } => {
-            statements.push(json!({
-                "Effect": "Allow", "Action": "mq:DescribeBroker", "Resource": [broker]
-            }));
-            statements.push(json!({
-                "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [secret]
-            }));
-            statements.push(json!({
-                "Effect": "Allow", "Action": MQ_NETWORK_ACTIONS, "Resource": "*"
-            }));
-            amqp_ingest_config(&config)
-        }
-    };
+    if let IngestFrom::AmazonMq { broker, secret, .. } = &from {
+        statements.push(json!({
+            "Effect": "Allow", "Action": "mq:DescribeBroker", "Resource": [broker]
+        }));
+        statements.push(json!({
+            "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": [secret]
+        }));
+        statements.push(json!({
+            "Effect": "Allow", "Action": MQ_NETWORK_ACTIONS, "Resource": "*"
+        }));
+    }
     let spec = context.source_function(
         name,
         &function,
         host,
-        (INGEST_ENV, config),
+        (
+            INGEST_ENV,
+            serde_json::to_string(&config).unwrap_or_default(),
+        ),
         host.timeout as i32,
         // The secret is set on the function by its owner, never by deploy: kept as found.
         secret_env.into_iter().collect(),
