@@ -59,8 +59,8 @@ pub(crate) async fn serve(registry: Registry) -> Result<(), String> {
 
 /// The events role deploy gave this function, if any: the variable that says so.
 fn events_role() -> Option<&'static str> {
-    use flowctl_protocol::subscriber::{INGEST_ENV, SUBSCRIBER_ENV};
-    [SUBSCRIBER_ENV, INGEST_ENV]
+    use flowctl_protocol::subscriber::{INGEST_ENV, POLLER_ENV, SUBSCRIBER_ENV};
+    [SUBSCRIBER_ENV, INGEST_ENV, POLLER_ENV]
         .into_iter()
         .find(|name| std::env::var_os(name).is_some())
 }
@@ -77,7 +77,8 @@ async fn serve_events(role: &str, _registry: Registry) -> Result<(), String> {
     Err(without_subscriber(role))
 }
 
-/// Why a binary without the `subscriber` feature does not start as a subscriber or ingest.
+/// Why a binary without the `subscriber` feature does not start as a subscriber, an ingest
+/// or a poller.
 #[cfg(not(feature = "subscriber"))]
 fn without_subscriber(role: &str) -> String {
     format!(
