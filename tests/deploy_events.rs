@@ -720,12 +720,13 @@ fn polled_sources_are_deployed_as_scheduled_pollers_read_back_pruned_and_destroy
 
     // A schedule per poller, once a minute, to the function with the scheduler's role.
     let schedules = &seen["schedule_groups"]["evt-poll-schedules"]["schedules"];
-    let schedule_names: Vec<&str> = schedules
+    let mut schedule_names: Vec<&str> = schedules
         .as_object()
         .unwrap()
         .keys()
         .map(String::as_str)
         .collect();
+    schedule_names.sort();
     assert_eq!(
         schedule_names,
         ["evt-poll-poll-feed", "evt-poll-poll-outbox"]
