@@ -17,6 +17,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+#[path = "deploy/events_cli.rs"]
+mod events_cli;
+
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";
 

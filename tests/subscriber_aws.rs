@@ -594,3 +594,78 @@ async fn standard_flows_run_as_executions_named_after_the_event() {
     assert_eq!(ko["data"]["cause"], "asked to fail");
     assert_eq!(ko["data"]["event"]["id"], "f2");
 }
+
+/// The subscriber's cost per batch, measured locally: the shim's subscriber as a local Lambda
+/// process (flowctl's Runtime API) against moto, handed batches of 10 messages already
+/// received, with a target that does nothing but record the call. What is timed is the
+/// invocation: reading each key's state, the invocation in-process, the versioned write with
+/// its `done#` marker, and the answer. `cargo test -p flowctl-tests --test subscriber_aws --
+/// --ignored --nocapture bench`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run by hand, figures in BENCHMARKS.md"]
+async fn bench_subscriber_batch() {
+    use std::time::Instant;
+    let aws = aws().await;
+    // The subscriber talks to moto through the recording proxy: its requests are counted.
+    let proxy = flowctl_tests::proxy::Proxy::start(&aws.endpoint);
+    let through_proxy = Aws {
+        endpoint: proxy.endpoint.clone(),
+        sqs: aws.sqs.clone(),
+        dynamodb: aws.dynamodb.clone(),
+        sfn: aws.sfn.clone(),
+    };
+    for (name, function, keys) in [
+        ("bench-state-10keys", "Apply", 10),
+        ("bench-state-1key", "Apply", 1),
+        ("bench-plain-10keys", "Notify", 10),
+    ] {
+        let queue = aws.queue(&format!("{name}.fifo")).await;
+        let ko_queue = aws.queue(&format!("{name}-ko.fifo")).await;
+        aws.table(name).await;
+        let config = config(name, &queue, &ko_queue, function, 0, false);
+        let (local, _record) = subscriber(&through_proxy, name, &config);
+        let mut times = Vec::new();
+        let mut requests = 0;
+        for round in 0..12 {
+            let events: Vec<(String, String)> = (0..10)
+                .map(|i| (format!("{name}-{round}-{i}"), format!("k{}", i % keys)))
+                .collect();
+            let events: Vec<(&str, &str, Value)> = events
+                .iter()
+                .map(|(id, key)| (id.as_str(), key.as_str(), json!({})))
+                .collect();
+            let messages = aws.send(&queue, &events).await;
+            let batch_of: Vec<&Message> = messages.iter().collect();
+            proxy.take();
+            let started = Instant::now();
+            let failed = batch(&local, name, &batch_of).await;
+            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            requests = proxy.take().len();
+            assert!(failed.is_empty(), "{failed:?}");
+            // What Lambda's event source mapping does with a batch that succeeded, so the next
+            // round's messages of the same groups can be received.
+            for m in &messages {
+                aws.sqs
+                    .delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(&m.receipt)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            // The first round starts the process: not a batch's cost.
+            if round > 1 {
+                times.push(elapsed);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{name} ({function}, 10 messages over {keys} key(s)): median {:.1} ms per batch ({:.2} ms per message), min {:.1}, max {:.1}, {} batches; {requests} AWS requests per batch",
+            times[times.len() / 2],
+            times[times.len() / 2] / 10.0,
+            times[0],
+            times[times.len() - 1],
+            times.len()
+        );
+    }
+}

@@ -41,25 +41,31 @@ pub fn target_dir() -> PathBuf {
 /// A copy of examples/booking named `project`, under the repository's `target/flowctl-tests/`
 /// (so the cargo workspace that builds its functions is found above it), ready to be edited.
 pub fn booking_copy(project: &str) -> PathBuf {
+    example_copy("booking", project)
+}
+
+/// A copy of `examples/<example>` (its manifest, renamed `project`, and its flows) under the
+/// repository's `target/flowctl-tests/<project>/`; its functions are the workspace's packages.
+pub fn example_copy(example: &str, project: &str) -> PathBuf {
     let dir = repo_root()
         .join("target")
         .join("flowctl-tests")
         .join(project);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("flows")).unwrap();
-    let example = repo_root().join("examples/booking");
+    let example = repo_root().join("examples").join(example);
     let manifest = std::fs::read_to_string(example.join("flowctl.yaml")).unwrap();
-    std::fs::write(
-        dir.join("flowctl.yaml"),
-        manifest.replace("project: booking", &format!("project: {project}")),
-    )
-    .unwrap();
-    for flow in ["booking.flow", "reprice.flow"] {
-        std::fs::copy(
-            example.join("flows").join(flow),
-            dir.join("flows").join(flow),
-        )
-        .unwrap();
+    let renamed: String = manifest
+        .lines()
+        .map(|line| match line.strip_prefix("project: ") {
+            Some(_) => format!("project: {project}\n"),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(dir.join("flowctl.yaml"), renamed).unwrap();
+    for flow in std::fs::read_dir(example.join("flows")).unwrap() {
+        let flow = flow.unwrap().path();
+        std::fs::copy(&flow, dir.join("flows").join(flow.file_name().unwrap())).unwrap();
     }
     dir
 }

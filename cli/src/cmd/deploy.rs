@@ -121,5 +121,32 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
         &report,
     ));
     progress.finish();
-    changes::report(global, &changes, &outcome, json!({ "target": target }))
+    // Where to send the webhooks, once they are there (a failed deploy says only its error).
+    let urls = if outcome.ok() {
+        connection
+            .runtime
+            .block_on(flowctl_aws::events::webhook_urls(
+                clients,
+                &desired.project,
+                &project.manifest,
+            ))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if global.output == Output::Text {
+        for (source, url) in &urls {
+            note!("   webhook {source}: POST {url}");
+        }
+    }
+    let webhooks: serde_json::Map<String, serde_json::Value> = urls
+        .into_iter()
+        .map(|(source, url)| (source, json!(url)))
+        .collect();
+    changes::report(
+        global,
+        &changes,
+        &outcome,
+        json!({ "target": target, "webhooks": webhooks }),
+    )
 }

@@ -53,7 +53,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let target = args.target.label(&connection.account);
     let subscriptions = match subscriptions::fetch(&connection, &project.manifest) {
         Ok(rows) => rows,
-        Err(err) => return Ok(said_no(global, &err.to_string())?),
+        Err(err) => return said_no(global, &err.to_string()),
     };
     match global.output {
         Output::Json => out::json(&json!({

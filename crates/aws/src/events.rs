@@ -7,7 +7,7 @@
 use crate::model::Account;
 use crate::{code, names, CallError, Clients};
 use aws_sdk_dynamodb::types::AttributeValue;
-use flowctl_lang::manifest::events::ko_handler_subscription;
+use flowctl_lang::manifest::events::{ko_handler_subscription, SourceKind};
 use flowctl_lang::manifest::Manifest;
 use flowctl_protocol::subscriber::{deduplication_id, message_group_id, table};
 use std::collections::HashMap;
@@ -72,6 +72,41 @@ pub async fn status(
         })
     });
     futures_util::future::try_join_all(lookups).await
+}
+
+/// The public URL of each webhook source's ingest function, as deployed: `(source, url)`, in
+/// the manifest's order; a webhook without a deployed ingest (no subscription takes it, or
+/// not deployed yet) is left out.
+pub async fn webhook_urls(
+    clients: &Clients,
+    project: &str,
+    manifest: &Manifest,
+) -> Result<Vec<(String, String)>, CallError> {
+    let mut urls = Vec::new();
+    for (source, spec) in &manifest.sources {
+        if !matches!(spec.kind, SourceKind::Webhook(_)) {
+            continue;
+        }
+        let function = names::ingest(project, source);
+        match clients
+            .lambda
+            .get_function_url_config()
+            .function_name(&function)
+            .send()
+            .await
+        {
+            Ok(config) => urls.push((source.clone(), config.function_url().to_string())),
+            Err(err) if code(&err) == Some("ResourceNotFoundException") => {}
+            Err(err) => {
+                return Err(CallError::new(
+                    format!("function {function}"),
+                    "GetFunctionUrlConfig",
+                    &err,
+                ))
+            }
+        }
+    }
+    Ok(urls)
 }
 
 /// `(visible, not visible)` messages of a queue; `None` when there is no such queue.

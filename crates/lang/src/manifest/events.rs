@@ -12,19 +12,7 @@ use serde::{Deserialize, Serialize};
 /// the validator, `flowctl dev` and the deployed ingest, kept in `flowctl-protocol`.
 pub use flowctl_protocol::event::{Locator, Step, MAX_PATH_STEPS};
 
-/// The prefix naming the KO events of a subscription as a source: `ko:<subscription>`.
-pub const KO_SOURCE_PREFIX: &str = "ko:";
-
-/// The source naming a subscription's KO events: `ko:<subscription>`.
-pub fn ko_source(subscription: &str) -> String {
-    format!("{KO_SOURCE_PREFIX}{subscription}")
-}
-
-/// The implicit subscription that runs a subscription's `ko` handler, `<subscription>:ko`
-/// (`:` cannot appear in a manifest name, so it never collides), locally and deployed.
-pub fn ko_handler_subscription(subscription: &str) -> String {
-    format!("{subscription}:ko")
-}
+pub use flowctl_protocol::ko::{ko_handler_subscription, ko_source, KO_SOURCE_PREFIX};
 /// The default number of keys a subscription runs at once.
 pub const DEFAULT_CONCURRENCY: u32 = 16;
 /// The most keys a subscription may run at once.
