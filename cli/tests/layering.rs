@@ -134,7 +134,10 @@ fn the_events_runtime_knows_neither_the_engine_nor_aws() {
 #[test]
 fn the_deployed_subscriber_knows_only_the_protocol_and_the_sdk() {
     let deps = normal_dependencies("flowctl-subscriber");
-    assert!(deps.contains("aws-sdk-sqs") && deps.contains("flowctl-protocol"), "{deps:?}");
+    assert!(
+        deps.contains("aws-sdk-sqs") && deps.contains("flowctl-protocol"),
+        "{deps:?}"
+    );
     let found = offending(
         &deps,
         &[
