@@ -907,6 +907,30 @@ fn bench_deploy() {
     );
     ok(flowctl(&example, at, &["destroy"]));
 
+    // The events example (its webhook, its outbox's poller, three subscriptions).
+    let events = events_cli::events_copy("benchevents");
+    ok(flowctl(&events, at, &["deploy"]));
+    let mut noop = Vec::new();
+    for _ in 0..7 {
+        let started = Instant::now();
+        ok(flowctl(&events, at, &["deploy", "--no-build"]));
+        noop.push(started.elapsed().as_secs_f64());
+    }
+    noop.sort_by(f64::total_cmp);
+    let plan = stdout_json(&ok(flowctl(
+        &events,
+        at,
+        &["--output", "json", "deploy", "--dry-run", "--no-build"],
+    )));
+    println!(
+        "no-op redeploy of examples/booking-events ({} resources, --no-build): median {:.3} s, min {:.3} s, max {:.3} s",
+        plan["steps"].as_array().map_or(0, Vec::len),
+        noop[3],
+        noop[0],
+        noop[6]
+    );
+    ok(flowctl(&events, at, &["destroy"]));
+
     // 20 functions in one package of their own (its own cargo workspace, the shared target dir).
     let root = repo_root().join("target/flowctl-tests/bench20");
     let _ = std::fs::remove_dir_all(&root);

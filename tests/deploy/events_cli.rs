@@ -5,16 +5,18 @@
 //! --target` with each subscription's numbers; faults that converge; `--prune`; `destroy`.
 //! (The wiring's details are `tests/deploy_events.rs`'s, at the library level.)
 
-use super::{edit_manifest, flowctl, ok, show, stdout_json, ACCOUNT, REGION};
+use super::{edit_manifest, flowctl, flowctl_command, ok, show, stdout_json, ACCOUNT, REGION};
 use flowctl_tests::example_copy;
 use flowctl_tests::moto::Moto;
 use flowctl_tests::proxy::{self, Proxy};
 use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// A copy of the events example named `project`, without its RabbitMQ source: moto refuses
 /// Amazon MQ event source mappings (`Invalid EventSourceArn`), so that wiring is checked by
 /// flowctl-aws's unit tests instead.
-fn events_copy(project: &str) -> std::path::PathBuf {
+pub(super) fn events_copy(project: &str) -> std::path::PathBuf {
     let dir = example_copy("booking-events", project);
     edit_manifest(&dir, |m| {
         let start = m
@@ -272,7 +274,8 @@ fn the_events_example_deploys_redeploys_without_writes_shows_its_numbers_prunes_
 }
 
 #[test]
-fn an_events_deploy_converges_through_throttling_server_errors_and_a_target_that_dies_half_way() {
+fn an_events_deploy_converges_through_throttling_server_errors_a_target_dying_half_way_and_a_kill()
+{
     let moto = Moto::shared();
     let proxy = Proxy::start(&moto.endpoint);
     let project = "evfaults";
@@ -303,6 +306,46 @@ fn an_events_deploy_converges_through_throttling_server_errors_and_a_target_that
         proxy::mutations(&proxy.take()),
         Vec::<String>::new(),
         "converged after the interrupted deploy"
+    );
+
+    // Killed (SIGKILL) while the events wiring is being created: the next deploy finishes it.
+    ok(flowctl(&dir, at, &["destroy"]));
+    proxy.take();
+    proxy.latency(400);
+    let mut deploy = flowctl_command(&dir, Some(at), &["deploy", "--no-build"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flowctl runs");
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(proxy.take());
+        if seen.iter().any(|r| r.operation == "CreateQueue") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no queue creation seen: {seen:#?}"
+        );
+        assert!(
+            deploy.try_wait().unwrap().is_none(),
+            "the deploy ended early: {seen:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    deploy.kill().expect("SIGKILL");
+    deploy.wait().unwrap();
+    proxy.latency(0);
+    ok(flowctl(&dir, at, &["deploy", "--no-build"]));
+    assert_events_deployed(&read_back(moto, project), project);
+    proxy.take();
+    ok(flowctl(&dir, at, &["deploy", "--no-build"]));
+    assert_eq!(
+        proxy::mutations(&proxy.take()),
+        Vec::<String>::new(),
+        "converged after the killed deploy"
     );
     ok(flowctl(&dir, at, &["destroy"]));
     assert_nothing_left(&read_back(moto, project));
