@@ -216,7 +216,7 @@ pub async fn deliver<'r>(
     {
         return Err(DeliveryError::TooLarge { bytes });
     }
-    let dedup = queue::dedup_id(&event.id);
+    let dedup = flowctl_protocol::subscriber::deduplication_id(&event.id);
     let results = futures_util::future::join_all(
         sends
             .iter()
@@ -502,7 +502,10 @@ mod tests {
             panic!("one message")
         };
         assert_eq!(group, "c-1");
-        assert_eq!(dedup, &queue::dedup_id("order 7"));
+        assert_eq!(
+            dedup,
+            &flowctl_protocol::subscriber::deduplication_id("order 7")
+        );
         assert_eq!(dedup.len(), 64);
         assert_eq!(event["data"]["customer"], "c-1");
         request["body"] = json!("not base64!");

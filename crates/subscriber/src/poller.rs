@@ -485,7 +485,7 @@ impl Poller<'_> {
                 }),
             }
         }
-        let dedup = queue::dedup_id(&event.id);
+        let dedup = flowctl_protocol::subscriber::deduplication_id(&event.id);
         futures_util::future::try_join_all(sends.iter().map(|(route, routed)| {
             queue::send(&self.clients.sqs, &route.queue_url, routed, &dedup)
         }))

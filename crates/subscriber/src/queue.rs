@@ -4,7 +4,7 @@
 
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 use flowctl_protocol::event::{subscription_key, Locator};
-use flowctl_protocol::subscriber::{message_group_id, Route};
+use flowctl_protocol::subscriber::{deduplication_id, message_group_id, Route};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -51,8 +51,6 @@ impl Event {
     }
 }
 
-pub use flowctl_protocol::subscriber::{deduplication_id as dedup_id, is_sqs_id};
-
 /// The event as `route` takes it: `None` when the route does not take its type; else the
 /// event keyed by the route's own key path (into `data`) when it has one. `Err` when that
 /// path finds no key, as `flowctl dev` rejects such a delivery.
@@ -90,7 +88,7 @@ pub struct SendError {
 }
 
 /// Sends `event` to a FIFO queue: group = `message_group_id(event.key)`, deduplication id =
-/// `dedup` (see [`dedup_id`]; a released event has its own).
+/// `dedup` (see [`deduplication_id`]; a released event has its own).
 pub async fn send(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
@@ -147,7 +145,7 @@ pub async fn send_to_route(
     match routed {
         None => Ok(false),
         Some(event) => {
-            send(sqs, &route.queue_url, &event, &dedup_id(&event.id)).await?;
+            send(sqs, &route.queue_url, &event, &deduplication_id(&event.id)).await?;
             Ok(true)
         }
     }

@@ -404,6 +404,9 @@ mod tests {
             json!({"event": {"id": "r-17"}, "error": "PaymentDeclined", "cause": "card refused",
                    "attempts": 4, "subscription": "book"})
         );
-        assert_eq!(queue::dedup_id(&ko.id), ko.id);
+        assert_eq!(
+            flowctl_protocol::subscriber::deduplication_id(&ko.id),
+            ko.id
+        );
     }
 }
