@@ -7,7 +7,7 @@
 
 use super::diff::{Action, Changes, Field, Kind, Step};
 use super::model::{Desired, FunctionSpec, MachineSpec, RoleSpec, HANDLER, POLICY_NAME, RUNTIME};
-use super::{code, CallError, Clients};
+use super::{code, deleted, CallError, Clients};
 use flowctl_lang::manifest::FlowKind;
 use futures_util::StreamExt;
 use std::future::Future;
@@ -640,21 +640,18 @@ async fn wait_settled(
 }
 
 async fn delete_function(clients: &Clients, name: &str) -> Result<(), CallError> {
-    match clients
+    let result = clients
         .lambda
         .delete_function()
         .function_name(name)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if code(&err) == Some("ResourceNotFoundException") => Ok(()),
-        Err(err) => Err(CallError::new(
-            format!("function {name}"),
-            "DeleteFunction",
-            &err,
-        )),
-    }
+        .await;
+    deleted(
+        result,
+        "ResourceNotFoundException",
+        format!("function {name}"),
+        "DeleteFunction",
+    )
 }
 
 fn logging(machine: &MachineSpec) -> Option<aws_sdk_sfn::types::LoggingConfiguration> {
@@ -781,19 +778,16 @@ async fn tag_machine(clients: &Clients, machine: &MachineSpec) -> Result<(), Cal
 }
 
 async fn delete_machine(clients: &Clients, arn: &str, name: &str) -> Result<(), CallError> {
-    match clients
+    let result = clients
         .sfn
         .delete_state_machine()
         .state_machine_arn(arn)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if code(&err) == Some("StateMachineDoesNotExist") => Ok(()),
-        Err(err) => Err(CallError::new(
-            format!("state machine {name}"),
-            "DeleteStateMachine",
-            &err,
-        )),
-    }
+        .await;
+    deleted(
+        result,
+        "StateMachineDoesNotExist",
+        format!("state machine {name}"),
+        "DeleteStateMachine",
+    )
 }

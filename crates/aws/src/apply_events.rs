@@ -7,7 +7,7 @@ use crate::apply::{retrying, role_not_ready, PROPAGATION_DEADLINE};
 use crate::diff::{Action, Field, Kind, Step};
 use crate::model::{Desired, MappingSpec, QueueSpec, ScheduleSpec, TableSpec, Tags, UrlSpec};
 use crate::observe_events::{URL_INVOKE_SID, URL_SID};
-use crate::{code, CallError, Clients};
+use crate::{code, deleted, CallError, Clients};
 use flowctl_protocol::subscriber::table;
 use std::time::{Duration, Instant};
 
@@ -339,17 +339,18 @@ async fn delete_table(clients: &Clients, name: &str) -> Result<(), CallError> {
         // Being created or updated: DynamoDB deletes it once that is done.
         |e| e.code.as_deref() == Some("ResourceInUseException"),
         || async {
-            match clients
+            let result = clients
                 .dynamodb
                 .delete_table()
                 .table_name(name)
                 .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(err) if code(&err) == Some("ResourceNotFoundException") => Ok(()),
-                Err(err) => Err(CallError::new(resource.clone(), "DeleteTable", &err)),
-            }
+                .await;
+            deleted(
+                result,
+                "ResourceNotFoundException",
+                resource.clone(),
+                "DeleteTable",
+            )
         },
     )
     .await
@@ -496,21 +497,18 @@ async fn put_mapping(
 }
 
 async fn delete_mapping(clients: &Clients, function: &str, uuid: &str) -> Result<(), CallError> {
-    match clients
+    let result = clients
         .lambda
         .delete_event_source_mapping()
         .uuid(uuid)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if code(&err) == Some("ResourceNotFoundException") => Ok(()),
-        Err(err) => Err(CallError::new(
-            format!("event source mapping {function}"),
-            "DeleteEventSourceMapping",
-            &err,
-        )),
-    }
+        .await;
+    deleted(
+        result,
+        "ResourceNotFoundException",
+        format!("event source mapping {function}"),
+        "DeleteEventSourceMapping",
+    )
 }
 
 async fn delete_mappings(clients: &Clients, function: &str) -> Result<(), CallError> {
@@ -667,21 +665,18 @@ async fn put_schedule_group(
 }
 
 async fn delete_schedule_group(clients: &Clients, name: &str) -> Result<(), CallError> {
-    match clients
+    let result = clients
         .scheduler
         .delete_schedule_group()
         .name(name)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if code(&err) == Some("ResourceNotFoundException") => Ok(()),
-        Err(err) => Err(CallError::new(
-            format!("schedule group {name}"),
-            "DeleteScheduleGroup",
-            &err,
-        )),
-    }
+        .await;
+    deleted(
+        result,
+        "ResourceNotFoundException",
+        format!("schedule group {name}"),
+        "DeleteScheduleGroup",
+    )
 }
 
 /// Scheduler's way of saying a new role cannot be assumed yet (IAM propagation).
@@ -764,20 +759,17 @@ async fn put_schedule(
 }
 
 async fn delete_schedule(clients: &Clients, group: &str, name: &str) -> Result<(), CallError> {
-    match clients
+    let result = clients
         .scheduler
         .delete_schedule()
         .group_name(group)
         .name(name)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if code(&err) == Some("ResourceNotFoundException") => Ok(()),
-        Err(err) => Err(CallError::new(
-            format!("schedule {name}"),
-            "DeleteSchedule",
-            &err,
-        )),
-    }
+        .await;
+    deleted(
+        result,
+        "ResourceNotFoundException",
+        format!("schedule {name}"),
+        "DeleteSchedule",
+    )
 }

@@ -160,3 +160,22 @@ where
 {
     err.code()
 }
+
+/// A delete's outcome: done when the call succeeded or failed with `gone`, the service's
+/// "no such resource" code — either way the resource is not there, which is what was asked
+/// (so a delete repeated after an interrupted run succeeds).
+pub(crate) fn deleted<T, E>(
+    result: Result<T, SdkError<E>>,
+    gone: &str,
+    resource: impl Into<String>,
+    operation: &'static str,
+) -> Result<(), CallError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if code(&err) == Some(gone) => Ok(()),
+        Err(err) => Err(CallError::new(resource, operation, &err)),
+    }
+}
