@@ -4,97 +4,28 @@
 //! id is kept as rejected on every route's queue, a message that is not an event, with its
 //! reason; a queue that refuses a message fails the invocation.
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine;
-use flowctl_protocol::subscriber::{message_group_id, IngestConfig, IngestKind, Route};
+use flowctl_protocol::subscriber::{message_group_id, IngestConfig, Route};
 use flowctl_subscriber::mq::{handle, MqError, MqReport};
-use flowctl_tests::moto::Moto;
+use flowctl_tests::sdk::{self, drain, route};
 use serde_json::{json, Value};
 
 async fn sqs() -> aws_sdk_sqs::Client {
-    let moto = Moto::shared();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&sdk)
+    aws_sdk_sqs::Client::new(&sdk::config().await)
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap()
+    sdk::fifo_queue(sqs, name, None).await
 }
 
-/// Every message on a queue, received and deleted: (group id, deduplication id, body).
-async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String, String, Value)> {
-    let mut messages = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        let received = out.messages.unwrap_or_default();
-        if received.is_empty() {
-            return messages;
-        }
-        for m in received {
-            let attribute = |name| {
-                m.attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&name))
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            messages.push((
-                attribute(MessageSystemAttributeName::MessageGroupId),
-                attribute(MessageSystemAttributeName::MessageDeduplicationId),
-                serde_json::from_str(m.body().unwrap_or_default()).unwrap(),
-            ));
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-}
-
-fn route(subscription: &str, queue_url: &str) -> Route {
-    Route {
-        subscription: subscription.into(),
-        queue_url: queue_url.into(),
-        types: vec![],
-        key: None,
-    }
-}
-
+/// The `amqp` source `payments`: its events' type and key read from the payload, the id the
+/// message's; to `routes`.
 fn config(routes: Vec<Route>) -> IngestConfig {
-    IngestConfig {
-        source: "payments".into(),
-        event_type: Some("$.type".into()),
-        id: None,
-        key: Some("$.booking".into()),
-        secret_env: None,
-        signature_header: None,
-        routes,
-        kind: IngestKind::Amqp,
-    }
+    serde_json::from_value(json!({
+        "source": "payments", "event_type": "$.type", "key": "$.booking",
+        "routes": routes, "kind": "amqp",
+    }))
+    .expect("an ingest configuration")
 }
 
 /// A broker message as Lambda hands it: the id a property, a text header as its bytes.

@@ -7,34 +7,20 @@
 //! closure) is paged through, its garbage answer kept and reported, and a cursor moved by
 //! another poller stops this one without an error.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_dynamodb::types::AttributeValue;
 use flowctl_protocol::subscriber::{cursors, table, PollerConfig, PollerKind, Route, TargetRef};
 use flowctl_subscriber::config::Clients;
 use flowctl_subscriber::poller::{serve_once, PollError};
 use flowctl_subscriber::target::InProcess;
-use flowctl_tests::moto::Moto;
+use flowctl_tests::sdk::{self, drain, route};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-const REGION: &str = "us-east-1";
 const CURSORS: &str = "p-cursors";
 
 async fn clients() -> Clients {
-    let moto = Moto::shared();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let clients = Clients::new(&sdk);
+    let clients = Clients::new(&sdk::config().await);
     cursor_table(&clients.dynamodb).await;
     clients
 }
@@ -43,86 +29,11 @@ async fn clients() -> Clients {
 /// source its own partition).
 async fn cursor_table(dynamodb: &aws_sdk_dynamodb::Client) {
     static CREATED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    CREATED
-        .get_or_init(|| async {
-            let attribute = |name: &str| {
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap()
-            };
-            let key = |name: &str, kind| {
-                KeySchemaElement::builder()
-                    .attribute_name(name)
-                    .key_type(kind)
-                    .build()
-                    .unwrap()
-            };
-            dynamodb
-                .create_table()
-                .table_name(CURSORS)
-                .attribute_definitions(attribute(table::KEY))
-                .attribute_definitions(attribute(table::SORT))
-                .key_schema(key(table::KEY, KeyType::Hash))
-                .key_schema(key(table::SORT, KeyType::Range))
-                .billing_mode(BillingMode::PayPerRequest)
-                .send()
-                .await
-                .unwrap();
-        })
-        .await;
+    CREATED.get_or_init(|| sdk::table(dynamodb, CURSORS)).await;
 }
 
 async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap()
-}
-
-/// Every message on a queue, received and deleted: (group id, deduplication id, body).
-async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String, String, Value)> {
-    let mut messages = Vec::new();
-    loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .unwrap();
-        let received = out.messages.unwrap_or_default();
-        if received.is_empty() {
-            return messages;
-        }
-        for m in received {
-            let attribute = |name| {
-                m.attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&name))
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            messages.push((
-                attribute(MessageSystemAttributeName::MessageGroupId),
-                attribute(MessageSystemAttributeName::MessageDeduplicationId),
-                serde_json::from_str(m.body().unwrap_or_default()).unwrap(),
-            ));
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
+    sdk::fifo_queue(sqs, name, None).await
 }
 
 /// The source's items of the cursor table: (sort key, attributes).
@@ -152,15 +63,6 @@ async fn items(
 
 fn text(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> String {
     item[name].as_s().unwrap().clone()
-}
-
-fn route(subscription: &str, queue_url: &str) -> Route {
-    Route {
-        subscription: subscription.into(),
-        queue_url: queue_url.into(),
-        types: vec![],
-        key: None,
-    }
 }
 
 fn config(source: &str, routes: Vec<Route>, kind: PollerKind) -> PollerConfig {

@@ -5,10 +5,7 @@
 //! of redeliveries (by the `done#` marker and by the state item's condition), retries, KO
 //! events on the KO route's queue, park and skip.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use flowctl::local::{LocalOptions, LocalProcesses, UnitConfig};
 use flowctl_engine::Invoker;
@@ -16,6 +13,7 @@ use flowctl_protocol::subscriber::{
     RetryPolicy, Route, SubscriberConfig, TargetRef, SUBSCRIBER_ENV,
 };
 use flowctl_tests::moto::Moto;
+use flowctl_tests::sdk::{self, REGION};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -23,7 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const FIXTURE: &str = env!("CARGO_BIN_EXE_subscriber-fixture");
-const REGION: &str = "us-east-1";
 
 struct Aws {
     endpoint: String,
@@ -33,17 +30,9 @@ struct Aws {
 }
 
 async fn aws() -> Aws {
-    let moto = Moto::shared();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+    let sdk = sdk::config().await;
     Aws {
-        endpoint: moto.endpoint.clone(),
+        endpoint: Moto::shared().endpoint.clone(),
         sqs: aws_sdk_sqs::Client::new(&sdk),
         dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
         sfn: aws_sdk_sfn::Client::new(&sdk),
@@ -80,48 +69,14 @@ impl Message {
 }
 
 impl Aws {
-    /// A FIFO queue as deploy creates it (long visibility: only the subscriber's backoff
-    /// makes a message visible again within the test).
+    /// The FIFO queue `<name>.fifo` as deploy creates it, with a long visibility timeout:
+    /// only the subscriber's backoff makes a message visible again within the test.
     async fn queue(&self, name: &str) -> String {
-        self.sqs
-            .create_queue()
-            .queue_name(name)
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .attributes(QueueAttributeName::ContentBasedDeduplication, "true")
-            .attributes(QueueAttributeName::VisibilityTimeout, "600")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap()
+        sdk::fifo_queue(&self.sqs, name, Some(600)).await
     }
 
     async fn table(&self, name: &str) {
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let key = |name: &str, kind| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .unwrap()
-        };
-        self.dynamodb
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(attribute("key"))
-            .attribute_definitions(attribute("item"))
-            .key_schema(key("key", KeyType::Hash))
-            .key_schema(key("item", KeyType::Range))
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .unwrap();
+        sdk::table(&self.dynamodb, name).await
     }
 
     /// Sends events `(id, key, data)` as flowctl does (group = key, dedup id = event id), then
@@ -152,27 +107,12 @@ impl Aws {
             if messages.len() >= count {
                 break;
             }
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(queue)
-                .max_number_of_messages(10)
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await
-                .unwrap();
-            for m in out.messages.unwrap_or_default() {
-                let group = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-                    .cloned()
-                    .unwrap_or_default();
+            for m in sdk::receive(&self.sqs, queue).await {
                 messages.push(Message {
+                    group: sdk::system_attribute(&m, MessageSystemAttributeName::MessageGroupId),
                     id: m.message_id.unwrap(),
                     receipt: m.receipt_handle.unwrap(),
                     body: m.body.unwrap(),
-                    group,
                 });
             }
         }
@@ -186,16 +126,7 @@ impl Aws {
         key: &str,
         item: &str,
     ) -> Option<HashMap<String, AttributeValue>> {
-        self.dynamodb
-            .get_item()
-            .table_name(table)
-            .key("key", AttributeValue::S(key.into()))
-            .key("item", AttributeValue::S(item.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap()
-            .item
+        sdk::item(&self.dynamodb, table, key, item).await
     }
 
     /// The key's state item as JSON-ish text fields: version, state, parked, failing, attempts.
@@ -248,8 +179,8 @@ fn subscriber(aws: &Aws, unit: &str, config: &SubscriberConfig) -> (LocalProcess
             .timeout(Duration::from_secs(30))
             .env(SUBSCRIBER_ENV, serde_json::to_string(config).unwrap())
             .env("AWS_ENDPOINT_URL", &aws.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ACCESS_KEY_ID", sdk::ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", sdk::SECRET_ACCESS_KEY)
             .env("RECORD", record.display().to_string()),
     );
     (local, record)
@@ -324,8 +255,8 @@ fn config(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_run_in_key_order_fail_partially_retry_ko_and_park() {
     let aws = aws().await;
-    let queue = aws.queue("orders.fifo").await;
-    let ko_queue = aws.queue("orders-ko.fifo").await;
+    let queue = aws.queue("orders").await;
+    let ko_queue = aws.queue("orders-ko").await;
     aws.table("orders").await;
     let config = config("orders", &queue, &ko_queue, "Apply", 1, true);
     let (local, record) = subscriber(&aws, "p-sub-orders", &config);
@@ -439,8 +370,8 @@ async fn batches_run_in_key_order_fail_partially_retry_ko_and_park() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_deliveries_apply_once_and_skip_and_bad_messages_are_kept() {
     let aws = aws().await;
-    let queue = aws.queue("ledger.fifo").await;
-    let ko_queue = aws.queue("ledger-ko.fifo").await;
+    let queue = aws.queue("ledger").await;
+    let ko_queue = aws.queue("ledger-ko").await;
     aws.table("ledger").await;
     let config = config("ledger", &queue, &ko_queue, "Apply", 0, false);
     let (local, record) = subscriber(&aws, "p-sub-ledger", &config);
@@ -530,8 +461,8 @@ async fn concurrent_deliveries_apply_once_and_skip_and_bad_messages_are_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_flows_run_as_executions_named_after_the_event() {
     let aws = aws().await;
-    let queue = aws.queue("flows.fifo").await;
-    let ko_queue = aws.queue("flows-ko.fifo").await;
+    let queue = aws.queue("flows").await;
+    let ko_queue = aws.queue("flows-ko").await;
     aws.table("flows").await;
     let machine = |name: &str, state: Value| {
         let definition = json!({"StartAt": "Only", "States": {"Only": state}});
@@ -619,8 +550,8 @@ async fn bench_subscriber_batch() {
         ("bench-state-1key", "Apply", 1),
         ("bench-plain-10keys", "Notify", 10),
     ] {
-        let queue = aws.queue(&format!("{name}.fifo")).await;
-        let ko_queue = aws.queue(&format!("{name}-ko.fifo")).await;
+        let queue = aws.queue(name).await;
+        let ko_queue = aws.queue(&format!("{name}-ko")).await;
         aws.table(name).await;
         let config = config(name, &queue, &ko_queue, function, 0, false);
         let (local, _record) = subscriber(&through_proxy, name, &config);

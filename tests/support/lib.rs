@@ -13,6 +13,7 @@ pub mod corpus;
 pub mod dev;
 pub mod moto;
 pub mod proxy;
+pub mod sdk;
 
 use flowctl_lang::asl::{self, CompileOptions};
 use flowctl_lang::flow::{self, KnownFunctions};

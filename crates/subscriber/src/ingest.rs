@@ -265,364 +265,30 @@ fn body(request: &Value) -> Result<Vec<u8>, Answer> {
 
 #[cfg(test)]
 mod tests {
+    //! The pure reading of requests; what reaches the queues is tested against moto in
+    //! `tests/ingest_aws.rs`.
     use super::*;
-    use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
-    use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
     use flowctl_protocol::signature::{sign, GITHUB_HEADER, STRIPE_HEADER};
-    use flowctl_protocol::subscriber::{message_group_id, Route};
-    use std::io::{BufRead, BufReader};
-    use std::process::{Child, ChildStdin, Command, Stdio};
-    use std::sync::OnceLock;
 
-    /// A moto server for this test binary, started with the repository's
-    /// `tests/support/moto_server.py`: it exits when its standard input closes, which
-    /// this process holds until it ends.
-    struct Moto {
-        endpoint: String,
-        _child: Child,
-        _stdin: ChildStdin,
+    /// The unsigned webhook source `hooks`, its events' type read from the payload.
+    fn config() -> IngestConfig {
+        serde_json::from_value(json!({"source": "hooks", "event_type": "$.type", "routes": []}))
+            .expect("an ingest configuration")
     }
 
-    fn moto() -> &'static str {
-        static MOTO: OnceLock<Moto> = OnceLock::new();
-        let moto = MOTO.get_or_init(|| {
-            let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let python = std::env::var_os("FLOWCTL_TEST_PYTHON")
-                .filter(|p| !p.is_empty())
-                .map_or_else(|| repo.join(".venv/bin/python"), Into::into);
-            assert!(
-                python.exists(),
-                "the test Python (with moto) is missing at {}: run `bash scripts/install-test-tools.sh` or set FLOWCTL_TEST_PYTHON",
-                python.display()
-            );
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free loopback port")
-                .port();
-            let mut child = Command::new(&python)
-                .arg(repo.join("tests/support/moto_server.py"))
-                .arg(port.to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("moto starts");
-            let mut line = String::new();
-            let _ = BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line);
-            assert_eq!(line.trim(), "ready", "moto did not start on port {port}");
-            Moto {
-                endpoint: format!("http://127.0.0.1:{port}"),
-                _stdin: child.stdin.take().expect("piped"),
-                _child: child,
-            }
-        });
-        &moto.endpoint
-    }
-
-    /// A client of the test's own runtime (the SDK's connections belong to one).
-    fn sqs() -> aws_sdk_sqs::Client {
-        let config = aws_sdk_sqs::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(moto())
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .build();
-        aws_sdk_sqs::Client::from_conf(config)
-    }
-
-    async fn fifo_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-        sqs.create_queue()
-            .queue_name(format!("{name}.fifo"))
-            .attributes(QueueAttributeName::FifoQueue, "true")
-            .send()
-            .await
-            .expect("moto creates the queue")
-            .queue_url
-            .expect("a queue URL")
-    }
-
-    /// Every message on a queue: (group id, deduplication id, body as JSON).
-    async fn messages(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(String, String, Value)> {
-        let received = sqs
-            .receive_message()
-            .queue_url(queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .send()
-            .await
-            .expect("moto answers");
-        received
-            .messages()
-            .iter()
-            .map(|m| {
-                let attribute = |name| {
-                    m.attributes()
-                        .and_then(|a| a.get(&name))
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                (
-                    attribute(MessageSystemAttributeName::MessageGroupId),
-                    attribute(MessageSystemAttributeName::MessageDeduplicationId),
-                    serde_json::from_str(m.body().unwrap_or_default()).expect("a JSON body"),
-                )
-            })
-            .collect()
-    }
-
-    fn route(subscription: &str, queue_url: &str) -> Route {
-        Route {
-            subscription: subscription.into(),
-            queue_url: queue_url.into(),
-            types: vec![],
-            key: None,
-        }
-    }
-
-    fn config(routes: Vec<Route>) -> IngestConfig {
-        IngestConfig {
-            source: "hooks".into(),
-            event_type: Some("$.type".into()),
-            id: None,
-            key: None,
-            secret_env: None,
-            signature_header: None,
-            routes,
-            kind: Default::default(),
-        }
-    }
-
-    fn request(method: &str, headers: Value, body: &str) -> Value {
-        json!({
-            "version": "2.0",
-            "rawPath": "/",
-            "headers": headers,
-            "requestContext": {"http": {"method": method, "path": "/"}},
-            "body": body,
-            "isBase64Encoded": false,
-        })
-    }
-
-    /// The secret of the signed tests: `PATH`, a variable every test process has, so no test
-    /// sets one (setting the environment races the other tests' threads).
-    fn path_secret() -> Vec<u8> {
-        std::env::var("PATH").expect("PATH is set").into_bytes()
-    }
-
-    fn status_and_body(response: &Value) -> (u64, Value) {
-        let body = response["body"].as_str().expect("a text body");
-        (
-            response["statusCode"].as_u64().expect("a status"),
-            serde_json::from_str(body).expect("a JSON body"),
-        )
-    }
-
-    #[tokio::test]
-    async fn a_signed_request_reaches_every_route_that_takes_its_type() {
-        let sqs = sqs();
-        let (all, by_booking, others) = (
-            fifo_queue(&sqs, "ingest-all").await,
-            fifo_queue(&sqs, "ingest-booking").await,
-            fifo_queue(&sqs, "ingest-others").await,
-        );
-        let mut config = config(vec![
-            route("all", &all),
-            Route {
-                key: Some("$.booking.id".into()),
-                ..route("booking", &by_booking)
-            },
-            Route {
-                types: vec!["other".into()],
-                ..route("others", &others)
-            },
-        ]);
-        config.secret_env = Some("PATH".into());
-        let body = r#"{"type":"booking.requested","booking":{"id":"b-9"}}"#;
-        let signature = format!("sha256={}", sign(&path_secret(), &[body.as_bytes()]));
-        let headers = json!({"x-github-delivery": "d-1", "x-hub-signature-256": signature});
-        let response = handle(&config, request("POST", headers, body), &sqs).await;
-        assert_eq!(
-            response["headers"]["content-type"], "application/json",
-            "{response}"
-        );
-        assert_eq!(
-            status_and_body(&response),
-            (202, json!({"accepted": true, "id": "d-1", "routes": 2}))
-        );
-        let [(group, dedup, event)] = &messages(&sqs, &all).await[..] else {
-            panic!("one message on the queue of `all`")
-        };
-        assert_eq!((group, dedup), (&message_group_id(""), &"d-1".to_string()));
-        let accepted_at = event["accepted_at"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        assert!(
-            accepted_at.len() == 24 && accepted_at.ends_with('Z'),
-            "{accepted_at}"
-        );
-        assert_eq!(
-            event,
-            &json!({
-                "source": "hooks", "type": "booking.requested", "id": "d-1", "key": "",
-                "accepted_at": accepted_at,
-                "data": {"type": "booking.requested", "booking": {"id": "b-9"}},
-            })
-        );
-        let [(group, dedup, keyed)] = &messages(&sqs, &by_booking).await[..] else {
-            panic!("one message on the queue of `booking`")
-        };
-        assert_eq!((group.as_str(), dedup.as_str()), ("b-9", "d-1"));
-        assert_eq!(keyed["key"], "b-9");
-        assert_eq!(keyed["data"], event["data"]);
-        assert!(messages(&sqs, &others).await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn base64_bodies_are_decoded_and_odd_ids_hashed_for_deduplication() {
-        let sqs = sqs();
-        let queue_url = fifo_queue(&sqs, "ingest-base64").await;
-        let mut config = config(vec![route("all", &queue_url)]);
-        config.id = Some("$.id".into());
-        config.key = Some("$.customer".into());
-        let body = r#"{"type":"paid","id":"order 7","customer":"c-1"}"#;
-        let mut request = request(
-            "POST",
-            json!({}),
-            &base64::engine::general_purpose::STANDARD.encode(body),
-        );
-        request["isBase64Encoded"] = json!(true);
-        let (status, answer) = status_and_body(&handle(&config, request.clone(), &sqs).await);
-        assert_eq!(
-            (status, &answer["id"]),
-            (202, &json!("order 7")),
-            "{answer}"
-        );
-        let [(group, dedup, event)] = &messages(&sqs, &queue_url).await[..] else {
-            panic!("one message")
-        };
-        assert_eq!(group, "c-1");
-        assert_eq!(
-            dedup,
-            &flowctl_protocol::subscriber::deduplication_id("order 7")
-        );
-        assert_eq!(dedup.len(), 64);
-        assert_eq!(event["data"]["customer"], "c-1");
-        request["body"] = json!("not base64!");
-        let (status, answer) = status_and_body(&handle(&config, request, &sqs).await);
-        assert_eq!(status, 400);
-        assert!(answer["error"]
-            .as_str()
-            .unwrap()
-            .contains("not valid base64"));
-    }
-
-    #[tokio::test]
-    async fn refused_requests_put_nothing_on_the_queues() {
-        let sqs = sqs();
-        let queue_url = fifo_queue(&sqs, "ingest-refused").await;
-        let mut signed = config(vec![route("all", &queue_url)]);
-        signed.secret_env = Some("PATH".into());
-        let body = r#"{"type":"t"}"#;
-        let good = format!("sha256={}", sign(&path_secret(), &[body.as_bytes()]));
-        let bad = format!("sha256={}", sign(b"not the secret", &[body.as_bytes()]));
-
-        let answer = |config: IngestConfig, request: Value| {
-            let sqs = sqs.clone();
-            async move { status_and_body(&handle(&config, request, &sqs).await) }
-        };
-        let (status, body401) = answer(
-            signed.clone(),
-            request(
-                "POST",
-                json!({"x-hub-signature-256": bad, "idempotency-key": "i-1"}),
-                body,
-            ),
-        )
-        .await;
-        assert_eq!(status, 401);
-        assert_eq!(
-            body401["error"],
-            "bad signature: X-Hub-Signature-256 does not match the body"
-        );
-        let (status, body422) = answer(
-            signed.clone(),
-            request("POST", json!({"x-hub-signature-256": good}), body),
-        )
-        .await;
-        assert_eq!(status, 422);
-        assert_eq!(
-            body422,
-            json!({"error": "no event id: the request has none of the headers Idempotency-Key, X-GitHub-Delivery, X-Request-Id and the source names no `id` path", "rejected": true})
-        );
-        let (status, body405) = answer(signed.clone(), request("GET", json!({}), "")).await;
-        assert_eq!(
-            (status, body405),
-            (405, json!({"error": "webhooks take POST"}))
-        );
-        let mut unset = signed.clone();
-        unset.secret_env = Some("FLOWCTL_INGEST_TEST_SECRET_NEVER_SET".into());
-        let (status, body500) = answer(
-            unset,
-            request("POST", json!({"x-hub-signature-256": "sha256=00"}), body),
-        )
-        .await;
-        assert_eq!(status, 500);
-        assert!(body500["error"]
-            .as_str()
-            .unwrap()
-            .contains("FLOWCTL_INGEST_TEST_SECRET_NEVER_SET is not set"));
-        let (status, body400) = answer(
-            config(vec![route("all", &queue_url)]),
-            request("POST", json!({"idempotency-key": "i-2"}), "{"),
-        )
-        .await;
-        assert_eq!(status, 400);
-        assert!(body400["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("the body is not JSON"));
-        let big = format!(r#"{{"type":"t","pad":"{}"}}"#, "x".repeat(MAX_BODY));
-        let (status, _) = answer(
-            config(vec![route("all", &queue_url)]),
-            request("POST", json!({"idempotency-key": "i-3"}), &big),
-        )
-        .await;
-        assert_eq!(status, 413);
-        assert!(messages(&sqs, &queue_url).await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_queue_that_refuses_is_a_503_with_its_reason() {
-        let sqs = sqs();
-        let queue_url = fifo_queue(&sqs, "ingest-exists").await;
-        let missing = queue_url.replace("ingest-exists", "ingest-missing");
-        let config = config(vec![route("all", &queue_url), route("gone", &missing)]);
-        let response = handle(
-            &config,
-            request("POST", json!({"idempotency-key": "i-1"}), r#"{"type":"t"}"#),
-            &sqs,
-        )
-        .await;
-        let (status, body) = status_and_body(&response);
-        assert_eq!(status, 503, "{body}");
-        let error = body["error"].as_str().unwrap();
-        assert!(
-            error.starts_with(&format!("sqs:SendMessage to {missing} (event `i-1`)"))
-                && error.ends_with("; retry later"),
-            "{error}"
-        );
+    /// A function URL POST request as [`read`] reads it: its method, headers and body.
+    fn post(headers: Value, body: &str) -> Value {
+        json!({"requestContext": {"http": {"method": "POST"}}, "headers": headers, "body": body})
     }
 
     #[test]
     fn stripe_signatures_are_checked_against_the_functions_clock() {
-        let mut signed = config(vec![]);
+        let mut signed = config();
         signed.signature_header = Some(STRIPE_HEADER.into());
         let body = r#"{"type":"t"}"#;
         let t = 1_700_000_000i64;
         let v1 = sign(b"whsec", &[t.to_string().as_bytes(), b".", body.as_bytes()]);
-        let request = request(
-            "POST",
+        let request = post(
             json!({"stripe-signature": format!("t={t},v1={v1}"), "idempotency-key": "i-1"}),
             body,
         );
@@ -635,12 +301,7 @@ mod tests {
             (t + 301) * 1000,
         );
         assert_eq!(late.unwrap_err().status, 401);
-        let github = read(
-            &config(vec![]),
-            &request,
-            Some(Ok(b"whsec".to_vec())),
-            t * 1000,
-        );
+        let github = read(&config(), &request, Some(Ok(b"whsec".to_vec())), t * 1000);
         assert!(github.unwrap_err().body["error"]
             .as_str()
             .unwrap()
