@@ -377,9 +377,9 @@ async fn concurrent_deliveries_apply_once_and_skip_and_bad_messages_are_kept() {
     let (local, record) = subscriber(&aws, "p-sub-ledger", &config);
 
     // The same message in two batches at once (its visibility ran out during a slow run):
-    // both invoke, the state item's condition lets one write, the other finds done#d1.
+    // the state item's condition lets one write; the other finds done#d1.
     let m = aws
-        .send(&queue, &[("d1", "d", json!({"sleep_ms": 1500}))])
+        .send(&queue, &[("d1", "d", json!({"sleep_ms": 3000}))])
         .await;
     let once = [&m[0]];
     let (first, second) = tokio::join!(
@@ -390,7 +390,11 @@ async fn concurrent_deliveries_apply_once_and_skip_and_bad_messages_are_kept() {
         first.is_empty() && second.is_empty(),
         "{first:?} {second:?}"
     );
-    assert_eq!(calls(&record, "d"), ["d1", "d1"]);
+    // Both run the target when the second reads the state before the first writes it (the
+    // 3 s sleep makes that the usual case); a second process started late under load finds
+    // done#d1 and runs nothing. Either way the state moves once.
+    let runs = calls(&record, "d");
+    assert!(runs == ["d1"] || runs == ["d1", "d1"], "{runs:?}");
     assert_eq!(
         aws.state("ledger", "d").await,
         json!({"version": 1, "state": {"seen": ["d1"]}, "parked": null, "failing": null,
