@@ -390,11 +390,16 @@ async fn concurrent_deliveries_apply_once_and_skip_and_bad_messages_are_kept() {
         first.is_empty() && second.is_empty(),
         "{first:?} {second:?}"
     );
-    // Both run the target when the second reads the state before the first writes it (the
-    // 3 s sleep makes that the usual case); a second process started late under load finds
-    // done#d1 and runs nothing. Either way the state moves once.
+    // Invocations are at-least-once: both run the target when the second reads the state
+    // before the first writes it (the 3 s sleep makes that the usual case), a second process
+    // started late under load finds done#d1 and runs nothing, and two transactions that
+    // collide (DynamoDB's TransactionConflict) are read again and the loser run once more.
+    // Whatever the interleaving, the state moves once.
     let runs = calls(&record, "d");
-    assert!(runs == ["d1"] || runs == ["d1", "d1"], "{runs:?}");
+    assert!(
+        !runs.is_empty() && runs.len() <= 3 && runs.iter().all(|r| r == "d1"),
+        "{runs:?}"
+    );
     assert_eq!(
         aws.state("ledger", "d").await,
         json!({"version": 1, "state": {"seen": ["d1"]}, "parked": null, "failing": null,
