@@ -1,0 +1,20 @@
+//! `flowctl test`'s core: test files of flows in flow terms (functions mocked by name, per
+//! call), AWS's MockConfigFile (states mocked by name), running a case on the engine on a
+//! virtual clock, comparing what happened with what was expected, the branches of a document
+//! no case took, and the reports (JSON, JUnit XML). Pure: the binary reads the files, builds
+//! the functions for integration cases, and prints.
+//!
+//! The pipeline: `cases::parse` (text → `TestFile`) → `run::run_case` (a case, a loaded
+//! document, an `Invoker` → `CaseResult`) → `coverage::measure` (the document and the
+//! executions → `Coverage`) → `junit::write` / `report`.
+
+pub mod cases;
+pub mod coverage;
+pub mod junit;
+pub mod mock;
+pub mod mock_config;
+pub mod report;
+pub mod run;
+pub mod snapshot;
+
+pub use report::{CaseResult, Verdict};
