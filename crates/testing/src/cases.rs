@@ -82,6 +82,23 @@ pub struct Case {
     pub span: Span,
 }
 
+impl Case {
+    /// A case with no mock and no expectation but success (e.g. for a case that comes from
+    /// elsewhere than a test file, such as a MockConfigFile test case run through
+    /// `run::run_case`).
+    pub fn new(name: impl Into<String>, input: Value) -> Case {
+        Case {
+            name: name.into(),
+            input,
+            mocks: BTreeMap::new(),
+            expect: Expect::default(),
+            snapshot: false,
+            real: false,
+            span: Span::default(),
+        }
+    }
+}
+
 /// What a function answers in one case.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FunctionMock {
@@ -1118,7 +1135,12 @@ fn syntax_error(text: &str, err: &serde_yaml::Error) -> Diagnostic {
 /// The JSON Schema of a test file (draft 7), for `flowctl schema --tests` and editors.
 pub fn json_schema() -> Value {
     let schema = schemars::schema_for!(schema::TestFile);
-    serde_json::to_value(schema).unwrap_or(Value::Null)
+    let mut value = serde_json::to_value(schema).unwrap_or(Value::Null);
+    // What schemars cannot say from the types: a list of answers has at least one.
+    if let Some(Value::Object(list)) = value.pointer_mut("/definitions/FunctionMock/anyOf/1") {
+        list.insert("minItems".into(), Value::from(1));
+    }
+    value
 }
 
 /// The file's format for schemars only: the parser above reads the text itself (to locate
@@ -1170,8 +1192,7 @@ mod schema {
     pub enum FunctionMock {
         /// The answer to every call.
         Always(Answer),
-        /// Answers in call order.
-        #[schemars(length(min = 1))]
+        /// Answers in call order (at least one).
         Calls(Vec<ListAnswer>),
     }
 

@@ -45,7 +45,7 @@ impl CaseMocks for FunctionMocks {
 }
 
 /// Where a case comes from and the snapshot store of its file.
-pub struct Context<'a> {
+pub struct RunContext<'a> {
     /// The test file as the user would open it (for the report).
     pub file: &'a str,
     /// The flow (for the report).
@@ -75,7 +75,7 @@ pub async fn run_case<M: CaseMocks>(
     machine: &StateMachine,
     case: &Case,
     mocks: &M,
-    context: &mut Context<'_>,
+    context: &mut RunContext<'_>,
 ) -> (CaseResult, Execution) {
     let started = Instant::now();
     let options = ExecutionOptions {

@@ -340,4 +340,8 @@ fn the_schema_describes_every_field_and_matches_the_parser() {
     assert_eq!(missing, Vec::<String>::new());
     let answer = serde_json::to_string(&schema["definitions"]["ListReturn"]).unwrap();
     assert!(answer.contains("\"required\":[\"return\"]"), "{answer}");
+    assert_eq!(
+        schema["definitions"]["FunctionMock"]["anyOf"][1]["minItems"],
+        1
+    );
 }

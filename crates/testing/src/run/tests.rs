@@ -59,7 +59,7 @@ fn run_all(
 ) -> Vec<(CaseResult, Execution)> {
     let runtime = virtual_runtime().unwrap();
     let file = file(text);
-    let mut context = Context {
+    let mut context = RunContext {
         file: "flows/booking.test.yaml",
         flow: "Booking",
         snapshots,
@@ -443,7 +443,7 @@ fn a_mocked_case_is_cheap() {
     let file = file(&text);
     let runtime = virtual_runtime().unwrap();
     let mut snapshots = Snapshots::new();
-    let mut context = Context {
+    let mut context = RunContext {
         file: "f",
         flow: "Booking",
         snapshots: &mut snapshots,
