@@ -25,6 +25,7 @@ mod plan;
 mod progress;
 mod schema;
 mod status;
+mod test;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use flowctl::project::{self, Loaded};
@@ -92,6 +93,8 @@ pub enum Command {
     Build(build::Args),
     /// Run a flow (or any state machine document) on the local engine and print its output
     Invoke(invoke::Args),
+    /// Run the flows' test cases on the local engine, functions mocked by name; report untaken branches
+    Test(test::Args),
     /// Show which functions share a Lambda, the fused chains, and what each flow path costs
     Plan(plan::Args),
     /// Build, then deploy the project to AWS or LocalStack (plan + apply; --dry-run prints the plan)
@@ -130,6 +133,7 @@ pub fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&cli.global, args),
         Command::Build(args) => build::run(&cli.global, args),
         Command::Invoke(args) => invoke::run(&cli.global, args),
+        Command::Test(args) => test::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Deploy(args) => deploy::run(&cli.global, args),
         Command::Status(args) => status::run(&cli.global, args),

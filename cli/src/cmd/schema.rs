@@ -1,5 +1,6 @@
-//! `flowctl schema`: the JSON Schema of flowctl.yaml, for editors; with `--flow NAME`, the
-//! JSON Schemas of a flow's input (as it declares it) and output (the union of its returns).
+//! `flowctl schema`: the JSON Schema of flowctl.yaml, for editors; with `--tests`, that of test
+//! files; with `--flow NAME`, the JSON Schemas of a flow's input (as it declares it) and output
+//! (the union of its returns).
 
 use super::common::{clean_project, find_flow, or_exit};
 use super::out;
@@ -10,11 +11,18 @@ use serde_json::json;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print the input and output schemas of this flow instead (typed after a `flowctl build`)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "tests")]
     pub flow: Option<String>,
+    /// Print the JSON Schema of test files (`flows/<name>.test.yaml`) instead
+    #[arg(long)]
+    pub tests: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
+    if args.tests {
+        out::json(&flowctl_testing::cases::json_schema())?;
+        return Ok(Exit::Success);
+    }
     let Some(flow) = &args.flow else {
         out::json(&flowctl_lang::manifest::json_schema())?;
         return Ok(Exit::Success);

@@ -15,6 +15,7 @@ pub mod mock;
 pub mod mock_config;
 pub mod report;
 pub mod run;
+pub mod skeleton;
 pub mod snapshot;
 
 pub use report::{CaseResult, Verdict};

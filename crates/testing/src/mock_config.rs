@@ -347,6 +347,16 @@ impl Invoker for StateMocks {
     }
 }
 
+impl crate::run::CaseMocks for StateMocks {
+    fn calls(&self) -> Vec<String> {
+        StateMocks::calls(self)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        StateMocks::problems(self)
+    }
+}
+
 /// A MockConfigFile whose test cases replay `cases` (name, recorded execution of the state
 /// machine `state_machine`, history on): per case and Task state, a mocked response named
 /// `<case>.<state>` (sanitised: runs of characters other than letters, digits and `_` become

@@ -27,7 +27,10 @@ fn reference(id: Id) -> Value {
 /// Where the scratch values assembled by `prepare` states go.
 const TMP: &str = "$.tmp";
 
-pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, Vec<Diagnostic>> {
+pub(super) fn compile(
+    flow: &ir::Flow,
+    opts: &CompileOptions,
+) -> Result<(Value, super::SourceMap), Vec<Diagnostic>> {
     let mut functions_per_unit: BTreeMap<&str, usize> = BTreeMap::new();
     for unit in opts.units.values() {
         *functions_per_unit.entry(unit.as_str()).or_default() += 1;
@@ -41,7 +44,7 @@ pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, V
         taken: super::fuse::variable_names(flow),
     };
     let mut machine = Machine::default();
-    let start = gen.alloc("Start", Span::new(0, 0));
+    let start = gen.alloc_at("Start", Span::new(0, 0), flow.span);
     let body = gen.block(&mut machine, &flow.body, None);
     let mut first = state("Pass");
     first.insert(
@@ -73,6 +76,11 @@ pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, V
         .collect();
     let names = names::assign(&hints);
     rename_machine(&mut doc, &names);
+    let sources: super::SourceMap = names
+        .iter()
+        .zip(&gen.slots)
+        .map(|(name, slot)| (name.clone(), slot.span))
+        .collect();
     let doc = Value::Object(doc);
 
     let mut diagnostics = gen.diagnostics;
@@ -88,7 +96,7 @@ pub(super) fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, V
         ));
     }
     if diagnostics.is_empty() {
-        Ok(doc)
+        Ok((doc, sources))
     } else {
         diagnostics.sort_by_key(|d| d.span.start);
         Err(diagnostics)
@@ -99,6 +107,8 @@ struct Slot {
     hint: String,
     /// (source offset, allocation number): the order names are handed out in.
     order: (u32, u32),
+    /// The statement the state comes from.
+    span: Span,
 }
 
 /// One `States` object being built (the flow, a parallel branch or a map body).
@@ -285,10 +295,16 @@ fn var_path(name: &str) -> String {
 
 impl Gen<'_> {
     fn alloc(&mut self, hint: impl Into<String>, at: Span) -> Id {
+        self.alloc_at(hint, at, at)
+    }
+
+    /// A state named in the order of `at` that comes from the statement at `source`.
+    fn alloc_at(&mut self, hint: impl Into<String>, at: Span, source: Span) -> Id {
         let id = self.slots.len();
         self.slots.push(Slot {
             hint: hint.into(),
             order: (at.start, id as u32),
+            span: source,
         });
         id
     }

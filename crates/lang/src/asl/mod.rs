@@ -29,7 +29,7 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Span};
 use crate::flow::ir;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +81,18 @@ impl CompileOptions {
 /// Compiles a checked flow to an ASL document, or explains which Step Functions limit it
 /// would break (each diagnostic carries the flow's or the offending statement's span).
 pub fn compile(flow: &ir::Flow, opts: &CompileOptions) -> Result<Value, Vec<Diagnostic>> {
+    codegen::compile(flow, opts).map(|(doc, _)| doc)
+}
+
+/// Where each state of a compiled document comes from: state name → the span of the flow
+/// statement (for `Start`, the whole flow). `flowctl test` lists untaken branches by it.
+pub type SourceMap = BTreeMap<String, Span>;
+
+/// [`compile`], with the statement each state comes from.
+pub fn compile_with_sources(
+    flow: &ir::Flow,
+    opts: &CompileOptions,
+) -> Result<(Value, SourceMap), Vec<Diagnostic>> {
     codegen::compile(flow, opts)
 }
 
