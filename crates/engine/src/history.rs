@@ -5,6 +5,7 @@
 //! output, shared with the run and with neighbouring events through `Arc`, never copied) and
 //! become JSON only when `HistoryEvent::details` is called.
 
+use super::model::Service;
 use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -75,8 +76,22 @@ pub(crate) enum Details {
         /// A `u128` in two halves: as one, it would align every event to 16 bytes.
         request_id: [u64; 2],
     },
-    /// `TaskSucceeded` of a `lambda:invoke` whose whole response the run built already.
+    /// `TaskSucceeded` of a `lambda:invoke` whose whole response the run built already (or
+    /// a mock answered).
     InvokeResponse(Arc<Value>),
+    /// `TaskScheduled` of another service's Task (a mocked one): its request.
+    ServiceScheduled {
+        service: Arc<Service>,
+        parameters: Arc<Value>,
+        timeout: Option<u64>,
+    },
+    /// `TaskStarted` of another service's Task.
+    ServiceStarted(Arc<Service>),
+    /// `TaskSucceeded` of another service's Task: its response.
+    ServiceSucceeded {
+        service: Arc<Service>,
+        output: Arc<Value>,
+    },
 }
 
 /// A JSON object from `key => value` pairs, the values moved in.
@@ -146,6 +161,26 @@ impl Details {
                 "resourceType" => "lambda",
                 "resource" => "invoke",
                 "output" => value(response)
+            },
+            Details::ServiceScheduled {
+                service,
+                parameters,
+                timeout,
+            } => object! {
+                "resourceType" => &*service.resource_type,
+                "resource" => &*service.resource,
+                "region" => REGION,
+                "parameters" => value(parameters),
+                "timeoutInSeconds" => *timeout
+            },
+            Details::ServiceStarted(service) => object! {
+                "resourceType" => &*service.resource_type,
+                "resource" => &*service.resource
+            },
+            Details::ServiceSucceeded { service, output } => object! {
+                "resourceType" => &*service.resource_type,
+                "resource" => &*service.resource,
+                "output" => value(output)
             },
         }
     }

@@ -45,12 +45,44 @@ impl TaskError {
 /// value a function is called with and the one it answers, so owned values would force a copy
 /// of each on every call. An invoker that serializes only reads the payload; a function that
 /// wants to change it takes it with `Arc::unwrap_or_clone` (a copy only if still shared).
+///
+/// An invoker may also answer for a whole Task state, by the state's name, instead of a
+/// call (`mocked`): that is how tests mock service integrations the engine cannot call.
 pub trait Invoker: Send + Sync {
     fn invoke<'a>(
         &'a self,
         function: &'a str,
         payload: Arc<Value>,
     ) -> BoxFuture<'a, Result<Arc<Value>, TaskError>>;
+
+    /// A Task's whole result decided by its state's name (Step Functions Local's mocked service
+    /// integrations), instead of a call. `None`: call as usual.
+    ///
+    /// Asked at every attempt of every Task, before the call. `resource` is the Task's
+    /// `Resource` as written; `parameters` its effective parameters (after `InputPath` and
+    /// `Parameters`): for `arn:aws:states:::lambda:invoke` the `Parameters` object with
+    /// `FunctionName` and `Payload`, for a Lambda function ARN the payload, for another service
+    /// the request. `Some(Ok(v))`: `v` is the task's result as the service answers it (for
+    /// `lambda:invoke` the whole Invoke response, `{"StatusCode": 200, "Payload": …}`), which
+    /// goes through `ResultSelector`, `ResultPath` and `OutputPath` as usual. `Some(Err(e))`:
+    /// the task fails with `e`, as retriers and catchers see it.
+    fn mocked<'a>(
+        &'a self,
+        state: &'a str,
+        resource: &'a str,
+        parameters: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Arc<Value>, TaskError>>> {
+        let _ = (state, resource, parameters);
+        None
+    }
+
+    /// Whether `mocked` may answer at all (default `true`, always correct). An invoker whose
+    /// `mocked` always answers `None` may say `false`: the engine then neither asks it nor
+    /// builds the `parameters` object of a `lambda:invoke` to ask it with (a copy of the
+    /// payload per call). [`InProcess`] says `false`; [`crate::Units`] asks what it wraps.
+    fn mocks_states(&self) -> bool {
+        true
+    }
 }
 
 type Handler =
@@ -170,6 +202,10 @@ pub(super) fn short_name(function: &str) -> &str {
 }
 
 impl Invoker for InProcess {
+    fn mocks_states(&self) -> bool {
+        false
+    }
+
     fn invoke<'a>(
         &'a self,
         function: &'a str,

@@ -63,10 +63,20 @@
 //! ResultSelector ResultPath OutputPath`; `Retry`/`Catch` with the `States.*` error names;
 //! intrinsic functions; the context object (`$$`); task and execution timeouts. Tasks call
 //! Lambda functions, through `arn:aws:states:::lambda:invoke` (history: `Task*` events) or a
-//! function ARN (`LambdaFunction*` events); other resources, `.waitForTaskToken`, JSONata and
+//! function ARN (`LambdaFunction*` events); other resources (service integrations such as
+//! `arn:aws:states:::sqs:sendMessage`, `.sync`, `.waitForTaskToken`, activities), JSONata and
 //! Distributed Map's `ItemReader`/`ResultWriter`/`ItemBatcher` are rejected by `load`. A
 //! Distributed Map runs its items like an inline one, but, as on AWS, its children's states
 //! stay out of the history (`MapRun*` events instead) and it tolerates no failure by default.
+//!
+//! Mocks by state, for tests (Step Functions Local's mocked service integrations): an
+//! `Invoker` may answer a Task's whole result by the state's name ([`Invoker::mocked`],
+//! asked at every attempt before the call) — for `lambda:invoke` the whole Invoke response,
+//! which `ResultSelector`, `ResultPath` and `OutputPath` then read as usual; a mocked error is
+//! retried and caught like a real one. `load_with` with [`LoadOptions::any_task_resource`]
+//! loads the Tasks the engine cannot call; they run only when mocked (`TaskScheduled`,
+//! `TaskStarted`, `TaskSucceeded`/`TaskFailed` with the service's `resourceType` and
+//! `resource`, e.g. `sqs`, `sendMessage`) and otherwise fail with `States.Runtime`.
 //!
 //! Errors: a path that selects nothing (in `InputPath`, `Parameters`, `ResultSelector`,
 //! `ItemSelector`, `OutputPath`, a Choice `Variable`…) or an intrinsic function that fails on
@@ -95,6 +105,8 @@ pub mod units;
 mod tests;
 #[cfg(test)]
 mod tests_load;
+#[cfg(test)]
+mod tests_mock;
 
 pub use history::{EventKind, HistoryEvent};
 pub use invoke::{BoxFuture, InProcess, Invoker, TaskError};
@@ -173,7 +185,25 @@ impl StateMachine {
 
 /// Validates `doc` and compiles it; every problem found is reported. Never panics.
 pub fn load(doc: &Value) -> Result<StateMachine, Vec<AslError>> {
-    load::load(doc)
+    load::load(doc, &LoadOptions::default())
+}
+
+/// What `load_with` accepts beyond what `load` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Load a Task whose `Resource` the engine cannot call (another service integration such
+    /// as `arn:aws:states:::sqs:sendMessage`, `.sync`, `.waitForTaskToken`, an activity ARN)
+    /// instead of rejecting it; its `Parameters` are evaluated as a plain template (the
+    /// request). Such a Task runs only when the invoker mocks its state
+    /// ([`Invoker::mocked`]); otherwise it fails with `States.Runtime`. For tests with mocked
+    /// service integrations (Step Functions Local's `MockConfigFile`).
+    pub any_task_resource: bool,
+}
+
+/// `load`, with options: see [`LoadOptions`]. `load(doc)` is `load_with(doc,
+/// &LoadOptions::default())`.
+pub fn load_with(doc: &Value, options: &LoadOptions) -> Result<StateMachine, Vec<AslError>> {
+    load::load(doc, options)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

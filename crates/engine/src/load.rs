@@ -9,7 +9,7 @@ use super::model::*;
 use super::path::{Path, ResultPath};
 use super::template::{kind, Intrinsic, Template};
 use super::time::parse_timestamp;
-use super::{AslError, StateMachine};
+use super::{AslError, LoadOptions, StateMachine};
 use flowctl_protocol::sfn::{self, errors, LambdaResource, LAMBDA_INVOKE, MAX_SECONDS};
 use flowctl_protocol::{did_you_mean, json_depth, MAX_JSON_DEPTH};
 use serde_json::{Map, Value};
@@ -31,7 +31,7 @@ fn unsupported(field: &str) -> Option<&'static str> {
     })
 }
 
-pub(crate) fn load(doc: &Value) -> Result<StateMachine, Vec<AslError>> {
+pub(crate) fn load(doc: &Value, options: &LoadOptions) -> Result<StateMachine, Vec<AslError>> {
     // A document built in memory can be deeper than one read from text; the loader's
     // recursion must never meet it.
     if json_depth(doc, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
@@ -44,6 +44,7 @@ pub(crate) fn load(doc: &Value) -> Result<StateMachine, Vec<AslError>> {
     let mut loader = Loader {
         errors: Vec::new(),
         saw_context: false,
+        any_task_resource: options.any_task_resource,
     };
     let Value::Object(top) = doc else {
         return Err(vec![AslError::new(
@@ -96,6 +97,8 @@ struct Loader {
     errors: Vec<AslError>,
     /// Set when anything compiled reads `$$`; per state, saved and restored around it.
     saw_context: bool,
+    /// `LoadOptions::any_task_resource`.
+    any_task_resource: bool,
 }
 
 impl Loader {
@@ -880,11 +883,25 @@ impl Loader {
                     single_reader: false,
                 })
             }
+            // Loaded for a mock to answer (`Invoker::mocked`); the engine cannot call them.
+            Some(LambdaResource::InvokeWaitForTaskToken) | None
+                if self.any_task_resource && resource_text.starts_with("arn:") =>
+            {
+                Resource::Service(Arc::new(Service::of(resource_text)))
+            }
             Some(LambdaResource::InvokeWaitForTaskToken) => {
                 self.err(sp, "Resource", format!("not supported by the local engine: `{resource_text}` (callbacks with a task token need Step Functions to receive the token)"));
                 return None;
             }
             Some(LambdaResource::FunctionArn) => Resource::LambdaArn,
+            None if self.any_task_resource => {
+                self.err(
+                    sp,
+                    "Resource",
+                    format!("`{resource_text}` is not an ARN (`arn:aws:states:::service:action`, a Lambda function or an activity)"),
+                );
+                return None;
+            }
             None => {
                 self.err(sp, "Resource", format!("not supported by the local engine: `{resource_text}` (it runs Lambda functions: `{LAMBDA_INVOKE}` or a Lambda function ARN)"));
                 return None;
@@ -1515,7 +1532,7 @@ fn invoke_parameters(parameters: Option<Template>) -> InvokeParameters {
                 _ => None,
             }),
             "Payload" => InvokeField::Payload,
-            _ => InvokeField::Other,
+            other => InvokeField::Other(other.into()),
         };
         (role, template)
     };

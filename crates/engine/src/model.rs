@@ -91,6 +91,40 @@ pub(crate) enum Resource {
     LambdaInvoke(InvokeParameters),
     /// A Lambda function ARN: the effective input is the payload, the result is its answer.
     LambdaArn,
+    /// Anything else (another service integration, `.sync`, `.waitForTaskToken`, an
+    /// activity), loaded only with `LoadOptions::any_task_resource`: the engine cannot call
+    /// it, only ask the invoker to mock it (`Invoker::mocked`); `Common::parameters` is the
+    /// request, a plain template.
+    Service(Arc<Service>),
+}
+
+/// A service integration's names in the history (`resourceType`, `resource`), split from its
+/// ARN as Step Functions does: `arn:aws:states:::sqs:sendMessage` → `sqs`, `sendMessage`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Service {
+    pub resource_type: Box<str>,
+    pub resource: Box<str>,
+}
+
+impl Service {
+    pub fn of(resource: &str) -> Service {
+        let split = |(kind, name): (&str, &str)| Service {
+            resource_type: kind.into(),
+            resource: name.into(),
+        };
+        // arn:<partition>:<service>:<region>:<account>:<rest>
+        let parts: Vec<&str> = resource.splitn(6, ':').collect();
+        match parts.as_slice() {
+            // arn:aws:states:::sqs:sendMessage, arn:aws:states:::states:startExecution.sync:2
+            ["arn", _, "states", "", "", rest] => split(rest.split_once(':').unwrap_or((rest, ""))),
+            // arn:aws:states:us-east-1:123456789012:activity:Name
+            ["arn", _, "states", _, _, rest] if rest.starts_with("activity:") => {
+                split(("activity", resource))
+            }
+            ["arn", _, service, _, _, rest] => split((service, rest)),
+            _ => split(("", resource)),
+        }
+    }
 }
 
 /// The `Parameters` of a `lambda:invoke`, field by field in document order (in which their
@@ -108,8 +142,9 @@ pub(crate) enum InvokeField {
     /// A string in the document (its template is not evaluated), or `None`: computed.
     FunctionName(Option<Arc<str>>),
     Payload,
-    /// Other parameters (`Qualifier`, …): evaluated for their errors, not passed on.
-    Other,
+    /// Other parameters (`Qualifier`, …), by name: evaluated for their errors, passed on only
+    /// to `Invoker::mocked`.
+    Other(Box<str>),
 }
 
 #[derive(Debug)]

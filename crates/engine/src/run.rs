@@ -122,7 +122,9 @@ impl Data {
     }
 
     /// Owned again if nothing else holds it (say, a function's answer with the history off),
-    /// so that what follows may take from it rather than copy.
+    /// so that what follows may take from it rather than copy. Always inlined: it is on every
+    /// `lambda:invoke`'s path, and a call to it costs more than its work.
+    #[inline(always)]
     fn unshared(self) -> Data {
         match self {
             Data::Shared(v) => match Arc::try_unwrap(v) {
@@ -158,6 +160,10 @@ struct Call {
     function: Arc<str>,
     payload: Arc<Value>,
     timeout: Option<Duration>,
+    /// The Task's effective parameters as `Invoker::mocked` is asked with them; `None` when
+    /// the invoker mocks nothing (`Invoker::mocks_states`), so that nothing is built for it
+    /// (a service's Task has them always: it can only be mocked).
+    parameters: Option<Arc<Value>>,
 }
 
 /// What a `lambda:invoke` calls, from its `Parameters`.
@@ -168,12 +174,18 @@ struct Invocation {
     payload: Arc<Value>,
 }
 
+/// A Task's answer: its result and whether a mock gave it (`Invoker::mocked`), or its error
+/// and whether it timed out.
+type Answer = Result<(Arc<Value>, bool), (TaskError, bool)>;
+
 type Flow = Result<Value, Failure>;
 type DataFlow = Result<Data, Failure>;
 
 struct Run<'a> {
     machine: &'a StateMachine,
     invoker: &'a dyn Invoker,
+    /// `invoker.mocks_states()`, asked once: whether to ask `mocked` before each call.
+    mocks: bool,
     options: &'a ExecutionOptions,
     recorder: Recorder,
     start_system: SystemTime,
@@ -211,6 +223,7 @@ pub(crate) async fn execute(
     let run = Run {
         machine,
         invoker,
+        mocks: invoker.mocks_states(),
         options,
         recorder: Recorder::new(options.history),
         start_system: SystemTime::now(),
@@ -298,6 +311,52 @@ fn count_one(counter: &AtomicU64) -> u64 {
 /// A random version-4 UUID in its text form (request ids, generated execution names).
 fn request_id() -> String {
     uuid_text(fastrand::u128(..))
+}
+
+/// A `lambda:invoke`'s `Parameters` object as evaluated (what `Invoker::mocked` is shown), in
+/// document order, from what the call took from it and `others`, the rest.
+fn parameters_object(
+    parameters: &InvokeParameters,
+    function: &Arc<str>,
+    payload: &Arc<Value>,
+    mut others: Map<String, Value>,
+) -> Value {
+    let mut object = Map::with_capacity(parameters.fields.len());
+    for (field, _) in &parameters.fields {
+        match field {
+            InvokeField::FunctionName(_) => {
+                object.insert("FunctionName".into(), Value::from(&**function));
+            }
+            InvokeField::Payload => {
+                object.insert("Payload".into(), Value::clone(payload));
+            }
+            InvokeField::Other(key) => {
+                if let Some(v) = others.remove(&**key) {
+                    object.insert(key.to_string(), v);
+                }
+            }
+        }
+    }
+    Value::Object(object)
+}
+
+/// A task timeout's error.
+#[cold]
+fn timed_out(limit: Duration) -> TaskError {
+    TaskError::new(
+        errors::TIMEOUT,
+        format!("The task did not finish within {} seconds", limit.as_secs()),
+    )
+}
+
+/// Why a Task the engine cannot call (loaded with `LoadOptions::any_task_resource`) failed:
+/// no mock answered for its state.
+#[cold]
+fn unmocked(state: &State, task: &Task) -> TaskError {
+    runtime(format!(
+        "the local engine cannot call `{}` (state `{}`); mock it (a MockConfigFile test case)",
+        task.resource_text, state.name
+    ))
 }
 
 /// `{"Error": …, "Cause": …}`, what a catcher passes on.
@@ -621,8 +680,13 @@ impl<'a> Run<'a> {
                         let input = TaskInput::Taken(value);
                         let result = match self.task_call(state, task, input, frame, entered, 0) {
                             Ok(call) => {
-                                let answer =
-                                    self.call(&call.function, call.payload, call.timeout).await;
+                                let answer = match call.parameters {
+                                    None => self
+                                        .call(&call.function, call.payload, call.timeout)
+                                        .await
+                                        .map(|result| (result, false)),
+                                    Some(_) => self.mock_or_call(state, task, call).await,
+                                };
                                 self.task_answer(state, task, answer, frame, entered, 0)
                             }
                             Err(failure) => Err(failure),
@@ -1002,7 +1066,13 @@ impl<'a> Run<'a> {
         retry_count: u64,
     ) -> DataFlow {
         let call = self.task_call(state, task, input, frame, entered, retry_count)?;
-        let answer = self.call(&call.function, call.payload, call.timeout).await;
+        let answer = match call.parameters {
+            None => self
+                .call(&call.function, call.payload, call.timeout)
+                .await
+                .map(|result| (result, false)),
+            Some(_) => self.mock_or_call(state, task, call).await,
+        };
         self.task_answer(state, task, answer, frame, entered, retry_count)
     }
 
@@ -1058,8 +1128,13 @@ impl<'a> Run<'a> {
         let timeout_seconds = timeout.map(|d| d.as_secs());
         match &task.resource {
             Resource::LambdaInvoke(parameters) => {
+                // The other parameters, kept only to show a mock the whole object.
+                let mut others = self.mocks.then(Map::new);
                 let Invocation { function, payload } =
-                    self.invoke_parameters(state, parameters, effective, &ctx)?;
+                    self.invoke_parameters(state, parameters, effective, &ctx, others.as_mut())?;
+                let mock_parameters = others.map(|others| {
+                    Arc::new(parameters_object(parameters, &function, &payload, others))
+                });
                 self.event(frame, EventKind::TaskScheduled, name, || {
                     Details::InvokeScheduled {
                         function: function.clone(),
@@ -1075,9 +1150,10 @@ impl<'a> Run<'a> {
                     function,
                     payload,
                     timeout,
+                    parameters: mock_parameters,
                 })
             }
-            Resource::LambdaArn => {
+            Resource::LambdaArn | Resource::Service(_) => {
                 let payload = match &task.common.parameters {
                     Some(t) => Arc::new(match effective {
                         TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx)?,
@@ -1091,19 +1167,35 @@ impl<'a> Run<'a> {
                         TaskInput::Part(v) => Arc::new(v.clone()),
                     },
                 };
-                self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
-                    Details::LambdaScheduled {
-                        resource: task.resource_text.clone(),
-                        input: payload.clone(),
-                        timeout: timeout_seconds,
-                    }
-                });
-                self.event(frame, EventKind::LambdaFunctionStarted, name, || {
-                    Details::Empty
-                });
+                if let Resource::Service(service) = &task.resource {
+                    self.event(frame, EventKind::TaskScheduled, name, || {
+                        Details::ServiceScheduled {
+                            service: service.clone(),
+                            parameters: payload.clone(),
+                            timeout: timeout_seconds,
+                        }
+                    });
+                    self.event(frame, EventKind::TaskStarted, name, || {
+                        Details::ServiceStarted(service.clone())
+                    });
+                } else {
+                    self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
+                        Details::LambdaScheduled {
+                            resource: task.resource_text.clone(),
+                            input: payload.clone(),
+                            timeout: timeout_seconds,
+                        }
+                    });
+                    self.event(frame, EventKind::LambdaFunctionStarted, name, || {
+                        Details::Empty
+                    });
+                }
                 self.within_history_limit(state, frame)?;
+                // A service's Task is always asked about (and fails when not mocked).
+                let service = matches!(task.resource, Resource::Service(_));
                 Ok(Call {
                     function: task.resource_text.clone(),
+                    parameters: (self.mocks || service).then(|| payload.clone()),
                     payload,
                     timeout,
                 })
@@ -1117,7 +1209,7 @@ impl<'a> Run<'a> {
         &self,
         state: &State,
         task: &Task,
-        answer: Result<Arc<Value>, (TaskError, bool)>,
+        answer: Answer,
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
@@ -1125,8 +1217,8 @@ impl<'a> Run<'a> {
         let ctx = || self.context(state, entered, retry_count, None);
         let name = Some(&state.name);
         let lambda_arn = matches!(task.resource, Resource::LambdaArn);
-        let result = match answer {
-            Ok(result) => result,
+        let (result, mocked) = match answer {
+            Ok(answered) => answered,
             Err((error, timed_out)) => {
                 let kind = match (lambda_arn, timed_out) {
                     (true, true) => EventKind::LambdaFunctionTimedOut,
@@ -1135,10 +1227,14 @@ impl<'a> Run<'a> {
                     (false, false) => EventKind::TaskFailed,
                 };
                 self.event(frame, kind, name, || {
+                    let (resource_type, resource) = match &task.resource {
+                        Resource::Service(s) => (&*s.resource_type, &*s.resource),
+                        _ => ("lambda", "invoke"),
+                    };
                     Details::json(if lambda_arn {
                         json!({"error": error.error, "cause": error.cause})
                     } else {
-                        json!({"resourceType": "lambda", "resource": "invoke", "error": error.error, "cause": error.cause})
+                        json!({"resourceType": resource_type, "resource": resource, "error": error.error, "cause": error.cause})
                     })
                 });
                 return Err(self.failure(state, error));
@@ -1153,6 +1249,9 @@ impl<'a> Run<'a> {
                 Some(t) => Ok(Data::Owned(self.eval_data(state, t, result, &ctx)?)),
                 None => Ok(result),
             };
+        }
+        if mocked || matches!(task.resource, Resource::Service(_)) {
+            return self.whole_response(state, task, result, frame, &ctx);
         }
         let request_id = fastrand::u128(..);
         let Some(payload_only) = &task.payload_only else {
@@ -1212,6 +1311,7 @@ impl<'a> Run<'a> {
         parameters: &InvokeParameters,
         effective: TaskInput<'_>,
         ctx: &(dyn Fn() -> Value + Sync),
+        mut others: Option<&mut Map<String, Value>>,
     ) -> Result<Invocation, Failure> {
         let held;
         // `shared`: the effective input as the history holds it already, passed on as the
@@ -1234,7 +1334,12 @@ impl<'a> Run<'a> {
                     function = Some(fixed.clone());
                     continue;
                 }
-                InvokeField::Other if matches!(template, Template::Static(_)) => continue,
+                InvokeField::Other(key) if matches!(template, Template::Static(_)) => {
+                    if let (Some(others), Template::Static(v)) = (others.as_mut(), template) {
+                        others.insert(key.to_string(), v.clone());
+                    }
+                    continue;
+                }
                 InvokeField::Payload if template.is_input_itself() && shared.is_some() => {
                     payload = shared.clone();
                     continue;
@@ -1250,7 +1355,11 @@ impl<'a> Run<'a> {
             match field {
                 InvokeField::FunctionName(_) => function_value = Some(value),
                 InvokeField::Payload => payload = Some(Arc::new(value)),
-                InvokeField::Other => {}
+                InvokeField::Other(key) => {
+                    if let Some(others) = others.as_mut() {
+                        others.insert(key.to_string(), value);
+                    }
+                }
             }
         }
         let function = match (function, function_value) {
@@ -1285,15 +1394,83 @@ impl<'a> Run<'a> {
             // carry (and move) room for it, timeout or not.
             Some(limit) => match Box::pin(tokio::time::timeout(limit, call)).await {
                 Ok(result) => result.map_err(|e| (e, false)),
-                Err(_) => Err((
-                    TaskError::new(
-                        errors::TIMEOUT,
-                        format!("The task did not finish within {} seconds", limit.as_secs()),
-                    ),
-                    true,
-                )),
+                Err(_) => Err((timed_out(limit), true)),
             },
             None => call.await.map_err(|e| (e, false)),
+        }
+    }
+
+    /// A Task's work when the invoker may mock it (`call.parameters` set): the invoker's
+    /// answer for its state (`Invoker::mocked`) within the task's timeout, else the call.
+    /// Apart from `call`, which most Tasks await alone, so that their futures stay small.
+    async fn mock_or_call(&self, state: &State, task: &Task, call: Call) -> Answer {
+        let Call {
+            function,
+            payload,
+            timeout,
+            parameters,
+        } = call;
+        let mock = parameters
+            .as_deref()
+            .and_then(|p| self.invoker.mocked(&state.name, &task.resource_text, p));
+        let Some(answer) = mock else {
+            // The payload alone again, so that the function may take it uncopied.
+            drop(mock);
+            drop(parameters);
+            if let Resource::Service(_) = task.resource {
+                return Err((unmocked(state, task), false));
+            }
+            let result = self.call(&function, payload, timeout).await;
+            return result.map(|result| (result, false));
+        };
+        let result = match timeout {
+            Some(limit) => match Box::pin(tokio::time::timeout(limit, answer)).await {
+                Ok(result) => result.map_err(|e| (e, false)),
+                Err(_) => Err((timed_out(limit), true)),
+            },
+            None => answer.await.map_err(|e| (e, false)),
+        };
+        result.map(|result| (result, true))
+    }
+
+    /// A Task's result that is the service's whole response (another service's, or a mocked
+    /// `lambda:invoke`'s, which is the Invoke response as the mock wrote it), with its
+    /// `TaskSucceeded` event: `ResultSelector`, or the `OutputPath` that a `payload_only`
+    /// task took over.
+    fn whole_response(
+        &self,
+        state: &State,
+        task: &Task,
+        result: Arc<Value>,
+        frame: &mut Frame,
+        ctx: &(dyn Fn() -> Value + Sync),
+    ) -> DataFlow {
+        let mut response = Data::Shared(result);
+        self.event(
+            frame,
+            EventKind::TaskSucceeded,
+            Some(&state.name),
+            || match &task.resource {
+                Resource::Service(service) => Details::ServiceSucceeded {
+                    service: service.clone(),
+                    output: response.share(),
+                },
+                _ => Details::InvokeResponse(response.share()),
+            },
+        );
+        if let Some(PayloadOnly::Output(below)) = &task.payload_only {
+            // The state's `OutputPath` is `$.Payload…`, applied here to the response.
+            let whole = response.get();
+            return match whole.get("Payload") {
+                Some(payload) if below.select(payload, &Value::Null).is_some() => {
+                    self.select_data(state, below, "OutputPath", Data::Owned(payload.clone()))
+                }
+                _ => Err(self.missing(state, "OutputPath", below.text(), whole)),
+            };
+        }
+        match &task.common.result_selector {
+            Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, ctx)?)),
+            None => Ok(response),
         }
     }
 

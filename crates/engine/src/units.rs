@@ -59,7 +59,22 @@ impl<I: Invoker> Units<I> {
     }
 }
 
+/// A state mocked by the wrapped invoker stays mocked: `mocked` is asked of it as is (a state
+/// name and a Task's parameters, no unit envelope to read).
 impl<I: Invoker> Invoker for Units<I> {
+    fn mocked<'a>(
+        &'a self,
+        state: &'a str,
+        resource: &'a str,
+        parameters: &'a Value,
+    ) -> Option<BoxFuture<'a, Result<Arc<Value>, TaskError>>> {
+        self.functions.mocked(state, resource, parameters)
+    }
+
+    fn mocks_states(&self) -> bool {
+        self.functions.mocks_states()
+    }
+
     fn invoke<'a>(
         &'a self,
         function: &'a str,
