@@ -1,6 +1,7 @@
 //! `flowctl new` as a user runs it: each template rendered into a temporary directory must
-//! pass `flowctl check` and `flowctl fmt --check` and run with `flowctl invoke` at once (which
-//! builds its functions crate in release); bad names and occupied directories are refused.
+//! pass `flowctl check` and `flowctl fmt --check`, run with `flowctl invoke` at once (which
+//! builds its functions crate in release), and pass its own `flowctl test` cases with every
+//! branch of its flows taken; bad names and occupied directories are refused.
 //!
 //! The release builds use the workspace's target directory (or `CARGO_TARGET_DIR`) and the
 //! workspace's `Cargo.lock`, copied into the new project: the dependencies are then the very
@@ -102,6 +103,39 @@ fn invoke(project: &Path, flow: &str, input: &Value, extra: &[&str]) -> Output {
     flowctl(project, &args)
 }
 
+/// `flowctl test --output json` in a project as `flowctl new` wrote it: every case of its test
+/// files passes (the mocked ones and the `real: true` one, which runs the built functions) and
+/// they take every branch of every flow; `flows` are the flows that must have cases.
+fn assert_tests_pass_with_full_coverage(project: &Path, flows: &[&str]) {
+    let out = flowctl(project, &["test", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["errors"], 0, "{report:#}");
+    let cases = report["cases"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{report:#}");
+    assert_eq!(report["passed"], cases.len(), "{report:#}");
+    for case in cases {
+        assert_eq!(case["verdict"], "passed", "{case:#}");
+    }
+    for flow in flows {
+        assert!(
+            cases.iter().any(|c| c["flow"] == *flow),
+            "no case of {flow}: {report:#}"
+        );
+    }
+    let coverage = report["coverage"].as_array().unwrap();
+    assert_eq!(coverage.len(), flows.len(), "{report:#}");
+    for flow in coverage {
+        assert_eq!(flow["has_cases"], true, "{flow:#}");
+        let total = flow["total"].as_u64().unwrap();
+        assert!(total > 0, "{flow:#}");
+        assert_eq!(flow["covered"].as_u64().unwrap(), total, "{flow:#}");
+        assert_eq!(flow["missed"], json!([]), "{flow:#}");
+    }
+}
+
 #[test]
 fn the_basic_template_checks_builds_and_runs() {
     let (_tmp, project) = new_project("newtest-basic", "basic");
@@ -121,6 +155,9 @@ fn the_basic_template_checks_builds_and_runs() {
         "{}",
         show(&out)
     );
+
+    // Its test cases pass and take both ways of the `if`.
+    assert_tests_pass_with_full_coverage(&project, &["Main"]);
 }
 
 #[test]
@@ -192,6 +229,9 @@ fn the_saga_template_checks_builds_runs_and_compensates() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(stderr(&out).contains("HotelFailed"), "{}", show(&out));
     assert!(stderr(&out).contains("NoRooms"), "{}", show(&out));
+
+    // Its test cases pass and take every catch, exhausted retry, parallel branch and map body.
+    assert_tests_pass_with_full_coverage(&project, &["Trip"]);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `flowctl new NAME [--template basic|saga] [--dir PATH]`: a new project from one of the
 //! templates embedded in the binary (`templates/` in the repository), ready for
-//! `flowctl check` and `flowctl invoke` as it is written.
+//! `flowctl check`, `flowctl invoke` and `flowctl test` (each flow comes with test cases that
+//! take all its branches) as it is written.
 //!
 //! The templates carry two placeholders, replaced as plain text: `{{project}}` (the project
 //! name) and `{{flowctl-shim}}` (the shim's dependency line in `functions/Cargo.toml`; see
@@ -60,6 +61,7 @@ const BASIC: &[TemplateFile] = template_files!("basic":
     "README.md",
     "flowctl.yaml",
     "flows/main.flow",
+    "flows/main.test.yaml",
     "functions/Cargo.toml",
     "functions/src/main.rs",
 );
@@ -70,6 +72,7 @@ const SAGA: &[TemplateFile] = template_files!("saga":
     "README.md",
     "flowctl.yaml",
     "flows/trip.flow",
+    "flows/trip.test.yaml",
     "functions/Cargo.toml",
     "functions/src/main.rs",
     "functions/src/trip.rs",
