@@ -120,6 +120,12 @@ fn times(n: u64) -> String {
 }
 
 impl Invoker for FunctionMocks {
+    /// Mocks by function, never by state: the engine need not build each call's parameters
+    /// to ask.
+    fn mocks_states(&self) -> bool {
+        false
+    }
+
     fn invoke<'a>(
         &'a self,
         function: &'a str,

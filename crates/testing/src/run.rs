@@ -209,7 +209,7 @@ fn compare(
                 }
             }
         }
-    } else if !succeeded {
+    } else if !succeeded && !expect.any_outcome {
         let (error, cause) = execution
             .error
             .as_ref()
