@@ -10,7 +10,8 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
     let output = Command::new(env!("CARGO"))
         .args([
             "tree",
-            "--offline",
+            // Not `--offline`: cargo tree reads the manifest of every package in the lock, also
+            // those no build on this platform downloads, so a cold cache must fetch them.
             "--locked",
             "-e",
             "normal",
@@ -151,4 +152,28 @@ fn the_deployed_subscriber_knows_only_the_protocol_and_the_sdk() {
         ],
     );
     assert!(found.is_empty(), "flowctl-subscriber depends on {found:?}");
+}
+
+#[test]
+fn the_test_runner_runs_documents_and_reaches_nothing_outside() {
+    let deps = normal_dependencies("flowctl-testing");
+    assert!(
+        deps.contains("flowctl-engine") && deps.contains("flowctl-lang"),
+        "{deps:?}"
+    );
+    let found = offending(
+        &deps,
+        &[
+            "flowctl-aws",
+            "flowctl-events",
+            "flowctl-shim",
+            "flowctl-subscriber",
+            "aws-",
+            "hyper",
+            "anyhow",
+            "lambda_runtime",
+            "rusqlite",
+        ],
+    );
+    assert!(found.is_empty(), "flowctl-testing depends on {found:?}");
 }
