@@ -17,7 +17,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn codes_in_source() -> std::collections::BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = Vec::new();
-    for dir in ["src", "../crates/lang/src"] {
+    for dir in ["src", "../crates/lang/src", "../crates/testing/src"] {
         rust_files(&root.join(dir), &mut files);
     }
     let mut codes = std::collections::BTreeSet::new();
@@ -27,7 +27,7 @@ fn codes_in_source() -> std::collections::BTreeSet<String> {
         for i in 0..bytes.len().saturating_sub(5) {
             let w = &bytes[i..i + 6];
             if w[0] == b'"'
-                && b"FCMA".contains(&w[1])
+                && b"FCMAT".contains(&w[1])
                 && w[2..5].iter().all(u8::is_ascii_digit)
                 && w[5] == b'"'
             {
