@@ -264,6 +264,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     let next = [
         format!("cd {}", shell_word(&dir.to_string_lossy())),
         format!("flowctl invoke {flow} --input {}", shell_word(input)),
+        "flowctl test --coverage".to_string(),
     ];
     match global.output {
         Output::Json => {
