@@ -12,11 +12,7 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
             "tree",
             // Not `--offline`: cargo tree reads the manifest of every package in the lock, also
             // those no build on this platform downloads, so a cold cache must fetch them.
-            "--locked",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
+            "--locked", "-e", "normal", "--prefix", "none",
         ])
         .args(["--format", "{p}", "-p", package])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -26,13 +26,11 @@
 //! | T012 | a value has no JSON form (`.nan`, `.inf`, a number beyond 64 bits, a key that is a list or a mapping, nesting deeper than JSON readers accept) |
 //! | T020 | the snapshot file (`<flow>.test.snap.json`) is not a JSON object (from `snapshot::Snapshots::parse`) |
 
-mod node;
-
 use flowctl_engine::TaskError;
 use flowctl_lang::diagnostic::{Diagnostic, Span};
 use flowctl_lang::manifest::locate::{self, LEntry, LKind, LNode};
+use flowctl_lang::manifest::node::Node;
 use flowctl_protocol::{did_you_mean, MAX_JSON_DEPTH};
-use node::Node;
 use schemars::JsonSchema;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};

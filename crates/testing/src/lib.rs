@@ -19,3 +19,6 @@ pub mod skeleton;
 pub mod snapshot;
 
 pub use report::{CaseResult, Verdict};
+
+#[cfg(test)]
+mod test_support;

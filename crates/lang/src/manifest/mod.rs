@@ -12,7 +12,7 @@
 pub mod events;
 pub mod locate;
 pub mod names;
-mod node;
+pub mod node;
 pub mod schedule;
 mod syntax;
 mod validate;

@@ -1,5 +1,7 @@
 //! A loose YAML tree read through serde_yaml: every mapping keeps all of its entries, in order,
-//! duplicates included (`serde_yaml::Value` rejects duplicates with a position-less message).
+//! duplicates included (`serde_yaml::Value` rejects duplicates with a position-less message),
+//! so a validator can point at the second one. The manifest's validator and `flowctl test`'s
+//! test files (`flowctl-testing`) read YAML through it.
 
 use serde::de::{
     self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
@@ -7,7 +9,7 @@ use serde::de::{
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node {
+pub enum Node {
     Null,
     Bool(bool),
     Int(i128),
@@ -20,7 +22,7 @@ pub(crate) enum Node {
 
 impl Node {
     /// What the reader would call this kind of value, for "expected …, found …".
-    pub(crate) fn describe(&self) -> &'static str {
+    pub fn describe(&self) -> &'static str {
         match self {
             Node::Null => "nothing (null)",
             Node::Bool(_) => "a boolean",
@@ -33,7 +35,7 @@ impl Node {
     }
 
     /// The text of a scalar as serde_yaml would hand it to a `String` field.
-    pub(crate) fn scalar_text(&self) -> Option<String> {
+    pub fn scalar_text(&self) -> Option<String> {
         match self {
             Node::Str(s) => Some(s.clone()),
             Node::Bool(b) => Some(b.to_string()),

@@ -2,19 +2,7 @@ use super::*;
 use flowctl_lang::render::{self, FileDiagnostics};
 use serde_json::json;
 
-const FUNCTIONS: [&str; 7] = [
-    "ReserveAvailability",
-    "ProcessPayment",
-    "ReleaseReservation",
-    "ConfirmReservation",
-    "QuoteRate",
-    "LookupLoyalty",
-    "NotifyGuest",
-];
-
-fn functions() -> Vec<String> {
-    FUNCTIONS.map(String::from).to_vec()
-}
+use crate::test_support::booking_functions as functions;
 
 fn parsed(text: &str) -> TestFile {
     parse(text, "Booking", &functions()).unwrap_or_else(|d| panic!("{}", rendered(text, &d)))

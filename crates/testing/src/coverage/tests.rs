@@ -259,30 +259,7 @@ fn anything_not_a_state_machine_has_no_items() {
     assert!(branches(&doc).len() <= MAX_JSON_DEPTH + 2);
 }
 
-const BOOKING_FUNCTIONS: [&str; 7] = [
-    "ReserveAvailability",
-    "ProcessPayment",
-    "ReleaseReservation",
-    "ConfirmReservation",
-    "QuoteRate",
-    "LookupLoyalty",
-    "NotifyGuest",
-];
-
-/// The booking example compiled as `flowctl compile` would (one unit per function).
-fn booking() -> Value {
-    use flowctl_lang::asl::{compile, CompileOptions};
-    use flowctl_lang::flow::{parse_and_check, KnownFunctions};
-    let source = include_str!("../../../../examples/booking/flows/booking.flow");
-    let known = KnownFunctions::new("booking", BOOKING_FUNCTIONS);
-    let (_, flow, diagnostics) = parse_and_check(source, &known);
-    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
-    let options = CompileOptions::one_unit_per_function(
-        BOOKING_FUNCTIONS.map(String::from),
-        "flows/booking.flow",
-    );
-    compile(&flow.expect("the booking flow checks"), &options).expect("it compiles")
-}
+use crate::test_support::booking;
 
 #[test]
 fn booking_flow_items_read_like_the_flow() {

@@ -361,29 +361,7 @@ fn checks_against_the_document() {
     );
 }
 
-const BOOKING_FUNCTIONS: [&str; 7] = [
-    "ReserveAvailability",
-    "ProcessPayment",
-    "ReleaseReservation",
-    "ConfirmReservation",
-    "QuoteRate",
-    "LookupLoyalty",
-    "NotifyGuest",
-];
-
-fn booking() -> Value {
-    use flowctl_lang::asl::{compile, CompileOptions};
-    use flowctl_lang::flow::{parse_and_check, KnownFunctions};
-    let source = include_str!("../../../../examples/booking/flows/booking.flow");
-    let known = KnownFunctions::new("booking", BOOKING_FUNCTIONS);
-    let (_, flow, diagnostics) = parse_and_check(source, &known);
-    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
-    let options = CompileOptions::one_unit_per_function(
-        BOOKING_FUNCTIONS.map(String::from),
-        "flows/booking.flow",
-    );
-    compile(&flow.expect("the booking flow checks"), &options).expect("it compiles")
-}
+use crate::test_support::booking;
 
 /// Functions by name (`${unit:F}` read as `F`), each answering its calls in order, the last
 /// answer repeated.

@@ -1,33 +1,15 @@
 use super::*;
 use crate::cases::{self, TestFile};
-use flowctl_lang::asl::{self, CompileOptions};
-use flowctl_lang::flow::{self, KnownFunctions};
+use flowctl_lang::asl::CompileOptions;
 use serde_json::json;
 use std::sync::Arc;
 
-const FUNCTIONS: [&str; 7] = [
-    "ReserveAvailability",
-    "ProcessPayment",
-    "ReleaseReservation",
-    "ConfirmReservation",
-    "QuoteRate",
-    "LookupLoyalty",
-    "NotifyGuest",
-];
-
-fn functions() -> Vec<String> {
-    FUNCTIONS.map(String::from).to_vec()
-}
+use crate::test_support::{booking_functions as functions, BOOKING_FUNCTIONS as FUNCTIONS};
 
 /// The booking example compiled with `options`, its unit placeholders resolved to unit
 /// names, and the units as the CLI passes them.
 fn booking_with(options: CompileOptions) -> (StateMachine, Vec<(String, Vec<String>)>) {
-    let source = include_str!("../../../../examples/booking/flows/booking.flow");
-    let known = KnownFunctions::new("booking", FUNCTIONS);
-    let (_, ir, diagnostics) = flow::parse_and_check(source, &known);
-    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
-    let doc = asl::compile(&ir.unwrap(), &options).unwrap();
-    let doc = asl::resolve_units(&doc, |unit| Some(unit.to_string())).unwrap();
+    let doc = crate::test_support::booking_with(&options);
     let mut units: Vec<(String, Vec<String>)> = Vec::new();
     for (function, unit) in &options.units {
         match units.iter_mut().find(|(u, _)| u == unit) {
