@@ -111,7 +111,20 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The byte offset of a 1-based line and a 1-based column counted in bytes (the position
+/// serde_json and serde_yaml report), kept inside `source` and on a character boundary: the
+/// inverse of [`line_col`] for a parser's error.
+pub fn offset_at(source: &str, line: usize, column: usize) -> usize {
+    let start: usize = source
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    floor_char_boundary(source, start.saturating_add(column.saturating_sub(1)))
+}
+
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
     while i > 0 && !s.is_char_boundary(i) {
         i -= 1;
     }
@@ -128,5 +141,16 @@ mod tests {
         assert_eq!(line_col(src, 0), (1, 1));
         assert_eq!(line_col(src, 4), (2, 2));
         assert_eq!(line_col(src, 100), (3, 1));
+    }
+
+    #[test]
+    fn offset_at_is_a_parsers_line_and_byte_column_kept_in_the_text() {
+        let src = "ab\ncé\n";
+        assert_eq!(offset_at(src, 1, 1), 0);
+        assert_eq!(offset_at(src, 2, 2), 4);
+        // Inside `é` (two bytes): back to its start.
+        assert_eq!(offset_at(src, 2, 3), 4);
+        assert_eq!(offset_at(src, 9, 9), src.len());
+        assert_eq!(offset_at(src, 0, 0), 0);
     }
 }

@@ -22,3 +22,16 @@ pub use report::{CaseResult, Verdict};
 
 #[cfg(test)]
 mod test_support;
+
+/// "a string", "a list", … for messages about a value in a file the user wrote.
+pub(crate) fn kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

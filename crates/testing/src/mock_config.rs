@@ -136,7 +136,7 @@ pub fn parse(text: &str) -> Result<MockConfig, Vec<Diagnostic>> {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            let at = offset_of(text, e.line(), e.column());
+            let at = flowctl_lang::diagnostic::offset_at(text, e.line(), e.column());
             let span = Span::new(at, (at + 1).min(text.len()).max(at));
             let diagnostic = Diagnostic::error("T100", "the MockConfigFile is not JSON", span)
                 .text(e.to_string())
@@ -524,20 +524,6 @@ fn sanitise(name: &str) -> String {
     }
 }
 
-/// The byte offset of a 1-based line and column (serde_json's error position).
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let mut at = (start + column.saturating_sub(1)).min(text.len());
-    while at > 0 && !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
-}
-
 struct Parser {
     diagnostics: Vec<Diagnostic>,
 }
@@ -579,7 +565,7 @@ impl Parser {
                 "T102",
                 format!("{what} must be an object"),
                 node.span,
-                &format!("found {}", kind(value)),
+                &format!("found {}", crate::kind(value)),
                 format!("write {what} as `{{ … }}`"),
             );
         }
@@ -674,7 +660,7 @@ impl Parser {
                 let Some(response) = response.as_str() else {
                     self.error(
                         "T102",
-                        format!("{what} maps state `{state}` to {}", kind(response)),
+                        format!("{what} maps state `{state}` to {}", crate::kind(response)),
                         value_span,
                         "expected the name of a mocked response",
                         "write `\"<state>\": \"<mocked response name>\"`".into(),
@@ -860,17 +846,6 @@ fn invocation_range(key: &str) -> Option<(u64, u64)> {
             let (a, b) = (number(a)?, number(b)?);
             (a <= b).then_some((a, b))
         }
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -353,17 +353,6 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn place(pointer: &str) -> String {
     if pointer.is_empty() {
         "the output".to_string()
@@ -422,8 +411,8 @@ fn includes(
         (Value::Object(_) | Value::Array(_), _) => problems.push(format!(
             "{} is {}; the case expects {}",
             place(pointer),
-            kind(actual),
-            kind(expected)
+            crate::kind(actual),
+            crate::kind(expected)
         )),
         _ => {
             if !json_eq(expected, actual) {

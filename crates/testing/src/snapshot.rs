@@ -30,7 +30,7 @@ impl Snapshots {
     /// `cases::parse`'s, to render the same way).
     pub fn parse(text: &str) -> Result<Snapshots, Vec<Diagnostic>> {
         let value: Value = serde_json::from_str(text).map_err(|err| {
-            let at = offset(text, err.line(), err.column());
+            let at = flowctl_lang::diagnostic::offset_at(text, err.line(), err.column());
             let message = err.to_string();
             let message = match message.find(" at line ") {
                 Some(i) => message[..i].to_string(),
@@ -108,20 +108,6 @@ impl Snapshots {
     pub fn is_empty(&self) -> bool {
         self.outputs.is_empty()
     }
-}
-
-/// Byte offset of serde_json's 1-based line and column (in bytes), within the text.
-fn offset(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let mut at = (start + column.saturating_sub(1)).min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
 }
 
 #[cfg(test)]
