@@ -2,10 +2,12 @@
 //! (`runtime_api`) and the pool of warm unit processes behind it (`process`), which the engine
 //! uses as an `Invoker`.
 
+pub mod by_function;
 pub mod process;
 pub mod runtime_api;
 pub mod targets;
 
+pub use by_function::ByFunction;
 pub use process::{LocalOptions, LocalProcesses, UnitConfig};
 pub use runtime_api::{Invocation, Outcome, RuntimeApi};
 pub use targets::LocalTargets;

@@ -357,6 +357,33 @@ impl crate::run::CaseMocks for StateMocks {
     }
 }
 
+/// Every state name of a document, in branches and map bodies too: what a test case may name
+/// (for [`MockConfig::check`]).
+pub fn state_names(doc: &Value) -> Vec<String> {
+    fn walk(machine: &Value, depth: usize, out: &mut Vec<String>) {
+        let Some(states) = machine.get("States").and_then(Value::as_object) else {
+            return;
+        };
+        for (name, state) in states {
+            out.push(name.clone());
+            if depth >= flowctl_protocol::MAX_JSON_DEPTH {
+                continue;
+            }
+            let branches = state.get("Branches").and_then(Value::as_array);
+            for body in branches.into_iter().flatten().chain(
+                ["Iterator", "ItemProcessor"]
+                    .iter()
+                    .filter_map(|key| state.get(*key)),
+            ) {
+                walk(body, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, 0, &mut out);
+    out
+}
+
 /// A MockConfigFile whose test cases replay `cases` (name, recorded execution of the state
 /// machine `state_machine`, history on): per case and Task state, a mocked response named
 /// `<case>.<state>` (sanitised: runs of characters other than letters, digits and `_` become
@@ -367,38 +394,59 @@ impl crate::run::CaseMocks for StateMocks {
 /// (`SdkHttpMetadata`, `SdkResponseMetadata`) are left out, so equal answers compress: the
 /// rest (`StatusCode`, `ExecutedVersion`, `Payload`) is what AWS's own example returns.
 pub fn export(state_machine: &str, cases: &[(String, &Execution)]) -> Value {
-    let mut test_cases = Map::new();
+    export_machines(&[(state_machine.to_string(), cases.to_vec())])
+}
+
+/// [`export`] of several state machines into one file; mocked response names are unique
+/// across all of them.
+pub fn export_machines(machines: &[(String, Vec<(String, &Execution)>)]) -> Value {
+    let mut machines_json = Map::new();
     let mut responses = Map::new();
-    for (case, execution) in cases {
-        let mut by_state: Vec<(String, Vec<Answer>)> = Vec::new();
-        for (state, answer) in attempts(execution) {
-            match by_state.iter_mut().find(|(s, _)| *s == state) {
-                Some((_, answers)) => answers.push(answer),
-                None => by_state.push((state, vec![answer])),
-            }
+    for (state_machine, cases) in machines {
+        let mut test_cases = Map::new();
+        for (case, execution) in cases {
+            test_cases.insert(
+                case.clone(),
+                Value::Object(test_case(case, execution, &mut responses)),
+            );
         }
-        let mut test = Map::new();
-        for (state, answers) in by_state {
-            let base = format!("{}.{}", sanitise(case), sanitise(&state));
-            let mut name = base.clone();
-            let mut n = 1;
-            while responses.contains_key(&name) {
-                n += 1;
-                name = format!("{base}-{n}");
-            }
-            responses.insert(name.clone(), invocations_json(&answers));
-            test.insert(state, Value::String(name));
-        }
-        test_cases.insert(case.clone(), Value::Object(test));
+        let mut machine = Map::new();
+        machine.insert("TestCases".into(), Value::Object(test_cases));
+        machines_json.insert(state_machine.clone(), Value::Object(machine));
     }
-    let mut machine = Map::new();
-    machine.insert("TestCases".into(), Value::Object(test_cases));
-    let mut machines = Map::new();
-    machines.insert(state_machine.to_string(), Value::Object(machine));
     let mut file = Map::new();
-    file.insert("StateMachines".into(), Value::Object(machines));
+    file.insert("StateMachines".into(), Value::Object(machines_json));
     file.insert("MockedResponses".into(), Value::Object(responses));
     Value::Object(file)
+}
+
+/// One test case from a recorded execution: state → the name of its mocked response, each
+/// response added to `responses` under a name not taken yet.
+fn test_case(
+    case: &str,
+    execution: &Execution,
+    responses: &mut Map<String, Value>,
+) -> Map<String, Value> {
+    let mut by_state: Vec<(String, Vec<Answer>)> = Vec::new();
+    for (state, answer) in attempts(execution) {
+        match by_state.iter_mut().find(|(s, _)| *s == state) {
+            Some((_, answers)) => answers.push(answer),
+            None => by_state.push((state, vec![answer])),
+        }
+    }
+    let mut test = Map::new();
+    for (state, answers) in by_state {
+        let base = format!("{}.{}", sanitise(case), sanitise(&state));
+        let mut name = base.clone();
+        let mut n = 1;
+        while responses.contains_key(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        responses.insert(name.clone(), invocations_json(&answers));
+        test.insert(state, Value::String(name));
+    }
+    test
 }
 
 /// Each Task attempt of an execution, in the order the attempts were scheduled: the state and

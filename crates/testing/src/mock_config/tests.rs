@@ -454,7 +454,7 @@ fn exported_cases_replay_the_recorded_runs() {
     let config = parse(&text).expect("the export parses");
     let states: Vec<String> = doc["States"].as_object().unwrap().keys().cloned().collect();
     assert!(config.check("Booking", &states).is_empty());
-    for (case, recorded) in cases {
+    for (case, recorded) in cases.clone() {
         let mocks = config.state_mocks("Booking", &case).unwrap();
         let replayed = run(&doc, input.clone(), &mocks);
         assert_eq!(replayed.status, recorded.status, "{case}");
@@ -472,6 +472,42 @@ fn exported_cases_replay_the_recorded_runs() {
         );
     }
     insta::assert_snapshot!("booking_export", text);
+    // Two state machines in one file (every flow of a project) share no response name.
+    let both = export_machines(&[
+        ("Booking".to_string(), vec![cases[1].clone()]),
+        ("Copy".to_string(), vec![cases[1].clone()]),
+    ]);
+    let names: Vec<&str> = ["Booking", "Copy"]
+        .iter()
+        .flat_map(|m| {
+            both["StateMachines"][m]["TestCases"]["declined"]
+                .as_object()
+                .unwrap()
+                .values()
+                .filter_map(Value::as_str)
+        })
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "{both:#}");
+    assert_eq!(
+        both["MockedResponses"].as_object().unwrap().len(),
+        names.len()
+    );
+}
+
+#[test]
+fn state_names_reach_into_branches_and_map_bodies() {
+    let doc = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Next": "M", "Branches": [
+            {"StartAt": "a", "States": {"a": {"Type": "Pass", "End": true}}},
+            {"StartAt": "b", "States": {"b": {"Type": "Pass", "End": true}}}
+        ]},
+        "M": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "c", "States": {
+            "c": {"Type": "Map", "End": true, "Iterator": {"StartAt": "d", "States": {"d": {"Type": "Pass", "End": true}}}}
+        }}}
+    }});
+    assert_eq!(state_names(&doc), ["P", "a", "b", "M", "c", "d"]);
+    assert!(state_names(&json!("not a machine")).is_empty());
 }
 
 #[test]
