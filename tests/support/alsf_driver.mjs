@@ -18,39 +18,9 @@
 // An outcome is {"status": SUCCEEDED|FAILED|TIMED_OUT|INVALID, "output"?, "error"?,
 // "cause"?, "states": [names of the states entered, in order, nested ones included]}.
 
-// The package asks for Node >= 22 for this one function; Node 20 has everything else.
-if (typeof Promise.withResolvers !== "function") {
-  Promise.withResolvers = function withResolvers() {
-    let resolve, reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-
-// The package is installed in tests/.tools (scripts/install-test-tools.sh), not beside this
-// file, so it is imported by path; FLOWCTL_ALSF_DIR points elsewhere.
-const packageDir = process.env.FLOWCTL_ALSF_DIR || new URL("../.tools/node_modules/aws-local-stepfunctions/", import.meta.url).pathname;
-const { StateMachine } = await import(new URL("build/main.node.esm.js", `file://${packageDir.endsWith("/") ? packageDir : packageDir + "/"}`).href);
+import { StateMachine, allStates } from "./alsf_common.mjs";
 
 const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
-
-// Every state of a definition, nested branches and iterators included: [name, state].
-function allStates(definition) {
-  const out = [];
-  const walk = (machine) => {
-    for (const [name, state] of Object.entries(machine?.States ?? {})) {
-      out.push([name, state]);
-      for (const branch of state.Branches ?? []) walk(branch);
-      if (state.Iterator) walk(state.Iterator);
-      if (state.ItemProcessor) walk(state.ItemProcessor);
-    }
-  };
-  walk(definition);
-  return out;
-}
 
 class TaskFailure extends Error {
   constructor(name, cause) {

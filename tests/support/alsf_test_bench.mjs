@@ -26,20 +26,7 @@
 // call counters and call log). `in_flight` executions run at a time (1: one after another).
 // Timed: from the first execution's start to the last one's checked outcome, no warm-up.
 
-// The package asks for Node >= 22 for this one function; Node 20 has everything else.
-if (typeof Promise.withResolvers !== "function") {
-  Promise.withResolvers = function withResolvers() {
-    let resolve, reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-
-const packageDir = process.env.FLOWCTL_ALSF_DIR || new URL("../.tools/node_modules/aws-local-stepfunctions/", import.meta.url).pathname;
-const { StateMachine } = await import(new URL("build/main.node.esm.js", `file://${packageDir.endsWith("/") ? packageDir : packageDir + "/"}`).href);
+import { StateMachine, allStates } from "./alsf_common.mjs";
 
 class TaskFailure extends Error {
   constructor(name, cause) {
@@ -49,35 +36,6 @@ class TaskFailure extends Error {
 }
 
 class PathNotFound extends Error {}
-
-// Every Task state of a definition, nested branches and iterators included: [name, state].
-function taskStates(definition) {
-  const out = [];
-  const walk = (machine) => {
-    for (const [name, state] of Object.entries(machine?.States ?? {})) {
-      if (state.Type === "Task") out.push([name, state]);
-      for (const branch of state.Branches ?? []) walk(branch);
-      if (state.Iterator) walk(state.Iterator);
-      if (state.ItemProcessor) walk(state.ItemProcessor);
-    }
-  };
-  walk(definition);
-  return out;
-}
-
-function retryStates(definition) {
-  const out = {};
-  const walk = (machine) => {
-    for (const [name, state] of Object.entries(machine?.States ?? {})) {
-      if (state.Retry) out[name] = 0;
-      for (const branch of state.Branches ?? []) walk(branch);
-      if (state.Iterator) walk(state.Iterator);
-      if (state.ItemProcessor) walk(state.ItemProcessor);
-    }
-  };
-  walk(definition);
-  return out;
-}
 
 // A case's answers by function: a list of answers (one per call) or one answer for every call.
 function answersOf(mocks) {
@@ -160,7 +118,7 @@ function unitAnswer(call, unit, payload) {
 
 function handlersFor(definition, call) {
   const handlers = {};
-  for (const [name, state] of taskStates(definition)) {
+  for (const [name, state] of allStates(definition).filter(([, s]) => s.Type === "Task")) {
     const target = state.Parameters?.FunctionName ?? state.Resource;
     const unit = /^\$\{unit:(.*)\}$/.exec(target)?.[1] ?? target;
     handlers[name] = async (input) => ({ ExecutedVersion: "$LATEST", Payload: unitAnswer(call, unit, input?.Payload), StatusCode: 200 });
@@ -221,7 +179,7 @@ const job = JSON.parse(text);
 const definition = typeof job.definition === "string" ? JSON.parse(job.definition) : job.definition;
 // Paths and ARNs (`${unit:…}` placeholders) are not the interpreter's business here.
 const sm = new StateMachine(definition, { validationOptions: { checkPaths: false, checkArn: false } });
-const retries = retryStates(definition);
+const retries = Object.fromEntries(allStates(definition).filter(([, s]) => s.Retry).map(([name]) => [name, 0]));
 const cases = job.cases;
 const inFlight = Math.max(1, job.in_flight ?? 1);
 let passed = 0;
