@@ -138,6 +138,16 @@ fn allowed(c: char) -> bool {
 /// Element text: `&`, `<`, `>` escaped (`>` so that `]]>` cannot appear), forbidden
 /// characters dropped.
 fn text(s: &str) -> String {
+    escape(s, false)
+}
+
+/// An attribute value in double quotes: as text, plus `"` and `'`, and tab and newline as
+/// character references (a parser turns literal ones into spaces).
+fn attr(s: &str) -> String {
+    escape(s, true)
+}
+
+fn escape(s: &str, in_attribute: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars().filter(|&c| allowed(c)) {
         match c {
@@ -146,26 +156,10 @@ fn text(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             // A lone CR would be read back as a newline: keep it as written.
             '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// An attribute value in double quotes: as text, plus `"` and `'`, and tab, newline and CR as
-/// character references (a parser turns literal ones into spaces).
-fn attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().filter(|&c| allowed(c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
+            '"' if in_attribute => out.push_str("&quot;"),
+            '\'' if in_attribute => out.push_str("&apos;"),
+            '\t' if in_attribute => out.push_str("&#9;"),
+            '\n' if in_attribute => out.push_str("&#10;"),
             c => out.push(c),
         }
     }
