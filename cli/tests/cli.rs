@@ -353,6 +353,39 @@ fn invoke_rejects_bad_documents_and_bad_input_before_running() {
 }
 
 #[test]
+fn invoke_enforces_step_functions_payload_quota() {
+    // A Pass state whose output is 300 KB fails as on AWS, whatever its Catch says.
+    let big = "x".repeat(300 * 1024);
+    let doc = format!(
+        r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Parallel", "Branches": [{{"StartAt": "Big", "States": {{"Big": {{"Type": "Pass", "Result": "{big}", "End": true}}}}}}], "Catch": [{{"ErrorEquals": ["States.ALL"], "Next": "H"}}], "End": true}}, "H": {{"Type": "Pass", "End": true}}}}}}"#
+    );
+    let (dir, path) = asl_file(&doc);
+    let out = flowctl(&["invoke", "--asl", &path, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"], "States.DataLimitExceeded");
+    assert_eq!(report["failed_state"], "Big");
+    // An input over the quota is refused before anything runs (exit 2, like input that is not
+    // JSON).
+    let input = dir.path().join("input.json");
+    std::fs::write(&input, serde_json::json!({ "s": big }).to_string()).unwrap();
+    let (_dir, path) = asl_file(CHOOSE);
+    let out = flowctl(&[
+        "invoke",
+        "--asl",
+        &path,
+        "--input",
+        &format!("@{}", input.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("over 262144 bytes") && err.contains("Nothing was run"),
+        "{err}"
+    );
+}
+
+#[test]
 fn invoke_runs_a_project_flow() {
     let dir = project("flow Main(input) {\n  if gt(input.n, 10) {\n    return({\"big\": input.n})\n  }\n  fail(\"TooSmall\", \"n must be above 10\")\n}\n");
     let out = flowctl_in(dir.path(), &["invoke", "Main", "--input", r#"{"n": 11}"#]);

@@ -1,7 +1,7 @@
 //! `flowctl invoke`: run a flow (or any state machine document) on the embedded engine and
 //! print its output; on failure, the error, the cause and the failing state.
 
-use super::common::local::{self, parse_binaries, read_input};
+use super::common::local::{self, parse_binaries, read_execution_input, read_input};
 use super::common::or_exit;
 use super::common::target::{Target, TargetArgs};
 use super::common::{check_input, clean_project, find_flow, said_no};
@@ -52,7 +52,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     if args.target != Target::Local || args.function.is_some() || args.aws.localstack {
         return remote(global, args);
     }
-    let input = read_input(&args.input)?;
+    let input = read_execution_input(&args.input)?;
     let binaries = parse_binaries(&args.function_binaries)?;
     let (doc, label, invoker) = match (&args.asl, &args.flow) {
         (Some(path), _) => {

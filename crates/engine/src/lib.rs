@@ -83,7 +83,10 @@
 //! its arguments is `States.Runtime`, which, like `States.DataLimitExceeded`, no retrier or
 //! catcher sees (not even `States.ALL`). So is reaching Step Functions' quota of 25,000
 //! history events (counted whether or not the history is recorded), which ends a loop that
-//! never stops.
+//! never stops. A state's output, a Task's input (after `Parameters`) or its result over the
+//! 256 KiB payload quota (compact JSON text, UTF-8, `flowctl_protocol::sfn::MAX_PAYLOAD_BYTES`)
+//! fails with `States.DataLimitExceeded`; an execution input over it is refused
+//! ([`refused_input`]).
 //!
 //! The history costs little: events share the values of the run (`Arc`) rather than copying
 //! them, and `HistoryEvent::details` builds their JSON when asked.
@@ -103,6 +106,8 @@ pub mod units;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_limits;
 #[cfg(test)]
 mod tests_load;
 #[cfg(test)]
@@ -275,6 +280,17 @@ impl Execution {
             .filter_map(|e| e.state.as_deref().map(String::from))
             .collect()
     }
+}
+
+/// Why Step Functions' `StartExecution` would refuse `input`, if it would: its JSON text is
+/// over the 256 KiB payload quota (AWS answers a validation error and starts nothing). Callers
+/// ask before [`execute`], which, given such an input anyway, runs nothing and fails with
+/// `States.DataLimitExceeded` and an empty history.
+pub fn refused_input(input: &Value) -> Option<String> {
+    use flowctl_protocol::sfn::{over_payload_quota, MAX_PAYLOAD_BYTES};
+    over_payload_quota(input).then(|| {
+        format!("The execution input is larger than Step Functions accepts: its JSON text is over {MAX_PAYLOAD_BYTES} bytes (256 KiB), the payload quota of an execution, a state or a task.")
+    })
 }
 
 /// Runs `machine` on `input`, calling functions through `invoker`.

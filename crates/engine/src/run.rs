@@ -20,7 +20,7 @@ use super::time::{format_timestamp, system_time_of};
 use super::{
     BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
 };
-use flowctl_protocol::sfn::errors;
+use flowctl_protocol::sfn::{errors, over_payload_quota, MAX_PAYLOAD_BYTES};
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -214,6 +214,17 @@ pub(crate) async fn execute(
     invoker: &dyn Invoker,
     options: &ExecutionOptions,
 ) -> Execution {
+    if let Some(refusal) = super::refused_input(&input) {
+        // A caller that skipped `refused_input`: nothing runs, as nothing starts on AWS.
+        return Execution {
+            status: Status::Failed,
+            output: None,
+            error: Some(TaskError::new(errors::DATA_LIMIT_EXCEEDED, refusal)),
+            failed_state: None,
+            history: Vec::new(),
+            transitions: 0,
+        };
+    }
     let mut input = Data::Owned(input);
     let expected = if options.history {
         expected_events(&machine.root)
@@ -453,6 +464,21 @@ impl<'a> Run<'a> {
             runtime(format!(
                 "The execution reached the maximum number of history events ({HISTORY_LIMIT})."
             )),
+        )
+    }
+
+    /// `States.DataLimitExceeded`: what `state` `did` (returned an output or a task result,
+    /// built an input) is over Step Functions' payload quota. Terminal, as on AWS: no `Retry`
+    /// or `Catch` sees it.
+    #[cold]
+    fn data_limit_exceeded(&self, state: &State, did: &str) -> Failure {
+        let name = &state.name;
+        self.failure(
+            state,
+            TaskError::new(
+                errors::DATA_LIMIT_EXCEEDED,
+                format!("The state/task '{name}' {did} with a size exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES} bytes)."),
+            ),
         )
     }
 
@@ -706,6 +732,9 @@ impl<'a> Run<'a> {
                             .await?
                     }
                 };
+                if over_payload_quota(output.get()) {
+                    return Err(self.data_limit_exceeded(state, "returned an output"));
+                }
                 self.event(
                     frame,
                     EventKind::exited(type_name),
@@ -1132,6 +1161,9 @@ impl<'a> Run<'a> {
                 let mut others = self.mocks.then(Map::new);
                 let Invocation { function, payload } =
                     self.invoke_parameters(state, parameters, effective, &ctx, others.as_mut())?;
+                if over_payload_quota(&payload) {
+                    return Err(self.data_limit_exceeded(state, "has an input"));
+                }
                 let mock_parameters = others.map(|others| {
                     Arc::new(parameters_object(parameters, &function, &payload, others))
                 });
@@ -1167,6 +1199,9 @@ impl<'a> Run<'a> {
                         TaskInput::Part(v) => Arc::new(v.clone()),
                     },
                 };
+                if over_payload_quota(&payload) {
+                    return Err(self.data_limit_exceeded(state, "has an input"));
+                }
                 if let Resource::Service(service) = &task.resource {
                     self.event(frame, EventKind::TaskScheduled, name, || {
                         Details::ServiceScheduled {
@@ -1218,6 +1253,9 @@ impl<'a> Run<'a> {
         let name = Some(&state.name);
         let lambda_arn = matches!(task.resource, Resource::LambdaArn);
         let (result, mocked) = match answer {
+            Ok((result, _)) if over_payload_quota(&result) => {
+                return Err(self.data_limit_exceeded(state, "returned a result"));
+            }
             Ok(answered) => answered,
             Err((error, timed_out)) => {
                 let kind = match (lambda_arn, timed_out) {

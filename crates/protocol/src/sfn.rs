@@ -63,6 +63,74 @@ pub const MAX_STATE_NAME_CHARS: usize = 80;
 pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
 /// Largest input or output of a task, a state or an execution (bytes, UTF-8): 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+/// Whether `value`, as Step Functions counts it (its compact JSON text, UTF-8 bytes), is over
+/// [`MAX_PAYLOAD_BYTES`]. Serialising stops as soon as the quota is passed, so a huge value
+/// costs no more than the quota to judge.
+pub fn over_payload_quota(value: &serde_json::Value) -> bool {
+    // The engine asks after every state: a walk that only adds lengths settles the common,
+    // small case without formatting a number or a string.
+    if size_bound(value, MAX_PAYLOAD_BYTES) <= MAX_PAYLOAD_BYTES {
+        return false;
+    }
+    payload_bytes_up_to(value, MAX_PAYLOAD_BYTES) > MAX_PAYLOAD_BYTES
+}
+
+/// At least the size of `value`'s compact JSON text (every string character counted as its
+/// longest escape, `\u001f`; every number as 24 bytes), or something over `limit` as soon as
+/// that is certain.
+fn size_bound(value: &serde_json::Value, limit: usize) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 24,
+        Value::String(s) => 2 + 6 * s.len(),
+        Value::Array(items) => {
+            let mut total = 2 + items.len();
+            for item in items {
+                total += size_bound(item, limit);
+                if total > limit {
+                    break;
+                }
+            }
+            total
+        }
+        Value::Object(fields) => {
+            let mut total = 2 + 2 * fields.len();
+            for (key, item) in fields {
+                total += 2 + 6 * key.len() + size_bound(item, limit);
+                if total > limit {
+                    break;
+                }
+            }
+            total
+        }
+    }
+}
+
+/// The size of `value`'s compact JSON text in bytes, counted up to `limit + 1` at most.
+pub fn payload_bytes_up_to(value: &serde_json::Value, limit: usize) -> usize {
+    struct Counter {
+        bytes: usize,
+        limit: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes += buf.len();
+            if self.bytes > self.limit {
+                // Ends the serialisation: the answer is known.
+                return Err(std::io::ErrorKind::FileTooLarge.into());
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { bytes: 0, limit };
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.bytes.min(limit.saturating_add(1))
+}
+
 /// Longest execution history of a Standard workflow (events).
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
 /// Longest execution of a Standard workflow (365 days).
@@ -132,6 +200,33 @@ mod tests {
         assert!(errors::KNOWN.iter().all(|e| e.starts_with(errors::PREFIX)));
         assert!(errors::is_terminal(errors::DATA_LIMIT_EXCEEDED));
         assert!(!errors::is_terminal(errors::TIMEOUT));
+    }
+
+    #[test]
+    fn payload_quota_counts_compact_utf8_json() {
+        use serde_json::json;
+        // `{"s":"…"}` is 8 bytes around the string; "é" is two bytes in UTF-8.
+        let fits = json!({ "s": "x".repeat(MAX_PAYLOAD_BYTES - 8) });
+        assert_eq!(payload_bytes_up_to(&fits, usize::MAX), MAX_PAYLOAD_BYTES);
+        assert!(!over_payload_quota(&fits));
+        let over = json!({ "s": format!("{}é", "x".repeat(MAX_PAYLOAD_BYTES - 9)) });
+        assert!(over_payload_quota(&over));
+        // Escapes count as written: `\n` is two bytes.
+        assert_eq!(payload_bytes_up_to(&json!("a\nb"), usize::MAX), 6);
+        // Strings of characters escaped six bytes long, near the quota, are counted exactly.
+        let escaped = json!("\u{1}".repeat(MAX_PAYLOAD_BYTES / 6 - 1));
+        assert_eq!(
+            payload_bytes_up_to(&escaped, usize::MAX),
+            6 * (MAX_PAYLOAD_BYTES / 6 - 1) + 2
+        );
+        assert!(!over_payload_quota(&escaped));
+        assert!(over_payload_quota(&json!([escaped, "\u{1}"])));
+        // A value far over the quota is judged without writing it all.
+        let huge = json!(vec!["y".repeat(1000); 10_000]);
+        assert_eq!(
+            payload_bytes_up_to(&huge, MAX_PAYLOAD_BYTES),
+            MAX_PAYLOAD_BYTES + 1
+        );
     }
 
     #[test]

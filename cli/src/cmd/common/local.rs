@@ -135,6 +135,16 @@ fn build_for_this_machine(
     }
 }
 
+/// `--input` of an execution: as [`read_input`], and refused, as `StartExecution` refuses it,
+/// when it is over Step Functions' payload quota.
+pub fn read_execution_input(arg: &str) -> anyhow::Result<Value> {
+    let input = read_input(arg)?;
+    if let Some(refusal) = flowctl_engine::refused_input(&input) {
+        bail!("{refusal} Nothing was run: pass a smaller input, e.g. a reference (an S3 key, an id) to the data rather than the data");
+    }
+    Ok(input)
+}
+
 /// `--input`: JSON text, `@file` or `@-`.
 pub fn read_input(arg: &str) -> anyhow::Result<Value> {
     let (text, origin) = match arg.strip_prefix('@') {

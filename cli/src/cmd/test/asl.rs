@@ -4,7 +4,7 @@
 use super::report::{report, FlowCoverage};
 use super::Args;
 use crate::cmd::common::fail;
-use crate::cmd::common::local::read_input;
+use crate::cmd::common::local::read_execution_input;
 use crate::cmd::out::note;
 use crate::cmd::{Exit, Global};
 use anyhow::{bail, Context};
@@ -23,7 +23,7 @@ pub(super) fn asl_cases(global: &Global, args: &Args) -> anyhow::Result<Exit> {
     let (Some(asl_path), Some(config_path)) = (&args.asl, &args.mock_config) else {
         bail!("--asl needs --mock-config FILE");
     };
-    let input = read_input(&args.input)?;
+    let input = read_execution_input(&args.input)?;
     let text = std::fs::read_to_string(asl_path)
         .with_context(|| format!("cannot read {}", asl_path.display()))?;
     let doc: Value = serde_json::from_str(&text).with_context(|| {
