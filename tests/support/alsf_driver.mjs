@@ -18,7 +18,7 @@
 // An outcome is {"status": SUCCEEDED|FAILED|TIMED_OUT|INVALID, "output"?, "error"?,
 // "cause"?, "states": [names of the states entered, in order, nested ones included]}.
 
-import { StateMachine, allStates } from "./alsf_common.mjs";
+import { StateMachine, allStates, answerAndExit } from "./alsf_common.mjs";
 
 const LAMBDA_INVOKE = /^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$/;
 
@@ -156,6 +156,4 @@ let text = "";
 process.stdin.setEncoding("utf8");
 for await (const chunk of process.stdin) text += chunk;
 const answer = await command(JSON.parse(text));
-process.stdout.write(JSON.stringify(answer));
-// Timers left by the library (a Task's default 60 s timeout) must not keep the process up.
-process.exit(0);
+answerAndExit(answer);

@@ -26,7 +26,7 @@
 // call counters and call log). `in_flight` executions run at a time (1: one after another).
 // Timed: from the first execution's start to the last one's checked outcome, no warm-up.
 
-import { StateMachine, allStates } from "./alsf_common.mjs";
+import { StateMachine, allStates, answerAndExit } from "./alsf_common.mjs";
 
 class TaskFailure extends Error {
   constructor(name, cause) {
@@ -197,6 +197,4 @@ const worker = async () => {
 };
 await Promise.all(Array.from({ length: inFlight }, worker));
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-process.stdout.write(JSON.stringify({ executions: cases.length, in_flight: inFlight, seconds, passed, failed: failed.slice(0, 5), failed_count: failed.length, node: process.version }));
-// Timers left by the library (a Task's default 60 s timeout) must not keep the process up.
-process.exit(0);
+answerAndExit({ executions: cases.length, in_flight: inFlight, seconds, passed, failed: failed.slice(0, 5), failed_count: failed.length, node: process.version });
