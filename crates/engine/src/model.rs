@@ -27,6 +27,36 @@ pub(crate) struct State {
     pub next: Option<usize>,
     /// Whether anything in this state reads `$$` (the context object is only built then).
     pub uses_context: bool,
+    /// Whether its output can be larger than its input, and so must be measured against the
+    /// payload quota ([`State::can_outgrow_input`]).
+    pub can_outgrow_input: bool,
+}
+
+impl State {
+    /// Whether this state's output can be larger than its input. Not when it only selects
+    /// from its input with definite paths (Choice, Wait, Succeed, a Pass without `Result` or
+    /// `Parameters` that replaces or discards): an output within an input that fit fits too,
+    /// so the interpreter spares the measurement on every such transition.
+    pub(crate) fn can_outgrow_input(
+        kind: &Kind,
+        input_path: &IoPath,
+        output_path: &IoPath,
+    ) -> bool {
+        let selects_within = |p: &IoPath| match p {
+            IoPath::Root | IoPath::Empty => true,
+            IoPath::Path(p) => p.is_definite() && !p.is_context(),
+        };
+        let kind_can = match kind {
+            Kind::Pass(pass) => {
+                pass.result.is_some()
+                    || pass.parameters.is_some()
+                    || !matches!(pass.result_path, ResultPath::Replace | ResultPath::Discard)
+            }
+            Kind::Choice(_) | Kind::Wait(_) | Kind::Succeed | Kind::Fail(_) => false,
+            Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => true,
+        };
+        kind_can || !selects_within(input_path) || !selects_within(output_path)
+    }
 }
 
 #[derive(Debug)]

@@ -89,6 +89,11 @@ impl Path {
         self.context
     }
 
+    /// Whether it selects at most one value (no wildcard, filter, slice or descent).
+    pub(crate) fn is_definite(&self) -> bool {
+        matches!(&self.query, Query::Definite(_))
+    }
+
     /// Whether this is `$`: the whole input.
     pub(crate) fn is_root(&self) -> bool {
         matches!(&self.query, Query::Definite(steps) if steps.is_empty()) && !self.context

@@ -732,7 +732,7 @@ impl<'a> Run<'a> {
                             .await?
                     }
                 };
-                if over_payload_quota(output.get()) {
+                if state.can_outgrow_input && over_payload_quota(output.get()) {
                     return Err(self.data_limit_exceeded(state, "returned an output"));
                 }
                 self.event(

@@ -135,3 +135,30 @@ async fn an_execution_input_over_the_quota_starts_nothing() {
     assert!(e.history.is_empty());
     assert_eq!(e.transitions, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_state_that_only_selects_is_measured_when_its_path_can_repeat_data() {
+    // `$..*` lists the object holding the string and the string itself: twice the input.
+    let input = json!({"a": {"b": text_of(MAX_PAYLOAD_BYTES / 2)}});
+    assert!(refused_input(&input).is_none());
+    for (state, over) in [
+        (json!({"Type": "Pass", "End": true}), false),
+        (
+            json!({"Type": "Pass", "OutputPath": "$.a", "End": true}),
+            false,
+        ),
+        (json!({"Type": "Succeed", "OutputPath": "$..*"}), true),
+        (
+            json!({"Type": "Pass", "ResultPath": "$.copy", "End": true}),
+            true,
+        ),
+    ] {
+        let doc = json!({"StartAt": "S", "States": {"S": state.clone()}});
+        let e = run_doc(doc, input.clone(), &InProcess::new()).await;
+        if over {
+            failed_with_data_limit(&e, "S");
+        } else {
+            assert_eq!(e.status, Status::Succeeded, "{state}: {:?}", e.error);
+        }
+    }
+}
