@@ -498,7 +498,7 @@ impl Loader {
         }
         Some(State {
             name: name.into(),
-            can_outgrow_input: State::can_outgrow_input(&kind, &input_path, &output_path),
+            measure_output: State::measures_output(&kind, &input_path, &output_path),
             kind,
             input_path,
             output_path,

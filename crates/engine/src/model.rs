@@ -27,35 +27,46 @@ pub(crate) struct State {
     pub next: Option<usize>,
     /// Whether anything in this state reads `$$` (the context object is only built then).
     pub uses_context: bool,
-    /// Whether its output can be larger than its input, and so must be measured against the
-    /// payload quota ([`State::can_outgrow_input`]).
-    pub can_outgrow_input: bool,
+    /// Whether its output must be measured against the payload quota
+    /// ([`State::measures_output`]).
+    pub measure_output: bool,
 }
 
 impl State {
-    /// Whether this state's output can be larger than its input. Not when it only selects
-    /// from its input with definite paths (Choice, Wait, Succeed, a Pass without `Result` or
-    /// `Parameters` that replaces or discards): an output within an input that fit fits too,
-    /// so the interpreter spares the measurement on every such transition.
-    pub(crate) fn can_outgrow_input(
-        kind: &Kind,
-        input_path: &IoPath,
-        output_path: &IoPath,
-    ) -> bool {
+    /// Whether this state's output can be larger than what was already measured: its input
+    /// (every value that reaches a state fits), or its task's result (measured when it
+    /// arrives). Not when it only selects from one of them with definite paths (Choice, Wait,
+    /// Succeed, a Pass without `Result` or `Parameters` that replaces or discards, a Task whose
+    /// output is part of its result): an output inside a value that fits fits too, so the
+    /// interpreter spares the measurement on every such transition.
+    pub(crate) fn measures_output(kind: &Kind, input_path: &IoPath, output_path: &IoPath) -> bool {
+        let within = |p: &Path| p.is_definite() && !p.is_context();
         let selects_within = |p: &IoPath| match p {
             IoPath::Root | IoPath::Empty => true,
-            IoPath::Path(p) => p.is_definite() && !p.is_context(),
+            IoPath::Path(p) => within(p),
         };
-        let kind_can = match kind {
+        let kind_grows = match kind {
             Kind::Pass(pass) => {
                 pass.result.is_some()
                     || pass.parameters.is_some()
                     || !matches!(pass.result_path, ResultPath::Replace | ResultPath::Discard)
             }
             Kind::Choice(_) | Kind::Wait(_) | Kind::Succeed | Kind::Fail(_) => false,
-            Kind::Task(_) | Kind::Parallel(_) | Kind::Map(_) => true,
+            // The measured result of a `lambda:invoke` is the payload; only an `OutputPath`
+            // into it (`payload_only`) keeps the output inside it.
+            Kind::Task(task) => {
+                let result_within = match (&task.resource, &task.payload_only) {
+                    (Resource::LambdaInvoke(_), Some(PayloadOnly::Output(p))) => within(p),
+                    (Resource::LambdaInvoke(_), _) => false,
+                    (Resource::LambdaArn | Resource::Service(_), _) => true,
+                };
+                !(result_within
+                    && task.common.result_selector.is_none()
+                    && task.common.result_path == ResultPath::Replace)
+            }
+            Kind::Parallel(_) | Kind::Map(_) => true,
         };
-        kind_can || !selects_within(input_path) || !selects_within(output_path)
+        kind_grows || !selects_within(input_path) || !selects_within(output_path)
     }
 }
 
@@ -165,6 +176,17 @@ pub(crate) struct InvokeParameters {
     pub fields: Vec<(InvokeField, Template)>,
     /// At most one field reads the input, so it may take the input instead of copying it.
     pub single_reader: bool,
+}
+
+impl InvokeParameters {
+    /// Whether the payload is a definite path into the input (`"Payload.$": "$"`), and so
+    /// fits when the input does: the quota is not measured again.
+    pub(crate) fn payload_within_input(&self) -> bool {
+        self.fields.iter().any(|(field, template)| {
+            matches!(field, InvokeField::Payload)
+                && matches!(template, Template::Path { path, .. } if path.is_definite() && !path.is_context())
+        })
+    }
 }
 
 #[derive(Debug)]

@@ -732,7 +732,7 @@ impl<'a> Run<'a> {
                             .await?
                     }
                 };
-                if state.can_outgrow_input && over_payload_quota(output.get()) {
+                if state.measure_output && over_payload_quota(output.get()) {
                     return Err(self.data_limit_exceeded(state, "returned an output"));
                 }
                 self.event(
@@ -1161,7 +1161,7 @@ impl<'a> Run<'a> {
                 let mut others = self.mocks.then(Map::new);
                 let Invocation { function, payload } =
                     self.invoke_parameters(state, parameters, effective, &ctx, others.as_mut())?;
-                if over_payload_quota(&payload) {
+                if !parameters.payload_within_input() && over_payload_quota(&payload) {
                     return Err(self.data_limit_exceeded(state, "has an input"));
                 }
                 let mock_parameters = others.map(|others| {
@@ -1199,7 +1199,8 @@ impl<'a> Run<'a> {
                         TaskInput::Part(v) => Arc::new(v.clone()),
                     },
                 };
-                if over_payload_quota(&payload) {
+                // Without `Parameters` the payload is the effective input, which fits.
+                if task.common.parameters.is_some() && over_payload_quota(&payload) {
                     return Err(self.data_limit_exceeded(state, "has an input"));
                 }
                 if let Resource::Service(service) = &task.resource {
@@ -1523,6 +1524,10 @@ impl<'a> Run<'a> {
     ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
         let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
+        // Every branch starts from it: built by `Parameters`, it may be larger than the input.
+        if parallel.common.parameters.is_some() && over_payload_quota(&input) {
+            return Err(self.data_limit_exceeded(state, "has an input"));
+        }
         let name = Some(&state.name);
         self.event(frame, EventKind::ParallelStateStarted, name, || {
             Details::Empty
@@ -1781,9 +1786,13 @@ impl<'a> Run<'a> {
         let input = match &map.item_selector {
             Some(selector) => {
                 let item_ctx = || self.context(state, entered, retry_count, Some((index, item)));
-                selector
-                    .eval(&Scope::new(effective, &item_ctx))
-                    .map_err(|e| self.failure(state, e))
+                match selector.eval(&Scope::new(effective, &item_ctx)) {
+                    Ok(input) if over_payload_quota(&input) => {
+                        Err(self.data_limit_exceeded(state, "has an iteration input"))
+                    }
+                    Ok(input) => Ok(input),
+                    Err(e) => Err(self.failure(state, e)),
+                }
             }
             None => Ok(item.clone()),
         };

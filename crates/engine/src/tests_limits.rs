@@ -162,3 +162,22 @@ async fn a_state_that_only_selects_is_measured_when_its_path_can_repeat_data() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn branch_and_iteration_inputs_built_by_parameters_are_measured() {
+    // Each is twice the input, which alone fits; the first state inside only passes it on.
+    let input = json!({"s": text_of(MAX_PAYLOAD_BYTES / 2 + 100)});
+    let inner = json!({"StartAt": "In", "States": {"In": {"Type": "Pass", "End": true}}});
+    let parallel = json!({"Type": "Parallel", "Parameters": {"a.$": "$.s", "b.$": "$.s"}, "Branches": [inner], "End": true});
+    let map = json!({"Type": "Map", "ItemsPath": "$.items", "ItemSelector": {"a.$": "$.s", "b.$": "$.s"}, "ItemProcessor": inner, "End": true});
+    let cases = [
+        (parallel, input.clone()),
+        (map, json!({"s": input["s"], "items": [1]})),
+    ];
+    for (state, input) in cases {
+        let doc = json!({"StartAt": "S", "States": {"S": state.clone()}});
+        let e = run_doc(doc, input, &InProcess::new()).await;
+        let cause = failed_with_data_limit(&e, "S");
+        assert!(cause.contains("input"), "{state}: {cause}");
+    }
+}
