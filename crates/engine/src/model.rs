@@ -40,10 +40,9 @@ impl State {
     /// output is part of its result): an output inside a value that fits fits too, so the
     /// interpreter spares the measurement on every such transition.
     pub(crate) fn measures_output(kind: &Kind, input_path: &IoPath, output_path: &IoPath) -> bool {
-        let within = |p: &Path| p.is_definite() && !p.is_context();
         let selects_within = |p: &IoPath| match p {
             IoPath::Root | IoPath::Empty => true,
-            IoPath::Path(p) => within(p),
+            IoPath::Path(p) => p.selects_part_of_input(),
         };
         let kind_grows = match kind {
             Kind::Pass(pass) => {
@@ -56,7 +55,9 @@ impl State {
             // into it (`payload_only`) keeps the output inside it.
             Kind::Task(task) => {
                 let result_within = match (&task.resource, &task.payload_only) {
-                    (Resource::LambdaInvoke(_), Some(PayloadOnly::Output(p))) => within(p),
+                    (Resource::LambdaInvoke(_), Some(PayloadOnly::Output(p))) => {
+                        p.selects_part_of_input()
+                    }
                     (Resource::LambdaInvoke(_), _) => false,
                     (Resource::LambdaArn | Resource::Service(_), _) => true,
                 };
@@ -184,7 +185,7 @@ impl InvokeParameters {
     pub(crate) fn payload_within_input(&self) -> bool {
         self.fields.iter().any(|(field, template)| {
             matches!(field, InvokeField::Payload)
-                && matches!(template, Template::Path { path, .. } if path.is_definite() && !path.is_context())
+                && matches!(template, Template::Path { path, .. } if path.selects_part_of_input())
         })
     }
 }

@@ -89,9 +89,10 @@ impl Path {
         self.context
     }
 
-    /// Whether it selects at most one value (no wildcard, filter, slice or descent).
-    pub(crate) fn is_definite(&self) -> bool {
-        matches!(&self.query, Query::Definite(_))
+    /// Whether it selects (at most) one part of the input: definite (no wildcard, filter,
+    /// slice or descent, which may list a value many times) and not from the context object.
+    pub(crate) fn selects_part_of_input(&self) -> bool {
+        matches!(&self.query, Query::Definite(_)) && !self.context
     }
 
     /// Whether this is `$`: the whole input.

@@ -190,8 +190,10 @@ struct Model {
 
 impl Model {
     fn new(doc: &Value) -> Model {
-        let mut names = HashMap::new();
-        count_names(doc, 0, &mut names);
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for name in crate::state_names(doc) {
+            *names.entry(name).or_default() += 1;
+        }
         let mut model = Model {
             branches: Vec::new(),
             scopes: Vec::new(),
@@ -598,27 +600,6 @@ impl Model {
             scopes[i] = found.unwrap_or(scope);
         }
         scopes
-    }
-}
-
-/// How many times each state name occurs in the document (nested scopes included).
-fn count_names(machine: &Value, depth: usize, names: &mut HashMap<String, usize>) {
-    let Some(states) = machine.get("States").and_then(Value::as_object) else {
-        return;
-    };
-    if depth > MAX_JSON_DEPTH {
-        return;
-    }
-    for (name, state) in states {
-        *names.entry(name.clone()).or_default() += 1;
-        for branch in state["Branches"].as_array().into_iter().flatten() {
-            count_names(branch, depth + 1, names);
-        }
-        for field in ["ItemProcessor", "Iterator"] {
-            if let Some(body) = state.get(field) {
-                count_names(body, depth + 1, names);
-            }
-        }
     }
 }
 

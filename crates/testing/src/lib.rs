@@ -35,3 +35,30 @@ pub(crate) fn kind(value: &serde_json::Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+/// Every state name of a document, in branches and map bodies too: what a test case may name
+/// (`mock_config::MockConfig::check`), and what `coverage` tells apart.
+pub fn state_names(doc: &serde_json::Value) -> Vec<String> {
+    fn walk(machine: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
+        let Some(states) = machine.get("States").and_then(serde_json::Value::as_object) else {
+            return;
+        };
+        for (name, state) in states {
+            out.push(name.clone());
+            if depth >= flowctl_protocol::MAX_JSON_DEPTH {
+                continue;
+            }
+            let branches = state.get("Branches").and_then(serde_json::Value::as_array);
+            for body in branches.into_iter().flatten().chain(
+                ["Iterator", "ItemProcessor"]
+                    .iter()
+                    .filter_map(|key| state.get(*key)),
+            ) {
+                walk(body, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, 0, &mut out);
+    out
+}

@@ -1,8 +1,8 @@
 //! AWS's `MockConfigFile` (Step Functions Local's mocked service integrations): Task states
 //! mocked by *state name*, per invocation, for any service integration. Parsing with located
 //! diagnostics, [`StateMocks`] (one test case as an engine `Invoker` through the engine's
-//! state-level hook, `Invoker::mocked`), and [`export`], which writes a MockConfigFile that
-//! replays recorded executions.
+//! state-level hook, `Invoker::mocked`), and [`export_machines`], which writes a
+//! MockConfigFile that replays recorded executions.
 //!
 //! The format, as AWS documents it ("Configuration file for mocked service integrations in
 //! Step Functions", <https://docs.aws.amazon.com/step-functions/latest/dg/sfn-local-mock-cfg-file.html>,
@@ -357,35 +357,9 @@ impl crate::run::CaseMocks for StateMocks {
     }
 }
 
-/// Every state name of a document, in branches and map bodies too: what a test case may name
-/// (for [`MockConfig::check`]).
-pub fn state_names(doc: &Value) -> Vec<String> {
-    fn walk(machine: &Value, depth: usize, out: &mut Vec<String>) {
-        let Some(states) = machine.get("States").and_then(Value::as_object) else {
-            return;
-        };
-        for (name, state) in states {
-            out.push(name.clone());
-            if depth >= flowctl_protocol::MAX_JSON_DEPTH {
-                continue;
-            }
-            let branches = state.get("Branches").and_then(Value::as_array);
-            for body in branches.into_iter().flatten().chain(
-                ["Iterator", "ItemProcessor"]
-                    .iter()
-                    .filter_map(|key| state.get(*key)),
-            ) {
-                walk(body, depth + 1, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(doc, 0, &mut out);
-    out
-}
-
-/// A MockConfigFile whose test cases replay `cases` (name, recorded execution of the state
-/// machine `state_machine`, history on): per case and Task state, a mocked response named
+/// A MockConfigFile whose test cases replay the recorded executions of `machines` (per state
+/// machine, its cases: name and execution, history on), all in one file: per case and Task
+/// state, a mocked response named
 /// `<case>.<state>` (sanitised: runs of characters other than letters, digits and `_` become
 /// `-`; a clash gets `-2`, `-3`, …) with each attempt's answer in history order — a
 /// `TaskSucceeded`'s output (the whole service response) or a `LambdaFunctionSucceeded`'s, or
@@ -393,12 +367,7 @@ pub fn state_names(doc: &Value) -> Vec<String> {
 /// compressed into ranges. From a `lambda:invoke` response, the per-call request ids
 /// (`SdkHttpMetadata`, `SdkResponseMetadata`) are left out, so equal answers compress: the
 /// rest (`StatusCode`, `ExecutedVersion`, `Payload`) is what AWS's own example returns.
-pub fn export(state_machine: &str, cases: &[(String, &Execution)]) -> Value {
-    export_machines(&[(state_machine.to_string(), cases.to_vec())])
-}
-
-/// [`export`] of several state machines into one file; mocked response names are unique
-/// across all of them.
+/// Response names are unique across all the machines.
 pub fn export_machines(machines: &[(String, Vec<(String, &Execution)>)]) -> Value {
     let mut machines_json = Map::new();
     let mut responses = Map::new();

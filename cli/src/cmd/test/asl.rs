@@ -73,7 +73,7 @@ pub(super) fn asl_cases(global: &Global, args: &Args) -> anyhow::Result<Exit> {
             many.join(", ")
         ),
     };
-    let problems = config.check(&name, &mock_config::state_names(&doc));
+    let problems = config.check(&name, &flowctl_testing::state_names(&doc));
     if !problems.is_empty() {
         return fail(global, &[config_report(problems)]);
     }

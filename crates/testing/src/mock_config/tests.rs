@@ -439,7 +439,7 @@ fn exported_cases_replay_the_recorded_runs() {
         ("paid after two timeouts".to_string(), &paid),
         ("declined".to_string(), &declined),
     ];
-    let exported = export("Booking", &cases);
+    let exported = export_machines(&[("Booking".to_string(), cases.to_vec())]);
     let pay = &exported["MockedResponses"]["paid-after-two-timeouts.payment-ProcessPayment"];
     assert_eq!(
         pay["0-1"]["Throw"]["Error"], "PaymentGatewayTimeout",
@@ -506,8 +506,8 @@ fn state_names_reach_into_branches_and_map_bodies() {
             "c": {"Type": "Map", "End": true, "Iterator": {"StartAt": "d", "States": {"d": {"Type": "Pass", "End": true}}}}
         }}}
     }});
-    assert_eq!(state_names(&doc), ["P", "a", "b", "M", "c", "d"]);
-    assert!(state_names(&json!("not a machine")).is_empty());
+    assert_eq!(crate::state_names(&doc), ["P", "a", "b", "M", "c", "d"]);
+    assert!(crate::state_names(&json!("not a machine")).is_empty());
 }
 
 #[test]
