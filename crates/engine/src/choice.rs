@@ -6,7 +6,7 @@
 //! error, except under `IsPresent`.
 
 use super::path::Path;
-use super::template::{kind, runtime, Scope};
+use super::template::{kind, preview, runtime, Scope, Template};
 use super::time::parse_timestamp;
 use super::TaskError;
 use serde_json::{Number, Value};
@@ -73,7 +73,12 @@ pub(crate) enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Test { variable: Path, test: Test },
+    Test {
+        variable: Path,
+        test: Test,
+    },
+    /// A JSONata rule's `Condition`: `true`, `false` or an expression that gives one.
+    Condition(Template),
 }
 
 /// The operators a rule may use, for validation and "did you mean".
@@ -297,6 +302,7 @@ impl Rule {
         match self {
             Rule::And(rules) | Rule::Or(rules) => rules.iter().any(Rule::uses_context),
             Rule::Not(rule) => rule.uses_context(),
+            Rule::Condition(condition) => condition.uses_context(),
             Rule::Test { variable, test } => {
                 variable.is_context()
                     || match test {
@@ -329,6 +335,14 @@ impl Rule {
                 Ok(false)
             }
             Rule::Not(rule) => Ok(!rule.matches(scope)?),
+            Rule::Condition(condition) => match condition.eval(scope)? {
+                Value::Bool(holds) => Ok(holds),
+                other => Err(super::jsonata::query_evaluation_error(format!(
+                    "The Condition must give a boolean, not {} ({})",
+                    kind(&other),
+                    preview(&other)
+                ))),
+            },
             Rule::Test { variable, test } => {
                 let value = scope.select(variable);
                 if let Test::IsPresent(expected) = test {

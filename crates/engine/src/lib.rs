@@ -95,6 +95,7 @@ mod choice;
 mod history;
 pub mod intrinsics;
 pub mod invoke;
+pub mod jsonata;
 mod load;
 mod model;
 mod path;
@@ -103,15 +104,20 @@ mod template;
 mod time;
 pub mod trace;
 pub mod units;
+mod vars;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_jsonata;
 #[cfg(test)]
 mod tests_limits;
 #[cfg(test)]
 mod tests_load;
 #[cfg(test)]
 mod tests_mock;
+#[cfg(test)]
+mod tests_variables;
 
 pub use history::{EventKind, HistoryEvent};
 pub use invoke::{BoxFuture, InProcess, Invoker, TaskError};

@@ -24,7 +24,6 @@ const STATE_TYPES: &[&str] = &[
 /// Fields of the ASL that this engine knows but does not run, with the reason.
 fn unsupported(field: &str) -> Option<&'static str> {
     Some(match field {
-        "Assign" | "Output" | "Arguments" => "JSONata and workflow variables are not supported by the local engine (it runs JSONPath documents)",
         "ItemReader" | "ResultWriter" | "ItemBatcher" | "Label" => "Distributed Map's S3 reading, writing and batching are not supported by the local engine",
         "Credentials" => "cross-account task credentials are not supported by the local engine",
         _ => return None,
@@ -45,6 +44,10 @@ pub(crate) fn load(doc: &Value, options: &LoadOptions) -> Result<StateMachine, V
         errors: Vec::new(),
         saw_context: false,
         any_task_resource: options.any_task_resource,
+        jsonata_machine: false,
+        jsonata: false,
+        scopes: vec![AssignScope::default()],
+        scope: 0,
     };
     let Value::Object(top) = doc else {
         return Err(vec![AslError::new(
@@ -65,7 +68,7 @@ pub(crate) fn load(doc: &Value, options: &LoadOptions) -> Result<StateMachine, V
                     .uint(None, "TimeoutSeconds", value, 1, MAX_SECONDS)
                     .map(Duration::from_secs)
             }
-            "QueryLanguage" => loader.query_language(None, value),
+            "QueryLanguage" => loader.jsonata_machine = loader.query_language(None, value),
             other => loader.unknown(
                 None,
                 other,
@@ -81,6 +84,7 @@ pub(crate) fn load(doc: &Value, options: &LoadOptions) -> Result<StateMachine, V
         }
     }
     let root = loader.machine(top, None, "");
+    loader.check_variable_scopes();
     let uses_context = loader.saw_context;
     match root {
         Some(root) if loader.errors.is_empty() => Ok(StateMachine {
@@ -99,6 +103,22 @@ struct Loader {
     saw_context: bool,
     /// `LoadOptions::any_task_resource`.
     any_task_resource: bool,
+    /// The machine's `QueryLanguage` is JSONata (then every state's is).
+    jsonata_machine: bool,
+    /// The state being loaded is a JSONata state.
+    jsonata: bool,
+    /// The variables each scope assigns (0: the machine's states; then each Parallel
+    /// branch and Map body), for the rule that an inner scope never reuses an outer name.
+    scopes: Vec<AssignScope>,
+    /// The scope of the states being loaded.
+    scope: usize,
+}
+
+#[derive(Default)]
+struct AssignScope {
+    outer: Option<usize>,
+    /// Each variable name and the state (path) that assigns it.
+    names: Vec<(String, String)>,
 }
 
 impl Loader {
@@ -156,19 +176,115 @@ impl Loader {
         }
     }
 
-    fn query_language(&mut self, state: Option<&str>, v: &Value) {
+    /// Whether `QueryLanguage` says JSONata.
+    fn query_language(&mut self, state: Option<&str>, v: &Value) -> bool {
         match v.as_str() {
-            Some("JSONPath") => {}
-            Some("JSONata") => self.err(
-                state,
-                "QueryLanguage",
-                "JSONata is not supported by the local engine (it runs JSONPath documents)",
-            ),
-            _ => self.err(
-                state,
-                "QueryLanguage",
-                format!("must be \"JSONPath\" or \"JSONata\", not {v}"),
-            ),
+            Some("JSONPath") => false,
+            Some("JSONata") => true,
+            _ => {
+                self.err(
+                    state,
+                    "QueryLanguage",
+                    format!("must be \"JSONPath\" or \"JSONata\", not {v}"),
+                );
+                false
+            }
+        }
+    }
+
+    /// A field of a JSONata state: any JSON, its `{% … %}` strings expressions.
+    fn jsonata_template(
+        &mut self,
+        state: &str,
+        field: &str,
+        v: Option<&Value>,
+    ) -> Option<Template> {
+        match Template::compile_jsonata(v?, field) {
+            Ok(t) => {
+                self.saw_context |= t.uses_context();
+                Some(t)
+            }
+            Err(e) => {
+                self.err(Some(state), field, e);
+                None
+            }
+        }
+    }
+
+    /// `Assign` (of a state, a Choice rule or a catcher at `field`): an object whose fields
+    /// name variables (in JSONPath, `name.$` takes a path or an intrinsic function).
+    fn assign(&mut self, state: &str, field: &str, v: Option<&Value>) -> Option<Assign> {
+        let v = v?;
+        let sp = Some(state);
+        let Value::Object(fields) = v else {
+            self.err(
+                sp,
+                field,
+                format!(
+                    "must be an object whose fields name the variables to assign, not {}",
+                    kind(v)
+                ),
+            );
+            return None;
+        };
+        for key in fields.keys() {
+            let name = if self.jsonata {
+                key.as_str()
+            } else {
+                key.strip_suffix(".$").unwrap_or(key)
+            };
+            let problem = if name == "states" {
+                Some(
+                    "`states` is reserved (`$states` holds the state's input, result and context)"
+                        .to_string(),
+                )
+            } else if name.chars().count() > MAX_VARIABLE_NAME_CHARS {
+                Some(format!(
+                    "a variable name is at most {MAX_VARIABLE_NAME_CHARS} characters"
+                ))
+            } else if !is_variable_name(name) {
+                Some(format!(
+                    "`{name}` is not a variable name: a letter, then letters, digits or `_`"
+                ))
+            } else {
+                None
+            };
+            match problem {
+                Some(problem) => self.err(sp, format!("{field}.{key}"), problem),
+                None => self.scopes[self.scope]
+                    .names
+                    .push((name.to_string(), state.to_string())),
+            }
+        }
+        let template = if self.jsonata {
+            self.jsonata_template(state, field, Some(v))
+        } else {
+            self.template(state, field, Some(v))
+        };
+        template.map(Assign)
+    }
+
+    /// Step Functions' rule that a Parallel branch or a Map body never assigns a variable
+    /// an outer scope assigns (so no state reads a name that means two things).
+    fn check_variable_scopes(&mut self) {
+        let mut clashes = Vec::new();
+        for scope in &self.scopes {
+            let mut outer = scope.outer;
+            while let Some(o) = outer {
+                for (name, state) in &scope.names {
+                    if let Some((_, outer_state)) =
+                        self.scopes[o].names.iter().find(|(n, _)| n == name)
+                    {
+                        clashes.push((state.clone(), name.clone(), outer_state.clone()));
+                    }
+                }
+                outer = self.scopes[o].outer;
+            }
+        }
+        clashes.sort();
+        clashes.dedup();
+        for (state, name, outer_state) in clashes {
+            self.err(Some(&state), "Assign", format!("`{name}` is assigned in an outer scope too (by `{outer_state}`); a variable of a Parallel branch or Map body needs a name of its own"));
         }
     }
 
@@ -299,6 +415,14 @@ impl Loader {
                 None
             }
         });
+        let outer_scope = self.scope;
+        if owner.is_some() {
+            self.scopes.push(AssignScope {
+                outer: Some(outer_scope),
+                names: Vec::new(),
+            });
+            self.scope = self.scopes.len() - 1;
+        }
         let mut states = Vec::with_capacity(states_obj.len());
         for (name, value) in states_obj {
             let path = format!("{prefix}{name}");
@@ -317,6 +441,7 @@ impl Loader {
                 states.push(state);
             }
         }
+        self.scope = outer_scope;
         let start = start?;
         if states.len() != states_obj.len() {
             return None;
@@ -358,7 +483,7 @@ impl Loader {
             stack.extend(s.next);
             match &s.kind {
                 Kind::Choice(c) => {
-                    stack.extend(c.branches.iter().map(|(_, n)| *n));
+                    stack.extend(c.branches.iter().map(|b| b.next));
                     stack.extend(c.default);
                 }
                 Kind::Task(t) => stack.extend(t.common.catch.iter().map(|c| c.next)),
@@ -412,7 +537,17 @@ impl Loader {
                 return None;
             }
         };
-        let allowed = allowed_fields(type_name);
+        self.jsonata = match obj.get("QueryLanguage") {
+            Some(q) => {
+                let jsonata = self.query_language(sp, q);
+                if self.jsonata_machine && !jsonata && q.is_string() {
+                    self.err(sp, "QueryLanguage", "a state cannot be JSONPath in a JSONata state machine (the machine's `QueryLanguage` is JSONata); remove the field or make it \"JSONata\"");
+                }
+                jsonata || self.jsonata_machine
+            }
+            None => self.jsonata_machine,
+        };
+        let allowed = allowed_fields(type_name, self.jsonata);
         for key in obj.keys() {
             if !allowed.contains(&key.as_str())
                 && !matches!(key.as_str(), "Type" | "Comment" | "QueryLanguage")
@@ -425,6 +560,8 @@ impl Loader {
                         key.as_str(),
                         format!("a {type_name} state cannot have `{key}`"),
                     );
+                } else if let Some(why) = other_language_field(key, self.jsonata) {
+                    self.err(sp, key.as_str(), why);
                 } else {
                     let mut all: Vec<&str> = allowed.to_vec();
                     all.extend(["Type", "Comment"]);
@@ -435,25 +572,24 @@ impl Loader {
         if let Some(c) = obj.get("Comment") {
             self.string(sp, "Comment", c);
         }
-        if let Some(q) = obj.get("QueryLanguage") {
-            self.query_language(sp, q);
-        }
         let errors_before = self.errors.len();
         let next = if matches!(type_name, "Choice" | "Succeed" | "Fail") {
             None
         } else {
             self.transition(path, obj, index, names)
         };
-        let input_path = if type_name == "Fail" {
+        let input_path = if type_name == "Fail" || self.jsonata {
             IoPath::Root
         } else {
             self.io_path(path, "InputPath", obj.get("InputPath"))
         };
-        let output_path = if type_name == "Fail" {
+        let output_path = if type_name == "Fail" || self.jsonata {
             IoPath::Root
         } else {
             self.io_path(path, "OutputPath", obj.get("OutputPath"))
         };
+        let assign = self.assign(path, "Assign", obj.get("Assign"));
+        let output = self.jsonata_template(path, "Output", obj.get("Output"));
         let kind = match type_name {
             "Pass" => Some(Kind::Pass(Pass {
                 parameters: self.template(path, "Parameters", obj.get("Parameters")),
@@ -485,6 +621,7 @@ impl Loader {
             // The whole response becomes the state's output, of which `OutputPath` keeps only
             // (part of) the payload: the task applies it to the payload.
             if matches!(task.resource, Resource::LambdaInvoke(_))
+                && assign.is_none()
                 && task.payload_only.is_none()
                 && task.common.result_selector.is_none()
                 && task.common.result_path == ResultPath::Replace
@@ -498,12 +635,16 @@ impl Loader {
         }
         Some(State {
             name: name.into(),
-            measure_output: State::measures_output(&kind, &input_path, &output_path),
+            measure_output: self.jsonata
+                || State::measures_output(&kind, &input_path, &output_path),
             kind,
             input_path,
             output_path,
             next: next.flatten(),
             uses_context: false,
+            jsonata: self.jsonata,
+            assign,
+            output,
         })
     }
 
@@ -559,8 +700,13 @@ impl Loader {
         names: &[&str],
         parameters_field: Option<&str>,
     ) -> Common {
+        let parameters = match (self.jsonata, parameters_field) {
+            (true, Some(_)) => self.jsonata_template(path, "Arguments", obj.get("Arguments")),
+            (false, Some(f)) => self.template(path, f, obj.get(f)),
+            (_, None) => None,
+        };
         Common {
-            parameters: parameters_field.and_then(|f| self.template(path, f, obj.get(f))),
+            parameters,
             result_selector: self.template(path, "ResultSelector", obj.get("ResultSelector")),
             result_path: self.result_path(path, "ResultPath", obj.get("ResultPath")),
             retry: self.retriers(path, obj.get("Retry")),
@@ -773,10 +919,19 @@ impl Loader {
                 );
                 continue;
             };
-            const FIELDS: &[&str] = &["ErrorEquals", "Next", "ResultPath", "Comment"];
-            for key in c.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
-                self.unknown(sp, &format!("{at}.{key}"), FIELDS);
+            let fields: &[&str] = if self.jsonata {
+                &["ErrorEquals", "Next", "Output", "Assign", "Comment"]
+            } else {
+                &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment"]
+            };
+            for key in c.keys().filter(|k| !fields.contains(&k.as_str())) {
+                match other_language_field(key, self.jsonata) {
+                    Some(why) => self.err(sp, format!("{at}.{key}"), why),
+                    None => self.unknown(sp, &format!("{at}.{key}"), fields),
+                }
             }
+            let assign = self.assign(path, &format!("{at}.Assign"), c.get("Assign"));
+            let output = self.jsonata_template(path, &format!("{at}.Output"), c.get("Output"));
             let errors = self.error_equals(path, &at, c.get("ErrorEquals"), i + 1 == items.len());
             let result_path =
                 self.result_path(path, &format!("{at}.ResultPath"), c.get("ResultPath"));
@@ -801,6 +956,8 @@ impl Loader {
                     errors,
                     result_path,
                     next,
+                    assign,
+                    output,
                 });
             }
         }
@@ -825,6 +982,9 @@ impl Loader {
                 );
                 None
             }
+            (Some(v @ Value::String(_)), None) if self.jsonata => self
+                .jsonata_template(path, fixed, Some(v))
+                .map(|t| Some(Seconds::Expr(t))),
             (Some(v), None) => self
                 .uint(sp, fixed, v, min, MAX_SECONDS)
                 .map(|s| Some(Seconds::Fixed(s))),
@@ -865,17 +1025,19 @@ impl Loader {
         let resource_text = resource_text?;
         let resource = match sfn::lambda_resource(resource_text) {
             Some(LambdaResource::Invoke) => {
-                let has_function = obj
-                    .get("Parameters")
-                    .and_then(Value::as_object)
-                    .is_some_and(|p| {
-                        p.contains_key("FunctionName") || p.contains_key("FunctionName.$")
-                    });
+                let field = if self.jsonata {
+                    "Arguments"
+                } else {
+                    "Parameters"
+                };
+                let has_function = obj.get(field).and_then(Value::as_object).is_some_and(|p| {
+                    p.contains_key("FunctionName") || p.contains_key("FunctionName.$")
+                });
                 if !has_function {
                     self.err(
                         sp,
-                        "Parameters",
-                        format!("`{resource_text}` needs `Parameters` with `FunctionName`"),
+                        field,
+                        format!("`{resource_text}` needs `{field}` with `FunctionName`"),
                     );
                     return None;
                 }
@@ -913,14 +1075,18 @@ impl Loader {
         if let Resource::LambdaInvoke(invoke) = &mut resource {
             // The call reads them field by field (`Common::parameters` stays unset).
             *invoke = invoke_parameters(common.parameters.take());
+            // `Assign` reads the whole response.
             payload_only = common
                 .result_selector
                 .as_ref()
                 .filter(|t| t.all_paths(&|p| p.first_key() == Some("Payload")))
                 .and_then(Template::below_first_key)
-                .map(PayloadOnly::Selector);
+                .map(PayloadOnly::Selector)
+                .filter(|_| !obj.contains_key("Assign"));
         }
-        let consumes_input = common.result_path == ResultPath::Replace
+        // A JSONata task's `Output` and `Assign` may read `$states.input`.
+        let consumes_input = !self.jsonata
+            && common.result_path == ResultPath::Replace
             && common.retry.is_empty()
             && common
                 .catch
@@ -978,7 +1144,13 @@ impl Loader {
         let mut branches = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             let at = format!("Choices[{i}]");
-            let compiled = self.rule(path, &at, rule, true);
+            let compiled = if self.jsonata {
+                self.condition(path, &at, rule)
+            } else {
+                self.rule(path, &at, rule, true)
+            };
+            let assign = self.assign(path, &format!("{at}.Assign"), rule.get("Assign"));
+            let output = self.jsonata_template(path, &format!("{at}.Output"), rule.get("Output"));
             let next = match rule.get("Next") {
                 Some(v) => {
                     self.string(sp, &format!("{at}.Next"), v)
@@ -1002,7 +1174,12 @@ impl Loader {
                 }
             };
             if let (Some(rule), Some(next)) = (compiled, next) {
-                branches.push((rule, next));
+                branches.push(Branch {
+                    rule,
+                    next,
+                    assign,
+                    output,
+                });
             }
         }
         Some(Choice {
@@ -1025,7 +1202,7 @@ impl Loader {
         for key in obj.keys() {
             match key.as_str() {
                 "Variable" | "Comment" => {}
-                "Next" if top => {}
+                "Next" | "Assign" if top => {}
                 "Next" => self.err(
                     sp,
                     format!("{at}.Next"),
@@ -1131,8 +1308,85 @@ impl Loader {
         }
     }
 
+    /// A JSONata Choice rule: `Condition` (a boolean or an expression giving one), `Next`,
+    /// `Assign`, `Output`.
+    fn condition(&mut self, path: &str, at: &str, v: &Value) -> Option<Rule> {
+        let sp = Some(path);
+        let Value::Object(obj) = v else {
+            self.err(
+                sp,
+                at,
+                format!("a choice rule is an object, not {}", kind(v)),
+            );
+            return None;
+        };
+        const FIELDS: &[&str] = &["Condition", "Next", "Assign", "Output", "Comment"];
+        for key in obj.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
+            match other_language_field(key, true) {
+                Some(why) => self.err(sp, format!("{at}.{key}"), why),
+                None => self.unknown(sp, &format!("{at}.{key}"), FIELDS),
+            }
+        }
+        match obj.get("Condition") {
+            None => {
+                self.err(
+                    sp,
+                    format!("{at}.Condition"),
+                    "a JSONata choice rule needs `Condition` (a boolean, or `{% … %}` giving one)",
+                );
+                None
+            }
+            Some(Value::Bool(b)) => Some(Rule::Condition(Template::Static(Value::Bool(*b)))),
+            Some(v @ Value::String(_)) => self
+                .jsonata_template(path, &format!("{at}.Condition"), Some(v))
+                .map(Rule::Condition),
+            Some(other) => {
+                self.err(
+                    sp,
+                    format!("{at}.Condition"),
+                    format!(
+                        "must be a boolean or a `{{% … %}}` expression, not {}",
+                        kind(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     fn wait(&mut self, path: &str, obj: &Map<String, Value>) -> Option<Wait> {
         let sp = Some(path);
+        if self.jsonata {
+            return match (obj.get("Seconds"), obj.get("Timestamp")) {
+                (Some(v @ Value::String(_)), None) => self
+                    .jsonata_template(path, "Seconds", Some(v))
+                    .map(Wait::SecondsExpr),
+                (None, Some(v)) if v.as_str().and_then(super::jsonata::body_of).is_some() => self
+                    .jsonata_template(path, "Timestamp", Some(v))
+                    .map(Wait::TimestampExpr),
+                (Some(v), None) => self
+                    .uint(sp, "Seconds", v, 0, MAX_SECONDS)
+                    .map(Wait::Seconds),
+                (None, Some(v)) => {
+                    let text = self.string(sp, "Timestamp", v)?;
+                    match parse_timestamp(text) {
+                        Some(t) => Some(Wait::Timestamp(t)),
+                        None => {
+                            self.err(sp, "Timestamp", format!("`{text}` is not an RFC 3339 timestamp (like `2024-01-31T12:00:00Z`)"));
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    self.err(
+                        sp,
+                        "Seconds",
+                        "a JSONata Wait state has exactly one of `Seconds` and `Timestamp`",
+                    );
+                    None
+                }
+            };
+        }
         let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
             .into_iter()
             .filter(|f| obj.contains_key(*f))
@@ -1185,6 +1439,11 @@ impl Loader {
                     format!("use either `{fixed}` or `{dynamic}`, not both"),
                 );
                 None
+            }
+            (Some(v), None)
+                if self.jsonata && v.as_str().and_then(super::jsonata::body_of).is_some() =>
+            {
+                self.jsonata_template(path, fixed, Some(v)).map(Text::Expr)
             }
             (Some(v), None) => self
                 .string(sp, fixed, v)
@@ -1294,11 +1553,45 @@ impl Loader {
             (false, true) => Some("Parameters"),
             _ => Some("ItemSelector"),
         };
-        let item_selector = selector_field.and_then(|f| self.template(path, f, obj.get(f)));
+        let item_selector = if self.jsonata {
+            self.jsonata_template(path, "ItemSelector", obj.get("ItemSelector"))
+        } else {
+            selector_field.and_then(|f| self.template(path, f, obj.get(f)))
+        };
         let common = self.common(path, obj, index, names, None);
         let items_path = obj
             .get("ItemsPath")
             .and_then(|v| self.path(sp, "ItemsPath", v));
+        let items = match obj.get("Items") {
+            Some(v @ (Value::Array(_) | Value::String(_))) => {
+                self.jsonata_template(path, "Items", Some(v))
+            }
+            Some(other) => {
+                self.err(
+                    sp,
+                    "Items",
+                    format!(
+                        "must be an array or a `{{% … %}}` expression giving one, not {}",
+                        kind(other)
+                    ),
+                );
+                None
+            }
+            None => None,
+        };
+        let expr = |this: &mut Self, field: &str| -> Option<Template> {
+            match obj.get(field) {
+                Some(v)
+                    if this.jsonata && v.as_str().and_then(super::jsonata::body_of).is_some() =>
+                {
+                    this.jsonata_template(path, field, Some(v))
+                }
+                _ => None,
+            }
+        };
+        let concurrency_expr = expr(self, "MaxConcurrency");
+        let count_expr = expr(self, "ToleratedFailureCount");
+        let percentage_expr = expr(self, "ToleratedFailurePercentage");
         let max_concurrency = match (obj.get("MaxConcurrency"), obj.get("MaxConcurrencyPath")) {
             (Some(_), Some(_)) => {
                 self.err(
@@ -1308,6 +1601,7 @@ impl Loader {
                 );
                 None
             }
+            (Some(_), None) if concurrency_expr.is_some() => concurrency_expr.map(Count::Expr),
             (Some(v), None) => self
                 .uint(sp, "MaxConcurrency", v, 0, u64::MAX)
                 .map(Count::Fixed),
@@ -1326,6 +1620,7 @@ impl Loader {
                 );
                 None
             }
+            (Some(_), None) if count_expr.is_some() => Some(count_expr.map(Count::Expr)),
             (Some(v), None) => self
                 .uint(sp, "ToleratedFailureCount", v, 0, u64::MAX)
                 .map(|n| Some(Count::Fixed(n))),
@@ -1341,6 +1636,9 @@ impl Loader {
             (Some(_), Some(_)) => {
                 self.err(sp, "ToleratedFailurePercentagePath", "use either `ToleratedFailurePercentage` or `ToleratedFailurePercentagePath`, not both");
                 None
+            }
+            (Some(_), None) if percentage_expr.is_some() => {
+                Some(percentage_expr.map(Percentage::Expr))
             }
             (Some(v), None) => match v.as_f64() {
                 Some(p) if (0.0..=100.0).contains(&p) => Some(Some(Percentage::Fixed(p))),
@@ -1400,6 +1698,7 @@ impl Loader {
         Some(MapState {
             processor: processor?,
             items_path,
+            items,
             item_selector,
             max_concurrency: max_concurrency?,
             tolerated_count: tolerated_count?,
@@ -1447,7 +1746,96 @@ impl Loader {
     }
 }
 
-fn allowed_fields(type_name: &str) -> &'static [&'static str] {
+/// The most characters in a variable name.
+const MAX_VARIABLE_NAME_CHARS: usize = 80;
+
+/// Step Functions' variable names: Unicode identifiers (a letter first, then letters, digits
+/// or `_`), as `$name` references read them.
+fn is_variable_name(name: &str) -> bool {
+    super::path::variable_name(&format!("${name}")) == Some(name)
+}
+
+/// Why `field` is refused in a state of the other query language, when that is why.
+fn other_language_field(field: &str, jsonata: bool) -> Option<String> {
+    const JSONPATH_ONLY: &[&str] = &[
+        "InputPath",
+        "OutputPath",
+        "Parameters",
+        "ResultSelector",
+        "ResultPath",
+        "Result",
+        "ItemsPath",
+        "TimeoutSecondsPath",
+        "HeartbeatSecondsPath",
+        "SecondsPath",
+        "TimestampPath",
+        "ErrorPath",
+        "CausePath",
+        "MaxConcurrencyPath",
+        "ToleratedFailureCountPath",
+        "ToleratedFailurePercentagePath",
+        "Variable",
+        "And",
+        "Or",
+        "Not",
+    ];
+    const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items", "Condition"];
+    if jsonata && (JSONPATH_ONLY.contains(&field) || choice::OPERATORS.contains(&field)) {
+        Some(format!("`{field}` is a JSONPath field, and this is a JSONata state: use `Arguments` for the input of the work, `Output` for the state's output, `Assign` for variables, `{{% … %}}` expressions for values"))
+    } else if !jsonata && JSONATA_ONLY.contains(&field) {
+        Some(format!("`{field}` is a JSONata field, and this is a JSONPath state: add `\"QueryLanguage\": \"JSONata\"` to the state (or the machine)"))
+    } else {
+        None
+    }
+}
+
+fn allowed_fields(type_name: &str, jsonata: bool) -> &'static [&'static str] {
+    if jsonata {
+        return match type_name {
+            "Pass" => &["Next", "End", "Output", "Assign"],
+            "Task" => &[
+                "Next",
+                "End",
+                "Resource",
+                "Arguments",
+                "Output",
+                "Assign",
+                "Retry",
+                "Catch",
+                "TimeoutSeconds",
+                "HeartbeatSeconds",
+            ],
+            "Choice" => &["Choices", "Default", "Output", "Assign"],
+            "Wait" => &["Next", "End", "Seconds", "Timestamp", "Output", "Assign"],
+            "Succeed" => &["Output"],
+            "Fail" => &["Error", "Cause"],
+            "Parallel" => &[
+                "Next",
+                "End",
+                "Arguments",
+                "Output",
+                "Assign",
+                "Retry",
+                "Catch",
+                "Branches",
+            ],
+            _ => &[
+                "Next",
+                "End",
+                "Items",
+                "ItemSelector",
+                "ItemProcessor",
+                "Iterator",
+                "Output",
+                "Assign",
+                "Retry",
+                "Catch",
+                "MaxConcurrency",
+                "ToleratedFailurePercentage",
+                "ToleratedFailureCount",
+            ],
+        };
+    }
     match type_name {
         "Pass" => &[
             "Next",
@@ -1457,6 +1845,7 @@ fn allowed_fields(type_name: &str) -> &'static [&'static str] {
             "Parameters",
             "ResultPath",
             "Result",
+            "Assign",
         ],
         "Task" => &[
             "Next",
@@ -1473,8 +1862,9 @@ fn allowed_fields(type_name: &str) -> &'static [&'static str] {
             "TimeoutSecondsPath",
             "HeartbeatSeconds",
             "HeartbeatSecondsPath",
+            "Assign",
         ],
-        "Choice" => &["Choices", "Default", "InputPath", "OutputPath"],
+        "Choice" => &["Choices", "Default", "InputPath", "OutputPath", "Assign"],
         "Wait" => &[
             "Next",
             "End",
@@ -1484,6 +1874,7 @@ fn allowed_fields(type_name: &str) -> &'static [&'static str] {
             "SecondsPath",
             "Timestamp",
             "TimestampPath",
+            "Assign",
         ],
         "Succeed" => &["InputPath", "OutputPath"],
         "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
@@ -1498,6 +1889,7 @@ fn allowed_fields(type_name: &str) -> &'static [&'static str] {
             "Retry",
             "Catch",
             "Branches",
+            "Assign",
         ],
         _ => &[
             "Next",
@@ -1519,6 +1911,7 @@ fn allowed_fields(type_name: &str) -> &'static [&'static str] {
             "ToleratedFailurePercentagePath",
             "ToleratedFailureCount",
             "ToleratedFailureCountPath",
+            "Assign",
         ],
     }
 }

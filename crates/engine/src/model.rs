@@ -30,7 +30,17 @@ pub(crate) struct State {
     /// Whether its output must be measured against the payload quota
     /// ([`State::measures_output`]).
     pub measure_output: bool,
+    /// `QueryLanguage: JSONata` (its own or the machine's).
+    pub jsonata: bool,
+    /// The top-level `Assign` (a Choice's is given only when no rule matches).
+    pub assign: Option<Assign>,
+    /// A JSONata state's `Output` (a Choice's is used only when no rule matches).
+    pub output: Option<Template>,
 }
+
+/// An `Assign` field: a template whose top-level fields name the variables it sets.
+#[derive(Debug)]
+pub(crate) struct Assign(pub Template);
 
 impl State {
     /// Whether this state's output can be larger than what was already measured: its input
@@ -224,17 +234,28 @@ pub(crate) enum PayloadOnly {
     Output(Path),
 }
 
-/// A number of seconds, fixed or read from the input.
+/// A number of seconds, fixed, read from the input, or (JSONata) computed.
 #[derive(Debug)]
 pub(crate) enum Seconds {
     Fixed(u64),
     Path(Path),
+    Expr(Template),
 }
 
 #[derive(Debug)]
 pub(crate) struct Choice {
-    pub branches: Vec<(Rule, usize)>,
+    pub branches: Vec<Branch>,
     pub default: Option<usize>,
+}
+
+/// A Choice rule: when it holds, where it goes, and what it assigns and outputs.
+#[derive(Debug)]
+pub(crate) struct Branch {
+    pub rule: Rule,
+    pub next: usize,
+    pub assign: Option<Assign>,
+    /// JSONata: the state's output when this rule is chosen.
+    pub output: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -244,6 +265,10 @@ pub(crate) enum Wait {
     /// Nanoseconds since the epoch.
     Timestamp(i128),
     TimestampPath(Path),
+    /// JSONata `Seconds`: an expression that must give a non-negative integer.
+    SecondsExpr(Template),
+    /// JSONata `Timestamp`: an expression that must give a timestamp.
+    TimestampExpr(Template),
 }
 
 #[derive(Debug)]
@@ -251,6 +276,8 @@ pub(crate) enum Text {
     Fixed(String),
     Path(Path),
     Intrinsic(Box<Intrinsic>),
+    /// JSONata `Error`/`Cause`: an expression that must give a string.
+    Expr(Template),
 }
 
 #[derive(Debug)]
@@ -269,12 +296,14 @@ pub(crate) struct Parallel {
 pub(crate) enum Count {
     Fixed(u64),
     Path(Path),
+    Expr(Template),
 }
 
 #[derive(Debug)]
 pub(crate) enum Percentage {
     Fixed(f64),
     Path(Path),
+    Expr(Template),
 }
 
 #[derive(Debug)]
@@ -282,6 +311,8 @@ pub(crate) struct MapState {
     pub processor: Machine,
     /// `None`: `$`.
     pub items_path: Option<Path>,
+    /// JSONata `Items`: an array, or an expression that gives one (`None`: the input).
+    pub items: Option<Template>,
     pub item_selector: Option<Template>,
     pub max_concurrency: Count,
     pub tolerated_count: Option<Count>,
@@ -349,4 +380,8 @@ pub(crate) struct Catcher {
     pub errors: Errors,
     pub result_path: ResultPath,
     pub next: usize,
+    /// Given instead of the state's own `Assign` when this catcher takes the error.
+    pub assign: Option<Assign>,
+    /// JSONata: the state's output (default: the error output).
+    pub output: Option<Template>,
 }

@@ -26,28 +26,48 @@ enum Query {
     Indefinite(JsonPath),
 }
 
-/// A compiled path. `context` paths (`$$…`) select from the context object.
+/// A compiled path. `context` paths (`$$…`) select from the context object, `variable`
+/// paths (`$name…`) from a workflow variable.
 #[derive(Debug)]
 pub(crate) struct Path {
     text: Box<str>,
     context: bool,
+    variable: Option<Box<str>>,
     query: Query,
+}
+
+/// The name a variable path starts with (`order` in `$order.items[0]`), if it is one: `$`
+/// then an identifier, as Step Functions names variables (Unicode identifiers).
+pub(crate) fn variable_name(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix('$')?;
+    let first = rest.chars().next()?;
+    if !(first.is_alphabetic() || first == '_') {
+        return None;
+    }
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 impl Path {
     /// Compiles `$…` or `$$…`; the error says what is wrong.
     pub(crate) fn parse(text: &str) -> Result<Path, String> {
-        let (context, rest) = match text.strip_prefix("$$") {
-            Some(rest) => (true, rest),
-            None => match text.strip_prefix('$') {
+        let variable = variable_name(text);
+        let (context, rest) = match (text.strip_prefix("$$"), variable) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(name)) => (false, &text[1 + name.len()..]),
+            (None, None) => match text.strip_prefix('$') {
                 Some(rest) => (false, rest),
                 None => return Err(format!("`{text}` is not a path: a path starts with `$`")),
             },
         };
+        let variable = variable.map(Box::from);
         if let Some(steps) = parse_definite(rest) {
             return Ok(Path {
                 text: text.into(),
                 context,
+                variable,
                 query: Query::Definite(steps.into()),
             });
         }
@@ -75,6 +95,7 @@ impl Path {
             Ok(path) => Ok(Path {
                 text: text.into(),
                 context,
+                variable,
                 query: Query::Indefinite(path),
             }),
             Err(e) => Err(format!("`{text}` is not a valid JSONPath: {}", e.message())),
@@ -89,21 +110,31 @@ impl Path {
         self.context
     }
 
+    /// The workflow variable it reads (`$name…`), if it reads one.
+    pub(crate) fn variable(&self) -> Option<&str> {
+        self.variable.as_deref()
+    }
+
+    /// Whether it reads the state's input (not the context object or a variable).
+    pub(crate) fn reads_input(&self) -> bool {
+        !self.context && self.variable.is_none()
+    }
+
     /// Whether it selects (at most) one part of the input: definite (no wildcard, filter,
     /// slice or descent, which may list a value many times) and not from the context object.
     pub(crate) fn selects_part_of_input(&self) -> bool {
-        matches!(&self.query, Query::Definite(_)) && !self.context
+        matches!(&self.query, Query::Definite(_)) && self.reads_input()
     }
 
     /// Whether this is `$`: the whole input.
     pub(crate) fn is_root(&self) -> bool {
-        matches!(&self.query, Query::Definite(steps) if steps.is_empty()) && !self.context
+        matches!(&self.query, Query::Definite(steps) if steps.is_empty()) && self.reads_input()
     }
 
     /// The first member name of a definite input path (`Payload` for `$.Payload.x`).
     pub(crate) fn first_key(&self) -> Option<&str> {
-        match (&self.query, self.context) {
-            (Query::Definite(steps), false) => match steps.first() {
+        match (&self.query, self.reads_input()) {
+            (Query::Definite(steps), true) => match steps.first() {
                 Some(Step::Key(k)) => Some(k),
                 _ => None,
             },
@@ -111,7 +142,8 @@ impl Path {
         }
     }
 
-    /// Selects from `input` (or from `context` for a `$$` path). `None` when a definite
+    /// Selects from `input` (or from `context` for a `$$` path; a variable path selects
+    /// from `input`, which the caller made the variable's value). `None` when a definite
     /// path matches nothing; an indefinite path always yields its (maybe empty) array.
     pub(crate) fn select<'v>(
         &self,
@@ -119,6 +151,11 @@ impl Path {
         context: &'v Value,
     ) -> Option<Cow<'v, Value>> {
         let root = if self.context { context } else { input };
+        self.select_from(root)
+    }
+
+    /// Selects from `root`, whatever the path's own root is.
+    pub(crate) fn select_from<'v>(&self, root: &'v Value) -> Option<Cow<'v, Value>> {
         match &self.query {
             Query::Definite(steps) => walk(root, steps).map(Cow::Borrowed),
             Query::Indefinite(path) => Some(Cow::Owned(Value::Array(
@@ -131,11 +168,12 @@ impl Path {
     /// first step (`$.Payload.x` read from the `Payload` itself is `$.x`); the text stays, for
     /// messages. `None` unless this is a definite input path that starts with a name.
     pub(crate) fn below_first_key(&self) -> Option<Path> {
-        match (&self.query, self.context) {
-            (Query::Definite(steps), false) if matches!(steps.first(), Some(Step::Key(_))) => {
+        match (&self.query, self.reads_input()) {
+            (Query::Definite(steps), true) if matches!(steps.first(), Some(Step::Key(_))) => {
                 Some(Path {
                     text: self.text.clone(),
                     context: false,
+                    variable: None,
                     query: Query::Definite(steps[1..].into()),
                 })
             }
@@ -147,7 +185,7 @@ impl Path {
     /// instead of copied.
     pub(crate) fn select_owned(&self, input: Value, context: &Value) -> Option<Value> {
         match (&self.query, self.context) {
-            (Query::Definite(steps), false) => take(input, steps),
+            (Query::Definite(steps), false) if self.variable.is_none() => take(input, steps),
             _ => self.select(&input, context).map(Cow::into_owned),
         }
     }
@@ -226,6 +264,11 @@ impl ResultPath {
         if text.starts_with("$$") {
             return Err(format!(
                 "`{text}`: a result cannot be written to the context object"
+            ));
+        }
+        if let Some(name) = variable_name(text) {
+            return Err(format!(
+                "`{text}`: a result cannot be written to the variable `{name}`; use `Assign` to set a variable"
             ));
         }
         let rest = text.strip_prefix('$').ok_or_else(not_reference)?;

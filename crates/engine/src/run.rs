@@ -17,10 +17,11 @@ use super::history::{ACCOUNT, REGION, ROLE_ARN};
 use super::model::*;
 use super::template::{kind, preview, runtime, Scope, Template};
 use super::time::{format_timestamp, system_time_of};
+use super::vars::{Variable, Vars, MAX_ASSIGNED_BYTES};
 use super::{
     BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
 };
-use flowctl_protocol::sfn::{errors, over_payload_quota, MAX_PAYLOAD_BYTES};
+use flowctl_protocol::sfn::{errors, over_payload_quota, payload_bytes_up_to, MAX_PAYLOAD_BYTES};
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -262,7 +263,7 @@ pub(crate) async fn execute(
         },
     );
     let outcome = {
-        let machine_run = run.run_machine(&machine.root, input, &mut frame);
+        let machine_run = run.run_machine(&machine.root, input, &mut frame, None);
         match machine.timeout {
             Some(limit) => tokio::time::timeout(limit, machine_run).await.ok(),
             None => Some(machine_run.await),
@@ -482,6 +483,75 @@ impl<'a> Run<'a> {
         )
     }
 
+    /// Evaluates an `Assign` in `scope` and stages its values: they take effect when the
+    /// state is done. Each value, and all of them together, must fit in
+    /// `MAX_ASSIGNED_BYTES` (`States.DataLimitExceeded` otherwise).
+    fn assign(&self, state: &State, assign: &Assign, scope: &Scope) -> Result<(), Failure> {
+        let Value::Object(fields) = assign.0.eval(scope).map_err(|e| self.failure(state, e))?
+        else {
+            return Err(self.failure(state, runtime("Assign must give an object")));
+        };
+        let mut total = 0;
+        let mut staged = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            let bytes = payload_bytes_up_to(&value, MAX_ASSIGNED_BYTES);
+            total += bytes;
+            if bytes > MAX_ASSIGNED_BYTES {
+                return Err(self.data_limit_exceeded(
+                    state,
+                    &format!("assigned the variable '{name}' a value"),
+                ));
+            }
+            if total > MAX_ASSIGNED_BYTES {
+                return Err(
+                    self.data_limit_exceeded(state, "assigned variables whose values together are")
+                );
+            }
+            staged.push(Variable {
+                name: name.into(),
+                value: Arc::new(value),
+                bytes,
+            });
+        }
+        scope.vars.stage(staged);
+        Ok(())
+    }
+
+    /// A JSONPath state's `Assign`, if it has one, with `$` the value AWS documents for its
+    /// type (a Task's result, a Choice's effective input…).
+    fn assign_jsonpath(
+        &self,
+        state: &State,
+        dollar: &Value,
+        ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
+    ) -> Result<(), Failure> {
+        match &state.assign {
+            Some(assign) if !state.jsonata => {
+                self.assign(state, assign, &Scope::new(dollar, ctx, vars))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The end of a JSONata state or branch (a Choice rule, a catcher): its `Assign`,
+    /// staged, and its `Output`, evaluated, if it has one (the caller's default otherwise).
+    /// Both read the variables as they were when the state was entered.
+    fn jsonata_end(
+        &self,
+        state: &State,
+        assign: Option<&Assign>,
+        output: Option<&Template>,
+        scope: &Scope,
+    ) -> Result<Option<Value>, Failure> {
+        if let Some(assign) = assign {
+            self.assign(state, assign, scope)?;
+        }
+        output
+            .map(|t| t.eval(scope).map_err(|e| self.failure(state, e)))
+            .transpose()
+    }
+
     fn failure(&self, state: &State, error: TaskError) -> Failure {
         Failure {
             error,
@@ -531,16 +601,17 @@ impl<'a> Run<'a> {
         state: &State,
         raw: &'v Value,
         ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
     ) -> Result<Cow<'v, Value>, Failure> {
         match &state.input_path {
             IoPath::Root => Ok(Cow::Borrowed(raw)),
             IoPath::Empty => Ok(Cow::Owned(Value::Object(Map::new()))),
-            IoPath::Path(p) if p.is_context() => {
-                let context = ctx();
-                let selected = p.select(raw, &context).map(Cow::into_owned);
+            IoPath::Path(p) if !p.reads_input() => {
+                let scope = Scope::new(raw, ctx, vars);
+                let selected = scope.select(p).map(Cow::into_owned);
                 selected
                     .map(Cow::Owned)
-                    .ok_or_else(|| self.missing(state, "InputPath", p.text(), &context))
+                    .ok_or_else(|| self.missing(state, "InputPath", p.text(), scope.root_of(p)))
             }
             IoPath::Path(p) => p
                 .select(raw, &Value::Null)
@@ -557,22 +628,23 @@ impl<'a> Run<'a> {
         field: &str,
         value: Data,
         ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
     ) -> DataFlow {
         match io {
             IoPath::Root => Ok(value),
             IoPath::Empty => Ok(Data::Owned(Value::Object(Map::new()))),
-            IoPath::Path(p) if p.is_context() => {
-                let context = ctx();
-                let selected = p.select(value.get(), &context).map(Cow::into_owned);
+            IoPath::Path(p) if !p.reads_input() => {
+                let scope = Scope::new(value.get(), ctx, vars);
+                let selected = scope.select(p).map(Cow::into_owned);
                 selected
                     .map(Data::Owned)
-                    .ok_or_else(|| self.missing(state, field, p.text(), &context))
+                    .ok_or_else(|| self.missing(state, field, p.text(), scope.root_of(p)))
             }
             IoPath::Path(p) => self.select_data(state, p, field, value),
         }
     }
 
-    /// An input path (not `$$…`) applied to a value the state is done with.
+    /// An input path (not `$$…` or a variable) applied to a value the state is done with.
     fn select_data(
         &self,
         state: &State,
@@ -635,21 +707,29 @@ impl<'a> Run<'a> {
         template: &Template,
         input: Data,
         ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
     ) -> Flow {
         match input {
-            Data::Owned(v) => template.eval_owned(v, ctx),
-            Data::Shared(v) => template.eval(&Scope::new(&v, ctx)),
+            Data::Owned(v) => template.eval_owned(v, ctx, vars),
+            Data::Shared(v) => template.eval(&Scope::new(&v, ctx, vars)),
         }
         .map_err(|e| self.failure(state, e))
     }
 
+    /// Runs a machine (the execution's, a branch, an iteration) in its own variable scope,
+    /// inside `outer`'s (none: the execution's, or a Distributed Map child's).
     fn run_machine<'s>(
         &'s self,
         machine: &'s Machine,
         input: Data,
         frame: &'s mut Frame,
+        outer: Option<&'s Vars<'s>>,
     ) -> BoxFuture<'s, DataFlow> {
         Box::pin(async move {
+            let mut vars = match outer {
+                Some(outer) => outer.child(),
+                None => Vars::default(),
+            };
             let mut at = machine.start;
             let mut value = input;
             let mut steps_since_yield = 0u32;
@@ -685,53 +765,85 @@ impl<'a> Run<'a> {
                     },
                 );
                 self.within_history_limit(state, frame)?;
-                let (mut output, next) = match &state.kind {
-                    Kind::Pass(pass) => (self.pass(state, pass, value, entered)?, state.next),
-                    Kind::Succeed => {
-                        let ctx = || self.context(state, entered, 0, None);
-                        let effective =
-                            self.io(state, &state.input_path, "InputPath", value, &ctx)?;
-                        (
-                            self.io(state, &state.output_path, "OutputPath", effective, &ctx)?,
-                            None,
-                        )
-                    }
-                    Kind::Choice(choice) => self.choice(state, choice, value, entered)?,
-                    Kind::Wait(wait) => (self.wait(state, wait, value, entered).await?, state.next),
-                    Kind::Fail(fail) => return Err(self.fail(state, fail, value.get(), entered)),
-                    // Most Tasks, awaiting only the call itself here: through `guarded` and
-                    // `task`, their futures (with room for Parallel and Map) would be built and
-                    // moved into this one on every call.
-                    Kind::Task(task) if task.consumes_input => {
-                        let input = TaskInput::Taken(value);
-                        let result = match self.task_call(state, task, input, frame, entered, 0) {
-                            Ok(call) => {
-                                let answer = match call.parameters {
-                                    None => self
-                                        .call(&call.function, call.payload, call.timeout)
-                                        .await
-                                        .map(|result| (result, false)),
-                                    Some(_) => self.mock_or_call(state, task, call).await,
-                                };
-                                self.task_answer(state, task, answer, frame, entered, 0)
+                let (mut output, next) = {
+                    let vars = &vars;
+                    match &state.kind {
+                        Kind::Pass(pass) => {
+                            (self.pass(state, pass, value, entered, vars)?, state.next)
+                        }
+                        Kind::Succeed if state.jsonata => {
+                            let ctx = || self.context(state, entered, 0, None);
+                            let scope = Scope::new(value.get(), &ctx, vars);
+                            match self.jsonata_end(state, None, state.output.as_ref(), &scope)? {
+                                Some(output) => (Data::Owned(output), None),
+                                None => (value, None),
                             }
-                            Err(failure) => Err(failure),
-                        };
-                        self.consumed_task_outcome(state, task, result, entered)?
-                    }
-                    Kind::Task(task) => {
-                        self.guarded(state, &task.common, value, frame, entered)
-                            .await?
-                    }
-                    Kind::Parallel(parallel) => {
-                        self.guarded(state, &parallel.common, value, frame, entered)
-                            .await?
-                    }
-                    Kind::Map(map) => {
-                        self.guarded(state, &map.common, value, frame, entered)
-                            .await?
+                        }
+                        Kind::Succeed => {
+                            let ctx = || self.context(state, entered, 0, None);
+                            let effective =
+                                self.io(state, &state.input_path, "InputPath", value, &ctx, vars)?;
+                            (
+                                self.io(
+                                    state,
+                                    &state.output_path,
+                                    "OutputPath",
+                                    effective,
+                                    &ctx,
+                                    vars,
+                                )?,
+                                None,
+                            )
+                        }
+                        Kind::Choice(choice) => self.choice(state, choice, value, entered, vars)?,
+                        Kind::Wait(wait) => (
+                            self.wait(state, wait, value, entered, vars).await?,
+                            state.next,
+                        ),
+                        Kind::Fail(fail) => {
+                            return Err(self.fail(state, fail, value.get(), entered, vars))
+                        }
+                        // Most Tasks, awaiting only the call itself here: through `guarded` and
+                        // `task`, their futures (with room for Parallel and Map) would be built and
+                        // moved into this one on every call.
+                        Kind::Task(task) if task.consumes_input => {
+                            let input = TaskInput::Taken(value);
+                            let result = match self
+                                .task_call(state, task, input, frame, entered, 0, vars)
+                            {
+                                Ok(call) => {
+                                    let answer = match call.parameters {
+                                        None => self
+                                            .call(&call.function, call.payload, call.timeout)
+                                            .await
+                                            .map(|result| (result, false)),
+                                        Some(_) => self.mock_or_call(state, task, call).await,
+                                    };
+                                    self.task_answer(state, task, answer, frame, entered, 0, vars)
+                                }
+                                Err(failure) => Err(failure),
+                            };
+                            self.consumed_task_outcome(state, task, result, entered, vars)?
+                        }
+                        Kind::Task(task) => {
+                            self.guarded(state, &task.common, value, frame, entered, vars)
+                                .await?
+                        }
+                        Kind::Parallel(parallel) => {
+                            self.guarded(state, &parallel.common, value, frame, entered, vars)
+                                .await?
+                        }
+                        Kind::Map(map) => {
+                            self.guarded(state, &map.common, value, frame, entered, vars)
+                                .await?
+                        }
                     }
                 };
+                if vars.has_staged() {
+                    if let Err(bytes) = vars.commit() {
+                        return Err(self.data_limit_exceeded(state, &format!("assigned variables that bring those of the execution to {bytes} bytes, over the {} bytes they may hold; the quota exceeded is", super::vars::MAX_STORED_BYTES)));
+                    }
+                }
                 if state.measure_output && over_payload_quota(output.get()) {
                     return Err(self.data_limit_exceeded(state, "returned an output"));
                 }
@@ -757,41 +869,81 @@ impl<'a> Run<'a> {
         })
     }
 
-    fn pass(&self, state: &State, pass: &Pass, raw: Data, entered: SystemTime) -> DataFlow {
+    fn pass(
+        &self,
+        state: &State,
+        pass: &Pass,
+        raw: Data,
+        entered: SystemTime,
+        vars: &Vars<'_>,
+    ) -> DataFlow {
         use super::path::ResultPath;
         let ctx = || self.context(state, entered, 0, None);
+        if state.jsonata {
+            let scope = Scope::new(raw.get(), &ctx, vars);
+            let output =
+                self.jsonata_end(state, state.assign.as_ref(), state.output.as_ref(), &scope)?;
+            return Ok(output.map_or(raw, Data::Owned));
+        }
+        if state.assign.is_some() {
+            // `$` in its `Assign` is the result: computed once, kept for both.
+            let effective = self.input_path(state, raw.get(), &ctx, vars)?;
+            let result = match (&pass.result, &pass.parameters) {
+                (Some(result), _) => Data::Shared(result.clone()),
+                (None, Some(template)) => Data::Owned(
+                    template
+                        .eval(&Scope::new(&effective, &ctx, vars))
+                        .map_err(|e| self.failure(state, e))?,
+                ),
+                (None, None) => Data::Owned(effective.into_owned()),
+            };
+            self.assign_jsonpath(state, result.get(), &ctx, vars)?;
+            let output = Self::apply_result_path(&pass.result_path, raw, result)
+                .map_err(|input| self.result_path_failure(state, &pass.result_path, &input))?;
+            return self.io(state, &state.output_path, "OutputPath", output, &ctx, vars);
+        }
         let result = match (&pass.result, &pass.parameters) {
             (Some(result), _) => Data::Shared(result.clone()),
             (None, Some(template)) if pass.result_path == ResultPath::Replace => {
                 // The input is not needed afterwards: the template may take from it.
-                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
-                let result = self.eval_data(state, template, effective, &ctx)?;
+                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx, vars)?;
+                let result = self.eval_data(state, template, effective, &ctx, vars)?;
                 return self.io(
                     state,
                     &state.output_path,
                     "OutputPath",
                     Data::Owned(result),
                     &ctx,
+                    vars,
                 );
             }
             (None, Some(template)) => {
-                let effective = self.input_path(state, raw.get(), &ctx)?;
+                let effective = self.input_path(state, raw.get(), &ctx, vars)?;
                 Data::Owned(
                     template
-                        .eval(&Scope::new(&effective, &ctx))
+                        .eval(&Scope::new(&effective, &ctx, vars))
                         .map_err(|e| self.failure(state, e))?,
                 )
             }
             (None, None) if pass.result_path == ResultPath::Replace => {
                 // The common case: the (selected) input goes through unchanged, moved.
-                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
-                return self.io(state, &state.output_path, "OutputPath", effective, &ctx);
+                let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx, vars)?;
+                return self.io(
+                    state,
+                    &state.output_path,
+                    "OutputPath",
+                    effective,
+                    &ctx,
+                    vars,
+                );
             }
-            (None, None) => Data::Owned(self.input_path(state, raw.get(), &ctx)?.into_owned()),
+            (None, None) => {
+                Data::Owned(self.input_path(state, raw.get(), &ctx, vars)?.into_owned())
+            }
         };
         let output = Self::apply_result_path(&pass.result_path, raw, result)
             .map_err(|input| self.result_path_failure(state, &pass.result_path, &input))?;
-        self.io(state, &state.output_path, "OutputPath", output, &ctx)
+        self.io(state, &state.output_path, "OutputPath", output, &ctx, vars)
     }
 
     fn choice(
@@ -800,18 +952,50 @@ impl<'a> Run<'a> {
         choice: &Choice,
         raw: Data,
         entered: SystemTime,
+        vars: &Vars<'_>,
     ) -> Result<(Data, Option<usize>), Failure> {
         let ctx = || self.context(state, entered, 0, None);
-        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx, vars)?;
         let mut chosen = None;
+        let mut output = None;
         {
-            let scope = Scope::new(effective.get(), &ctx);
-            for (rule, next) in &choice.branches {
-                if rule.matches(&scope).map_err(|e| self.failure(state, e))? {
-                    chosen = Some(*next);
+            let scope = Scope::new(effective.get(), &ctx, vars);
+            for branch in &choice.branches {
+                if branch
+                    .rule
+                    .matches(&scope)
+                    .map_err(|e| self.failure(state, e))?
+                {
+                    chosen = Some(branch.next);
+                    // A chosen rule's `Assign` and `Output` stand for the state's own.
+                    if state.jsonata {
+                        output = self.jsonata_end(
+                            state,
+                            branch.assign.as_ref(),
+                            branch.output.as_ref(),
+                            &scope,
+                        )?;
+                    } else if let Some(assign) = &branch.assign {
+                        self.assign(state, assign, &scope)?;
+                    }
                     break;
                 }
             }
+            if chosen.is_none() && choice.default.is_some() {
+                if state.jsonata {
+                    output = self.jsonata_end(
+                        state,
+                        state.assign.as_ref(),
+                        state.output.as_ref(),
+                        &scope,
+                    )?;
+                } else if let Some(assign) = &state.assign {
+                    self.assign(state, assign, &scope)?;
+                }
+            }
+        }
+        if let Some(output) = output {
+            return Ok((Data::Owned(output), chosen.or(choice.default)));
         }
         let Some(next) = chosen.or(choice.default) else {
             return Err(self.failure(
@@ -826,7 +1010,14 @@ impl<'a> Run<'a> {
             ));
         };
         Ok((
-            self.io(state, &state.output_path, "OutputPath", effective, &ctx)?,
+            self.io(
+                state,
+                &state.output_path,
+                "OutputPath",
+                effective,
+                &ctx,
+                vars,
+            )?,
             Some(next),
         ))
     }
@@ -838,11 +1029,18 @@ impl<'a> Run<'a> {
             .unwrap_or(Duration::ZERO)
     }
 
-    async fn wait(&self, state: &State, wait: &Wait, raw: Data, entered: SystemTime) -> DataFlow {
+    async fn wait(
+        &self,
+        state: &State,
+        wait: &Wait,
+        raw: Data,
+        entered: SystemTime,
+        vars: &Vars<'_>,
+    ) -> DataFlow {
         let ctx = || self.context(state, entered, 0, None);
-        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx)?;
+        let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx, vars)?;
         let delay = {
-            let scope = Scope::new(effective.get(), &ctx);
+            let scope = Scope::new(effective.get(), &ctx, vars);
             let read = |p: &super::path::Path| {
                 scope
                     .select(p)
@@ -867,6 +1065,35 @@ impl<'a> Run<'a> {
                     }
                 }
                 Wait::Timestamp(t) => self.until(*t),
+                Wait::SecondsExpr(t) => match t.eval(&scope).map_err(|e| self.failure(state, e))? {
+                    Value::Number(n) if n.as_u64().is_some() => {
+                        Duration::from_secs(n.as_u64().unwrap_or(0).min(MAX_DELAY.as_secs()))
+                    }
+                    other => {
+                        return Err(self.failure(
+                            state,
+                            super::jsonata::query_evaluation_error(format!(
+                                "The field 'Seconds' must be a non-negative integer, not {}",
+                                preview(&other)
+                            )),
+                        ))
+                    }
+                },
+                Wait::TimestampExpr(t) => {
+                    let v = t.eval(&scope).map_err(|e| self.failure(state, e))?;
+                    match v.as_str().and_then(super::time::parse_timestamp) {
+                        Some(t) => self.until(t),
+                        None => {
+                            return Err(self.failure(
+                                state,
+                                super::jsonata::query_evaluation_error(format!(
+                                    "The field 'Timestamp' must be an RFC 3339 timestamp, not {}",
+                                    preview(&v)
+                                )),
+                            ))
+                        }
+                    }
+                }
                 Wait::TimestampPath(p) => {
                     let v = read(p)?;
                     match v.as_str().and_then(super::time::parse_timestamp) {
@@ -884,13 +1111,37 @@ impl<'a> Run<'a> {
                 }
             }
         };
+        let output = if state.jsonata {
+            let scope = Scope::new(effective.get(), &ctx, vars);
+            self.jsonata_end(state, state.assign.as_ref(), state.output.as_ref(), &scope)?
+        } else {
+            self.assign_jsonpath(state, effective.get(), &ctx, vars)?;
+            None
+        };
         tokio::time::sleep(delay).await;
-        self.io(state, &state.output_path, "OutputPath", effective, &ctx)
+        match output {
+            Some(output) => Ok(Data::Owned(output)),
+            None => self.io(
+                state,
+                &state.output_path,
+                "OutputPath",
+                effective,
+                &ctx,
+                vars,
+            ),
+        }
     }
 
-    fn fail(&self, state: &State, fail: &Fail, raw: &Value, entered: SystemTime) -> Failure {
+    fn fail(
+        &self,
+        state: &State,
+        fail: &Fail,
+        raw: &Value,
+        entered: SystemTime,
+        vars: &Vars<'_>,
+    ) -> Failure {
         let ctx = || self.context(state, entered, 0, None);
-        let scope = Scope::new(raw, &ctx);
+        let scope = Scope::new(raw, &ctx, vars);
         let text = |t: &Option<Text>, field: &str| -> Result<String, TaskError> {
             let value = match t {
                 None => return Ok(String::new()),
@@ -900,6 +1151,16 @@ impl<'a> Run<'a> {
                     .map(Cow::into_owned)
                     .ok_or_else(|| runtime(format!("The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'", p.text(), preview(raw))))?,
                 Some(Text::Intrinsic(call)) => call.eval(&scope)?,
+                Some(Text::Expr(t)) => match t.eval(&scope)? {
+                    Value::String(s) => return Ok(s),
+                    other => {
+                        return Err(super::jsonata::query_evaluation_error(format!(
+                            "The field '{}' must be a string, not {}",
+                            field.trim_end_matches("Path"),
+                            kind(&other)
+                        )))
+                    }
+                },
             };
             match value {
                 Value::String(s) => Ok(s),
@@ -929,17 +1190,36 @@ impl<'a> Run<'a> {
         raw: Data,
         frame: &mut Frame,
         entered: SystemTime,
+        vars: &Vars<'_>,
     ) -> Result<(Data, Option<usize>), Failure> {
         let mut raw = raw;
         let mut attempts_per_retrier: Vec<u64> = Vec::new();
         let mut retry_count = 0u64;
         loop {
-            let failure = match self.attempt(state, &raw, frame, entered, retry_count).await {
+            vars.unstage();
+            let failure = match self
+                .attempt(state, &raw, frame, entered, retry_count, vars)
+                .await
+            {
+                Ok(result) if state.jsonata => {
+                    let ctx = || self.context(state, entered, retry_count, None);
+                    let mut scope = Scope::new(raw.get(), &ctx, vars);
+                    scope.result = Some(result.get());
+                    match self.jsonata_end(
+                        state,
+                        state.assign.as_ref(),
+                        state.output.as_ref(),
+                        &scope,
+                    ) {
+                        Ok(output) => return Ok((output.map_or(result, Data::Owned), state.next)),
+                        Err(failure) => failure,
+                    }
+                }
                 Ok(result) => match Self::apply_result_path(&common.result_path, raw, result) {
                     Ok(output) => {
                         let ctx = || self.context(state, entered, retry_count, None);
                         return Ok((
-                            self.io(state, &state.output_path, "OutputPath", output, &ctx)?,
+                            self.io(state, &state.output_path, "OutputPath", output, &ctx, vars)?,
                             state.next,
                         ));
                     }
@@ -970,7 +1250,25 @@ impl<'a> Run<'a> {
                 }
             }
             if let Some(catcher) = common.catch.iter().find(|c| c.errors.matches(error)) {
-                let caught = Data::Owned(error_output(&failure.error));
+                // The catcher's `Assign` stands for the state's own.
+                vars.unstage();
+                let caught = error_output(&failure.error);
+                let ctx = || self.context(state, entered, retry_count, None);
+                if state.jsonata {
+                    let mut scope = Scope::new(raw.get(), &ctx, vars);
+                    scope.error_output = Some(&caught);
+                    let output = self.jsonata_end(
+                        state,
+                        catcher.assign.as_ref(),
+                        catcher.output.as_ref(),
+                        &scope,
+                    )?;
+                    return Ok((Data::Owned(output.unwrap_or(caught)), Some(catcher.next)));
+                }
+                if let Some(assign) = &catcher.assign {
+                    self.assign(state, assign, &Scope::new(&caught, &ctx, vars))?;
+                }
+                let caught = Data::Owned(caught);
                 return match Self::apply_result_path(&catcher.result_path, raw, caught) {
                     Ok(output) => Ok((output, Some(catcher.next))),
                     Err(input) => {
@@ -991,12 +1289,13 @@ impl<'a> Run<'a> {
         task: &Task,
         result: DataFlow,
         entered: SystemTime,
+        vars: &Vars<'_>,
     ) -> Result<(Data, Option<usize>), Failure> {
         let failure = match result {
             Ok(output) => {
                 let ctx = || self.context(state, entered, 0, None);
                 return Ok((
-                    self.io(state, &state.output_path, "OutputPath", output, &ctx)?,
+                    self.io(state, &state.output_path, "OutputPath", output, &ctx, vars)?,
                     state.next,
                 ));
             }
@@ -1005,10 +1304,13 @@ impl<'a> Run<'a> {
         let error = failure.error.error.as_str();
         if !is_terminal(error) {
             if let Some(catcher) = task.common.catch.iter().find(|c| c.errors.matches(error)) {
-                return Ok((
-                    Data::Owned(error_output(&failure.error)),
-                    Some(catcher.next),
-                ));
+                vars.unstage();
+                let caught = error_output(&failure.error);
+                if let Some(assign) = &catcher.assign {
+                    let ctx = || self.context(state, entered, 0, None);
+                    self.assign(state, assign, &Scope::new(&caught, &ctx, vars))?;
+                }
+                return Ok((Data::Owned(caught), Some(catcher.next)));
             }
         }
         Err(failure)
@@ -1022,6 +1324,7 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
+        vars: &Vars<'_>,
     ) -> DataFlow {
         match &state.kind {
             Kind::Task(task) => {
@@ -1032,15 +1335,24 @@ impl<'a> Run<'a> {
                     frame,
                     entered,
                     retry_count,
+                    vars,
                 )
                 .await
             }
             Kind::Parallel(parallel) => self
-                .parallel(state, parallel, raw.get(), frame, entered, retry_count)
+                .parallel(
+                    state,
+                    parallel,
+                    raw.get(),
+                    frame,
+                    entered,
+                    retry_count,
+                    vars,
+                )
                 .await
                 .map(Data::Owned),
             Kind::Map(map) => self
-                .map(state, map, raw.get(), frame, entered, retry_count)
+                .map(state, map, raw.get(), frame, entered, retry_count, vars)
                 .await
                 .map(Data::Owned),
             _ => Err(self.failure(
@@ -1056,10 +1368,11 @@ impl<'a> Run<'a> {
         selector: &Option<Template>,
         result: Value,
         ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
     ) -> Flow {
         match selector {
             Some(t) => t
-                .eval(&Scope::new(&result, ctx))
+                .eval(&Scope::new(&result, ctx, vars))
                 .map_err(|e| self.failure(state, e)),
             None => Ok(result),
         }
@@ -1072,11 +1385,12 @@ impl<'a> Run<'a> {
         parameters: &Option<Template>,
         raw: &Value,
         ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
     ) -> Flow {
-        let effective = self.input_path(state, raw, ctx)?;
+        let effective = self.input_path(state, raw, ctx, vars)?;
         match parameters {
             Some(t) => t
-                .eval(&Scope::new(&effective, ctx))
+                .eval(&Scope::new(&effective, ctx, vars))
                 .map_err(|e| self.failure(state, e)),
             None => Ok(effective.into_owned()),
         }
@@ -1093,8 +1407,9 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
+        vars: &Vars<'_>,
     ) -> DataFlow {
-        let call = self.task_call(state, task, input, frame, entered, retry_count)?;
+        let call = self.task_call(state, task, input, frame, entered, retry_count, vars)?;
         let answer = match call.parameters {
             None => self
                 .call(&call.function, call.payload, call.timeout)
@@ -1102,7 +1417,7 @@ impl<'a> Run<'a> {
                 .map(|result| (result, false)),
             Some(_) => self.mock_or_call(state, task, call).await,
         };
-        self.task_answer(state, task, answer, frame, entered, retry_count)
+        self.task_answer(state, task, answer, frame, entered, retry_count, vars)
     }
 
     /// A Task's call from its input (timeout, `InputPath`, `Parameters`), with its
@@ -1115,14 +1430,34 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
+        vars: &Vars<'_>,
     ) -> Result<Call, Failure> {
         let ctx = || self.context(state, entered, retry_count, None);
         let timeout = match &task.timeout {
             None => None,
             Some(Seconds::Fixed(s)) => Some(Duration::from_secs(*s)),
+            Some(Seconds::Expr(t)) => {
+                let v = t
+                    .eval(&Scope::new(input.get(), &ctx, vars))
+                    .map_err(|e| self.failure(state, e))?;
+                match v.as_u64() {
+                    Some(s) if s > 0 => Some(Duration::from_secs(s.min(MAX_DELAY.as_secs()))),
+                    _ => {
+                        return Err(self.failure(
+                            state,
+                            super::jsonata::query_evaluation_error(format!(
+                                "The field 'TimeoutSeconds' must be a positive integer, not {}",
+                                preview(&v)
+                            )),
+                        ))
+                    }
+                }
+            }
             Some(Seconds::Path(p)) => {
-                let effective = self.input_path(state, input.get(), &ctx)?;
-                let v = Scope::new(&effective, &ctx).select(p).map(Cow::into_owned);
+                let effective = self.input_path(state, input.get(), &ctx, vars)?;
+                let v = Scope::new(&effective, &ctx, vars)
+                    .select(p)
+                    .map(Cow::into_owned);
                 match v.as_ref().and_then(Value::as_u64) {
                     Some(s) if s > 0 => Some(Duration::from_secs(s.min(MAX_DELAY.as_secs()))),
                     _ => {
@@ -1139,16 +1474,16 @@ impl<'a> Run<'a> {
         };
         let effective = match input {
             TaskInput::Taken(raw) => {
-                TaskInput::Taken(self.io(state, &state.input_path, "InputPath", raw, &ctx)?)
+                TaskInput::Taken(self.io(state, &state.input_path, "InputPath", raw, &ctx, vars)?)
             }
-            TaskInput::Whole(raw) => match self.input_path(state, raw.get(), &ctx)? {
+            TaskInput::Whole(raw) => match self.input_path(state, raw.get(), &ctx, vars)? {
                 Cow::Borrowed(_) if matches!(state.input_path, IoPath::Root) => {
                     TaskInput::Whole(raw)
                 }
                 Cow::Borrowed(part) => TaskInput::Part(part),
                 Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
             },
-            TaskInput::Part(raw) => match self.input_path(state, raw, &ctx)? {
+            TaskInput::Part(raw) => match self.input_path(state, raw, &ctx, vars)? {
                 Cow::Borrowed(part) => TaskInput::Part(part),
                 Cow::Owned(selected) => TaskInput::Taken(Data::Owned(selected)),
             },
@@ -1159,8 +1494,14 @@ impl<'a> Run<'a> {
             Resource::LambdaInvoke(parameters) => {
                 // The other parameters, kept only to show a mock the whole object.
                 let mut others = self.mocks.then(Map::new);
-                let Invocation { function, payload } =
-                    self.invoke_parameters(state, parameters, effective, &ctx, others.as_mut())?;
+                let Invocation { function, payload } = self.invoke_parameters(
+                    state,
+                    parameters,
+                    effective,
+                    &ctx,
+                    others.as_mut(),
+                    vars,
+                )?;
                 if !parameters.payload_within_input() && over_payload_quota(&payload) {
                     return Err(self.data_limit_exceeded(state, "has an input"));
                 }
@@ -1188,9 +1529,9 @@ impl<'a> Run<'a> {
             Resource::LambdaArn | Resource::Service(_) => {
                 let payload = match &task.common.parameters {
                     Some(t) => Arc::new(match effective {
-                        TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx)?,
+                        TaskInput::Taken(d) => self.eval_data(state, t, d, &ctx, vars)?,
                         other => t
-                            .eval(&Scope::new(other.get(), &ctx))
+                            .eval(&Scope::new(other.get(), &ctx, vars))
                             .map_err(|e| self.failure(state, e))?,
                     }),
                     None => match effective {
@@ -1249,6 +1590,7 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
+        vars: &Vars<'_>,
     ) -> DataFlow {
         let ctx = || self.context(state, entered, retry_count, None);
         let name = Some(&state.name);
@@ -1284,13 +1626,14 @@ impl<'a> Run<'a> {
             self.event(frame, EventKind::LambdaFunctionSucceeded, name, || {
                 Details::Output(result.share())
             });
+            self.assign_jsonpath(state, result.get(), &ctx, vars)?;
             return match &task.common.result_selector {
-                Some(t) => Ok(Data::Owned(self.eval_data(state, t, result, &ctx)?)),
+                Some(t) => Ok(Data::Owned(self.eval_data(state, t, result, &ctx, vars)?)),
                 None => Ok(result),
             };
         }
         if mocked || matches!(task.resource, Resource::Service(_)) {
-            return self.whole_response(state, task, result, frame, &ctx);
+            return self.whole_response(state, task, result, frame, &ctx, vars);
         }
         let request_id = fastrand::u128(..);
         let Some(payload_only) = &task.payload_only else {
@@ -1299,8 +1642,9 @@ impl<'a> Run<'a> {
             self.event(frame, EventKind::TaskSucceeded, name, || {
                 Details::InvokeResponse(response.share())
             });
+            self.assign_jsonpath(state, response.get(), &ctx, vars)?;
             return match &task.common.result_selector {
-                Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, &ctx)?)),
+                Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, &ctx, vars)?)),
                 None => Ok(response),
             };
         };
@@ -1323,7 +1667,7 @@ impl<'a> Run<'a> {
                     let whole = response(payload.get());
                     let selector = &task.common.result_selector;
                     return self
-                        .select_result(state, selector, whole, &ctx)
+                        .select_result(state, selector, whole, &ctx, vars)
                         .map(Data::Owned);
                 }
                 Ok(Data::Owned(self.eval_data(
@@ -1331,6 +1675,7 @@ impl<'a> Run<'a> {
                     below,
                     payload.unshared(),
                     &ctx,
+                    vars,
                 )?))
             }
             PayloadOnly::Output(below) => {
@@ -1351,6 +1696,7 @@ impl<'a> Run<'a> {
         effective: TaskInput<'_>,
         ctx: &(dyn Fn() -> Value + Sync),
         mut others: Option<&mut Map<String, Value>>,
+        vars: &Vars<'_>,
     ) -> Result<Invocation, Failure> {
         let held;
         // `shared`: the effective input as the history holds it already, passed on as the
@@ -1365,7 +1711,7 @@ impl<'a> Run<'a> {
             TaskInput::Part(v) => (Some(v), None, None),
         };
         let nothing = Value::Null;
-        let scope = Scope::new(read.unwrap_or(&nothing), ctx);
+        let scope = Scope::new(read.unwrap_or(&nothing), ctx, vars);
         let (mut function, mut function_value, mut payload) = (None, None, None);
         for (field, template) in &parameters.fields {
             match field {
@@ -1483,6 +1829,7 @@ impl<'a> Run<'a> {
         result: Arc<Value>,
         frame: &mut Frame,
         ctx: &(dyn Fn() -> Value + Sync),
+        vars: &Vars<'_>,
     ) -> DataFlow {
         let mut response = Data::Shared(result);
         self.event(
@@ -1497,6 +1844,7 @@ impl<'a> Run<'a> {
                 _ => Details::InvokeResponse(response.share()),
             },
         );
+        self.assign_jsonpath(state, response.get(), ctx, vars)?;
         if let Some(PayloadOnly::Output(below)) = &task.payload_only {
             // The state's `OutputPath` is `$.Payload…`, applied here to the response.
             let whole = response.get();
@@ -1508,7 +1856,7 @@ impl<'a> Run<'a> {
             };
         }
         match &task.common.result_selector {
-            Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, ctx)?)),
+            Some(t) => Ok(Data::Owned(self.eval_data(state, t, response, ctx, vars)?)),
             None => Ok(response),
         }
     }
@@ -1521,9 +1869,10 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
+        vars: &Vars<'_>,
     ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
-        let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx)?;
+        let input = self.effective_input(state, &parallel.common.parameters, raw, &ctx, vars)?;
         // Every branch starts from it: built by `Parameters`, it may be larger than the input.
         if parallel.common.parameters.is_some() && over_payload_quota(&input) {
             return Err(self.data_limit_exceeded(state, "has an input"));
@@ -1551,20 +1900,17 @@ impl<'a> Run<'a> {
                     events: None,
                     child: child.clone(),
                 };
-                self.run_machine(branch, input, &mut branch_frame).await
+                self.run_machine(branch, input, &mut branch_frame, Some(vars))
+                    .await
             });
         match futures_util::future::try_join_all(branches).await {
             Ok(outputs) => {
                 self.event(frame, EventKind::ParallelStateSucceeded, name, || {
                     Details::Empty
                 });
-                let outputs = outputs.into_iter().map(Data::into_value).collect();
-                self.select_result(
-                    state,
-                    &parallel.common.result_selector,
-                    Value::Array(outputs),
-                    &ctx,
-                )
+                let outputs = Value::Array(outputs.into_iter().map(Data::into_value).collect());
+                self.assign_jsonpath(state, &outputs, &ctx, vars)?;
+                self.select_result(state, &parallel.common.result_selector, outputs, &ctx, vars)
             }
             Err(failure) => {
                 let e = &failure.error;
@@ -1584,20 +1930,26 @@ impl<'a> Run<'a> {
         frame: &mut Frame,
         entered: SystemTime,
         retry_count: u64,
+        vars: &Vars<'_>,
     ) -> Flow {
         let ctx = || self.context(state, entered, retry_count, None);
-        let effective = self.input_path(state, raw, &ctx)?;
+        let effective = self.input_path(state, raw, &ctx, vars)?;
         let effective: &Value = &effective;
         let read_number = |p: &super::path::Path, field: &str| -> Result<Value, Failure> {
-            Scope::new(effective, &ctx)
+            Scope::new(effective, &ctx, vars)
                 .select(p)
                 .map(Cow::into_owned)
                 .ok_or_else(|| self.missing(state, field, p.text(), effective))
         };
-        let items = match &map.items_path {
-            None => Cow::Borrowed(effective),
-            Some(p) => {
-                let scope = Scope::new(effective, &ctx);
+        let items = match (&map.items_path, &map.items) {
+            (_, Some(items)) => Cow::Owned(
+                items
+                    .eval(&Scope::new(effective, &ctx, vars))
+                    .map_err(|e| self.failure(state, e))?,
+            ),
+            (None, None) => Cow::Borrowed(effective),
+            (Some(p), None) => {
+                let scope = Scope::new(effective, &ctx, vars);
                 let selected = scope.select(p).map(|v| Cow::Owned(v.into_owned()));
                 selected.ok_or_else(|| self.missing(state, "ItemsPath", p.text(), effective))?
             }
@@ -1612,8 +1964,31 @@ impl<'a> Run<'a> {
                 )),
             ));
         };
+        // A JSONata field's value: what it must be, or States.QueryEvaluationError.
+        let computed = |t: &Template,
+                        field: &str,
+                        what: &str,
+                        read: &dyn Fn(&Value) -> Option<f64>|
+         -> Result<f64, Failure> {
+            let v = t
+                .eval(&Scope::new(effective, &ctx, vars))
+                .map_err(|e| self.failure(state, e))?;
+            read(&v).ok_or_else(|| {
+                self.failure(
+                    state,
+                    super::jsonata::query_evaluation_error(format!(
+                        "The field '{field}' must be {what}, not {}",
+                        preview(&v)
+                    )),
+                )
+            })
+        };
+        let count = |v: &Value| v.as_u64().map(|n| n as f64);
         let max_concurrency = match &map.max_concurrency {
             Count::Fixed(n) => *n,
+            Count::Expr(t) => {
+                computed(t, "MaxConcurrency", "a non-negative integer", &count)? as u64
+            }
             Count::Path(p) => read_number(p, "MaxConcurrencyPath")?
                 .as_u64()
                 .ok_or_else(|| {
@@ -1626,6 +2001,9 @@ impl<'a> Run<'a> {
         let tolerated_count = match &map.tolerated_count {
             None => None,
             Some(Count::Fixed(n)) => Some(*n),
+            Some(Count::Expr(t)) => {
+                Some(computed(t, "ToleratedFailureCount", "a non-negative integer", &count)? as u64)
+            }
             Some(Count::Path(p)) => Some(
                 read_number(p, "ToleratedFailureCountPath")?
                     .as_u64()
@@ -1640,6 +2018,12 @@ impl<'a> Run<'a> {
         let tolerated_percentage = match &map.tolerated_percentage {
             None => None,
             Some(Percentage::Fixed(p)) => Some(*p),
+            Some(Percentage::Expr(t)) => Some(computed(
+                t,
+                "ToleratedFailurePercentage",
+                "a number from 0 to 100",
+                &|v: &Value| v.as_f64().filter(|p| (0.0..=100.0).contains(p)),
+            )?),
             Some(Percentage::Path(p)) => Some(
                 read_number(p, "ToleratedFailurePercentagePath")?
                     .as_f64()
@@ -1705,6 +2089,7 @@ impl<'a> Run<'a> {
                 (started, child()),
                 index,
                 item,
+                vars,
             ));
         }
         let mut results = vec![Value::Null; total];
@@ -1720,6 +2105,7 @@ impl<'a> Run<'a> {
                     (started, child()),
                     next_index,
                     item,
+                    vars,
                 ));
             }
             let failure = match outcome {
@@ -1761,12 +2147,9 @@ impl<'a> Run<'a> {
             return Err(failure);
         }
         self.event(frame, succeeded_kind, name, || Details::Empty);
-        self.select_result(
-            state,
-            &map.common.result_selector,
-            Value::Array(results),
-            &ctx,
-        )
+        let results = Value::Array(results);
+        self.assign_jsonpath(state, &results, &ctx, vars)?;
+        self.select_result(state, &map.common.result_selector, results, &ctx, vars)
     }
 
     /// One Map iteration: its input (the item, or `ItemSelector` with `$$.Map.Item`), then
@@ -1782,11 +2165,12 @@ impl<'a> Run<'a> {
         (started, child): (u64, Option<Arc<AtomicU64>>),
         index: usize,
         item: &Value,
+        vars: &Vars<'_>,
     ) -> (usize, Flow) {
         let input = match &map.item_selector {
             Some(selector) => {
                 let item_ctx = || self.context(state, entered, retry_count, Some((index, item)));
-                match selector.eval(&Scope::new(effective, &item_ctx)) {
+                match selector.eval(&Scope::new(effective, &item_ctx, vars)) {
                     Ok(input) if over_payload_quota(&input) => {
                         Err(self.data_limit_exceeded(state, "has an iteration input"))
                     }
@@ -1807,7 +2191,13 @@ impl<'a> Run<'a> {
         });
         let outcome = match input {
             Ok(input) => self
-                .run_machine(&map.processor, Data::Owned(input), &mut iteration)
+                .run_machine(
+                    &map.processor,
+                    Data::Owned(input),
+                    &mut iteration,
+                    // A Distributed Map's children see no variable from outside.
+                    (!map.distributed).then_some(vars),
+                )
                 .await
                 .map(Data::into_value),
             Err(f) => Err(f),

@@ -1,29 +1,47 @@
-//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): JSON whose keys ending
-//! in `.$` take their value from a path, a context path or an intrinsic function call, compiled
-//! once at load so that running one is a walk over prepared nodes.
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`, and in
+//! JSONata states `Arguments`, `Output`, `Items`…): JSON whose keys ending in `.$` take their
+//! value from a path, a context path, a variable or an intrinsic function call, or (JSONata)
+//! whose `"{% … %}"` strings are expressions; compiled once at load so that running one is a
+//! walk over prepared nodes.
 
 use super::intrinsics;
+use super::jsonata::{self, Expression};
 use super::path::Path;
+use super::vars::Vars;
 use super::TaskError;
 use flowctl_protocol::sfn::errors;
+use jsonata_core::value::JValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
-/// What a template, a path or an intrinsic reads: the input (`$`) and the context object
-/// (`$$`), which is only built if something asks for it.
+/// What a template, a path or an intrinsic reads: the input (`$`; in JSONata `$states.input`),
+/// the context object (`$$`; `$states.context`), which is only built if something asks for
+/// it, the workflow variables, and in JSONata a Task's result or a catcher's error output.
 pub(crate) struct Scope<'a> {
     pub input: &'a Value,
     context: OnceCell<Value>,
     build_context: &'a dyn Fn() -> Value,
+    pub vars: &'a Vars<'a>,
+    /// `$states.result`.
+    pub result: Option<&'a Value>,
+    /// `$states.errorOutput`.
+    pub error_output: Option<&'a Value>,
 }
 
 impl<'a> Scope<'a> {
-    pub(crate) fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Scope<'a> {
+    pub(crate) fn new(
+        input: &'a Value,
+        build_context: &'a dyn Fn() -> Value,
+        vars: &'a Vars<'a>,
+    ) -> Scope<'a> {
         Scope {
             input,
             context: OnceCell::new(),
             build_context,
+            vars,
+            result: None,
+            error_output: None,
         }
     }
 
@@ -37,6 +55,9 @@ impl<'a> Scope<'a> {
             input,
             context,
             build_context: self.build_context,
+            vars: self.vars,
+            result: self.result,
+            error_output: self.error_output,
         }
     }
 
@@ -47,9 +68,63 @@ impl<'a> Scope<'a> {
     pub(crate) fn select(&self, path: &Path) -> Option<Cow<'_, Value>> {
         if path.is_context() {
             path.select(self.input, self.context())
+        } else if let Some(name) = path.variable() {
+            path.select_from(self.vars.get(name)?)
         } else {
             path.select(self.input, &Value::Null)
         }
+    }
+
+    /// What a path that found nothing looked into, for the message.
+    pub(crate) fn root_of(&self, path: &Path) -> &Value {
+        if path.is_context() {
+            self.context()
+        } else if let Some(name) = path.variable() {
+            self.vars.get(name).map_or(&Value::Null, |v| &**v)
+        } else {
+            self.input
+        }
+    }
+
+    /// `$states` as a JSONata value: what the expression reads of it.
+    fn states(&self, expr: &Expression) -> JValue {
+        let mut states = indexmap::IndexMap::new();
+        states.insert("input".to_string(), jsonata::to_jvalue(self.input));
+        if expr.text().contains("context") {
+            states.insert("context".to_string(), jsonata::to_jvalue(self.context()));
+        }
+        if let Some(result) = self.result {
+            states.insert("result".to_string(), jsonata::to_jvalue(result));
+        }
+        if let Some(error) = self.error_output {
+            states.insert("errorOutput".to_string(), jsonata::to_jvalue(error));
+        }
+        JValue::object(states)
+    }
+
+    /// Evaluates a JSONata expression of the field `at`: `Ok(None)` when it yields nothing.
+    pub(crate) fn jsonata(&self, expr: &Expression, at: &str) -> Result<Option<Value>, TaskError> {
+        expr.evaluate_in(&mut |name| match name {
+            "states" => Some(self.states(expr)),
+            _ => self.vars.get(name).map(|v| jsonata::to_jvalue(v)),
+        })
+        .map_err(|e| {
+            jsonata::query_evaluation_error(format!(
+                "The JSONata expression '{}' specified for the field '{at}' threw an error: {}",
+                shortened(expr.text().to_string()),
+                e.message
+            ))
+        })
+    }
+
+    /// A JSONata expression whose field needs a value: nothing is an error.
+    pub(crate) fn jsonata_value(&self, expr: &Expression, at: &str) -> Result<Value, TaskError> {
+        self.jsonata(expr, at)?.ok_or_else(|| {
+            jsonata::query_evaluation_error(format!(
+                "The JSONata expression '{}' specified for the field '{at}' returned nothing (undefined)",
+                shortened(expr.text().to_string())
+            ))
+        })
     }
 }
 
@@ -112,14 +187,14 @@ impl Intrinsic {
     }
 
     fn reads_input(&self) -> bool {
-        self.paths.iter().any(|(_, p)| !p.is_context())
+        self.paths.iter().any(|(_, p)| p.reads_input())
     }
 
     /// The same call reading its input paths one level down (see `Path::below_first_key`).
     fn below_first_key(&self) -> Option<Intrinsic> {
         let mut paths = Vec::with_capacity(self.paths.len());
         for (text, path) in &self.paths {
-            let path = if path.is_context() {
+            let path = if !path.reads_input() {
                 Path::parse(text).ok()?
             } else {
                 path.below_first_key()?
@@ -148,7 +223,7 @@ impl Intrinsic {
                 None => Err(runtime(format!(
                     "The JSONPath '{path_text}' in the intrinsic function '{}' could not be found in the input '{}'",
                     self.text,
-                    preview(if path.is_context() { scope.context() } else { scope.input })
+                    preview(scope.root_of(path))
                 ))),
             }
         };
@@ -168,9 +243,67 @@ pub(crate) enum Template {
         path: Path,
     },
     Intrinsic(Box<Intrinsic>),
+    /// `"{% … %}"` in a JSONata state; `at` is where, for messages (`Arguments/Input/x`).
+    Jsonata {
+        at: Box<str>,
+        expr: Box<Expression>,
+    },
 }
 
 impl Template {
+    /// Compiles the value of a field of a JSONata state: every string that is one
+    /// `{% … %}` expression, at any depth, is evaluated; everything else (keys included) is
+    /// literal. `at` names the field (`Arguments`).
+    pub(crate) fn compile_jsonata(v: &Value, at: &str) -> Result<Template, String> {
+        match v {
+            Value::String(text) => match jsonata::body_of(text) {
+                Some(body) => Expression::parse(body)
+                    .map(|expr| Template::Jsonata {
+                        at: at.into(),
+                        expr: Box::new(expr),
+                    })
+                    .map_err(|e| {
+                        format!(
+                            "`{at}`: `{}` is not a JSONata expression: {e}",
+                            shortened(text.clone())
+                        )
+                    }),
+                None => Ok(Template::Static(v.clone())),
+            },
+            Value::Object(map) => {
+                let fields = map
+                    .iter()
+                    .map(|(key, value)| {
+                        Ok((
+                            key.as_str().into(),
+                            Self::compile_jsonata(value, &format!("{at}/{key}"))?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                Ok(
+                    if fields.iter().all(|(_, t)| matches!(t, Template::Static(_))) {
+                        Template::Static(v.clone())
+                    } else {
+                        Template::Object(fields)
+                    },
+                )
+            }
+            Value::Array(items) => {
+                let items = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| Self::compile_jsonata(item, &format!("{at}[{i}]")))
+                    .collect::<Result<Vec<_>, String>>()?;
+                Ok(if items.iter().all(|t| matches!(t, Template::Static(_))) {
+                    Template::Static(v.clone())
+                } else {
+                    Template::Array(items)
+                })
+            }
+            other => Ok(Template::Static(other.clone())),
+        }
+    }
+
     /// Compiles a template. Errors name the offending key (dotted from the template's root).
     pub(crate) fn compile(v: &Value) -> Result<Template, String> {
         Self::compile_at(v, "")
@@ -243,6 +376,7 @@ impl Template {
             Template::Array(items) => items.iter().all(|t| t.all_paths(f)),
             Template::Path { path, .. } => f(path),
             Template::Intrinsic(call) => call.paths.iter().all(|(_, p)| f(p)),
+            Template::Jsonata { .. } => false,
         }
     }
 
@@ -254,12 +388,13 @@ impl Template {
             Template::Array(items) => items.iter().any(Template::uses_context),
             Template::Path { path, .. } => path.is_context(),
             Template::Intrinsic(call) => call.uses_context(),
+            Template::Jsonata { expr, .. } => expr.mentions("states"),
         }
     }
 
     /// Whether the template is `"….$": "$"`: the input itself.
     pub(crate) fn is_input_itself(&self) -> bool {
-        matches!(self, Template::Path { path, .. } if !path.is_context() && path.text() == "$")
+        matches!(self, Template::Path { path, .. } if path.is_root())
     }
 
     /// How many parts of this template read the input (`$…` paths, intrinsic functions with
@@ -269,8 +404,10 @@ impl Template {
             Template::Static(_) => 0,
             Template::Object(fields) => fields.iter().map(|(_, t)| t.input_reads()).sum(),
             Template::Array(items) => items.iter().map(Template::input_reads).sum(),
-            Template::Path { path, .. } => usize::from(!path.is_context()),
+            Template::Path { path, .. } => usize::from(path.reads_input()),
             Template::Intrinsic(call) => usize::from(call.reads_input()),
+            // Reads the input through `$states`: never from a taken one.
+            Template::Jsonata { .. } => 2,
         }
     }
 
@@ -292,7 +429,7 @@ impl Template {
                     .map(Template::below_first_key)
                     .collect::<Option<_>>()?,
             ),
-            Template::Path { key, path } if path.is_context() => Template::Path {
+            Template::Path { key, path } if !path.reads_input() => Template::Path {
                 key: key.clone(),
                 path: Path::parse(path.text()).ok()?,
             },
@@ -301,6 +438,7 @@ impl Template {
                 path: path.below_first_key()?,
             },
             Template::Intrinsic(call) => Template::Intrinsic(Box::new(call.below_first_key()?)),
+            Template::Jsonata { .. } => return None,
         })
     }
 
@@ -310,12 +448,13 @@ impl Template {
         &self,
         input: Value,
         build_context: &dyn Fn() -> Value,
+        vars: &Vars,
     ) -> Result<Value, TaskError> {
         if self.input_reads() > 1 {
-            return self.eval(&Scope::new(&input, build_context));
+            return self.eval(&Scope::new(&input, build_context, vars));
         }
         let nothing = Value::Null;
-        self.eval_taking(&mut Some(input), &Scope::new(&nothing, build_context))
+        self.eval_taking(&mut Some(input), &Scope::new(&nothing, build_context, vars))
     }
 
     /// `eval` for a template with at most one input-reading part, which takes `input` (the
@@ -338,7 +477,7 @@ impl Template {
                 .map(|t| t.eval_taking(input, scope))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
-            Template::Path { key, path } if !path.is_context() => {
+            Template::Path { key, path } if path.reads_input() => {
                 let Some(value) = input.take() else {
                     return self.eval(scope);
                 };
@@ -346,7 +485,7 @@ impl Template {
                     Some(_) => Ok(path
                         .select_owned(value, &Value::Null)
                         .unwrap_or(Value::Null)),
-                    None => Err(missing(key, path, &value)),
+                    None => Err(missing_in(key, path, &value)),
                 }
             }
             Template::Intrinsic(call) if call.reads_input() => match input {
@@ -374,22 +513,25 @@ impl Template {
                 .map(Value::Array),
             Template::Path { key, path } => match scope.select(path) {
                 Some(v) => Ok(v.into_owned()),
-                None => Err(missing(
-                    key,
-                    path,
-                    if path.is_context() {
-                        scope.context()
-                    } else {
-                        scope.input
-                    },
-                )),
+                None => Err(missing(key, path, scope)),
             },
             Template::Intrinsic(call) => call.eval(scope),
+            Template::Jsonata { at, expr } => scope.jsonata_value(expr, at),
         }
     }
 }
 
-fn missing(key: &str, path: &Path, input: &Value) -> TaskError {
+fn missing(key: &str, path: &Path, scope: &Scope) -> TaskError {
+    match path.variable() {
+        Some(name) if scope.vars.get(name).is_none() => runtime(format!(
+            "The variable '${name}' read by the JSONPath '{}' specified for the field '{key}' has no value: no state before this one assigned it",
+            path.text()
+        )),
+        _ => missing_in(key, path, scope.root_of(path)),
+    }
+}
+
+fn missing_in(key: &str, path: &Path, input: &Value) -> TaskError {
     runtime(format!(
         "The JSONPath '{}' specified for the field '{key}' could not be found in the input '{}'",
         path.text(),
@@ -426,7 +568,7 @@ mod tests {
         let ctx = || json!({"Execution": {"Name": "run-1"}});
         Template::compile(&t)
             .unwrap()
-            .eval(&Scope::new(&input, &ctx))
+            .eval(&Scope::new(&input, &ctx, &Vars::default()))
     }
 
     #[test]

@@ -90,10 +90,10 @@ fn machine_level_problems() {
         "did you mean `TimeoutSeconds`",
     );
     rejects(
-        json!({"StartAt": "A", "QueryLanguage": "JSONata", "States": {"A": {"Type": "Succeed"}}}),
-        None,
+        json!({"StartAt": "A", "QueryLanguage": "JSONata", "States": {"A": {"Type": "Succeed", "QueryLanguage": "JSONPath"}}}),
+        Some("States.A"),
         "QueryLanguage",
-        "not supported",
+        "cannot be JSONPath in a JSONata state machine",
     );
     rejects(
         json!({"StartAt": "Start", "States": {"Start": {"Type": "Pass", "Next": "Start"}}}),
@@ -185,10 +185,53 @@ fn unknown_fields_and_types() {
         "required",
     );
     rejects(
-        with_state(json!({"Type": "Pass", "Next": "End", "Assign": {}})),
+        with_state(json!({"Type": "Pass", "Next": "End", "Assign": {"states": 1}})),
         Some("States.S"),
+        "Assign.states",
+        "reserved",
+    );
+    rejects(
+        with_state(json!({"Type": "Pass", "Next": "End", "Assign": {"1x": 1}})),
+        Some("States.S"),
+        "Assign.1x",
+        "not a variable name",
+    );
+    rejects(
+        with_state(json!({"Type": "Pass", "Next": "End", "Output": {}})),
+        Some("States.S"),
+        "Output",
+        "add `\"QueryLanguage\": \"JSONata\"`",
+    );
+    rejects(
+        with_state(
+            json!({"Type": "Pass", "QueryLanguage": "JSONata", "Next": "End", "Parameters": {}}),
+        ),
+        Some("States.S"),
+        "Parameters",
+        "is a JSONPath field",
+    );
+    rejects(
+        with_state(
+            json!({"Type": "Pass", "QueryLanguage": "JSONata", "Next": "End", "Output": {"a": "{% a[ %}"}}),
+        ),
+        Some("States.S"),
+        "Output",
+        "is not a JSONata expression",
+    );
+    rejects(
+        with_state(json!({"Type": "Pass", "Next": "End", "ResultPath": "$total"})),
+        Some("States.S"),
+        "ResultPath",
+        "use `Assign` to set a variable",
+    );
+    rejects(
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"x": 1}, "Next": "M"},
+            "M": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "In", "States": {
+                "In": {"Type": "Pass", "Assign": {"x": 2}, "End": true}}}}}}),
+        Some("States.M.ItemProcessor.States.In"),
         "Assign",
-        "not supported",
+        "assigned in an outer scope too (by `States.A`)",
     );
     rejects(
         with_state(

@@ -107,8 +107,9 @@ fn size_bound(value: &serde_json::Value, limit: usize) -> usize {
     }
 }
 
-/// The size of `value`'s compact JSON text in bytes, counted up to `limit + 1` at most.
-fn payload_bytes_up_to(value: &serde_json::Value, limit: usize) -> usize {
+/// The size of `value`'s compact JSON text in bytes (UTF-8, as Step Functions counts payloads and
+/// variables), counted up to `limit + 1` at most.
+pub fn payload_bytes_up_to(value: &serde_json::Value, limit: usize) -> usize {
     struct Counter {
         bytes: usize,
         limit: usize,

@@ -1,0 +1,365 @@
+//! JSONata as Step Functions runs it: the `{% … %}` expressions of JSONata-mode states,
+//! parsed once at load and evaluated by `jsonata-core` (conformant with the reference
+//! jsonata-js 2.2; checked against it by `tests/jsonata_differential.rs`), with `$states` and
+//! the workflow variables bound and the functions Step Functions adds (`$partition`, `$range`,
+//! `$hash`, `$random`, `$uuid`, `$parse`).
+//!
+//! Why `jsonata-core` and not `jsonata-rs`: `jsonata-rs` 0.3 calls itself incomplete and its
+//! own suite skips whole groups of the reference tests (errors, regular expressions, sorting,
+//! transforms, `$formatNumber`, partial application); `jsonata-core` passes all 1,686 of the
+//! reference suite's cases and is maintained. Its values are `Rc`-based, so an evaluation
+//! happens within one synchronous call and only `serde_json` values cross an `await`.
+
+use flowctl_protocol::sfn::errors;
+use jsonata_core::ast::AstNode;
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::value::JValue;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A parsed JSONata expression and the variables it reads.
+pub struct Expression {
+    text: Box<str>,
+    ast: AstNode,
+    /// The `$name`s it mentions (a superset of those it reads: a name inside a string literal
+    /// counts too), so that only these are bound when it runs.
+    names: Box<[Box<str>]>,
+}
+
+impl std::fmt::Debug for Expression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{{% {} %}}", self.text)
+    }
+}
+
+/// An expression that failed: JSONata's error code (`T2001`, `D3030`, …) when it has one, and
+/// its message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonataError {
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for JsonataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// How deep an evaluation may recurse (jsonata-js's `stack` option): a runaway recursive
+/// function fails with `D1011` instead of taking the process's stack.
+const MAX_STACK_DEPTH: usize = 2_000;
+
+/// The body of a string that is one JSONata expression (`"{% $states.input.x %}"` →
+/// `" $states.input.x "`), as Step Functions recognises one: the whole string, braces and
+/// percent signs at both ends.
+pub(crate) fn body_of(text: &str) -> Option<&str> {
+    text.strip_prefix("{%")?.strip_suffix("%}")
+}
+
+impl Expression {
+    /// Parses an expression (the text between `{%` and `%}`).
+    pub fn parse(text: &str) -> Result<Expression, JsonataError> {
+        let ast = jsonata_core::parser::parse(text).map_err(|e| {
+            // "Parse error: S0207: …": the code follows the kind.
+            let message = e.display_message();
+            let coded = message.split_once(": ").map_or(&*message, |(_, rest)| rest);
+            JsonataError {
+                code: jsonata_core::evaluator::error_code_prefix(coded).map(str::to_string),
+                message,
+            }
+        })?;
+        Ok(Expression {
+            text: text.trim().into(),
+            ast,
+            names: variable_names(text),
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it mentions `$name`.
+    pub(crate) fn mentions(&self, name: &str) -> bool {
+        self.names.iter().any(|n| &**n == name)
+    }
+
+    /// Evaluates it with `$` as `input` and `bind` answering the variables it mentions
+    /// (`None` leaves a name unbound). `Ok(None)`: the result is undefined.
+    pub fn evaluate(
+        &self,
+        input: &Value,
+        bind: &mut dyn FnMut(&str) -> Option<Value>,
+    ) -> Result<Option<Value>, JsonataError> {
+        self.run(to_jvalue(input), &mut |name| {
+            bind(name).map(|v| to_jvalue(&v))
+        })
+    }
+
+    /// Evaluates it as Step Functions does: no input document (`$` at the top is undefined;
+    /// data comes from `$states` and the variables, which `bind` gives as JSONata values).
+    pub(crate) fn evaluate_in(
+        &self,
+        bind: &mut dyn FnMut(&str) -> Option<JValue>,
+    ) -> Result<Option<Value>, JsonataError> {
+        self.run(JValue::Undefined, bind)
+    }
+
+    fn run(
+        &self,
+        input: JValue,
+        bind: &mut dyn FnMut(&str) -> Option<JValue>,
+    ) -> Result<Option<Value>, JsonataError> {
+        let mut context = Context::new();
+        for name in self.names.iter() {
+            if let Some(value) = bind(name) {
+                context.bind(name.to_string(), value);
+            }
+        }
+        let options = EvaluatorOptions {
+            max_stack_depth: Some(MAX_STACK_DEPTH),
+            ..EvaluatorOptions::default()
+        };
+        let mut evaluator = Evaluator::with_options(context, options);
+        step_functions_functions(&mut evaluator);
+        let result = evaluator.evaluate(&self.ast, &input).map_err(error)?;
+        if result.is_undefined() {
+            return Ok(None);
+        }
+        from_jvalue(&result).map(Some)
+    }
+}
+
+/// The `$name`s in an expression's text (`$` followed by a letter or `_`), without `$$`.
+fn variable_names(text: &str) -> Box<[Box<str>]> {
+    let bytes = text.as_bytes();
+    let mut names: Vec<Box<str>> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+                end += 1;
+            }
+            if end > start && !bytes[start].is_ascii_digit() {
+                let name = &text[start..end];
+                if !names.iter().any(|n| &**n == name) {
+                    names.push(name.into());
+                }
+            }
+            i = end.max(start);
+        } else {
+            i += 1;
+        }
+    }
+    names.into()
+}
+
+fn error(e: EvaluatorError) -> JsonataError {
+    JsonataError {
+        code: e.code().map(str::to_string),
+        message: e.message().to_string(),
+    }
+}
+
+fn fail(message: String) -> EvaluatorError {
+    EvaluatorError::EvaluationError(message)
+}
+
+/// A JSON value as JSONata's (a copy: `jsonata-core` has its own value type).
+pub(crate) fn to_jvalue(value: &Value) -> JValue {
+    // `&Value` is a serde deserializer; a `Value` nests at most as deep as the JSON it came
+    // from, which serde_json's reader already bounded.
+    JValue::deserialize(value).unwrap_or(JValue::Null)
+}
+
+/// A JSONata result as JSON. A number that JSON cannot hold (infinite, not a number) fails,
+/// as it does in jsonata-js (`D1001`); functions become `""`, as `$string` writes them.
+pub(crate) fn from_jvalue(value: &JValue) -> Result<Value, JsonataError> {
+    serde_json::to_value(value).map_err(|e| JsonataError {
+        code: None,
+        message: format!("the result cannot be written as JSON: {e}"),
+    })
+}
+
+/// `States.QueryEvaluationError`, the error Step Functions raises for a JSONata expression
+/// that fails or yields what the field cannot take.
+pub(crate) fn query_evaluation_error(cause: impl Into<String>) -> crate::TaskError {
+    crate::TaskError::new(errors::QUERY_EVALUATION_ERROR, cause)
+}
+
+/// The functions Step Functions adds to JSONata.
+fn step_functions_functions(evaluator: &mut Evaluator) {
+    let _ = evaluator.register_fn("partition", |args: &[JValue]| {
+        let (Some(JValue::Array(items)), Some(size)) = (args.first(), args.get(1)) else {
+            return Err(fail("$partition takes an array and a chunk size".into()));
+        };
+        let size = positive_integer(size, "$partition", "chunk size")?;
+        Ok(JValue::array(
+            items
+                .chunks(size)
+                .map(|chunk| JValue::array(chunk.to_vec()))
+                .collect(),
+        ))
+    });
+    let _ = evaluator.register_fn("range", |args: &[JValue]| {
+        let number = |i: usize, what: &str| -> Result<f64, EvaluatorError> {
+            args.get(i)
+                .and_then(JValue::as_f64)
+                .filter(|n| n.fract() == 0.0)
+                .ok_or_else(|| fail(format!("$range: the {what} must be an integer")))
+        };
+        let (start, end, step) = (number(0, "start")?, number(1, "end")?, number(2, "step")?);
+        if step == 0.0 {
+            return Err(fail("$range: the step must not be 0".into()));
+        }
+        let count = ((end - start) / step).floor() + 1.0;
+        if count > MAX_RANGE_ITEMS as f64 {
+            return Err(fail(format!(
+                "$range: {count} items is more than the {MAX_RANGE_ITEMS} it may produce"
+            )));
+        }
+        let count = count.max(0.0) as usize;
+        Ok(JValue::array(
+            (0..count)
+                .map(|i| JValue::from(start + step * i as f64))
+                .collect(),
+        ))
+    });
+    let _ = evaluator.register_fn("hash", |args: &[JValue]| {
+        use sha2::Digest;
+        let (Some(JValue::String(data)), Some(JValue::String(algorithm))) =
+            (args.first(), args.get(1))
+        else {
+            return Err(fail(
+                "$hash takes a string and an algorithm (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
+                    .into(),
+            ));
+        };
+        let bytes = data.as_bytes();
+        let digest: Vec<u8> = match &**algorithm {
+            "MD5" => md5::Md5::digest(bytes).to_vec(),
+            "SHA-1" => sha1::Sha1::digest(bytes).to_vec(),
+            "SHA-256" => sha2::Sha256::digest(bytes).to_vec(),
+            "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),
+            "SHA-512" => sha2::Sha512::digest(bytes).to_vec(),
+            other => {
+                return Err(fail(format!(
+                    "$hash: unknown algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
+                )))
+            }
+        };
+        Ok(JValue::from(
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        ))
+    });
+    let _ = evaluator.register_fn_override("random", |args: &[JValue]| match args.first() {
+        None => Ok(JValue::from(fastrand::f64())),
+        Some(seed) => {
+            let seed = seed
+                .as_f64()
+                .filter(|n| n.fract() == 0.0)
+                .ok_or_else(|| fail("$random: the seed must be an integer".into()))?;
+            Ok(JValue::from(
+                fastrand::Rng::with_seed(seed as i64 as u64).f64(),
+            ))
+        }
+    });
+    let _ = evaluator.register_fn("uuid", |_: &[JValue]| {
+        Ok(JValue::from(uuid::Uuid::new_v4().to_string()))
+    });
+    let _ = evaluator.register_fn("parse", |args: &[JValue]| {
+        let Some(JValue::String(text)) = args.first() else {
+            return Err(fail("$parse takes a string of JSON".into()));
+        };
+        JValue::from_json_str(text).map_err(|e| fail(format!("$parse: not JSON: {e}")))
+    });
+}
+
+/// The most items `$range` and `$partition` build (Step Functions' own figure is not
+/// documented; a value this large is over the payload quota anyway).
+const MAX_RANGE_ITEMS: usize = 1_000_000;
+
+fn positive_integer(value: &JValue, function: &str, what: &str) -> Result<usize, EvaluatorError> {
+    value
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= MAX_RANGE_ITEMS as f64)
+        .map(|n| n as usize)
+        .ok_or_else(|| fail(format!("{function}: the {what} must be a positive integer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(text: &str, input: Value) -> Result<Option<Value>, JsonataError> {
+        Expression::parse(text)
+            .unwrap()
+            .evaluate(&input, &mut |name| (name == "x").then(|| json!(41)))
+    }
+
+    #[test]
+    fn binds_only_what_it_mentions() {
+        assert_eq!(eval("$x + 1", json!(null)), Ok(Some(json!(42))));
+        assert_eq!(
+            eval("a.b", json!({"a": {"b": [1, 2]}})),
+            Ok(Some(json!([1, 2])))
+        );
+        assert_eq!(eval("nothing", json!({})), Ok(None));
+        assert_eq!(
+            &*variable_names("$a.$b + $$ + $1 + $states.input")[..].join(","),
+            "a,b,states"
+        );
+    }
+
+    #[test]
+    fn step_functions_functions() {
+        assert_eq!(
+            eval("$partition([1,2,3,4,5], 2)", json!(null)),
+            Ok(Some(json!([[1, 2], [3, 4], [5]])))
+        );
+        assert_eq!(
+            eval("$range(0, 10, 2)", json!(null)),
+            Ok(Some(json!([0, 2, 4, 6, 8, 10])))
+        );
+        assert_eq!(
+            eval("$range(5, 1, -2)", json!(null)),
+            Ok(Some(json!([5, 3, 1])))
+        );
+        assert_eq!(
+            eval("$hash('abc', 'SHA-256')", json!(null)),
+            Ok(Some(json!(
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            )))
+        );
+        assert_eq!(
+            eval("$hash('abc', 'MD5')", json!(null)),
+            Ok(Some(json!("900150983cd24fb0d6963f7d28e17f72")))
+        );
+        assert_eq!(
+            eval("$parse('{\"a\": [1]}').a", json!(null)),
+            Ok(Some(json!([1])))
+        );
+        assert_eq!(
+            eval("$random(7) = $random(7)", json!(null)),
+            Ok(Some(json!(true)))
+        );
+        assert_eq!(eval("$length($uuid())", json!(null)), Ok(Some(json!(36))));
+        assert!(eval("$hash('a', 'CRC32')", json!(null)).is_err());
+        assert!(eval("$parse('{')", json!(null)).is_err());
+    }
+
+    #[test]
+    fn errors_carry_jsonata_codes() {
+        let e = eval("'a' + 1", json!(null)).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("T2001"), "{e:?}");
+        let e = Expression::parse("a[").unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("S0207"), "{e:?}");
+    }
+}
