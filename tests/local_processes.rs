@@ -545,3 +545,38 @@ async fn a_process_killed_while_idle_is_replaced_without_an_error() {
     assert_ne!(pid(&local, "fragile").await, before);
     assert!(reaped(before));
 }
+
+/// Issue 17's acceptance document (`tests/fixtures/jsonata/order.asl.json`: `Assign`,
+/// `Output`, a Choice `Condition`, a Map with `Items`, a Task with `Arguments`) through
+/// `flowctl invoke --asl`, its Task on the fixture as a real process (it echoes its payload):
+/// the output AWS's documentation implies for each route of the Choice.
+#[test]
+fn invoke_asl_runs_a_jsonata_document_with_variables() {
+    let doc = flowctl_tests::repo_root().join("tests/fixtures/jsonata/order.asl.json");
+    let run = |qty: u64| {
+        let input = json!({"currency": "EUR", "order": {"lines": [{"sku": "A", "qty": qty}, {"sku": "B", "qty": 1}]}});
+        let out = std::process::Command::new(flowctl_tests::flowctl_bin())
+            .args(["invoke", "--asl"])
+            .arg(&doc)
+            .args(["--input", &input.to_string()])
+            .args(["--function-binary", &format!("Price={FIXTURE}")])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("flowctl runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("the output is JSON")
+    };
+    assert_eq!(
+        run(3),
+        json!({"total": 135, "currency": "EUR", "review": true, "lines": [1, 2], "flag": "review"})
+    );
+    assert_eq!(
+        run(1),
+        json!({"total": 75, "currency": "EUR", "review": false, "lines": [1, 2], "flag": "none"})
+    );
+}
