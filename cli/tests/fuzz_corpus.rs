@@ -1,7 +1,7 @@
 //! The fuzz targets' seed corpora (and any crash artifacts a fuzz run left behind) go through the
 //! same calls as `fuzz/fuzz_targets/*.rs` on every `cargo test`, so an input that once made the
 //! parser, the manifest loader, the typed checker, the JSON Schema reader, the test-file reader
-//! or the MockConfigFile reader panic (or recurse without bound) stays fixed without needing
+//! the MockConfigFile reader, the ASL loader or the JSONata evaluator panic (or recurse without bound) stays fixed without needing
 //! nightly or cargo-fuzz.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 /// same file.
 #[path = "../../fuzz/src/testing.rs"]
 mod testing;
+
+/// The bodies of the engine's targets (`asl_document`, `jsonata`).
+#[path = "../../fuzz/src/engine.rs"]
+mod engine;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -198,4 +202,14 @@ fn hostile_mock_configs_fail_with_a_diagnostic_or_read_whole() {
         diagnostics.iter().all(|d| d.code == "T102"),
         "{diagnostics:?}"
     );
+}
+
+#[test]
+fn asl_document_corpus_never_panics() {
+    replay("asl_document", engine::asl_document, "the ASL loader");
+}
+
+#[test]
+fn jsonata_corpus_never_panics() {
+    replay("jsonata", engine::jsonata, "the JSONata evaluator");
 }

@@ -50,6 +50,10 @@ impl std::fmt::Display for JsonataError {
 /// function fails with `D1011` instead of taking the process's stack.
 const MAX_STACK_DEPTH: usize = 2_000;
 
+/// How long one evaluation may run (`D1012` after): Step Functions stops an expression after
+/// a second ("Expression evaluation timeout").
+const TIMEOUT_MS: u64 = 1_000;
+
 /// The body of a string that is one JSONata expression (`"{% $states.input.x %}"` →
 /// `" $states.input.x "`), as Step Functions recognises one: the whole string, braces and
 /// percent signs at both ends.
@@ -119,6 +123,7 @@ impl Expression {
         }
         let options = EvaluatorOptions {
             max_stack_depth: Some(MAX_STACK_DEPTH),
+            timeout_ms: Some(TIMEOUT_MS),
             ..EvaluatorOptions::default()
         };
         let mut evaluator = Evaluator::with_options(context, options);

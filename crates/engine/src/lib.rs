@@ -1,4 +1,5 @@
-//! flowctl's engine: an interpreter of Amazon States Language (JSONPath mode) that runs the
+//! flowctl's engine: an interpreter of Amazon States Language (JSONPath and JSONata, with
+//! workflow variables) that runs the
 //! same document that is deployed, recording a Step Functions-style execution history. It
 //! depends on no compiler and no AWS SDK: embed it in your own service to run a flow
 //! in-process, with its functions as closures, and move the same document to Step Functions
@@ -61,10 +62,13 @@
 //!
 //! What runs: `Pass Task Choice Wait Succeed Fail Parallel Map`; `InputPath Parameters
 //! ResultSelector ResultPath OutputPath`; `Retry`/`Catch` with the `States.*` error names;
-//! intrinsic functions; the context object (`$$`); task and execution timeouts. Tasks call
+//! intrinsic functions; the context object (`$$`); task and execution timeouts; JSONata states
+//! (`QueryLanguage`, `Arguments Output Assign Condition Items ItemSelector`, `$states`, the
+//! functions Step Functions adds, `States.QueryEvaluationError`, see [`jsonata`]); workflow
+//! variables (`Assign`, `$name`, their scopes and quotas). Tasks call
 //! Lambda functions, through `arn:aws:states:::lambda:invoke` (history: `Task*` events) or a
 //! function ARN (`LambdaFunction*` events); other resources (service integrations such as
-//! `arn:aws:states:::sqs:sendMessage`, `.sync`, `.waitForTaskToken`, activities), JSONata and
+//! `arn:aws:states:::sqs:sendMessage`, `.sync`, `.waitForTaskToken`, activities) and
 //! Distributed Map's `ItemReader`/`ResultWriter`/`ItemBatcher` are rejected by `load`. A
 //! Distributed Map runs its items like an inline one, but, as on AWS, its children's states
 //! stay out of the history (`MapRun*` events instead) and it tolerates no failure by default.
