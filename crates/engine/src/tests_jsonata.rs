@@ -64,7 +64,10 @@ async fn task_arguments_and_output_from_the_specs_jsonata_evaluation_example() {
 /// `Items`, a Task with `Arguments`), which `tests/local_processes.rs` also runs through
 /// `flowctl invoke --asl` on a real function process.
 fn acceptance_document() -> Value {
-    serde_json::from_str(include_str!("../../../tests/fixtures/jsonata/order.asl.json")).unwrap()
+    serde_json::from_str(include_str!(
+        "../../../tests/fixtures/jsonata/order.asl.json"
+    ))
+    .unwrap()
 }
 
 fn price() -> InProcess {
