@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the end-to-end tests need, inside the repository (idempotent):
 #   .venv/                      a Python virtualenv with moto[server] (scripts/requirements-test.txt)
-#   tests/.tools/node_modules/  asl-validator and aws-local-stepfunctions, pinned by
+#   tests/.tools/node_modules/  asl-validator, aws-local-stepfunctions and jsonata (the reference
+#                               JSONata, for tests/jsonata_differential.rs), pinned by
 #                               tests/.tools/package-lock.json (npm ci)
 # A second run with nothing changed does no work (a stamp records what was installed).
 # Environment: PYTHON (default python3) picks the interpreter for the virtualenv.
@@ -31,15 +32,17 @@ if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]] || ! "$venv/bin/python
 fi
 echo "install-test-tools: moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)') in .venv"
 
-# ---- asl-validator and aws-local-stepfunctions in tests/.tools ------------------------------
+# ---- asl-validator, aws-local-stepfunctions and jsonata in tests/.tools ------------------
 command -v npm >/dev/null || { echo "install-test-tools: npm is required (apt-get install -y npm)" >&2; exit 2; }
 want="$(fingerprint "$tools/package.json" "$tools/package-lock.json")"
 stamp="$tools/node_modules/.flowctl-lock.sha256"
 if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]] || [[ ! -x "$tools/node_modules/.bin/asl-validator" ]] \
-  || [[ ! -f "$tools/node_modules/aws-local-stepfunctions/package.json" ]]; then
+  || [[ ! -f "$tools/node_modules/aws-local-stepfunctions/package.json" ]] \
+  || [[ ! -f "$tools/node_modules/jsonata/package.json" ]]; then
   echo "install-test-tools: npm ci --prefix tests/.tools"
   npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
 echo "install-test-tools: asl-validator $(node -p "require('$tools/node_modules/asl-validator/package.json').version") in tests/.tools"
 echo "install-test-tools: aws-local-stepfunctions $(node -p "require('$tools/node_modules/aws-local-stepfunctions/package.json').version") in tests/.tools (node $(node --version))"
+echo "install-test-tools: jsonata $(node -p "require('$tools/node_modules/jsonata/package.json').version") in tests/.tools"

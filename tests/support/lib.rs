@@ -11,6 +11,7 @@ pub mod alsf;
 pub mod asl_cases;
 pub mod corpus;
 pub mod dev;
+pub mod jsonata_reference;
 pub mod moto;
 pub mod proxy;
 pub mod sdk;

@@ -257,6 +257,11 @@ impl Template {
     pub(crate) fn compile_jsonata(v: &Value, at: &str) -> Result<Template, String> {
         match v {
             Value::String(text) => match jsonata::body_of(text) {
+                // The whole input, as `"….$": "$"` reads it (and may take it rather than copy).
+                Some(body) if body.trim() == "$states.input" => Ok(Template::Path {
+                    key: at.into(),
+                    path: Path::parse("$")?,
+                }),
                 Some(body) => Expression::parse(body)
                     .map(|expr| Template::Jsonata {
                         at: at.into(),
