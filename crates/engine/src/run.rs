@@ -1399,6 +1399,7 @@ impl<'a> Run<'a> {
     /// One attempt of a Task state: the call prepared, made, and its answer taken in. Only the
     /// call is awaited here: the work before and after it is in plain functions, so that this
     /// future (moved into its callers' at each `.await`) stays small.
+    #[allow(clippy::too_many_arguments)]
     async fn task(
         &self,
         state: &State,
@@ -1422,6 +1423,7 @@ impl<'a> Run<'a> {
 
     /// A Task's call from its input (timeout, `InputPath`, `Parameters`), with its
     /// `…Scheduled` and `…Started` events.
+    #[allow(clippy::too_many_arguments)]
     fn task_call(
         &self,
         state: &State,
@@ -1582,6 +1584,7 @@ impl<'a> Run<'a> {
 
     /// A Task's result from its function's answer (`ResultSelector`, or the payload alone when
     /// only that is read), with its `…Succeeded`/`…Failed`/`…TimedOut` event.
+    #[allow(clippy::too_many_arguments)]
     fn task_answer(
         &self,
         state: &State,
@@ -1861,6 +1864,7 @@ impl<'a> Run<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn parallel(
         &self,
         state: &State,
@@ -1922,6 +1926,7 @@ impl<'a> Run<'a> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn map(
         &self,
         state: &State,
