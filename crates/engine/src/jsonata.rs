@@ -65,11 +65,9 @@ impl Expression {
     /// Parses an expression (the text between `{%` and `%}`).
     pub fn parse(text: &str) -> Result<Expression, JsonataError> {
         let ast = jsonata_core::parser::parse(text).map_err(|e| {
-            // "Parse error: S0207: …": the code follows the kind.
             let message = e.display_message();
-            let coded = message.split_once(": ").map_or(&*message, |(_, rest)| rest);
             JsonataError {
-                code: jsonata_core::evaluator::error_code_prefix(coded).map(str::to_string),
+                code: code_in(&message).map(str::to_string),
                 message,
             }
         })?;
@@ -136,6 +134,14 @@ impl Expression {
     }
 }
 
+/// The first JSONata error code in a message (`S0201` in "Parse error: Invalid syntax: S0201:
+/// …"): jsonata-core puts it after one or more kinds.
+fn code_in(message: &str) -> Option<&str> {
+    std::iter::once(message)
+        .chain(message.match_indices(": ").map(|(i, _)| &message[i + 2..]))
+        .find_map(jsonata_core::evaluator::error_code_prefix)
+}
+
 /// The `$name`s in an expression's text (`$` followed by a letter or `_`), without `$$`.
 fn variable_names(text: &str) -> Box<[Box<str>]> {
     let bytes = text.as_bytes();
@@ -164,7 +170,7 @@ fn variable_names(text: &str) -> Box<[Box<str>]> {
 
 fn error(e: EvaluatorError) -> JsonataError {
     JsonataError {
-        code: e.code().map(str::to_string),
+        code: code_in(e.message()).map(str::to_string),
         message: e.message().to_string(),
     }
 }
@@ -180,8 +186,8 @@ pub(crate) fn to_jvalue(value: &Value) -> JValue {
     JValue::deserialize(value).unwrap_or(JValue::Null)
 }
 
-/// A JSONata result as JSON. A number that JSON cannot hold (infinite, not a number) fails,
-/// as it does in jsonata-js (`D1001`); functions become `""`, as `$string` writes them.
+/// A JSONata result as JSON. A number JSON cannot hold (infinite, not a number) becomes
+/// `null`, as `JSON.stringify` writes it; a function becomes `""`, as `$string` writes it.
 pub(crate) fn from_jvalue(value: &JValue) -> Result<Value, JsonataError> {
     serde_json::to_value(value).map_err(|e| JsonataError {
         code: None,
@@ -275,6 +281,18 @@ fn step_functions_functions(evaluator: &mut Evaluator) {
             ))
         }
     });
+    // Two functions jsonata-core lacks or gets wrong, as jsonata-js 2.2 has them (the
+    // differential test holds them to it).
+    let _ = evaluator.register_fn("clone", |args: &[JValue]| {
+        Ok(args.first().cloned().unwrap_or(JValue::Undefined))
+    });
+    let _ = evaluator.register_fn_override("encodeUrl", |args: &[JValue]| match args.first() {
+        Some(JValue::String(text)) => Ok(JValue::from(encode_uri(text))),
+        Some(JValue::Undefined) | None => Ok(JValue::Undefined),
+        Some(_) => Err(fail(
+            "T0410: Argument 1 of function \"encodeUrl\" does not match function signature".into(),
+        )),
+    });
     let _ = evaluator.register_fn("uuid", |_: &[JValue]| {
         Ok(JValue::from(uuid::Uuid::new_v4().to_string()))
     });
@@ -284,6 +302,23 @@ fn step_functions_functions(evaluator: &mut Evaluator) {
         };
         JValue::from_json_str(text).map_err(|e| fail(format!("$parse: not JSON: {e}")))
     });
+}
+
+/// JavaScript's `encodeURI`: every byte of the UTF-8 text percent-encoded but letters, digits
+/// and `;,/?:@&=+$-_.!~*'()#`.
+fn encode_uri(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || ";,/?:@&=+$-_.!~*'()#".contains(c) {
+            out.push(c);
+        } else {
+            let mut bytes = [0; 4];
+            for b in c.encode_utf8(&mut bytes).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
 }
 
 /// The most items `$range` and `$partition` build (Step Functions' own figure is not
