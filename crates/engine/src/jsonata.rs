@@ -240,34 +240,21 @@ fn step_functions_functions(evaluator: &mut Evaluator) {
         ))
     });
     let _ = evaluator.register_fn("hash", |args: &[JValue]| {
-        use sha2::Digest;
+        use crate::intrinsics::{hex_digest, HASH_ALGORITHMS};
         let (Some(JValue::String(data)), Some(JValue::String(algorithm))) =
             (args.first(), args.get(1))
         else {
-            return Err(fail(
-                "$hash takes a string and an algorithm (MD5, SHA-1, SHA-256, SHA-384, SHA-512)"
-                    .into(),
-            ));
+            return Err(fail(format!(
+                "$hash takes a string and an algorithm ({HASH_ALGORITHMS})"
+            )));
         };
-        let bytes = data.as_bytes();
-        let digest: Vec<u8> = match &**algorithm {
-            "MD5" => md5::Md5::digest(bytes).to_vec(),
-            "SHA-1" => sha1::Sha1::digest(bytes).to_vec(),
-            "SHA-256" => sha2::Sha256::digest(bytes).to_vec(),
-            "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),
-            "SHA-512" => sha2::Sha512::digest(bytes).to_vec(),
-            other => {
-                return Err(fail(format!(
-                    "$hash: unknown algorithm '{other}' (MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
-                )))
-            }
-        };
-        Ok(JValue::from(
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>(),
-        ))
+        hex_digest(data.as_bytes(), algorithm)
+            .map(JValue::from)
+            .ok_or_else(|| {
+                fail(format!(
+                    "$hash: unknown algorithm '{algorithm}' (use {HASH_ALGORITHMS})"
+                ))
+            })
     });
     let _ = evaluator.register_fn_override("random", |args: &[JValue]| match args.first() {
         None => Ok(JValue::from(fastrand::f64())),

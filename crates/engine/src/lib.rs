@@ -111,6 +111,8 @@ pub mod units;
 mod vars;
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_jsonata;

@@ -1188,16 +1188,27 @@ impl Loader {
         })
     }
 
-    fn rule(&mut self, path: &str, at: &str, v: &Value, top: bool) -> Option<Rule> {
-        let sp = Some(path);
+    /// A choice rule's fields (it must be an object).
+    fn rule_object<'v>(
+        &mut self,
+        path: &str,
+        at: &str,
+        v: &'v Value,
+    ) -> Option<&'v Map<String, Value>> {
         let Value::Object(obj) = v else {
             self.err(
-                sp,
+                Some(path),
                 at,
                 format!("a choice rule is an object, not {}", kind(v)),
             );
             return None;
         };
+        Some(obj)
+    }
+
+    fn rule(&mut self, path: &str, at: &str, v: &Value, top: bool) -> Option<Rule> {
+        let sp = Some(path);
+        let obj = self.rule_object(path, at, v)?;
         let mut operator = None;
         for key in obj.keys() {
             match key.as_str() {
@@ -1312,14 +1323,7 @@ impl Loader {
     /// `Assign`, `Output`.
     fn condition(&mut self, path: &str, at: &str, v: &Value) -> Option<Rule> {
         let sp = Some(path);
-        let Value::Object(obj) = v else {
-            self.err(
-                sp,
-                at,
-                format!("a choice rule is an object, not {}", kind(v)),
-            );
-            return None;
-        };
+        let obj = self.rule_object(path, at, v)?;
         const FIELDS: &[&str] = &["Condition", "Next", "Assign", "Output", "Comment"];
         for key in obj.keys().filter(|k| !FIELDS.contains(&k.as_str())) {
             match other_language_field(key, true) {

@@ -1041,74 +1041,48 @@ impl<'a> Run<'a> {
         let effective = self.io(state, &state.input_path, "InputPath", raw, &ctx, vars)?;
         let delay = {
             let scope = Scope::new(effective.get(), &ctx, vars);
-            let read = |p: &super::path::Path| {
-                scope
-                    .select(p)
-                    .map(Cow::into_owned)
-                    .ok_or_else(|| self.missing(state, wait_field(wait), p.text(), effective.get()))
+            let field = wait_field(wait);
+            // A value read or computed: the value, the error a wrong one is (JSONPath:
+            // States.Runtime; JSONata: States.QueryEvaluationError), how the message names it.
+            let computed: Option<(Value, fn(String) -> TaskError, String)> = match wait {
+                Wait::Seconds(_) | Wait::Timestamp(_) => None,
+                Wait::SecondsPath(p) | Wait::TimestampPath(p) => Some((
+                    scope
+                        .select(p)
+                        .map(Cow::into_owned)
+                        .ok_or_else(|| self.missing(state, field, p.text(), effective.get()))?,
+                    runtime,
+                    format!("The {field} '{}' must select", p.text()),
+                )),
+                Wait::SecondsExpr(t) | Wait::TimestampExpr(t) => Some((
+                    t.eval(&scope).map_err(|e| self.failure(state, e))?,
+                    super::jsonata::query_evaluation_error,
+                    format!("The field '{field}' must be"),
+                )),
             };
-            match wait {
-                Wait::Seconds(s) => Duration::from_secs(*s),
-                Wait::SecondsPath(p) => {
-                    let v = read(p)?;
-                    match v.as_u64() {
-                        Some(s) => Duration::from_secs(s.min(MAX_DELAY.as_secs())),
-                        None => {
-                            return Err(self.failure(
-                                state,
-                                runtime(format!(
-                                "The SecondsPath '{}' must select a non-negative integer, not {v}",
-                                p.text()
-                            )),
-                            ))
-                        }
-                    }
-                }
-                Wait::Timestamp(t) => self.until(*t),
-                Wait::SecondsExpr(t) => match t.eval(&scope).map_err(|e| self.failure(state, e))? {
-                    Value::Number(n) if n.as_u64().is_some() => {
-                        Duration::from_secs(n.as_u64().unwrap_or(0).min(MAX_DELAY.as_secs()))
-                    }
-                    other => {
-                        return Err(self.failure(
-                            state,
-                            super::jsonata::query_evaluation_error(format!(
-                                "The field 'Seconds' must be a non-negative integer, not {}",
-                                preview(&other)
-                            )),
-                        ))
+            let seconds = matches!(wait, Wait::SecondsPath(_) | Wait::SecondsExpr(_));
+            match (wait, computed) {
+                (Wait::Seconds(s), _) => Duration::from_secs(*s),
+                (Wait::Timestamp(t), _) => self.until(*t),
+                (_, Some((v, error, what))) if seconds => match v.as_u64() {
+                    Some(s) => Duration::from_secs(s.min(MAX_DELAY.as_secs())),
+                    None => {
+                        let cause = format!("{what} a non-negative integer, not {}", preview(&v));
+                        return Err(self.failure(state, error(cause)));
                     }
                 },
-                Wait::TimestampExpr(t) => {
-                    let v = t.eval(&scope).map_err(|e| self.failure(state, e))?;
+                (_, Some((v, error, what))) => {
                     match v.as_str().and_then(super::time::parse_timestamp) {
                         Some(t) => self.until(t),
                         None => {
-                            return Err(self.failure(
-                                state,
-                                super::jsonata::query_evaluation_error(format!(
-                                    "The field 'Timestamp' must be an RFC 3339 timestamp, not {}",
-                                    preview(&v)
-                                )),
-                            ))
+                            let cause =
+                                format!("{what} an RFC 3339 timestamp, not {}", preview(&v));
+                            return Err(self.failure(state, error(cause)));
                         }
                     }
                 }
-                Wait::TimestampPath(p) => {
-                    let v = read(p)?;
-                    match v.as_str().and_then(super::time::parse_timestamp) {
-                        Some(t) => self.until(t),
-                        None => {
-                            return Err(self.failure(
-                                state,
-                                runtime(format!(
-                                "The TimestampPath '{}' must select an RFC 3339 timestamp, not {v}",
-                                p.text()
-                            )),
-                            ))
-                        }
-                    }
-                }
+                // Every other kind is computed above.
+                (_, None) => Duration::ZERO,
             }
         };
         let output = if state.jsonata {
@@ -2215,9 +2189,12 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The field a Wait state reads its time from.
 fn wait_field(wait: &Wait) -> &'static str {
     match wait {
+        Wait::Seconds(_) | Wait::SecondsExpr(_) => "Seconds",
+        Wait::SecondsPath(_) => "SecondsPath",
+        Wait::Timestamp(_) | Wait::TimestampExpr(_) => "Timestamp",
         Wait::TimestampPath(_) => "TimestampPath",
-        _ => "SecondsPath",
     }
 }

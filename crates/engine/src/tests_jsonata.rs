@@ -3,24 +3,10 @@
 //! `Arguments`, `Output`, `Assign`, `Condition`, `Items`, `ItemSelector`, `$states`, and
 //! `States.QueryEvaluationError`.
 
+use super::test_support::*;
 use super::*;
 use flowctl_protocol::sfn::errors;
 use serde_json::{json, Value};
-
-async fn run_doc(doc: Value, input: Value, invoker: &dyn Invoker) -> Execution {
-    let machine = load(&doc).unwrap_or_else(|e| panic!("{e:?}"));
-    execute(&machine, input, invoker, &ExecutionOptions::default()).await
-}
-
-fn output(e: &Execution) -> Value {
-    assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
-    e.output.as_deref().cloned().unwrap()
-}
-
-fn failed(e: &Execution) -> TaskError {
-    assert_eq!(e.status, Status::Failed, "{:?}", e.output);
-    e.error.clone().unwrap()
-}
 
 #[tokio::test]
 async fn succeed_output_from_the_transforming_data_page() {

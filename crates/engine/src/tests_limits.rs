@@ -5,19 +5,15 @@
 //! (<https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html>, "Maximum input
 //! or output size for a task, state, or execution").
 
+use super::test_support::*;
 use super::*;
 use flowctl_protocol::sfn::{errors, MAX_PAYLOAD_BYTES};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A string whose JSON text (quotes included) is `bytes` long.
 fn text_of(bytes: usize) -> String {
     "x".repeat(bytes - 2)
-}
-
-async fn run_doc(doc: Value, input: Value, invoker: &dyn Invoker) -> Execution {
-    let machine = load(&doc).unwrap_or_else(|e| panic!("{e:?}"));
-    execute(&machine, input, invoker, &ExecutionOptions::default()).await
 }
 
 fn failed_with_data_limit(e: &Execution, state: &str) -> String {

@@ -4,19 +4,10 @@
 //! `Assign` is, what `$` is in it per state type, values as they were on state entry, the
 //! scopes of Parallel branches and Map iterations, the size quotas.
 
+use super::test_support::*;
 use super::*;
 use flowctl_protocol::sfn::errors;
 use serde_json::{json, Value};
-
-async fn run_doc(doc: Value, input: Value, invoker: &dyn Invoker) -> Execution {
-    let machine = load(&doc).unwrap_or_else(|e| panic!("{e:?}"));
-    execute(&machine, input, invoker, &ExecutionOptions::default()).await
-}
-
-fn output(e: &Execution) -> Value {
-    assert_eq!(e.status, Status::Succeeded, "{:?}", e.error);
-    e.output.as_deref().cloned().unwrap()
-}
 
 #[tokio::test]
 async fn references_read_values_from_state_entry_and_new_ones_take_effect_next() {

@@ -370,23 +370,34 @@ fn base64_decode(args: Args<'_>) -> Result<Value, TaskError> {
 /// exactly as AWS lists it (`sha-256` and `SHA256` fail there too).
 fn hash(args: Args<'_>) -> Result<Value, TaskError> {
     let data = args.limited_string(0)?.as_bytes();
-    let digest: Vec<u8> = match args.string(1)? {
+    let algorithm = args.string(1)?;
+    hex_digest(data, algorithm)
+        .map(Value::String)
+        .ok_or_else(|| {
+            args.invalid(format!(
+                "unsupported hash algorithm \"{algorithm}\"; use {HASH_ALGORITHMS}"
+            ))
+        })
+}
+
+/// The algorithms `States.Hash` and JSONata's `$hash` take, as AWS spells them.
+pub(crate) const HASH_ALGORITHMS: &str = "MD5, SHA-1, SHA-256, SHA-384 or SHA-512";
+
+/// Lowercase hex of `data`'s digest by `algorithm` (one of [`HASH_ALGORITHMS`]).
+pub(crate) fn hex_digest(data: &[u8], algorithm: &str) -> Option<String> {
+    let digest: Vec<u8> = match algorithm {
         "MD5" => md5::Md5::digest(data).to_vec(),
         "SHA-1" => sha1::Sha1::digest(data).to_vec(),
         "SHA-256" => sha2::Sha256::digest(data).to_vec(),
         "SHA-384" => sha2::Sha384::digest(data).to_vec(),
         "SHA-512" => sha2::Sha512::digest(data).to_vec(),
-        other => {
-            return Err(args.invalid(format!(
-            "unsupported hash algorithm \"{other}\"; use MD5, SHA-1, SHA-256, SHA-384 or SHA-512"
-        )))
-        }
+        _ => return None,
     };
     let mut hex = String::with_capacity(digest.len() * 2);
     for byte in digest {
         let _ = write!(hex, "{byte:02x}");
     }
-    Ok(Value::String(hex))
+    Some(hex)
 }
 
 /// Shallow merge: the second object's keys replace the first's (in the first's position);

@@ -10,6 +10,7 @@
 //!   AWS's words ("Invalid arguments in States.X") followed by what was wrong.
 
 mod eval;
+pub(crate) use eval::{hex_digest, HASH_ALGORITHMS};
 mod parse;
 #[cfg(test)]
 mod tests;
