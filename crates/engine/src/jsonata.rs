@@ -24,6 +24,8 @@ pub struct Expression {
     /// The `$name`s it mentions (a superset of those it reads: a name inside a string literal
     /// counts too), so that only these are bound when it runs.
     names: Box<[Box<str>]>,
+    /// For `$states.<part>.<field>` alone: the part and the field.
+    states_field: Option<(Box<str>, Box<str>)>,
 }
 
 impl std::fmt::Debug for Expression {
@@ -75,11 +77,22 @@ impl Expression {
             text: text.trim().into(),
             ast,
             names: variable_names(text),
+            states_field: states_field(text.trim()),
         })
     }
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// `("result", "Payload")` for `$states.result.Payload` and the like: an expression that
+    /// only reads one field of `$states.input`, `.result` or `.errorOutput`. On an object
+    /// whose field is not an array, it gives that field's value, as a JSONPath would (the
+    /// engine reads it so, sparing the conversion to and from JSONata's values).
+    pub(crate) fn states_field(&self) -> Option<(&str, &str)> {
+        self.states_field
+            .as_ref()
+            .map(|(part, field)| (&**part, &**field))
     }
 
     /// Whether it mentions `$name`.
@@ -140,6 +153,19 @@ fn code_in(message: &str) -> Option<&str> {
     std::iter::once(message)
         .chain(message.match_indices(": ").map(|(i, _)| &message[i + 2..]))
         .find_map(jsonata_core::evaluator::error_code_prefix)
+}
+
+/// `$states.<part>.<name>` with a plain name (letters, digits, `_`).
+fn states_field(text: &str) -> Option<(Box<str>, Box<str>)> {
+    let (part, field) = text.strip_prefix("$states.")?.split_once('.')?;
+    let plain = |s: &str| {
+        s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    (matches!(part, "input" | "result" | "errorOutput") && plain(field))
+        .then(|| (part.into(), field.into()))
 }
 
 /// The `$name`s in an expression's text (`$` followed by a letter or `_`), without `$$`.

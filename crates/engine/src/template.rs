@@ -104,6 +104,19 @@ impl<'a> Scope<'a> {
 
     /// Evaluates a JSONata expression of the field `at`: `Ok(None)` when it yields nothing.
     pub(crate) fn jsonata(&self, expr: &Expression, at: &str) -> Result<Option<Value>, TaskError> {
+        if let Some((part, field)) = expr.states_field() {
+            let whole = match part {
+                "input" => Some(self.input),
+                "result" => self.result,
+                _ => self.error_output,
+            };
+            if let Some(Value::Object(fields)) = whole {
+                match fields.get(field) {
+                    Some(Value::Array(_)) => {}
+                    found => return Ok(found.cloned()),
+                }
+            }
+        }
         expr.evaluate_in(&mut |name| match name {
             "states" => Some(self.states(expr)),
             _ => self.vars.get(name).map(|v| jsonata::to_jvalue(v)),

@@ -213,3 +213,22 @@ async fn the_step_functions_functions_run_in_a_state() {
         "hash": "aaff4a450a104cd177d28d18d74485e8cae074b7", "parsed": [1], "uuid": 36, "random": true})
     );
 }
+
+#[tokio::test]
+async fn one_field_of_states_reads_as_jsonata_does() {
+    // `$states.input.<field>` is read directly unless the field is an array (which JSONata's
+    // sequences treat in their own way); either way the value is what JSONata gives.
+    let doc = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"obj": "{% $states.input.obj %}", "one": "{% $states.input.one %}",
+              "list": "{% $states.input.list %}", "missing": "{% $exists($states.input.missing) %}"}, "End": true}}});
+    let input = json!({"obj": {"a": [1]}, "one": [7], "list": [1, 2]});
+    let e = run_doc(doc, input, &InProcess::new()).await;
+    assert_eq!(
+        output(&e),
+        json!({"obj": {"a": [1]}, "one": [7], "list": [1, 2], "missing": false})
+    );
+    let doc = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"nothing": "{% $states.input.nothing %}"}, "End": true}}});
+    let error = failed(&run_doc(doc, json!({}), &InProcess::new()).await);
+    assert!(error.cause.contains("returned nothing"), "{}", error.cause);
+}
