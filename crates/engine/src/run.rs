@@ -1044,7 +1044,7 @@ impl<'a> Run<'a> {
             let field = wait_field(wait);
             // A value read or computed: the value, the error a wrong one is (JSONPath:
             // States.Runtime; JSONata: States.QueryEvaluationError), how the message names it.
-            let computed: Option<(Value, fn(String) -> TaskError, String)> = match wait {
+            let computed: Option<(Value, ErrorOf, String)> = match wait {
                 Wait::Seconds(_) | Wait::Timestamp(_) => None,
                 Wait::SecondsPath(p) | Wait::TimestampPath(p) => Some((
                     scope
@@ -2188,6 +2188,9 @@ impl<'a> Run<'a> {
         (index, outcome)
     }
 }
+
+/// Makes the error of a wrong value from its cause (`runtime`, `query_evaluation_error`).
+type ErrorOf = fn(String) -> TaskError;
 
 /// The field a Wait state reads its time from.
 fn wait_field(wait: &Wait) -> &'static str {
