@@ -1,14 +1,14 @@
 //! Benchmark of the local engine: executions per second of a 10-state Pass chain and of a
-//! 5-Task chain with in-process echo functions (history on and off, one execution after
+//! 5-Task chain with in-process echo functions, the same chain in JSONata (history on and off, one execution after
 //! another on one thread, and many in flight on the multi-threaded runtime), the overhead per
 //! state transition, and the memory of 10,000 executions suspended in a `Wait` at once.
 //!
 //! Run: `cargo bench -p flowctl --bench engine` (figures in BENCHMARKS.md). After `--`:
 //! `--json` prints the figures as one JSON object on the last line; `--documents DIR` writes
-//! the two benchmark documents and their input there (`pass10.asl.json`, `task5.asl.json`,
-//! `input.json`), so that `scripts/bench-engine.sh` runs the same bytes on moto and on
+//! the benchmark documents and their input there (`pass10.asl.json`, `task5.asl.json`,
+//! `jsonata5.asl.json`, `input.json`), so that `scripts/bench-engine.sh` runs the same bytes on moto and on
 //! aws-local-stepfunctions; `--quick` measures for less time; `--repeat DOC on|off N` runs N
-//! executions of one document (`pass10`, `task5`) and nothing else, for a profiler
+//! executions of one document (`pass10`, `task5`, `jsonata5`) and nothing else, for a profiler
 //! (`valgrind --tool=callgrind` counts instructions repeatably on a busy machine).
 
 use flowctl_engine::{self as engine, ExecutionOptions, InProcess, StateMachine};
@@ -53,6 +53,36 @@ fn task_chain(tasks: usize) -> Value {
         map.insert(format!("Call {i}"), state);
     }
     json!({"Comment": format!("{tasks} echo Tasks in a row"), "StartAt": "Call 0", "States": map})
+}
+
+/// The same chain in JSONata, as AWS's documentation writes a Lambda call: `Arguments` with
+/// the state input as the payload, `Output` the function's answer.
+fn jsonata_task_chain(tasks: usize) -> Value {
+    let mut map = serde_json::Map::new();
+    for i in 0..tasks {
+        let mut state = json!({
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Arguments": {"FunctionName": ECHO_ARN, "Payload": "{% $states.input %}"},
+            "Output": "{% $states.result.Payload %}"
+        });
+        if i + 1 < tasks {
+            state["Next"] = json!(format!("Call {}", i + 1));
+        } else {
+            state["End"] = json!(true);
+        }
+        map.insert(format!("Call {i}"), state);
+    }
+    json!({"Comment": format!("{tasks} echo Tasks in a row, in JSONata"), "QueryLanguage": "JSONata", "StartAt": "Call 0", "States": map})
+}
+
+/// The benchmark's documents by name.
+fn documents() -> [(&'static str, Value); 3] {
+    [
+        ("pass10", pass_chain(10)),
+        ("task5", task_chain(5)),
+        ("jsonata5", jsonata_task_chain(5)),
+    ]
 }
 
 fn input() -> Value {
@@ -292,11 +322,11 @@ fn repeat(machine: &StateMachine, history: bool, count: u64) {
 
 fn write_documents(dir: &str) {
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
-    for (name, doc) in [
-        ("pass10.asl.json", pass_chain(10)),
-        ("task5.asl.json", task_chain(5)),
-        ("input.json", input()),
-    ] {
+    let files = documents()
+        .into_iter()
+        .map(|(name, doc)| (format!("{name}.asl.json"), doc))
+        .chain([("input.json".to_string(), input())]);
+    for (name, doc) in files {
         let path = std::path::Path::new(dir).join(name);
         std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -308,16 +338,16 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--documents") {
         let dir = args.get(i + 1).expect("--documents DIR");
         write_documents(dir);
-        println!("wrote pass10.asl.json, task5.asl.json and input.json to {dir}");
+        println!("wrote pass10.asl.json, task5.asl.json, jsonata5.asl.json and input.json to {dir}");
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--repeat") {
-        let usage = "--repeat pass10|task5 on|off N";
-        let doc = match args.get(i + 1).map(String::as_str) {
-            Some("pass10") => pass_chain(10),
-            Some("task5") => task_chain(5),
-            _ => panic!("{usage}"),
-        };
+        let usage = "--repeat pass10|task5|jsonata5 on|off N";
+        let wanted = args.get(i + 1).map(String::as_str);
+        let (_, doc) = documents()
+            .into_iter()
+            .find(|(name, _)| Some(*name) == wanted)
+            .expect(usage);
         let history = args.get(i + 2).expect(usage) == "on";
         let count: u64 = args.get(i + 3).and_then(|n| n.parse().ok()).expect(usage);
         repeat(&load(&doc), history, count);
@@ -330,15 +360,18 @@ fn main() {
         (Duration::from_secs(1), 5)
     };
 
-    let pass10 = load(&pass_chain(10));
-    let task5 = load(&task_chain(5));
+    let machines: Vec<(&str, StateMachine)> = documents()
+        .iter()
+        .map(|(name, doc)| (*name, load(doc)))
+        .collect();
     let invoker = echo();
     let mut figures = serde_json::Map::new();
     println!("engine: one execution after another on one thread (median of {samples} samples of {sample:?})");
-    for (name, machine) in [("pass10", &pass10), ("task5", &task5)] {
+    for (name, machine) in &machines {
         let mut entry = serde_json::Map::new();
         for history in [true, false] {
             let rate = sequential(machine, &invoker, history, sample, samples);
+            let name = *name;
             println!(
                 "  {name:<7} history {:<3}  {:>10.0} executions/s  {:>6.3} µs per transition ({} transitions)",
                 if history { "on" } else { "off" },
@@ -351,7 +384,7 @@ fn main() {
                 json!({"per_second": rate.per_second, "us_per_transition": rate.micros_per_transition(), "transitions": rate.transitions}),
             );
         }
-        figures.insert(name.into(), Value::Object(entry));
+        figures.insert(name.to_string(), Value::Object(entry));
     }
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -359,7 +392,7 @@ fn main() {
     println!(
         "engine: 256 in flight on the multi-threaded runtime ({cores} worker threads, history on)"
     );
-    for (name, doc) in [("pass10", pass_chain(10)), ("task5", task_chain(5))] {
+    for (name, doc) in documents() {
         let total = if quick { 50_000 } else { 200_000 };
         let rate = concurrent(Arc::new(load(&doc)), Arc::new(echo()), 256, total);
         println!("  {name:<7} {rate:>10.0} executions/s");
