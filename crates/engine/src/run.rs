@@ -16,7 +16,7 @@ use super::history::{invoke_response, uuid_text, Details, EventKind, Recorder};
 use super::history::{ACCOUNT, REGION, ROLE_ARN};
 use super::model::*;
 use super::template::{kind, preview, runtime, Scope, Template};
-use super::time::{format_timestamp, system_time_of};
+use super::time::{format_timestamp, system_time_of, Clock};
 use super::{
     BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
 };
@@ -74,7 +74,7 @@ struct Frame {
 /// shared once the history has recorded it (or several branches start from it), after which
 /// a change copies it first, so that the history keeps the version it saw.
 #[derive(Debug)]
-enum Data {
+pub(crate) enum Data {
     Owned(Value),
     Shared(Arc<Value>),
 }
@@ -189,7 +189,7 @@ struct Run<'a> {
     options: &'a ExecutionOptions,
     recorder: Recorder,
     start_system: SystemTime,
-    start_instant: Instant,
+    clock: Clock,
     /// The execution input, kept only if `$$` is read somewhere.
     input: Option<Arc<Value>>,
     generated_name: OnceLock<String>,
@@ -210,11 +210,11 @@ fn expected_events(machine: &Machine) -> usize {
 
 pub(crate) async fn execute(
     machine: &StateMachine,
-    input: Value,
+    mut input: Data,
     invoker: &dyn Invoker,
     options: &ExecutionOptions,
 ) -> Execution {
-    if let Some(refusal) = super::refused_input(&input) {
+    if let Some(refusal) = super::refused_input(input.get()) {
         // A caller that skipped `refused_input`: nothing runs, as nothing starts on AWS.
         return Execution {
             status: Status::Failed,
@@ -225,7 +225,6 @@ pub(crate) async fn execute(
             transitions: 0,
         };
     }
-    let mut input = Data::Owned(input);
     let expected = if options.history {
         expected_events(&machine.root)
     } else {
@@ -238,7 +237,7 @@ pub(crate) async fn execute(
         options,
         recorder: Recorder::new(options.history),
         start_system: SystemTime::now(),
-        start_instant: Instant::now(),
+        clock: Clock::new(Instant::now()),
         input: machine.uses_context.then(|| input.share()),
         generated_name: OnceLock::new(),
         transitions: AtomicU64::new(0),
@@ -262,7 +261,9 @@ pub(crate) async fn execute(
         },
     );
     let outcome = {
-        let machine_run = run.run_machine(&machine.root, input, &mut frame);
+        let machine_run = run
+            .clock
+            .each_poll(run.run_machine(&machine.root, input, &mut frame));
         match machine.timeout {
             Some(limit) => tokio::time::timeout(limit, machine_run).await.ok(),
             None => Some(machine_run.await),
@@ -377,7 +378,7 @@ fn error_output(error: &TaskError) -> Value {
 
 impl<'a> Run<'a> {
     fn now(&self) -> SystemTime {
-        self.start_system + self.start_instant.elapsed()
+        self.clock.now(self.start_system)
     }
 
     fn name(&self) -> &str {
