@@ -24,7 +24,7 @@ use flowctl_protocol::sfn::{errors, over_payload_quota, MAX_PAYLOAD_BYTES};
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -196,6 +196,8 @@ struct Run<'a> {
     transitions: AtomicU64,
     /// Events counted against `HISTORY_LIMIT` (recorded or not).
     events: AtomicU64,
+    /// The address of the last Task payload the history holds (see `held_payload`).
+    held_payload: AtomicUsize,
 }
 
 /// About how many events an execution of `machine` records (its top-level states once).
@@ -242,6 +244,7 @@ pub(crate) async fn execute(
         generated_name: OnceLock::new(),
         transitions: AtomicU64::new(0),
         events: AtomicU64::new(0),
+        held_payload: AtomicUsize::new(0),
     };
     let mut frame = Frame {
         last: 0,
@@ -379,6 +382,21 @@ fn error_output(error: &TaskError) -> Value {
 impl<'a> Run<'a> {
     fn now(&self) -> SystemTime {
         self.clock.now(self.start_system)
+    }
+
+    /// `payload` for a `…Scheduled` event, its address noted: a function that answers the
+    /// very value it was called with (an echo) answers what fit the payload quota already.
+    fn held_payload(&self, payload: &Arc<Value>) -> Arc<Value> {
+        self.held_payload
+            .store(Arc::as_ptr(payload) as usize, Relaxed);
+        payload.clone()
+    }
+
+    /// Whether `result` is a payload the history holds (so it fits the quota): the history
+    /// keeps every payload noted by `held_payload` until the execution ends, so no other value
+    /// can be at that address meanwhile.
+    fn is_held_payload(&self, result: &Arc<Value>) -> bool {
+        Arc::as_ptr(result) as usize == self.held_payload.load(Relaxed)
     }
 
     fn name(&self) -> &str {
@@ -1171,7 +1189,7 @@ impl<'a> Run<'a> {
                 self.event(frame, EventKind::TaskScheduled, name, || {
                     Details::InvokeScheduled {
                         function: function.clone(),
-                        payload: payload.clone(),
+                        payload: self.held_payload(&payload),
                         timeout: timeout_seconds,
                     }
                 });
@@ -1219,7 +1237,7 @@ impl<'a> Run<'a> {
                     self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
                         Details::LambdaScheduled {
                             resource: task.resource_text.clone(),
-                            input: payload.clone(),
+                            input: self.held_payload(&payload),
                             timeout: timeout_seconds,
                         }
                     });
@@ -1255,7 +1273,7 @@ impl<'a> Run<'a> {
         let name = Some(&state.name);
         let lambda_arn = matches!(task.resource, Resource::LambdaArn);
         let (result, mocked) = match answer {
-            Ok((result, _)) if over_payload_quota(&result) => {
+            Ok((result, _)) if !self.is_held_payload(&result) && over_payload_quota(&result) => {
                 return Err(self.data_limit_exceeded(state, "returned a result"));
             }
             Ok(answered) => answered,
