@@ -126,9 +126,11 @@ fn sequential(
         history,
         virtual_time: false,
     };
-    let input = input();
+    // Shared, as a service that starts many executions with one input would hold it: the
+    // engine copies only what a state changes.
+    let input = Arc::new(input());
     runtime.block_on(async {
-        let first = engine::execute(machine, input.clone(), invoker, &options).await;
+        let first = engine::execute_shared(machine, input.clone(), invoker, &options).await;
         assert_eq!(
             first.status,
             engine::Status::Succeeded,
@@ -144,7 +146,9 @@ fn sequential(
                 let mut count = 0u64;
                 while start.elapsed() < budget {
                     for _ in 0..100 {
-                        black_box(engine::execute(machine, input.clone(), invoker, &options).await);
+                        black_box(
+                            engine::execute_shared(machine, input.clone(), invoker, &options).await,
+                        );
                     }
                     count += 100;
                 }
@@ -193,7 +197,7 @@ fn concurrent(
                         remaining.clone(),
                     );
                     tokio::spawn(async move {
-                        let input = input();
+                        let input = Arc::new(input());
                         while remaining
                             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                                 n.checked_sub(1)
@@ -201,7 +205,13 @@ fn concurrent(
                             .is_ok()
                         {
                             black_box(
-                                engine::execute(&machine, input.clone(), &*invoker, &options).await,
+                                engine::execute_shared(
+                                    &machine,
+                                    input.clone(),
+                                    &*invoker,
+                                    &options,
+                                )
+                                .await,
                             );
                         }
                     })
@@ -310,10 +320,10 @@ fn repeat(machine: &StateMachine, history: bool, count: u64) {
         history,
         virtual_time: false,
     };
-    let (input, invoker) = (input(), echo());
+    let (input, invoker) = (Arc::new(input()), echo());
     runtime.block_on(async {
         for _ in 0..count {
-            let e = engine::execute(machine, input.clone(), &invoker, &options).await;
+            let e = engine::execute_shared(machine, input.clone(), &invoker, &options).await;
             assert_eq!(e.status, engine::Status::Succeeded, "{:?}", e.error);
             black_box(e);
         }
@@ -338,7 +348,9 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--documents") {
         let dir = args.get(i + 1).expect("--documents DIR");
         write_documents(dir);
-        println!("wrote pass10.asl.json, task5.asl.json, jsonata5.asl.json and input.json to {dir}");
+        println!(
+            "wrote pass10.asl.json, task5.asl.json, jsonata5.asl.json and input.json to {dir}"
+        );
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--repeat") {

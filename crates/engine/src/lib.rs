@@ -312,5 +312,39 @@ pub async fn execute(
     invoker: &dyn Invoker,
     options: &ExecutionOptions,
 ) -> Execution {
-    run::execute(machine, input, invoker, options).await
+    run::execute(machine, run::Data::Owned(input), invoker, options).await
+}
+
+/// [`execute`] with an input the caller holds too (say, one input for many executions):
+/// nothing is copied — the run and the history share it, and a state that changes it
+/// changes a copy.
+///
+/// ```
+/// use flowctl_engine::{execute_shared, load, ExecutionOptions, InProcess};
+/// use serde_json::json;
+/// use std::sync::Arc;
+///
+/// let machine = load(&json!({"StartAt": "Add", "States": {
+///     "Add": {"Type": "Pass", "Result": 1, "ResultPath": "$.added", "End": true}
+/// }})).unwrap();
+/// let input = Arc::new(json!({"order": 7}));
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// for _ in 0..3 {
+///     let execution = runtime.block_on(execute_shared(
+///         &machine,
+///         input.clone(),
+///         &InProcess::new(),
+///         &ExecutionOptions::default(),
+///     ));
+///     assert_eq!(execution.output.as_deref(), Some(&json!({"order": 7, "added": 1})));
+/// }
+/// assert_eq!(*input, json!({"order": 7}));
+/// ```
+pub async fn execute_shared(
+    machine: &StateMachine,
+    input: Arc<Value>,
+    invoker: &dyn Invoker,
+    options: &ExecutionOptions,
+) -> Execution {
+    run::execute(machine, run::Data::Shared(input), invoker, options).await
 }

@@ -16,7 +16,7 @@ use super::history::{invoke_response, uuid_text, Details, EventKind, Recorder};
 use super::history::{ACCOUNT, REGION, ROLE_ARN};
 use super::model::*;
 use super::template::{kind, preview, runtime, Scope, Template};
-use super::time::{format_timestamp, system_time_of};
+use super::time::{format_timestamp, system_time_of, Clock};
 use super::vars::{Variable, Vars, MAX_ASSIGNED_BYTES};
 use super::{
     BoxFuture, Execution, ExecutionOptions, HistoryEvent, Invoker, StateMachine, Status, TaskError,
@@ -25,7 +25,7 @@ use flowctl_protocol::sfn::{errors, over_payload_quota, payload_bytes_up_to, MAX
 use futures_util::stream::StreamExt;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
@@ -75,7 +75,7 @@ struct Frame {
 /// shared once the history has recorded it (or several branches start from it), after which
 /// a change copies it first, so that the history keeps the version it saw.
 #[derive(Debug)]
-enum Data {
+pub(crate) enum Data {
     Owned(Value),
     Shared(Arc<Value>),
 }
@@ -190,13 +190,15 @@ struct Run<'a> {
     options: &'a ExecutionOptions,
     recorder: Recorder,
     start_system: SystemTime,
-    start_instant: Instant,
+    clock: Clock,
     /// The execution input, kept only if `$$` is read somewhere.
     input: Option<Arc<Value>>,
     generated_name: OnceLock<String>,
     transitions: AtomicU64,
     /// Events counted against `HISTORY_LIMIT` (recorded or not).
     events: AtomicU64,
+    /// The address of the last Task payload the history holds (see `held_payload`).
+    held_payload: AtomicUsize,
 }
 
 /// About how many events an execution of `machine` records (its top-level states once).
@@ -211,11 +213,11 @@ fn expected_events(machine: &Machine) -> usize {
 
 pub(crate) async fn execute(
     machine: &StateMachine,
-    input: Value,
+    mut input: Data,
     invoker: &dyn Invoker,
     options: &ExecutionOptions,
 ) -> Execution {
-    if let Some(refusal) = super::refused_input(&input) {
+    if let Some(refusal) = super::refused_input(input.get()) {
         // A caller that skipped `refused_input`: nothing runs, as nothing starts on AWS.
         return Execution {
             status: Status::Failed,
@@ -226,7 +228,6 @@ pub(crate) async fn execute(
             transitions: 0,
         };
     }
-    let mut input = Data::Owned(input);
     let expected = if options.history {
         expected_events(&machine.root)
     } else {
@@ -239,11 +240,12 @@ pub(crate) async fn execute(
         options,
         recorder: Recorder::new(options.history),
         start_system: SystemTime::now(),
-        start_instant: Instant::now(),
+        clock: Clock::new(Instant::now()),
         input: machine.uses_context.then(|| input.share()),
         generated_name: OnceLock::new(),
         transitions: AtomicU64::new(0),
         events: AtomicU64::new(0),
+        held_payload: AtomicUsize::new(0),
     };
     let mut frame = Frame {
         last: 0,
@@ -263,7 +265,9 @@ pub(crate) async fn execute(
         },
     );
     let outcome = {
-        let machine_run = run.run_machine(&machine.root, input, &mut frame, None);
+        let machine_run =
+            run.clock
+                .each_poll(run.run_machine(&machine.root, input, &mut frame, None));
         match machine.timeout {
             Some(limit) => tokio::time::timeout(limit, machine_run).await.ok(),
             None => Some(machine_run.await),
@@ -378,7 +382,22 @@ fn error_output(error: &TaskError) -> Value {
 
 impl<'a> Run<'a> {
     fn now(&self) -> SystemTime {
-        self.start_system + self.start_instant.elapsed()
+        self.clock.now(self.start_system)
+    }
+
+    /// `payload` for a `…Scheduled` event, its address noted: a function that answers the
+    /// very value it was called with (an echo) answers what fit the payload quota already.
+    fn held_payload(&self, payload: &Arc<Value>) -> Arc<Value> {
+        self.held_payload
+            .store(Arc::as_ptr(payload) as usize, Relaxed);
+        payload.clone()
+    }
+
+    /// Whether `result` is a payload the history holds (so it fits the quota): the history
+    /// keeps every payload noted by `held_payload` until the execution ends, so no other value
+    /// can be at that address meanwhile.
+    fn is_held_payload(&self, result: &Arc<Value>) -> bool {
+        Arc::as_ptr(result) as usize == self.held_payload.load(Relaxed)
     }
 
     fn name(&self) -> &str {
@@ -1487,7 +1506,7 @@ impl<'a> Run<'a> {
                 self.event(frame, EventKind::TaskScheduled, name, || {
                     Details::InvokeScheduled {
                         function: function.clone(),
-                        payload: payload.clone(),
+                        payload: self.held_payload(&payload),
                         timeout: timeout_seconds,
                     }
                 });
@@ -1535,7 +1554,7 @@ impl<'a> Run<'a> {
                     self.event(frame, EventKind::LambdaFunctionScheduled, name, || {
                         Details::LambdaScheduled {
                             resource: task.resource_text.clone(),
-                            input: payload.clone(),
+                            input: self.held_payload(&payload),
                             timeout: timeout_seconds,
                         }
                     });
@@ -1573,7 +1592,7 @@ impl<'a> Run<'a> {
         let name = Some(&state.name);
         let lambda_arn = matches!(task.resource, Resource::LambdaArn);
         let (result, mocked) = match answer {
-            Ok((result, _)) if over_payload_quota(&result) => {
+            Ok((result, _)) if !self.is_held_payload(&result) && over_payload_quota(&result) => {
                 return Err(self.data_limit_exceeded(state, "returned a result"));
             }
             Ok(answered) => answered,
