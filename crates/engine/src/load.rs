@@ -633,6 +633,33 @@ impl Loader {
                 }
             }
         }
+        let mut output = output;
+        if let Kind::Task(task) = &mut kind {
+            // JSONata's way of writing the same call: `Output` `$states.result.Payload` keeps
+            // the payload, which JSONata gives as it is (arrays included), so the Invoke
+            // response need not be built nor converted; with no `Output`, `Assign` or catcher
+            // reading `$states`, nothing needs the input afterwards either.
+            let payload_output = matches!(&output, Some(Template::Jsonata { expr, .. })
+                if expr.states_field() == Some(("result", "Payload")));
+            if self.jsonata
+                && matches!(task.resource, Resource::LambdaInvoke(_))
+                && assign.is_none()
+                && payload_output
+            {
+                task.payload_only = Path::parse("$").ok().map(PayloadOnly::Output);
+                output = None;
+            }
+            if self.jsonata {
+                task.consumes_input = output.is_none()
+                    && assign.is_none()
+                    && task.common.retry.is_empty()
+                    && task
+                        .common
+                        .catch
+                        .iter()
+                        .all(|c| c.output.is_none() && c.assign.is_none());
+            }
+        }
         Some(State {
             name: name.into(),
             measure_output: self.jsonata
@@ -1084,9 +1111,8 @@ impl Loader {
                 .map(PayloadOnly::Selector)
                 .filter(|_| !obj.contains_key("Assign"));
         }
-        // A JSONata task's `Output` and `Assign` may read `$states.input`.
-        let consumes_input = !self.jsonata
-            && common.result_path == ResultPath::Replace
+        // (A JSONata task's is decided in `state`, which knows its `Output` and `Assign`.)
+        let consumes_input = common.result_path == ResultPath::Replace
             && common.retry.is_empty()
             && common
                 .catch

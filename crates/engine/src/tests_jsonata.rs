@@ -232,3 +232,29 @@ async fn one_field_of_states_reads_as_jsonata_does() {
     let error = failed(&run_doc(doc, json!({}), &InProcess::new()).await);
     assert!(error.cause.contains("returned nothing"), "{}", error.cause);
 }
+
+#[tokio::test]
+async fn a_tasks_payload_output_is_the_payload_as_jsonata_gives_it() {
+    // `Output: $states.result.Payload` is read from the payload alone (the Invoke response
+    // is not built for it): arrays and null come out as JSONata gives them, and the history
+    // still shows the whole response.
+    let doc = json!({"QueryLanguage": "JSONata", "StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"FunctionName": "F", "Payload": "{% $states.input %}"},
+                 "Output": "{% $states.result.Payload %}", "End": true}}});
+    for answer in [json!([5]), json!(null), json!({"a": [1, 2]})] {
+        let e = run_doc(doc.clone(), answer.clone(), &InProcess::new().sync("F", Ok)).await;
+        assert_eq!(output(&e), answer);
+        let succeeded = e
+            .history
+            .iter()
+            .find(|ev| ev.kind == EventKind::TaskSucceeded)
+            .unwrap();
+        assert_eq!(
+            succeeded.details()["output"]["Payload"],
+            answer,
+            "{:?}",
+            succeeded.details()
+        );
+    }
+}
