@@ -199,7 +199,18 @@ impl Loader {
         field: &str,
         v: Option<&Value>,
     ) -> Option<Template> {
-        match Template::compile_jsonata(v?, field) {
+        let compiled = Template::compile_jsonata(v?, field);
+        self.compiled(state, field, compiled)
+    }
+
+    /// A compiled template, noting whether it reads the context; or its error, reported.
+    fn compiled(
+        &mut self,
+        state: &str,
+        field: &str,
+        compiled: Result<Template, String>,
+    ) -> Option<Template> {
+        match compiled {
             Ok(t) => {
                 self.saw_context |= t.uses_context();
                 Some(t)
@@ -346,16 +357,8 @@ impl Loader {
             );
             return None;
         }
-        match Template::compile(v) {
-            Ok(t) => {
-                self.saw_context |= t.uses_context();
-                Some(t)
-            }
-            Err(e) => {
-                self.err(Some(state), field, e);
-                None
-            }
-        }
+        let compiled = Template::compile(v);
+        self.compiled(state, field, compiled)
     }
 
     /// A machine: `StartAt` and `States` of `obj` (the top level, a branch or a Map body).

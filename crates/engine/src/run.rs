@@ -553,10 +553,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The end of a JSONata state or branch (a Choice rule, a catcher): its `Assign`,
-    /// staged, and its `Output`, evaluated, if it has one (the caller's default otherwise).
-    /// Both read the variables as they were when the state was entered.
-    fn jsonata_end(
+    /// The end of a state or of one of its branches (a Choice rule, a catcher): its `Assign`,
+    /// staged, and (JSONata) its `Output`, evaluated, if it has one (the caller's default
+    /// otherwise). Both read the variables as they were when the state was entered.
+    fn finish(
         &self,
         state: &State,
         assign: Option<&Assign>,
@@ -793,7 +793,7 @@ impl<'a> Run<'a> {
                         Kind::Succeed if state.jsonata => {
                             let ctx = || self.context(state, entered, 0, None);
                             let scope = Scope::new(value.get(), &ctx, vars);
-                            match self.jsonata_end(state, None, state.output.as_ref(), &scope)? {
+                            match self.finish(state, None, state.output.as_ref(), &scope)? {
                                 Some(output) => (Data::Owned(output), None),
                                 None => (value, None),
                             }
@@ -901,7 +901,7 @@ impl<'a> Run<'a> {
         if state.jsonata {
             let scope = Scope::new(raw.get(), &ctx, vars);
             let output =
-                self.jsonata_end(state, state.assign.as_ref(), state.output.as_ref(), &scope)?;
+                self.finish(state, state.assign.as_ref(), state.output.as_ref(), &scope)?;
             return Ok(output.map_or(raw, Data::Owned));
         }
         if state.assign.is_some() {
@@ -987,30 +987,18 @@ impl<'a> Run<'a> {
                 {
                     chosen = Some(branch.next);
                     // A chosen rule's `Assign` and `Output` stand for the state's own.
-                    if state.jsonata {
-                        output = self.jsonata_end(
-                            state,
-                            branch.assign.as_ref(),
-                            branch.output.as_ref(),
-                            &scope,
-                        )?;
-                    } else if let Some(assign) = &branch.assign {
-                        self.assign(state, assign, &scope)?;
-                    }
+                    output = self.finish(
+                        state,
+                        branch.assign.as_ref(),
+                        branch.output.as_ref(),
+                        &scope,
+                    )?;
                     break;
                 }
             }
             if chosen.is_none() && choice.default.is_some() {
-                if state.jsonata {
-                    output = self.jsonata_end(
-                        state,
-                        state.assign.as_ref(),
-                        state.output.as_ref(),
-                        &scope,
-                    )?;
-                } else if let Some(assign) = &state.assign {
-                    self.assign(state, assign, &scope)?;
-                }
+                output =
+                    self.finish(state, state.assign.as_ref(), state.output.as_ref(), &scope)?;
             }
         }
         if let Some(output) = output {
@@ -1106,7 +1094,7 @@ impl<'a> Run<'a> {
         };
         let output = if state.jsonata {
             let scope = Scope::new(effective.get(), &ctx, vars);
-            self.jsonata_end(state, state.assign.as_ref(), state.output.as_ref(), &scope)?
+            self.finish(state, state.assign.as_ref(), state.output.as_ref(), &scope)?
         } else {
             self.assign_jsonpath(state, effective.get(), &ctx, vars)?;
             None
@@ -1198,12 +1186,7 @@ impl<'a> Run<'a> {
                     let ctx = || self.context(state, entered, retry_count, None);
                     let mut scope = Scope::new(raw.get(), &ctx, vars);
                     scope.result = Some(result.get());
-                    match self.jsonata_end(
-                        state,
-                        state.assign.as_ref(),
-                        state.output.as_ref(),
-                        &scope,
-                    ) {
+                    match self.finish(state, state.assign.as_ref(), state.output.as_ref(), &scope) {
                         Ok(output) => return Ok((output.map_or(result, Data::Owned), state.next)),
                         Err(failure) => failure,
                     }
@@ -1250,7 +1233,7 @@ impl<'a> Run<'a> {
                 if state.jsonata {
                     let mut scope = Scope::new(raw.get(), &ctx, vars);
                     scope.error_output = Some(&caught);
-                    let output = self.jsonata_end(
+                    let output = self.finish(
                         state,
                         catcher.assign.as_ref(),
                         catcher.output.as_ref(),
