@@ -171,6 +171,9 @@ pub fn load_with_cache(
     manifest_diags.extend(manifest::check_files(&manifest, &text, |p| {
         root.join(p).is_file()
     }));
+    manifest_diags.extend(manifest::check_sources(&manifest, &text, |p| {
+        path_kind(&root.join(p))
+    }));
 
     let cache = cache(&root, &manifest.project);
     let schema_files: BTreeMap<PathBuf, String> = manifest
@@ -247,4 +250,26 @@ pub fn load_with_cache(
         }),
         reports,
     })
+}
+
+/// What is at `path`, for [`manifest::check_sources`] (symbolic links followed).
+fn path_kind(path: &Path) -> manifest::PathKind {
+    match std::fs::metadata(path) {
+        Err(_) => manifest::PathKind::Missing,
+        Ok(meta) if meta.is_dir() => manifest::PathKind::Directory,
+        Ok(meta) => manifest::PathKind::File {
+            executable: is_executable(&meta),
+        },
+    }
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    true
 }

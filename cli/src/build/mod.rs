@@ -17,13 +17,14 @@ pub mod cargo;
 pub mod elf;
 pub use flowctl_aws::record;
 pub mod registry;
+pub mod source;
 pub mod toolchain;
 pub mod zip;
 
 use crate::project::Project;
 use cargo::{CargoError, Request};
 use elf::{ElfInfo, Machine, LAMBDA_GLIBC};
-use flowctl_lang::manifest::Architecture;
+use flowctl_lang::manifest::{Architecture, Code, Managed};
 use flowctl_lang::plan::Unit;
 use record::{BuildRecord, UnitRecord};
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,8 +93,8 @@ pub struct BuiltUnit<'a> {
     pub record: &'a UnitRecord,
     /// Whether its bootstrap or zip was written (false: both were already up to date).
     pub changed: bool,
-    /// The bootstrap's size in bytes.
-    pub bootstrap_size: u64,
+    /// What the zip holds, in bytes: a cargo unit's bootstrap, a managed runtime's source.
+    pub unpacked_size: u64,
 }
 
 /// A package's executable, read once for all its units.
@@ -123,6 +124,65 @@ pub fn build_units(
         }
         return Ok(Vec::new());
     }
+    let packages = plan.packages();
+    let old_cache = registry::read_cache(&options.out_dir);
+    // Cargo runs only for the units it builds: a project of managed runtimes needs none.
+    let (mut binaries, described) = if packages.is_empty() {
+        (BTreeMap::new(), BTreeMap::new())
+    } else {
+        build_binaries(project, options, units, &packages, old_cache.as_ref())?
+    };
+
+    let previous = BuildRecord::read(&options.out_dir).filter(|r| {
+        r.flowctl == FLOWCTL_VERSION && r.architecture == options.architecture.as_str()
+    });
+    let mut records = Vec::new();
+    for unit in units {
+        let (record, changed, unpacked_size) = match &unit.code {
+            Code::Cargo { package } => {
+                let Some(binary) = binaries.get_mut(package) else {
+                    continue; // reported by `build_binaries`
+                };
+                let previous = previous.as_ref().and_then(|r| r.unit(&unit.name));
+                let (record, changed) = package_unit(&units_dir, unit, package, binary, previous)?;
+                (record, changed, binary.bytes.len() as u64)
+            }
+            Code::Managed(managed) => package_source(&units_dir, &project.root, unit, managed)?,
+        };
+        if let Some(problem) = size_problem(
+            &format!("unit `{}`", unit.name),
+            &unit.code.describe(),
+            "zipped",
+            record.size,
+            LAMBDA_ZIP_MAX_BYTES,
+        ) {
+            return Err(BuildError::Rejected(vec![problem]));
+        }
+        progress(BuiltUnit {
+            record: &record,
+            changed,
+            unpacked_size,
+        });
+        records.push(record);
+    }
+    prune(&units_dir, &units.iter().map(|u| u.name.clone()).collect())?;
+    write_registry(
+        &options.out_dir,
+        registry::merge(old_cache.as_ref(), described),
+    )?;
+    Ok(records)
+}
+
+/// The binaries of the cargo units: one cargo build of `packages`, each binary checked
+/// against what Lambda can start and (built for this machine) asked what it registers.
+#[allow(clippy::type_complexity)]
+fn build_binaries(
+    project: &Project,
+    options: &Options,
+    units: &[Unit],
+    packages: &[String],
+    old_cache: Option<&flowctl_lang::registry::Cache>,
+) -> Result<(BTreeMap<String, Binary>, BTreeMap<String, registry::Built>), BuildError> {
     let dir = absolute(&project.root);
     let root = cargo_root(&dir).ok_or_else(|| BuildError::NoCargoProject(dir.clone()))?;
 
@@ -153,11 +213,10 @@ pub fn build_units(
             Some(triple.to_string())
         }
     };
-    let packages = plan.packages();
     // Subscriptions and webhooks run in the units' binaries once deployed.
     let events = !project.manifest.subscriptions.is_empty();
     let request = Request {
-        packages: packages.clone(),
+        packages: packages.to_vec(),
         features: if events {
             vec![cargo::SUBSCRIBER_FEATURE.to_string()]
         } else {
@@ -172,9 +231,8 @@ pub fn build_units(
     let mut problems = Vec::new();
     let mut binaries: BTreeMap<String, Binary> = BTreeMap::new();
     // What each binary built for this machine registers: asked, or cached for its hash.
-    let old_cache = registry::read_cache(&options.out_dir);
     let mut described: BTreeMap<String, registry::Built> = BTreeMap::new();
-    for package in &packages {
+    for package in packages {
         let users = unit_names(units, package);
         let executables = artifacts
             .executables
@@ -226,7 +284,7 @@ pub fn build_units(
         ));
         if native {
             let sha256 = zip::sha256_hex(&bytes);
-            let (document, fresh) = match registry::cached(old_cache.as_ref(), package, &sha256) {
+            let (document, fresh) = match registry::cached(old_cache, package, &sha256) {
                 Some(document) => (Some(document.clone()), None),
                 None => match registry::describe(&path) {
                     registry::Answer::Described(document) => {
@@ -246,7 +304,7 @@ pub fn build_units(
             if let Some(names) = document.as_ref().and_then(registry::registered) {
                 let wanted: Vec<&str> = units
                     .iter()
-                    .filter(|u| &u.package == package)
+                    .filter(|u| u.code.package() == Some(package.as_str()))
                     .flat_map(|u| u.functions.iter().map(String::as_str))
                     .collect();
                 problems.extend(registry::unregistered(package, &wanted, &names));
@@ -266,39 +324,8 @@ pub fn build_units(
     if !problems.is_empty() {
         return Err(BuildError::Rejected(problems));
     }
+    Ok((binaries, described))
 
-    let previous = BuildRecord::read(&options.out_dir).filter(|r| {
-        r.flowctl == FLOWCTL_VERSION && r.architecture == options.architecture.as_str()
-    });
-    let mut records = Vec::new();
-    for unit in units {
-        let Some(binary) = binaries.get_mut(&unit.package) else {
-            continue; // reported above
-        };
-        let previous = previous.as_ref().and_then(|r| r.unit(&unit.name));
-        let (record, changed) = package_unit(&units_dir, unit, binary, previous)?;
-        if let Some(problem) = size_problem(
-            &format!("unit `{}`", unit.name),
-            &unit.package,
-            "zipped",
-            record.size,
-            LAMBDA_ZIP_MAX_BYTES,
-        ) {
-            return Err(BuildError::Rejected(vec![problem]));
-        }
-        progress(BuiltUnit {
-            record: &record,
-            changed,
-            bootstrap_size: binary.bytes.len() as u64,
-        });
-        records.push(record);
-    }
-    prune(&units_dir, &units.iter().map(|u| u.name.clone()).collect())?;
-    write_registry(
-        &options.out_dir,
-        registry::merge(old_cache.as_ref(), described),
-    )?;
-    Ok(records)
 }
 
 /// Writes the registry cache (`registry.json`) where its bytes change.
@@ -332,7 +359,7 @@ fn size_problem(users: &str, package: &str, what: &str, size: u64, limit: u64) -
 fn unit_names(units: &[Unit], package: &str) -> String {
     let names: Vec<String> = units
         .iter()
-        .filter(|u| u.package == package)
+        .filter(|u| u.code.package() == Some(package))
         .map(|u| format!("`{}`", u.name))
         .collect();
     match names.len() {
@@ -397,6 +424,7 @@ fn compatibility(
 fn package_unit(
     units_dir: &Path,
     unit: &Unit,
+    package: &str,
     binary: &mut Binary,
     previous: Option<&UnitRecord>,
 ) -> Result<(UnitRecord, bool), BuildError> {
@@ -447,8 +475,11 @@ fn package_unit(
     let record = UnitRecord {
         name: unit.name.clone(),
         functions: unit.functions.clone(),
-        package: unit.package.clone(),
-        bootstrap: format!("units/{}/bootstrap", unit.name),
+        package: Some(package.to_string()),
+        runtime: record::PROVIDED_RUNTIME.to_string(),
+        handler: flowctl_lang::manifest::runtime::PROVIDED_HANDLER.to_string(),
+        source: None,
+        bootstrap: Some(format!("units/{}/bootstrap", unit.name)),
         zip: format!("units/{}/{zip_name}", unit.name),
         code_sha256,
         size,
@@ -458,6 +489,76 @@ fn package_unit(
         timeout: unit.timeout,
     };
     Ok((record, bootstrap_changed || zip_changed))
+}
+
+/// Zips a managed runtime's unit from its source directory (`project_root` joined with the
+/// manifest's `source`) where the zip's bytes change; returns its record, whether the zip was
+/// written, and the source's size.
+fn package_source(
+    units_dir: &Path,
+    project_root: &Path,
+    unit: &Unit,
+    managed: &Managed,
+) -> Result<(UnitRecord, bool, u64), BuildError> {
+    let runtime = managed.runtime.as_str();
+    let source_dir = project_root.join(&managed.source);
+    let files = source::read_tree(&source_dir).map_err(|err| {
+        BuildError::Rejected(vec![format!(
+            "unit `{}` ({runtime}): {err}",
+            unit.name
+        )])
+    })?;
+    let (bytes, unzipped) = source::package(&files).map_err(|err| {
+        BuildError::Rejected(vec![format!(
+            "unit `{}` ({runtime}): cannot package {}: {err}",
+            unit.name,
+            source_dir.display()
+        )])
+    })?;
+    if let Some(problem) = size_problem(
+        &format!("unit `{}`", unit.name),
+        &unit.code.describe(),
+        "unzipped",
+        unzipped,
+        LAMBDA_UNZIPPED_MAX_BYTES,
+    ) {
+        return Err(BuildError::Rejected(vec![problem]));
+    }
+    let dir = units_dir.join(&unit.name);
+    std::fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+    // A cargo unit of the same name, before: its bootstrap is not this unit's.
+    let stale = dir.join("bootstrap");
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(io_error("remove", &stale))?;
+    }
+    let zip_name = format!("{}.zip", unit.name);
+    let zip_path = dir.join(&zip_name);
+    let changed =
+        write_if_changed(&zip_path, &bytes, zip::REGULAR).map_err(io_error("write", &zip_path))?;
+    let record = UnitRecord {
+        name: unit.name.clone(),
+        functions: unit.functions.clone(),
+        package: None,
+        runtime: runtime.to_string(),
+        handler: managed.handler.clone(),
+        source: Some(
+            managed
+                .source
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        ),
+        bootstrap: None,
+        zip: format!("units/{}/{zip_name}", unit.name),
+        code_sha256: zip::code_sha256(&bytes),
+        size: bytes.len() as u64,
+        glibc_max: None,
+        env: unit.env.clone(),
+        memory: unit.memory,
+        timeout: unit.timeout,
+    };
+    Ok((record, changed, unzipped))
 }
 
 /// Removes the directories under `units_dir` that are not units any more.

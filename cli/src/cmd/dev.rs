@@ -392,7 +392,7 @@ fn watched_dirs(project: &Project) -> Vec<PathBuf> {
         .manifest
         .functions
         .values()
-        .map(|f| f.package.as_str())
+        .filter_map(|f| f.package())
         .collect();
     let metadata = std::process::Command::new(flowctl::build::cargo::program())
         .args([

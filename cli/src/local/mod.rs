@@ -3,6 +3,7 @@
 //! uses as an `Invoker`.
 
 pub mod by_function;
+pub mod interpreters;
 pub mod process;
 pub mod runtime_api;
 pub mod targets;

@@ -6,6 +6,7 @@
 //! | situation | `TaskError.error` | cause / message |
 //! | --- | --- | --- |
 //! | the function posts `/error` | its `errorType` | `{"errorMessage","errorType"}` (as [`TaskError::from_lambda`]) |
+//! | a Python or Node handler raises (through AWS's runtime interface clients) | the exception's class name (Node: its `name`) | the posted body as it is, with its `stackTrace` / `trace` |
 //! | a panic inside a `lambda_runtime` handler | what `lambda_runtime` posts: the panic payload's type name | `Lambda panicked: …` |
 //! | the process exits during an invocation, or before asking for one | `Runtime.ExitError` | `RequestId: … Error: Runtime exited with error: exit status N` / `signal: killed` |
 //! | it runs past its timeout | `Sandbox.Timedout` (the process is killed) | `RequestId: … Error: Task timed out after N.NN seconds` |
@@ -46,13 +47,23 @@ pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 /// Lines of each unit's output kept for [`LocalProcesses::output_tail`].
 const TAIL_LINES: usize = 200;
 
-/// One Lambda unit: the binary that hosts one or more functions, and its Lambda settings.
+/// One Lambda unit: the binary that hosts one or more functions (or the interpreter that runs
+/// a Python or Node handler, see [`super::interpreters`]), and its Lambda settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitConfig {
     /// The function name as Lambda knows it (`AWS_LAMBDA_FUNCTION_NAME`); calls name it.
     pub name: String,
-    /// The built binary (what is zipped as `bootstrap`).
+    /// The program started: the built binary (what is zipped as `bootstrap`), or an
+    /// interpreter when `args` and `task_root` say what it runs.
     pub binary: PathBuf,
+    /// Arguments after the program (none for a built binary).
+    pub args: Vec<String>,
+    /// `LAMBDA_TASK_ROOT` and the working directory: the function's code. `None`: the binary's
+    /// folder, as a custom runtime's `bootstrap` sits in `/var/task`.
+    pub task_root: Option<PathBuf>,
+    /// Variables the language runtime sets itself on Lambda (`PYTHONPATH`, `NODE_PATH`,
+    /// `AWS_EXECUTION_ENV`): set after the manifest's `env`, before Lambda's own.
+    pub runtime_env: BTreeMap<String, String>,
     /// The manifest's environment for the unit.
     pub env: BTreeMap<String, String>,
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`.
@@ -74,6 +85,9 @@ impl UnitConfig {
         UnitConfig {
             name: name.into(),
             binary: binary.into(),
+            args: Vec::new(),
+            task_root: None,
+            runtime_env: BTreeMap::new(),
             env: BTreeMap::new(),
             memory_mb: 128,
             timeout: Duration::from_secs(3),
@@ -81,6 +95,38 @@ impl UnitConfig {
             max_processes: DEFAULT_MAX_PROCESSES,
             handler: "bootstrap".into(),
         }
+    }
+
+    /// A unit started as a command: `program` with `args`, its code in `task_root` (the
+    /// working directory and `LAMBDA_TASK_ROOT`). The program is run as named (a virtualenv's
+    /// `bin/python` must not be resolved to the interpreter it links to, or it would leave the
+    /// virtualenv).
+    pub fn command<I, S>(
+        name: impl Into<String>,
+        program: impl Into<PathBuf>,
+        args: I,
+        task_root: impl Into<PathBuf>,
+    ) -> UnitConfig
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut unit = UnitConfig::new(name, program);
+        unit.args = args.into_iter().map(Into::into).collect();
+        unit.task_root = Some(task_root.into());
+        unit
+    }
+
+    /// `_HANDLER`: for Python and Node, the `module.function` the runtime client loads.
+    pub fn handler(mut self, handler: impl Into<String>) -> UnitConfig {
+        self.handler = handler.into();
+        self
+    }
+
+    /// A variable the language runtime sets (see [`UnitConfig::runtime_env`]).
+    pub fn runtime_env(mut self, key: impl Into<String>, value: impl Into<String>) -> UnitConfig {
+        self.runtime_env.insert(key.into(), value.into());
+        self
     }
 
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> UnitConfig {
@@ -512,12 +558,22 @@ struct Process {
 impl Process {
     async fn spawn(unit: &Unit, options: &LocalOptions) -> std::io::Result<Process> {
         let config = &unit.config;
-        // An absolute path: the working directory changes below.
-        let binary = std::fs::canonicalize(&config.binary)?;
-        let task_root = binary.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Absolute paths: the working directory changes below.
+        let (binary, task_root) = match &config.task_root {
+            None => {
+                let binary = std::fs::canonicalize(&config.binary)?;
+                let task_root = binary.parent().map(Path::to_path_buf).unwrap_or_default();
+                (binary, task_root)
+            }
+            Some(task_root) => (
+                std::path::absolute(&config.binary)?,
+                std::fs::canonicalize(task_root)?,
+            ),
+        };
         let api = Arc::new(RuntimeApi::bind().await?);
 
         let mut command = tokio::process::Command::new(&binary);
+        command.args(&config.args);
         command.env_clear();
         for name in &options.pass_env {
             if let Some(value) = std::env::var_os(name) {
@@ -525,6 +581,7 @@ impl Process {
             }
         }
         command.envs(&config.env);
+        command.envs(&config.runtime_env);
         // The shim serves exactly the unit's functions (bare payload for one, envelopes for
         // several); flowctl sets the same variable on the deployed Lambda.
         if !config.functions.is_empty() {
@@ -803,6 +860,12 @@ fn posted_error(body: &[u8], header_type: Option<String>, default_type: &str) ->
     };
     let text = String::from_utf8_lossy(body).into_owned();
     match (field("errorType"), field("errorMessage")) {
+        // Python's and Node's runtime clients post more than the two fields (`stackTrace` or
+        // `trace`, `requestId`): Lambda returns that body as it is, and Step Functions shows
+        // it as the cause.
+        (Some(error_type), Some(_)) if parsed.as_ref().is_some_and(|o| o.len() > 2) => {
+            TaskError::new(error_type, text)
+        }
         (Some(error_type), Some(message)) => TaskError::from_lambda(&error_type, &message),
         (Some(error_type), None) => TaskError::new(error_type, text),
         (None, _) => {
@@ -951,6 +1014,10 @@ mod tests {
         );
         let e = posted_error(b"plain words", None, "Runtime.Unknown");
         assert_eq!(e, TaskError::new("Runtime.Unknown", "plain words"));
+        // What awslambdaric posts for `raise PaymentDeclined("no money")`: kept whole.
+        let python = r#"{"errorMessage": "no money", "errorType": "PaymentDeclined", "requestId": "r", "stackTrace": ["  File \"/src/app.py\", line 8, in boom\n"]}"#;
+        let e = posted_error(python.as_bytes(), None, "Lambda.Unknown");
+        assert_eq!(e, TaskError::new("PaymentDeclined", python));
         let e = posted_error(br#"{"errorType":"OnlyType"}"#, None, "Lambda.Unknown");
         assert_eq!(e, TaskError::new("OnlyType", r#"{"errorType":"OnlyType"}"#));
     }

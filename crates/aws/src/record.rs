@@ -22,17 +22,35 @@ pub struct BuildRecord {
     pub flows: Vec<FlowRecord>,
 }
 
-/// One Lambda unit: its package and how to deploy it.
+/// One Lambda unit: what it runs and how to deploy it.
+///
+/// A unit built with cargo has a `package` and a `bootstrap`, and runs in `provided.al2023`;
+/// a function in another language has a `source` (its zip is that directory) and its managed
+/// `runtime` and `handler`. A record written before managed runtimes existed has neither
+/// `runtime` nor `handler`, and reads as a cargo unit's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitRecord {
     /// The unit's name; the Lambda function is `<project>-<name>`.
     pub name: String,
     /// The manifest keys of the functions it serves.
     pub functions: Vec<String>,
-    /// The cargo package its `bootstrap` was built from.
-    pub package: String,
-    /// The executable, `units/<name>/bootstrap`.
-    pub bootstrap: String,
+    /// The cargo package its `bootstrap` was built from; absent for a managed runtime's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    /// Lambda's `Runtime`: `provided.al2023` for a cargo unit, else the manifest's `runtime`.
+    #[serde(default = "provided_runtime")]
+    pub runtime: String,
+    /// Lambda's `Handler`: `bootstrap` for the `provided` runtime, else the manifest's
+    /// `handler` (`app.handler`).
+    #[serde(default = "provided_handler")]
+    pub handler: String,
+    /// A managed runtime's source directory, as the manifest writes it (relative to the
+    /// directory of flowctl.yaml).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The executable cargo built, `units/<name>/bootstrap`; absent for a managed runtime's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<String>,
     /// The deployment package, `units/<name>/<name>.zip`.
     pub zip: String,
     /// The zip's SHA-256 in base64: what Lambda reports as `CodeSha256`.
@@ -48,6 +66,24 @@ pub struct UnitRecord {
     pub memory: u32,
     /// Timeout in seconds.
     pub timeout: u32,
+}
+
+impl UnitRecord {
+    /// What it is made from, for progress lines: its cargo package, else its runtime.
+    pub fn origin(&self) -> &str {
+        self.package.as_deref().unwrap_or(&self.runtime)
+    }
+}
+
+/// The runtime of a cargo unit (and of every unit in a record older than managed runtimes).
+pub const PROVIDED_RUNTIME: &str = "provided.al2023";
+
+fn provided_runtime() -> String {
+    PROVIDED_RUNTIME.to_string()
+}
+
+fn provided_handler() -> String {
+    flowctl_lang::manifest::runtime::PROVIDED_HANDLER.to_string()
 }
 
 /// One flow's state machine document.
@@ -102,8 +138,11 @@ mod tests {
             units: vec![UnitRecord {
                 name: "payments-Charge".into(),
                 functions: vec!["payments.Charge".into()],
-                package: "pay-fns".into(),
-                bootstrap: "units/payments-Charge/bootstrap".into(),
+                package: Some("pay-fns".into()),
+                runtime: PROVIDED_RUNTIME.into(),
+                handler: "bootstrap".into(),
+                source: None,
+                bootstrap: Some("units/payments-Charge/bootstrap".into()),
                 zip: "units/payments-Charge/payments-Charge.zip".into(),
                 code_sha256: "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into(),
                 size: 22,
@@ -142,6 +181,8 @@ mod tests {
                 "name",
                 "functions",
                 "package",
+                "runtime",
+                "handler",
                 "bootstrap",
                 "zip",
                 "code_sha256",
@@ -164,5 +205,57 @@ mod tests {
         );
         assert!(record.unit("payments-Charge").is_some());
         assert!(record.unit("Charge").is_none());
+    }
+
+    #[test]
+    fn a_record_older_than_managed_runtimes_reads_as_cargo_units() {
+        let old = r#"{"name": "A", "functions": ["A"], "package": "fns",
+            "bootstrap": "units/A/bootstrap", "zip": "units/A/A.zip", "code_sha256": "x",
+            "size": 1, "glibc_max": null, "env": {}, "memory": 128, "timeout": 3}"#;
+        let unit: UnitRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (unit.package.as_deref(), unit.runtime.as_str(), unit.handler.as_str()),
+            (Some("fns"), "provided.al2023", "bootstrap")
+        );
+    }
+
+    #[test]
+    fn a_managed_unit_records_its_runtime_handler_and_source_and_no_package() {
+        let unit = UnitRecord {
+            name: "Score".into(),
+            functions: vec!["Score".into()],
+            package: None,
+            runtime: "python3.12".into(),
+            handler: "app.handler".into(),
+            source: Some("fns/score".into()),
+            bootstrap: None,
+            zip: "units/Score/Score.zip".into(),
+            code_sha256: "x".into(),
+            size: 1,
+            glibc_max: None,
+            env: IndexMap::new(),
+            memory: 128,
+            timeout: 3,
+        };
+        let json = serde_json::to_value(&unit).unwrap();
+        let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "name",
+                "functions",
+                "runtime",
+                "handler",
+                "source",
+                "zip",
+                "code_sha256",
+                "size",
+                "glibc_max",
+                "env",
+                "memory",
+                "timeout"
+            ]
+        );
+        assert_eq!(serde_json::from_value::<UnitRecord>(json).unwrap(), unit);
     }
 }

@@ -181,10 +181,15 @@ fn unit_line(unit: &BuiltUnit<'_>) -> String {
     };
     let record = unit.record;
     format!(
-        "{what:>9} {} ({}): bootstrap {}, zip {}, CodeSha256 {}",
+        "{what:>9} {} ({}): {} {}, zip {}, CodeSha256 {}",
         record.name,
-        record.package,
-        human_size(unit.bootstrap_size),
+        record.origin(),
+        if record.bootstrap.is_some() {
+            "bootstrap"
+        } else {
+            "source"
+        },
+        human_size(unit.unpacked_size),
         human_size(record.size),
         record.code_sha256
     )

@@ -115,16 +115,18 @@ fn build_for_this_machine(
                 "{:>9} {} ({})",
                 if unit.changed { "built" } else { "fresh" },
                 unit.record.name,
-                unit.record.package
+                unit.record.origin()
             );
         }
     });
     match built {
         Ok(records) => Ok(Ok(records
             .into_iter()
-            .map(|r| {
-                let bootstrap = build::record::BuildRecord::resolve(&out_dir, &r.bootstrap);
-                (r, bootstrap)
+            // A managed runtime's unit has no bootstrap of flowctl's to run.
+            .filter_map(|r| {
+                let bootstrap =
+                    build::record::BuildRecord::resolve(&out_dir, r.bootstrap.as_deref()?);
+                Some((r, bootstrap))
             })
             .collect())),
         Err(err) if err.is_environment() => Err(err.into()),

@@ -13,6 +13,7 @@ pub mod events;
 pub mod locate;
 pub mod names;
 pub mod node;
+pub mod runtime;
 pub mod schedule;
 mod syntax;
 mod validate;
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub const CODES: &[(&str, &str)] = &[
     ("M001", "the manifest is not valid YAML (syntax error, several documents, nesting too deep)"),
     ("M002", "unknown key (a typo, or a setting that belongs elsewhere)"),
-    ("M003", "a required key is missing (`project`, a function's `package`, a flow's `source`, a subscription's `source`, a poll's `id`, ...)"),
+    ("M003", "a required key is missing (`project`, a function's `package` or `runtime`, a managed function's `handler` or `source`, a flow's `source`, a subscription's `source`, a poll's `id`, ...)"),
     ("M004", "a value has the wrong type (e.g. text where a number is expected)"),
     ("M005", "a key is written twice in the same mapping (e.g. a function or flow defined twice)"),
     ("M006", "a name AWS or the flow language would reject (project, namespace, function, flow, colocation unit)"),
@@ -74,6 +75,13 @@ pub const CODES: &[(&str, &str)] = &[
     ("M045", "a store is listed twice in `reads`, `writes` or `consistent_reads`, or read consistently but not listed in `reads`"),
     ("M050", "an `amqp` source has `broker_arn` without `secret_arn`, or `secret_arn` without `broker_arn`"),
     ("M051", "an `amqp` source's `broker_arn` is not an Amazon MQ broker ARN, or its `secret_arn` not a Secrets Manager secret ARN"),
+    ("M052", "a function's `runtime` is not a Lambda managed runtime flowctl supports"),
+    ("M053", "a function's `handler` has the wrong shape for its runtime (`module.function` in Python, `file.export` in Node.js), or is given for `provided.al2023`"),
+    ("M054", "a function has both `package` and `runtime` (or `handler`/`source` without `runtime`)"),
+    ("M055", "a function's `source` directory does not exist, is not a directory, or the path is empty"),
+    ("M056", "the file a function's `handler` loads is not in its `source` directory (`app.py` for `app.handler`, `index.js`/`.mjs`/`.cjs` for `index.handler`)"),
+    ("M057", "the `source` of a `provided.al2023` function has no executable `bootstrap`"),
+    ("M058", "a function in a managed runtime has `colocate`: it never shares a Lambda"),
 ];
 
 /// Default Lambda memory size, in MB.
@@ -308,13 +316,32 @@ impl Consistency {
     }
 }
 
-/// A function: Rust code registered through the shim in a cargo package, deployed to Lambda.
+/// A function deployed to Lambda: Rust code registered through the shim in a cargo package
+/// (`package`), or source code in a Lambda managed runtime (`runtime`, `handler`, `source`).
+/// The loader accepts exactly one of the two.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Function {
     /// The cargo package whose binary registers this function through the shim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(title = "Cargo package", regex(pattern = r"^[A-Za-z_][A-Za-z0-9_-]*$"))]
-    pub package: String,
+    pub package: Option<String>,
+    /// The Lambda managed runtime of a function in another language, instead of `package`:
+    /// Python or Node.js source with its `handler`, or `provided.al2023` with an executable
+    /// `bootstrap` in `source`. It never shares a Lambda with another function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Managed runtime")]
+    pub runtime: Option<runtime::Runtime>,
+    /// What the runtime calls: `module.function` in Python (`app.handler`), `file.export` in
+    /// Node.js (`index.handler`); none for `provided.al2023`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Handler", length(min = 1))]
+    pub handler: Option<String>,
+    /// The directory of the function's code, relative to flowctl.yaml; zipped whole as its
+    /// deployment package (dependencies such as `node_modules` included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(title = "Source directory", length(min = 1))]
+    pub source: Option<PathBuf>,
     /// Memory of the Lambda function, in MB (128 to 10240).
     #[serde(default = "default_memory")]
     #[schemars(title = "Memory (MB)", range(min = 128, max = 10240))]
@@ -370,7 +397,82 @@ pub struct Function {
     pub output: Option<SchemaSource>,
 }
 
+/// What runs a function: a cargo package's binary through the shim, or source code in a
+/// managed runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Code {
+    Cargo {
+        /// The cargo package whose binary serves the function.
+        package: String,
+    },
+    Managed(Managed),
+}
+
+/// A function's source in a Lambda managed runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Managed {
+    pub runtime: runtime::Runtime,
+    /// Lambda's `Handler` setting: the manifest's `handler`, or
+    /// [`runtime::PROVIDED_HANDLER`] for `provided.al2023`.
+    pub handler: String,
+    /// The source directory, as written (relative to the directory of flowctl.yaml).
+    pub source: PathBuf,
+}
+
+impl Code {
+    /// The cargo package, for a function built with cargo.
+    pub fn package(&self) -> Option<&str> {
+        match self {
+            Code::Cargo { package } => Some(package),
+            Code::Managed(_) => None,
+        }
+    }
+
+    /// The managed runtime's settings, for a function in another language.
+    pub fn managed(&self) -> Option<&Managed> {
+        match self {
+            Code::Cargo { .. } => None,
+            Code::Managed(managed) => Some(managed),
+        }
+    }
+
+    /// "package `booking-functions`", "runtime `python3.12`", for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Code::Cargo { package } => format!("package `{package}`"),
+            Code::Managed(managed) => format!("runtime `{}`", managed.runtime.as_str()),
+        }
+    }
+}
+
 impl Function {
+    /// What runs it. A function with `runtime` is managed (the loader refuses one with both
+    /// `package` and `runtime`, or neither, so the fallbacks here only meet unchecked input).
+    pub fn code(&self) -> Code {
+        match self.runtime {
+            Some(runtime) => Code::Managed(Managed {
+                runtime,
+                handler: match runtime.language() {
+                    runtime::Language::Provided => runtime::PROVIDED_HANDLER.to_string(),
+                    _ => self.handler.clone().unwrap_or_default(),
+                },
+                source: self.source.clone().unwrap_or_default(),
+            }),
+            None => Code::Cargo {
+                package: self.package.clone().unwrap_or_default(),
+            },
+        }
+    }
+
+    /// The cargo package whose binary registers it, when it is built with cargo.
+    pub fn package(&self) -> Option<&str> {
+        match self.runtime {
+            Some(_) => None,
+            None => self.package.as_deref(),
+        }
+    }
+
     /// Whether the manifest declares the function idempotent (absent: not idempotent, until
     /// the registry says otherwise).
     pub fn is_idempotent(&self) -> bool {
@@ -531,6 +633,88 @@ pub fn check_files(
     diagnostics
 }
 
+/// What is at a path, as [`check_sources`] asks it of the I/O edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    Missing,
+    File { executable: bool },
+    Directory,
+}
+
+/// Pure: diagnostics for the `source` directories of functions in managed runtimes and the
+/// files their handlers load, given what is at a path (`kind` is asked paths exactly as
+/// written, relative to the manifest dir): a source that is not a directory (M055), a handler
+/// whose file is not in it (M056), a `provided.al2023` source without an executable
+/// `bootstrap` (M057). The span points at the path or the handler.
+pub fn check_sources(
+    manifest: &Manifest,
+    text: &str,
+    kind: impl Fn(&Path) -> PathKind,
+) -> Vec<Diagnostic> {
+    use runtime::Language;
+    let root = locate::tree(text);
+    let mut diagnostics = Vec::new();
+    for (name, function) in &manifest.functions {
+        let Some(managed) = function.code().managed().cloned() else {
+            continue;
+        };
+        let source = &managed.source;
+        if source.as_os_str().is_empty() {
+            continue; // reported by `parse`
+        }
+        let shown = source.display();
+        let at_source = locate::value_span(&root, &["functions", name, "source"]);
+        match kind(source) {
+            PathKind::Directory => {}
+            found => {
+                let (text, fix) = match found {
+                    PathKind::Missing => (
+                        format!("nothing at `{shown}`"),
+                        format!("create `{shown}` or correct the path"),
+                    ),
+                    _ => (
+                        format!("`{shown}` is a file"),
+                        "name the directory that holds it and the rest of the function's code"
+                            .to_string(),
+                    ),
+                };
+                diagnostics.push(
+                    Diagnostic::error("M055", format!("the source of function `{name}` is not a directory"), at_source)
+                        .text(text)
+                        .hint(format!("`source` is the directory zipped as the function's code, relative to the directory of flowctl.yaml: {fix}")),
+                );
+                continue;
+            }
+        }
+        let language = managed.runtime.language();
+        let files = runtime::handler_files(language, &managed.handler);
+        let found = files.iter().map(|f| (f, kind(&source.join(f)))).find(|(_, k)| matches!(k, PathKind::File { .. }));
+        match (language, found) {
+            (Language::Provided, Some((_, PathKind::File { executable: false }))) => diagnostics.push(
+                Diagnostic::error("M057", format!("the `bootstrap` of function `{name}` is not executable"), at_source)
+                    .text(format!("`{shown}/bootstrap` has no execute permission"))
+                    .hint(format!("make it executable (`chmod +x {shown}/bootstrap`): Lambda's `provided.al2023` starts it")),
+            ),
+            (Language::Provided, None) => diagnostics.push(
+                Diagnostic::error("M057", format!("the source of function `{name}` has no `bootstrap`"), at_source)
+                    .text(format!("no file `{shown}/bootstrap`"))
+                    .hint(format!("put the function's executable, named `bootstrap`, at the top of `{shown}`: Lambda's `provided.al2023` starts it")),
+            ),
+            (_, None) if !files.is_empty() => {
+                let at_handler = locate::value_span(&root, &["functions", name, "handler"]);
+                let names: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
+                diagnostics.push(
+                    Diagnostic::error("M056", format!("the handler of function `{name}` is not in its source"), at_handler)
+                        .text(format!("`{}` loads {} in `{shown}`, and there is none", managed.handler, names.join(" or ")))
+                        .hint(format!("create {} in `{shown}`, or correct `handler` (a path inside the source, without the extension)", names[0])),
+                );
+            }
+            _ => {}
+        }
+    }
+    diagnostics
+}
+
 /// The JSON Schema of flowctl.yaml (draft 7), for `flowctl schema` and editors.
 pub fn json_schema() -> serde_json::Value {
     let schema = schemars::schema_for!(Manifest);
@@ -562,6 +746,17 @@ pub fn json_schema() -> serde_json::Value {
                 serde_json::json!({ "type": "string", "minLength": 1 }),
             );
         }
+    }
+    // Exactly one of a cargo package and a managed runtime (with its source).
+    if let Some(serde_json::Value::Object(function)) = value.pointer_mut("/definitions/Function")
+    {
+        function.insert(
+            "oneOf".into(),
+            serde_json::json!([
+                { "required": ["package"], "not": { "anyOf": [{ "required": ["runtime"] }, { "required": ["handler"] }, { "required": ["source"] }] } },
+                { "required": ["runtime", "source"], "not": { "required": ["package"] } }
+            ]),
+        );
     }
     event_schemas(&mut value);
     value
@@ -706,10 +901,21 @@ pub fn incompatibility(a: (&str, &Function), b: (&str, &Function)) -> Option<Str
     if fb.isolate {
         return Some(format!("{kb} has `isolate: true`"));
     }
+    // A unit of several functions is dispatched by the shim's `{"function", "payload"}`
+    // envelope; a managed runtime calls its one handler with the bare payload.
+    for (key, function) in [(ka, fa), (kb, fb)] {
+        if let Some(runtime) = function.runtime {
+            return Some(format!(
+                "{key} runs in the `{}` runtime, and a Lambda serving several functions needs the Rust shim's dispatch",
+                runtime.as_str()
+            ));
+        }
+    }
     if fa.package != fb.package {
         return Some(format!(
             "different packages ({ka}: `{}`, {kb}: `{}`), and one Lambda runs one binary",
-            fa.package, fb.package
+            fa.package.as_deref().unwrap_or_default(),
+            fb.package.as_deref().unwrap_or_default()
         ));
     }
     if fa.memory != fb.memory {

@@ -60,7 +60,10 @@ fn design_example_parses_with_defaults() {
     assert_eq!(
         reserve,
         &Function {
-            package: "booking-functions".into(),
+            package: Some("booking-functions".into()),
+            runtime: None,
+            handler: None,
+            source: None,
             memory: 256,
             timeout: 10,
             idempotent: Some(true),
@@ -178,7 +181,7 @@ fn unknown_keys_suggest_and_list() {
     let hint = d.hint.unwrap();
     assert!(hint.starts_with("did you mean `memory`?"), "{hint}");
     assert!(
-        hint.contains("`package`, `memory`, `timeout`, `idempotent`, `colocate`, `isolate`, `env`"),
+        hint.contains("`package`, `runtime`, `handler`, `source`, `memory`, `timeout`, `idempotent`, `colocate`, `isolate`, `env`"),
         "{hint}"
     );
 
@@ -307,7 +310,7 @@ fn duplicates_are_found_with_both_places() {
     );
     // Like YAML loaders, the last one wins.
     let m = m.unwrap();
-    assert_eq!(m.functions["A"].package, "g");
+    assert_eq!(m.functions["A"].package(), Some("g"));
     assert_eq!(m.flows["F"].source, PathBuf::from("b.flow"));
     assert_eq!(codes("project: p\nproject: q\n"), [("M005", 2, 1)]);
     assert_eq!(
@@ -1239,7 +1242,7 @@ fn subscription_types_and_keys() {
     assert!(d
         .hint
         .unwrap()
-        .contains("is a key of a flow (under `flows: <Name>:`) or a subscription"));
+        .contains("is a key of a function (under `functions: <Name>:`) or a flow (under `flows: <Name>:`) or a subscription"));
     let text = events_with("  kos:\n", "  kos:\n").replace(
         "sources:\n  booking",
         "sources:\n  booking-requests: { webhook: }\n  booking",
@@ -1775,4 +1778,103 @@ fn amazon_mq_broker_and_secret() {
 
 fn m_payments(text: &str) -> events::Source {
     parse(text).0.unwrap().sources["payments"].clone()
+}
+
+// Functions in other languages: `runtime`, `handler` and `source` instead of `package`.
+
+#[test]
+fn a_managed_function_is_read_with_its_runtime_handler_and_source() {
+    let text = "project: p\nfunctions:\n  Quote: { runtime: python3.12, handler: app.handler, source: fns/quote }\n  Mail: { runtime: provided.al2023, source: fns/mail }\n";
+    let (m, d) = parse(text);
+    assert!(d.is_empty(), "{d:#?}");
+    let m = m.unwrap();
+    let quote = &m.functions["Quote"];
+    assert_eq!(quote.package(), None);
+    let code = quote.code();
+    let managed = code.managed().unwrap();
+    assert_eq!(
+        (managed.runtime, managed.handler.as_str(), managed.source.as_path()),
+        (runtime::Runtime::Python312, "app.handler", Path::new("fns/quote"))
+    );
+    // Lambda's API wants a handler even for a `bootstrap`.
+    assert_eq!(m.functions["Mail"].code().managed().unwrap().handler, "bootstrap");
+}
+
+#[test]
+fn a_function_is_either_a_package_or_a_runtime() {
+    let both = "project: p\nfunctions:\n  A: { package: fns, runtime: python3.12, handler: app.handler, source: a }\n";
+    let d = only(both);
+    assert_eq!((d.code, spanned(both, &d)), ("M054", "python3.12"));
+    let stray = "project: p\nfunctions:\n  A: { package: fns, handler: app.handler }\n";
+    let d = only(stray);
+    assert_eq!((d.code, spanned(stray, &d)), ("M054", "handler"));
+    let neither = "project: p\nfunctions:\n  A: { memory: 256 }\n";
+    let (m, d) = parse(neither);
+    assert!(m.is_none());
+    assert_eq!(d[0].code, "M003");
+    assert!(d[0].title.contains("`package` or `runtime`"), "{}", d[0].title);
+}
+
+#[test]
+fn a_runtimes_keys_are_checked_for_its_language() {
+    let unknown = "project: p\nfunctions:\n  A: { runtime: python3.21, handler: app.handler, source: a }\n";
+    let (m, d) = parse(unknown);
+    assert!(m.is_none());
+    assert_eq!((d[0].code, spanned(unknown, &d[0])), ("M052", "python3.21"));
+    assert!(d[0].hint.as_deref().unwrap().contains("did you mean `python3.12`?"));
+
+    let shape = "project: p\nfunctions:\n  A: { runtime: nodejs22.x, handler: index, source: a }\n";
+    let d = only(shape);
+    assert_eq!((d.code, spanned(shape, &d)), ("M053", "index"));
+    let provided = "project: p\nfunctions:\n  A: { runtime: provided.al2023, handler: main, source: a }\n";
+    let d = only(provided);
+    assert_eq!((d.code, spanned(provided, &d)), ("M053", "main"));
+
+    let missing = "project: p\nfunctions:\n  A: { runtime: python3.12 }\n";
+    let (m, d) = parse(missing);
+    assert!(m.is_none());
+    let titles: Vec<&str> = d.iter().map(|d| d.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["function `A` has no `source`", "function `A` has no `handler`"]
+    );
+
+    let colocated = "project: p\nfunctions:\n  A: { runtime: python3.12, handler: app.handler, source: a, colocate: u }\n  B: { package: fns, colocate: u }\n";
+    // M058 alone: the runtime is the reason, not a clash in unit `u` (M019).
+    let d = only(colocated);
+    assert_eq!((d.code, spanned(colocated, &d)), ("M058", "u"));
+}
+
+#[test]
+fn managed_sources_and_handler_files_are_checked_through_the_callback() {
+    let text = "project: p
+functions:
+  Py: { runtime: python3.12, handler: pkg.app.handler, source: py }
+  Node: { runtime: nodejs22.x, handler: index.handler, source: node }
+  Gone: { runtime: python3.12, handler: app.handler, source: gone }
+  Bin: { runtime: provided.al2023, source: bin }
+  NoExec: { runtime: provided.al2023, source: noexec }
+  Rust: { package: fns }
+";
+    let (m, d) = parse(text);
+    assert!(d.is_empty(), "{d:#?}");
+    let m = m.unwrap();
+    let files = |p: &Path| match p.to_str().unwrap() {
+        "py" | "node" | "bin" | "noexec" => PathKind::Directory,
+        "py/pkg/app/__init__.py" | "noexec/bootstrap" => PathKind::File { executable: false },
+        "bin/bootstrap" => PathKind::File { executable: true },
+        _ => PathKind::Missing,
+    };
+    let d = check_sources(&m, text, files);
+    let found: Vec<(&str, &str)> = d.iter().map(|d| (d.code, spanned(text, d))).collect();
+    assert_eq!(
+        found,
+        [("M056", "index.handler"), ("M055", "gone"), ("M057", "noexec")]
+    );
+    assert!(d[0].text.contains("`index.js` or `index.mjs` or `index.cjs`"));
+    let with_node = |p: &Path| match p.to_str().unwrap() {
+        "node/index.mjs" => PathKind::File { executable: false },
+        other => files(Path::new(other)),
+    };
+    assert_eq!(check_sources(&m, text, with_node).len(), 2);
 }

@@ -6,6 +6,7 @@
 
 use super::locate::{LEntry, LNode};
 use super::names::{self, EnvKeyProblem};
+use super::runtime::{self, Language, Runtime};
 use super::node::Node;
 use super::{
     Architecture, Deploy, FlowEntry, FlowKind, Function, Manifest, DEFAULT_MEMORY, DEFAULT_TIMEOUT,
@@ -41,6 +42,9 @@ const TOP_KEYS: &[&str] = &[
 ];
 const FUNCTION_KEYS: &[&str] = &[
     "package",
+    "runtime",
+    "handler",
+    "source",
     "memory",
     "timeout",
     "idempotent",
@@ -615,6 +619,9 @@ impl<'t> Validator<'t> {
             let Some(hint) = function.colocate.as_deref() else {
                 continue;
             };
+            if function.runtime.is_some() {
+                continue; // never colocated (M058)
+            }
             let span = places
                 .iter()
                 .find(|(k, _, _)| k == key)
@@ -892,6 +899,9 @@ impl<'t> Validator<'t> {
         let owner = format!(" of function `{name}`");
         let entries = self.entries(function.value, function.located, function.key_span, &place);
         let mut package = None;
+        let mut runtime = Some(None);
+        let mut handler = Some(None);
+        let mut source = Some(None);
         let mut memory = Some(DEFAULT_MEMORY);
         let mut timeout = Some(DEFAULT_TIMEOUT);
         let mut idempotent = Some(None);
@@ -915,6 +925,24 @@ impl<'t> Validator<'t> {
                         self.package_name(p, entry.value_span);
                     }
                     ok &= package.is_some();
+                }
+                "runtime" => runtime = self.runtime(entry, &owner).map(Some),
+                "handler" => {
+                    handler = self
+                        .string(entry, &owner, "app.handler")
+                        .map(|h| Some((h, entry.value_span)))
+                }
+                "source" => {
+                    source = self.string(entry, &owner, "src").map(|path| {
+                        if path.is_empty() {
+                            self.error(
+                                Diagnostic::error("M055", format!("the `source` of function `{name}` is empty"), entry.value_span)
+                                    .text("no directory named")
+                                    .hint("name the directory of the function's code, relative to flowctl.yaml, e.g. `source: functions/quote`"),
+                            );
+                        }
+                        Some(PathBuf::from(path))
+                    })
                 }
                 "memory" => memory = self.number(entry, &owner, MEMORY_RANGE, "M008", "MB"),
                 "timeout" => timeout = self.number(entry, &owner, TIMEOUT_RANGE, "M009", "seconds"),
@@ -961,13 +989,17 @@ impl<'t> Validator<'t> {
                 _ => {}
             }
         }
-        if !entries.iter().any(|e| e.key == "package") {
-            self.structural_error(
-                Diagnostic::error("M003", format!("function `{name}` has no `package`"), function.key_span)
-                    .text("`package` is required")
-                    .hint(format!("add `package: <cargo package>`: the package whose binary registers `{name}` through the shim")),
+        ok &= self.code_keys(function, &entries, runtime.flatten(), handler.as_ref().and_then(|h| h.as_ref()));
+        if let (Some(Some(_)), Some(Some(runtime))) = (&colocate, runtime) {
+            self.error(
+                Diagnostic::error(
+                    "M058",
+                    format!("function `{name}` runs in `{}` and cannot be colocated", runtime.as_str()),
+                    colocate_span,
+                )
+                .text("a managed runtime's function always has a Lambda of its own")
+                .hint("remove `colocate`: only functions of one cargo package share a Lambda (the Rust shim dispatches between them)"),
             );
-            ok = false;
         }
         if let (Some(Some(unit)), Some(true)) = (&colocate, isolate) {
             self.error(
@@ -992,7 +1024,10 @@ impl<'t> Validator<'t> {
         let [reads, writes, consistent_reads] =
             store_lists.map(|l| l.map(|l| l.into_iter().map(|(s, _)| s).collect::<Vec<_>>()));
         Some(Function {
-            package: package?,
+            package,
+            runtime: runtime?,
+            handler: handler?.map(|(h, _)| h),
+            source: source?,
             memory: memory?,
             timeout: timeout?,
             idempotent: idempotent?,
@@ -1006,6 +1041,122 @@ impl<'t> Validator<'t> {
             input: input?,
             output: output?,
         })
+    }
+
+    /// `runtime`, checked against [`Runtime::ALL`] (M052).
+    fn runtime(&mut self, entry: &Entry, owner: &str) -> Option<Runtime> {
+        let name = self.string(entry, owner, "python3.12")?;
+        if let Some(runtime) = Runtime::from_name(&name) {
+            return Some(runtime);
+        }
+        let hint = match Runtime::suggestion(&name) {
+            Some(best) => format!(
+                "did you mean `{}`? The runtimes are {}",
+                best.as_str(),
+                Runtime::list()
+            ),
+            None => format!(
+                "the runtimes are {} (for Rust, use `package` instead)",
+                Runtime::list()
+            ),
+        };
+        self.structural_error(
+            Diagnostic::error(
+                "M052",
+                format!("unknown runtime `{name}`{owner}"),
+                entry.value_span,
+            )
+            .text("not one of Lambda's current managed runtimes for Python, Node.js or a `bootstrap`")
+            .hint(hint),
+        );
+        None
+    }
+
+    /// Exactly one of `package` (cargo) and `runtime` (with `handler` and `source`), each
+    /// runtime's handler of its shape. Returns false when no [`Function`] can be built.
+    fn code_keys(
+        &mut self,
+        function: &Entry,
+        entries: &[Entry],
+        runtime: Option<Runtime>,
+        handler: Option<&(String, Span)>,
+    ) -> bool {
+        let name = &function.key;
+        let find = |key: &str| entries.iter().find(|e| e.key == key);
+        let (package, runtime_entry) = (find("package"), find("runtime"));
+        match (package, runtime_entry) {
+            (None, None) => {
+                self.structural_error(
+                    Diagnostic::error("M003", format!("function `{name}` has no `package` or `runtime`"), function.key_span)
+                        .text("one of `package` and `runtime` is required")
+                        .hint(format!("add `package: <cargo package>` (the package whose binary registers `{name}` through the shim), or `runtime: python3.12` with `handler` and `source` for a function in another language")),
+                );
+                return false;
+            }
+            (Some(package), Some(runtime_entry)) => {
+                self.error(
+                    Diagnostic::error("M054", format!("function `{name}` has both `package` and `runtime`"), runtime_entry.value_span)
+                        .text("a function is either a cargo package's or source code in a managed runtime")
+                        .label(package.value_span, "`package` says it is built with cargo")
+                        .hint("keep `package` for a Rust function registered through the shim, or `runtime` (with `handler` and `source`) for one in another language"),
+                );
+            }
+            (Some(_), None) => {
+                for key in ["handler", "source"] {
+                    if let Some(entry) = find(key) {
+                        self.error(
+                            Diagnostic::error("M054", format!("`{key}` of function `{name}` is for a function in a managed runtime"), entry.key_span)
+                                .text("the function has `package`, and no `runtime`")
+                                .hint(format!("remove `{key}` (the cargo package's binary serves `{name}`), or replace `package` with a `runtime`")),
+                        );
+                    }
+                }
+                return true;
+            }
+            (None, Some(_)) => {}
+        }
+        let Some(runtime) = runtime else {
+            // An unknown runtime is reported (M052); its handler's shape cannot be judged.
+            return false;
+        };
+        let language = runtime.language();
+        let mut ok = true;
+        if find("source").is_none() {
+            self.structural_error(
+                Diagnostic::error("M003", format!("function `{name}` has no `source`"), function.key_span)
+                    .text(format!("a function in `{}` is deployed from a directory of code", runtime.as_str()))
+                    .hint("add `source: <directory>`, relative to flowctl.yaml, e.g. `source: functions/quote`"),
+            );
+            ok = false;
+        }
+        match (language, handler) {
+            (Language::Provided, Some((_, span))) => self.error(
+                Diagnostic::error("M053", format!("function `{name}` has a `handler`, and `provided.al2023` takes none"), *span)
+                    .text("Lambda starts the executable `bootstrap` at the top of `source`")
+                    .hint("remove `handler`; put the executable `bootstrap` in the source directory"),
+            ),
+            (Language::Provided, None) => {}
+            (_, Some((handler, span))) => {
+                if let Some(why) = runtime::handler_problem(language, handler) {
+                    self.error(
+                        Diagnostic::error("M053", format!("`{handler}` is not a `{}` handler", runtime.as_str()), *span)
+                            .text(why)
+                            .hint(format!("write the handler as {}", language.handler_shape())),
+                    );
+                }
+            }
+            (_, None) => {
+                if find("handler").is_none() {
+                    self.structural_error(
+                        Diagnostic::error("M003", format!("function `{name}` has no `handler`"), function.key_span)
+                            .text(format!("`{}` calls the handler it names", runtime.as_str()))
+                            .hint(format!("add `handler: {}`: {}", language.example_handler(), language.handler_shape())),
+                    );
+                }
+                ok = false;
+            }
+        }
+        ok
     }
 
     fn package_name(&mut self, package: &str, span: Span) {

@@ -11,7 +11,9 @@
 //!    carries a different hint;
 //! 3. everything else stays alone.
 //!
-//! Sharing needs one binary (the same cargo `package`), one Lambda configuration (the same
+//! Sharing needs one binary (the same cargo `package`: a function in a managed runtime is
+//! always alone, since only the Rust shim dispatches a unit's envelope to one of several
+//! functions), one Lambda configuration (the same
 //! `memory` and `timeout`, environments that do not disagree and fit Lambda's 4 KB together)
 //! and no `isolate: true`. The architecture and the role are the project's, so they never
 //! differ; a unit's package size is its package's binary, whichever members it serves.
@@ -27,7 +29,7 @@ pub mod report;
 use crate::asl::CompileOptions;
 use crate::flow::ir;
 pub use crate::manifest::incompatibility;
-use crate::manifest::{names, Manifest};
+use crate::manifest::{names, Code, Manifest};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,8 +53,11 @@ pub struct Unit {
     pub name: String,
     /// Manifest keys, in manifest order.
     pub functions: Vec<String>,
-    /// The cargo package whose binary serves them.
-    pub package: String,
+    /// What serves them: a cargo package's binary, or (for a unit of one function in another
+    /// language) its source in a managed runtime. Written as `package`, or as `runtime`,
+    /// `handler` and `source`.
+    #[serde(flatten)]
+    pub code: Code,
     pub memory: u32,
     pub timeout: u32,
     /// The members' environments together (then [`FUNCTIONS_ENV`], the unit's own list).
@@ -90,6 +95,8 @@ pub enum Reason {
     },
     /// `isolate: true`.
     Isolated,
+    /// `runtime: <runtime>`: only the Rust shim serves several functions from one Lambda.
+    Runtime { runtime: String },
     /// A neighbour in the flows that could not join, and why; `functions` are the unit's
     /// members it is called next to.
     Incompatible {
@@ -108,7 +115,7 @@ impl Reason {
     /// what did not.
     fn rank(&self) -> u8 {
         match self {
-            Reason::Isolated | Reason::NoNeighbour => 0,
+            Reason::Isolated | Reason::Runtime { .. } | Reason::NoNeighbour => 0,
             Reason::Hint { .. } => 1,
             Reason::Sequence { .. } => 2,
             Reason::Incompatible { .. } | Reason::OtherHint { .. } => 3,
@@ -140,6 +147,10 @@ impl fmt::Display for Reason {
                 )
             }
             Reason::Isolated => write!(f, "`isolate: true`: never shares a Lambda"),
+            Reason::Runtime { runtime } => write!(
+                f,
+                "`runtime: {runtime}`: never shares a Lambda (only the Rust shim dispatches between the functions of one)"
+            ),
             Reason::Incompatible {
                 functions,
                 neighbour,
@@ -170,7 +181,7 @@ pub fn one_unit_per_function(manifest: &Manifest) -> Plan {
         .map(|(key, function)| Unit {
             name: single_unit_name(key),
             functions: vec![key.clone()],
-            package: function.package.clone(),
+            code: function.code(),
             memory: function.memory,
             timeout: function.timeout,
             env: names::unit_env([&function.env], std::slice::from_ref(key)),
@@ -439,6 +450,13 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
             let f = &manifest.functions[g];
             if f.isolate {
                 why.insert(0, Reason::Isolated);
+            } else if let Some(runtime) = f.runtime {
+                why.insert(
+                    0,
+                    Reason::Runtime {
+                        runtime: runtime.as_str().to_string(),
+                    },
+                );
             } else if !neighbours.contains(&g) && why.is_empty() {
                 why.push(Reason::NoNeighbour);
             }
@@ -450,8 +468,12 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
             }
             _ => true,
         });
-        if why.contains(&Reason::Isolated) {
-            // `isolate` says it all; each neighbour refused for it would only repeat it.
+        if why
+            .iter()
+            .any(|r| matches!(r, Reason::Isolated | Reason::Runtime { .. }))
+        {
+            // `isolate` or the runtime says it all; each neighbour refused for it would only
+            // repeat it.
             why.retain(|r| !matches!(r, Reason::Incompatible { .. }));
         }
         dedup_reasons(&mut why);
@@ -478,7 +500,7 @@ pub fn plan(manifest: &Manifest, flows: &[&ir::Flow]) -> Plan {
                 &functions,
             ),
             functions,
-            package: first.package.clone(),
+            code: first.code(),
             memory: first.memory,
             timeout: first.timeout,
             reasons: why,
@@ -543,9 +565,13 @@ fn dedup_reasons(reasons: &mut Vec<Reason>) {
 
 impl Plan {
     /// The cargo packages the units need, each once, sorted (the `-p` list of the one cargo
-    /// build).
+    /// build; empty when every unit is in a managed runtime, and cargo need not run).
     pub fn packages(&self) -> Vec<String> {
-        let mut packages: Vec<String> = self.units.iter().map(|u| u.package.clone()).collect();
+        let mut packages: Vec<String> = self
+            .units
+            .iter()
+            .filter_map(|u| u.code.package().map(str::to_string))
+            .collect();
         packages.sort();
         packages.dedup();
         packages

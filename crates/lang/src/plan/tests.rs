@@ -228,11 +228,12 @@ fn compile_options_follow_the_plan() {
     assert!(opts.fusable.is_empty(), "no function of SHOP is idempotent");
 }
 
-/// A generated function: package, memory, timeout, env value, isolate, hint (indexes into
-/// small sets, so that many are compatible and many are not).
+/// A generated function: package (2 and 3: a Python and a Node runtime), memory, timeout,
+/// env value, isolate, hint (indexes into small sets, so that many are compatible and many
+/// are not).
 fn function_strategy() -> impl Strategy<Value = (u8, u8, u8, u8, bool, u8)> {
     (
-        0..2u8,
+        0..4u8,
         0..2u8,
         0..2u8,
         0..3u8,
@@ -244,8 +245,13 @@ fn function_strategy() -> impl Strategy<Value = (u8, u8, u8, u8, bool, u8)> {
 fn generated_manifest(functions: &[(u8, u8, u8, u8, bool, u8)]) -> String {
     let mut yaml = String::from("project: gen\nfunctions:\n");
     for (i, &(package, memory, timeout, env, isolate, hint)) in functions.iter().enumerate() {
+        let code = match package {
+            2 => format!("runtime: python3.12\n    handler: app.handler\n    source: fns/F{i}"),
+            3 => format!("runtime: nodejs22.x\n    handler: index.handler\n    source: fns/F{i}"),
+            _ => format!("package: pkg{package}"),
+        };
         yaml.push_str(&format!(
-            "  F{i}:\n    package: pkg{package}\n    memory: {}\n    timeout: {}\n    idempotent: true\n",
+            "  F{i}:\n    {code}\n    memory: {}\n    timeout: {}\n    idempotent: true\n",
             128 * (1 + u32::from(memory)),
             3 + u32::from(timeout)
         ));
@@ -254,7 +260,7 @@ fn generated_manifest(functions: &[(u8, u8, u8, u8, bool, u8)]) -> String {
         }
         if isolate {
             yaml.push_str("    isolate: true\n");
-        } else if hint > 1 {
+        } else if hint > 1 && package < 2 {
             yaml.push_str(&format!("    colocate: h{hint}\n"));
         }
     }
@@ -307,6 +313,7 @@ proptest! {
                 let fa = &m.functions[a];
                 if unit.functions.len() > 1 {
                     prop_assert!(!fa.isolate, "{} is isolated but shares {}", a, unit.name);
+                    prop_assert!(fa.runtime.is_none(), "{} is in a managed runtime but shares {}", a, unit.name);
                 }
                 for b in &unit.functions {
                     if a != b {
@@ -320,7 +327,7 @@ proptest! {
                 }
                 prop_assert_eq!(fa.memory, unit.memory);
                 prop_assert_eq!(fa.timeout, unit.timeout);
-                prop_assert_eq!(&fa.package, &unit.package);
+                prop_assert_eq!(fa.code(), unit.code.clone());
                 for (k, v) in &fa.env {
                     prop_assert_eq!(Some(v), unit.env.get(k));
                 }
@@ -352,7 +359,7 @@ fn one_unit_per_function_with_its_settings_and_function_list() {
     let reserve = &units[0];
     assert_eq!(reserve.name, "Reserve");
     assert_eq!(reserve.functions, ["Reserve"]);
-    assert_eq!(reserve.package, "shop-fns");
+    assert_eq!(reserve.code.package(), Some("shop-fns"));
     assert_eq!((reserve.memory, reserve.timeout), (256, 10));
     let env: Vec<_> = reserve
         .env
@@ -412,4 +419,64 @@ fn no_functions_no_units() {
     let m = parsed("project: p\n");
     assert!(one_unit_per_function(&m).units.is_empty());
     assert!(one_unit_per_function(&m).packages().is_empty());
+}
+
+#[test]
+fn a_function_in_a_managed_runtime_is_alone_and_the_plan_says_why() {
+    let yaml = "project: shop
+functions:
+  Quote: { package: fns }
+  Score: { runtime: python3.12, handler: app.handler, source: score }
+  Check: { package: fns }
+  Mail: { runtime: nodejs22.x, handler: index.handler, source: mail }
+";
+    let flow = "flow Order(input) {
+  q = Quote(input)
+  s = Score(q)
+  m = Mail(s)
+  c = Check(m)
+  return(c)
+}";
+    let plan = plan_of(yaml, &[flow]);
+    assert_eq!(
+        members(&plan),
+        [
+            unit("Quote", &["Quote"]),
+            unit("Score", &["Score"]),
+            unit("Check", &["Check"]),
+            unit("Mail", &["Mail"]),
+        ]
+    );
+    let score = plan.unit_of("Score").unwrap();
+    assert_eq!(
+        score.reasons,
+        [Reason::Runtime {
+            runtime: "python3.12".into()
+        }]
+    );
+    assert_eq!(
+        score.reasons[0].to_string(),
+        "`runtime: python3.12`: never shares a Lambda (only the Rust shim dispatches between the functions of one)"
+    );
+    // Its neighbour hears why it could not join.
+    let quote = plan.unit_of("Quote").unwrap();
+    assert!(
+        quote.reasons.iter().any(|r| r.to_string()
+            == "not with Score (called next to Quote): Score runs in the `python3.12` runtime, and a Lambda serving several functions needs the Rust shim's dispatch"),
+        "{:?}",
+        quote.reasons
+    );
+    // The build runs cargo for the cargo package only.
+    assert_eq!(plan.packages(), ["fns"]);
+    let json = serde_json::to_value(score).unwrap();
+    assert_eq!(
+        (&json["runtime"], &json["handler"], &json["source"], json.get("package")),
+        (
+            &serde_json::json!("python3.12"),
+            &serde_json::json!("app.handler"),
+            &serde_json::json!("score"),
+            None
+        )
+    );
+    assert_eq!(serde_json::to_value(quote).unwrap()["package"], "fns");
 }

@@ -85,8 +85,11 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
 
     let mut functions = BTreeMap::new();
     for (key, function) in &manifest.functions {
-        let from_binary = described
-            .get(function.package.as_str())
+        // A function in a managed runtime is described by the manifest alone: no binary of
+        // flowctl's will ever describe it.
+        let from_binary = function
+            .package()
+            .and_then(|package| described.get(package))
             .and_then(|d| d.functions.iter().find(|f| &f.name == key));
         let info = match from_binary {
             Some(d) => {
@@ -105,7 +108,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
                 for (store, lists) in undeclared {
                     diagnostics.push(
                         Diagnostic::error("M049", format!("function `{key}` uses store `{store}`, which flowctl.yaml does not declare"), locate::key_span(&root, &["functions", key]))
-                            .text(format!("the binary of package `{}` lists it in {}", function.package, and_list(&lists)))
+                            .text(format!("the binary of package `{}` lists it in {}", function.package().unwrap_or_default(), and_list(&lists)))
                             .hint(format!("declare it with the consistency of its reads: `stores: {{ {store}: {{ consistency: strong }} }}` (or `eventual`), or correct the name in the function's registration")),
                     );
                 }
@@ -146,7 +149,7 @@ pub fn assemble(inputs: &Inputs<'_>) -> (Registry, Vec<Diagnostic>) {
     let packages: BTreeSet<&str> = manifest
         .functions
         .values()
-        .map(|f| f.package.as_str())
+        .filter_map(Function::package)
         .collect();
     let complete = packages.iter().all(|p| described.contains_key(p));
     let eventual_stores = manifest
@@ -207,7 +210,7 @@ fn contradictions(
     root: &locate::LNode,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let package = &function.package;
+    let package = function.package().unwrap_or_default();
     let props = &described.properties;
     let mut disagree = |field: &str, manifest: String, binary: String| {
         diagnostics.push(
