@@ -6,7 +6,7 @@
 //! what a killed earlier run left, so running the deploy again converges.
 
 use super::diff::{Action, Changes, Field, Kind, Step};
-use super::model::{Desired, FunctionSpec, MachineSpec, RoleSpec, HANDLER, POLICY_NAME, RUNTIME};
+use super::model::{Desired, FunctionSpec, MachineSpec, RoleSpec, POLICY_NAME};
 use super::{code, deleted, CallError, Clients};
 use flowctl_lang::manifest::FlowKind;
 use futures_util::StreamExt;
@@ -454,8 +454,8 @@ async fn put_function(
             lambda
                 .create_function()
                 .function_name(&function.name)
-                .runtime(Runtime::from(RUNTIME))
-                .handler(HANDLER)
+                .runtime(Runtime::from(function.runtime.as_str()))
+                .handler(&function.handler)
                 .role(&function.role_arn)
                 .code(FunctionCode::builder().zip_file(zip.clone()).build())
                 .architectures(Architecture::from(function.architecture.as_str()))
@@ -505,8 +505,8 @@ async fn put_function(
             lambda
                 .update_function_configuration()
                 .function_name(&function.name)
-                .runtime(Runtime::from(RUNTIME))
-                .handler(HANDLER)
+                .runtime(Runtime::from(function.runtime.as_str()))
+                .handler(&function.handler)
                 .role(&function.role_arn)
                 .memory_size(function.memory)
                 .timeout(function.timeout)

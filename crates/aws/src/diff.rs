@@ -2,7 +2,7 @@
 //! resources, as data — a diff, not yet an action. Pure: `deploy --dry-run` prints it,
 //! `apply` executes it, `status` reads the drift from it.
 
-use super::model::{Desired, Observed, HANDLER, RUNTIME};
+use super::model::{Desired, Observed};
 use crate::names;
 use flowctl_lang::manifest::FlowKind;
 use flowctl_protocol::subscriber::table;
@@ -268,8 +268,8 @@ pub fn compare(desired: &Desired, observed: &Observed, prune: bool) -> Changes {
                 {
                     changes.push(Field::Code);
                 }
-                if seen.runtime.as_deref() != Some(RUNTIME)
-                    || seen.handler.as_deref() != Some(HANDLER)
+                if seen.runtime.as_deref() != Some(function.runtime.as_str())
+                    || seen.handler.as_deref() != Some(function.handler.as_str())
                     || seen.memory != Some(function.memory)
                     || seen.timeout != Some(function.timeout)
                     || !same_env(&seen.env, function)

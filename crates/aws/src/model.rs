@@ -19,10 +19,6 @@ pub const TAG_FLOW: &str = "flowctl:flow";
 pub const TAG_SUBSCRIPTION: &str = "flowctl:subscription";
 /// The tag naming the source an ingest function (and its role) serves.
 pub const TAG_SOURCE: &str = "flowctl:source";
-/// The Lambda runtime of every unit.
-pub const RUNTIME: &str = "provided.al2023";
-/// The handler of a custom-runtime function (ignored by the runtime, required by the API).
-pub const HANDLER: &str = "bootstrap";
 /// The inline policy flowctl puts on the roles it creates.
 pub const POLICY_NAME: &str = "flowctl";
 
@@ -117,6 +113,10 @@ pub struct FunctionSpec {
     /// The deployment package on disk.
     pub zip: PathBuf,
     pub code_sha256: String,
+    /// Lambda's `Runtime`: `provided.al2023` for a cargo unit, else its managed runtime.
+    pub runtime: String,
+    /// Lambda's `Handler`: `bootstrap` for `provided.al2023`, else `app.handler`'s like.
+    pub handler: String,
     /// `x86_64` or `arm64`.
     pub architecture: String,
     pub memory: i32,
@@ -365,6 +365,8 @@ pub fn desired(
                 unit: unit.name.clone(),
                 zip: BuildRecord::resolve(dir, &unit.zip),
                 code_sha256: unit.code_sha256.clone(),
+                runtime: unit.runtime.clone(),
+                handler: unit.handler.clone(),
                 architecture: record.architecture.clone(),
                 memory: unit.memory as i32,
                 timeout: unit.timeout as i32,

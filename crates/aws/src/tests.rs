@@ -25,8 +25,11 @@ fn desired_shop(role: Option<&str>, express: bool) -> Desired {
     let unit = |name: &str| UnitRecord {
         name: name.into(),
         functions: vec![name.into()],
-        package: "shop-fns".into(),
-        bootstrap: format!("units/{name}/bootstrap"),
+        package: Some("shop-fns".into()),
+        runtime: crate::record::PROVIDED_RUNTIME.into(),
+        handler: "bootstrap".into(),
+        source: None,
+        bootstrap: Some(format!("units/{name}/bootstrap")),
         zip: format!("units/{name}/{name}.zip"),
         code_sha256: format!("sha-{name}"),
         size: 1,
@@ -79,8 +82,8 @@ fn deployed(desired: &Desired) -> Observed {
             ObservedFunction {
                 name: f.name.clone(),
                 arn: f.arn.clone(),
-                runtime: Some(RUNTIME.into()),
-                handler: Some(HANDLER.into()),
+                runtime: Some(f.runtime.clone()),
+                handler: Some(f.handler.clone()),
                 code_sha256: f.code_sha256.clone(),
                 architecture: Some(f.architecture.clone()),
                 memory: Some(f.memory),
@@ -232,6 +235,104 @@ fn only_what_differs_is_updated() {
     );
 }
 
+/// `desired_shop`'s project with its unit B a Python function's source.
+fn desired_with_python_b() -> Desired {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    let doc = json!({"StartAt": "a", "States": {"a": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "${unit:B}", "Payload.$": "$"}, "End": true}}});
+    std::fs::write(dir.path().join("flows/Main.asl.json"), doc.to_string()).unwrap();
+    let b = UnitRecord {
+        name: "B".into(),
+        functions: vec!["B".into()],
+        package: None,
+        runtime: "python3.12".into(),
+        handler: "app.handler".into(),
+        source: Some("fns/b".into()),
+        bootstrap: None,
+        zip: "units/B/B.zip".into(),
+        code_sha256: "sha-B".into(),
+        size: 1,
+        glibc_max: None,
+        env: [("FLOWCTL_FUNCTIONS".to_string(), "B".to_string())]
+            .into_iter()
+            .collect(),
+        memory: 128,
+        timeout: 3,
+    };
+    let mut a = b.clone();
+    a.name = "A".into();
+    a.functions = vec!["A".into()];
+    a.package = Some("shop-fns".into());
+    a.runtime = crate::record::PROVIDED_RUNTIME.into();
+    a.handler = "bootstrap".into();
+    a.source = None;
+    let record = BuildRecord {
+        project: "shop".into(),
+        architecture: "x86_64".into(),
+        flowctl: "0".into(),
+        units: vec![a, b],
+        flows: vec![FlowRecord {
+            name: "Main".into(),
+            kind: "standard".into(),
+            asl: "flows/Main.asl.json".into(),
+            sha256: "x".into(),
+        }],
+    };
+    let yaml = "project: shop\nfunctions:\n  A: { package: shop-fns }\n  B: { runtime: python3.12, handler: app.handler, source: fns/b }\n";
+    let (manifest, diags) = flowctl_lang::manifest::parse(yaml);
+    assert!(diags.is_empty(), "{diags:#?}");
+    desired(&record, dir.path(), &manifest.unwrap(), &account()).unwrap()
+}
+
+#[test]
+fn a_managed_runtimes_unit_is_deployed_with_its_runtime_and_handler() {
+    let d = desired_with_python_b();
+    let settings: Vec<_> = d
+        .functions
+        .iter()
+        .map(|f| (f.name.as_str(), f.runtime.as_str(), f.handler.as_str()))
+        .collect();
+    assert_eq!(
+        settings,
+        [
+            ("shop-A", "provided.al2023", "bootstrap"),
+            ("shop-B", "python3.12", "app.handler"),
+        ]
+    );
+    assert!(diff::compare(&d, &deployed(&d), false).is_noop());
+}
+
+#[test]
+fn a_changed_runtime_or_handler_updates_the_configuration() {
+    let d = desired_with_python_b();
+    let mut seen = deployed(&d);
+    seen.functions.get_mut("shop-B").unwrap().runtime = Some("python3.11".into());
+    let p = diff::compare(&d, &seen, false);
+    let updates: Vec<_> = p
+        .mutations()
+        .map(|s| (s.name.as_str(), s.changes.clone()))
+        .collect();
+    assert_eq!(updates, [("shop-B", vec![Field::Configuration])]);
+
+    let mut seen = deployed(&d);
+    seen.functions.get_mut("shop-B").unwrap().handler = Some("main.handler".into());
+    // A cargo unit once, now Python: the runtime and the handler both differ.
+    seen.functions.get_mut("shop-A").unwrap().runtime = Some("python3.12".into());
+    let p = diff::compare(&d, &seen, false);
+    let updates: Vec<_> = p
+        .mutations()
+        .map(|s| (s.name.as_str(), s.changes.clone()))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            ("shop-A", vec![Field::Configuration]),
+            ("shop-B", vec![Field::Configuration])
+        ]
+    );
+}
+
 #[test]
 fn a_changed_type_replaces_the_state_machine() {
     let d = desired_shop(None, false);
@@ -298,8 +399,11 @@ fn events_manifest(extra_sources: &str) -> (BuildRecord, flowctl_lang::manifest:
     let doc_unit = |name: &str, functions: &[&str]| UnitRecord {
         name: name.into(),
         functions: functions.iter().map(|f| f.to_string()).collect(),
-        package: "shop-fns".into(),
-        bootstrap: format!("units/{name}/bootstrap"),
+        package: Some("shop-fns".into()),
+        runtime: crate::record::PROVIDED_RUNTIME.into(),
+        handler: "bootstrap".into(),
+        source: None,
+        bootstrap: Some(format!("units/{name}/bootstrap")),
         zip: format!("units/{name}/{name}.zip"),
         code_sha256: format!("sha-{name}"),
         size: 1,
@@ -610,6 +714,39 @@ fn a_lambda_target_is_invoked_in_an_envelope_when_its_unit_serves_several() {
         crate::wiring::function_target(&account(), "shop", &record, a, "Nope"),
         None
     );
+}
+
+#[test]
+fn a_managed_runtimes_function_is_called_through_lambda_by_a_cargo_units_subscriber() {
+    use flowctl_protocol::subscriber::TargetRef;
+    let (mut record, mut manifest) = events_manifest("");
+    // B is a Python function now: its source cannot carry the subscriber of `count`.
+    let b = &mut record.units[1];
+    b.package = None;
+    b.bootstrap = None;
+    b.runtime = "python3.12".into();
+    b.handler = "app.handler".into();
+    manifest.subscriptions["count"].target =
+        flowctl_lang::manifest::events::Target::Function("B".into());
+    let d = desired_from(&record, &manifest).unwrap();
+    let subscriber = function_of(&d, "shop-sub-count");
+    assert_eq!(
+        (
+            subscriber.unit.as_str(),
+            subscriber.runtime.as_str(),
+            subscriber.handler.as_str()
+        ),
+        ("A", "provided.al2023", "bootstrap")
+    );
+    assert_eq!(
+        subscriber_config(&d, "shop-sub-count").target,
+        TargetRef::Lambda {
+            arn: "arn:aws:lambda:eu-west-1:123456789012:function:shop-B".into(),
+            function: "B".into(),
+            envelope: false,
+        }
+    );
+    assert_eq!(function_of(&d, "shop-B").runtime, "python3.12");
 }
 
 #[test]

@@ -205,7 +205,19 @@ fn unit_of_flow<'r>(
         });
     first_call
         .and_then(|unit| record.unit(&unit))
-        .or_else(|| record.units.first())
+        .filter(|unit| carries_events(unit))
+        .or_else(|| first_carrier(record))
+}
+
+/// Whether a unit's code can carry a subscriber, a poller or an ingest: only a cargo unit's
+/// binary links flowctl-shim's (a managed runtime's source does not).
+fn carries_events(unit: &UnitRecord) -> bool {
+    unit.package.is_some()
+}
+
+/// The first unit that can carry the events code.
+fn first_carrier(record: &BuildRecord) -> Option<&UnitRecord> {
+    record.units.iter().find(|u| carries_events(u))
 }
 
 /// The least-privilege role of a function flowctl wires: write its own logs, and `extra`.
@@ -328,10 +340,18 @@ pub fn wire(
             Target::Function(f) => {
                 let unit =
                     unit_of(record, f).ok_or_else(|| unknown("no unit of build.json serves"))?;
-                // The subscriber is deployed from the function's own unit: called in-process.
+                // The subscriber is deployed from the function's own unit, which calls it
+                // in-process; a managed runtime's function is called through Lambda by a
+                // cargo unit's binary.
+                let host = match carries_events(unit) {
+                    true => unit,
+                    false => first_carrier(record).ok_or_else(|| {
+                        unknown("runs in a managed runtime, and a subscriber needs a cargo unit to carry it (build.json has none)")
+                    })?,
+                };
                 (
-                    unit,
-                    function_target(account, project, record, unit, f)
+                    host,
+                    function_target(account, project, record, host, f)
                         .ok_or_else(|| unknown("no unit of build.json serves"))?,
                     (unit.timeout as i32).saturating_mul(BATCH_SIZE),
                 )
@@ -457,6 +477,8 @@ pub fn wire(
             unit: host.name.clone(),
             zip: BuildRecord::resolve(dir, &host.zip),
             code_sha256: host.code_sha256.clone(),
+            runtime: host.runtime.clone(),
+            handler: host.handler.clone(),
             architecture: record.architecture.clone(),
             memory: host.memory as i32,
             timeout,
@@ -713,6 +735,8 @@ impl Context<'_> {
             unit: host.name.clone(),
             zip: BuildRecord::resolve(self.dir, &host.zip),
             code_sha256: host.code_sha256.clone(),
+            runtime: host.runtime.clone(),
+            handler: host.handler.clone(),
             architecture: self.record.architecture.clone(),
             memory: host.memory as i32,
             timeout,
@@ -749,10 +773,7 @@ impl Context<'_> {
     /// The first unit, which carries a source's function when no unit is more fitting (any
     /// unit's binary can).
     fn first_unit(&self, source: &str, what: &str) -> Result<&UnitRecord, DesiredError> {
-        self.record
-            .units
-            .first()
-            .ok_or_else(|| DesiredError::UnknownTarget {
+        first_carrier(self.record).ok_or_else(|| DesiredError::UnknownTarget {
                 subscription: source.to_string(),
                 target: format!("source `{source}`"),
                 problem: if what == "poller" {
