@@ -272,6 +272,93 @@ fn build_asl_only_writes_every_flow() {
     );
 }
 
+#[test]
+fn build_zips_functions_in_other_languages_without_cargo() {
+    // A temporary directory is outside any cargo workspace: cargo must not be needed.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for sub in ["flows", "fns/score/__pycache__", "fns/mail/node_modules/dep", "fns/resize"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::write(
+        root.join("flowctl.yaml"),
+        "project: poly
+functions:
+  Score: { runtime: python3.12, handler: app.handler, source: fns/score }
+  Mail: { runtime: nodejs22.x, handler: index.handler, source: fns/mail, memory: 256 }
+  Resize: { runtime: provided.al2023, source: fns/resize }
+flows:
+  Main: { source: flows/main.flow }
+",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("flows/main.flow"),
+        "flow Main(input) {\n  s = Score(input)\n  m = Mail(s)\n  return(m)\n}\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("fns/score/app.py"), "def handler(event, context):\n    return event\n").unwrap();
+    std::fs::write(root.join("fns/score/__pycache__/app.cpython-312.pyc"), "cache").unwrap();
+    std::fs::write(root.join("fns/mail/index.mjs"), "export const handler = async (e) => e;\n").unwrap();
+    std::fs::write(root.join("fns/mail/node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
+    std::fs::write(root.join("fns/resize/bootstrap"), "#!/bin/sh\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let bootstrap = root.join("fns/resize/bootstrap");
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    let out = flowctl_in(root, &["build"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out_dir = root.join("target/flowctl/poly");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("build.json")).unwrap())
+            .unwrap();
+    let units: Vec<(&str, &str, &str)> = record["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            assert!(u.get("package").is_none() && u.get("bootstrap").is_none(), "{u}");
+            (
+                u["name"].as_str().unwrap(),
+                u["runtime"].as_str().unwrap(),
+                u["handler"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        units,
+        [
+            ("Score", "python3.12", "app.handler"),
+            ("Mail", "nodejs22.x", "index.handler"),
+            ("Resize", "provided.al2023", "bootstrap"),
+        ]
+    );
+    assert_eq!(record["units"][1]["source"], "fns/mail");
+    let zip = std::fs::read(out_dir.join("units/Mail/Mail.zip")).unwrap();
+    let text = String::from_utf8_lossy(&zip);
+    assert!(text.contains("node_modules/dep/index.js") && text.contains("index.mjs"));
+    let score = std::fs::read(out_dir.join("units/Score/Score.zip")).unwrap();
+    assert!(!String::from_utf8_lossy(&score).contains("__pycache__"));
+
+    // A second build of the same files makes the same packages.
+    let again = flowctl_in(root, &["build"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stderr(&again).contains("unchanged Score (python3.12)"), "{}", stderr(&again));
+    let record_again = std::fs::read_to_string(out_dir.join("build.json")).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&record_again).unwrap(), record);
+
+    let plan = flowctl_in(root, &["plan", "--explain"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let explained = format!("{}{}", stdout(&plan), stderr(&plan));
+    assert!(
+        explained.contains("`runtime: python3.12`: never shares a Lambda"),
+        "{explained}"
+    );
+}
+
 /// Writes a state machine document into a temporary directory.
 fn asl_file(doc: &str) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
