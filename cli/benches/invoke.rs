@@ -177,7 +177,10 @@ fn build_shim_echo() -> PathBuf {
     );
     let records = flowctl::build::build_units(&project, &options, &mut |_| {})
         .unwrap_or_else(|e| panic!("cannot build the echo: {e}"));
-    flowctl::build::record::BuildRecord::resolve(&out_dir, records[0].bootstrap.as_deref().unwrap_or_default())
+    flowctl::build::record::BuildRecord::resolve(
+        &out_dir,
+        records[0].bootstrap.as_deref().unwrap_or_default(),
+    )
 }
 
 const SHIM_ECHO: &str = r#"use flowctl_shim::{Error, Registry};

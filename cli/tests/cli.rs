@@ -277,7 +277,12 @@ fn build_zips_functions_in_other_languages_without_cargo() {
     // A temporary directory is outside any cargo workspace: cargo must not be needed.
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    for sub in ["flows", "fns/score/__pycache__", "fns/mail/node_modules/dep", "fns/resize"] {
+    for sub in [
+        "flows",
+        "fns/score/__pycache__",
+        "fns/mail/node_modules/dep",
+        "fns/resize",
+    ] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
     }
     std::fs::write(
@@ -297,10 +302,26 @@ flows:
         "flow Main(input) {\n  s = Score(input)\n  m = Mail(s)\n  return(m)\n}\n",
     )
     .unwrap();
-    std::fs::write(root.join("fns/score/app.py"), "def handler(event, context):\n    return event\n").unwrap();
-    std::fs::write(root.join("fns/score/__pycache__/app.cpython-312.pyc"), "cache").unwrap();
-    std::fs::write(root.join("fns/mail/index.mjs"), "export const handler = async (e) => e;\n").unwrap();
-    std::fs::write(root.join("fns/mail/node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
+    std::fs::write(
+        root.join("fns/score/app.py"),
+        "def handler(event, context):\n    return event\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("fns/score/__pycache__/app.cpython-312.pyc"),
+        "cache",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("fns/mail/index.mjs"),
+        "export const handler = async (e) => e;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("fns/mail/node_modules/dep/index.js"),
+        "module.exports = 1;\n",
+    )
+    .unwrap();
     std::fs::write(root.join("fns/resize/bootstrap"), "#!/bin/sh\n").unwrap();
     #[cfg(unix)]
     {
@@ -320,7 +341,10 @@ flows:
         .unwrap()
         .iter()
         .map(|u| {
-            assert!(u.get("package").is_none() && u.get("bootstrap").is_none(), "{u}");
+            assert!(
+                u.get("package").is_none() && u.get("bootstrap").is_none(),
+                "{u}"
+            );
             (
                 u["name"].as_str().unwrap(),
                 u["runtime"].as_str().unwrap(),
@@ -346,9 +370,16 @@ flows:
     // A second build of the same files makes the same packages.
     let again = flowctl_in(root, &["build"]);
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
-    assert!(stderr(&again).contains("unchanged Score (python3.12)"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("unchanged Score (python3.12)"),
+        "{}",
+        stderr(&again)
+    );
     let record_again = std::fs::read_to_string(out_dir.join("build.json")).unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&record_again).unwrap(), record);
+    assert_eq!(
+        serde_json::from_str::<Value>(&record_again).unwrap(),
+        record
+    );
 
     let plan = flowctl_in(root, &["plan", "--explain"]);
     assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));

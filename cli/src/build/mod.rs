@@ -1,6 +1,8 @@
 //! Building a project for Lambda: one `cargo build --release` for every package the units
 //! need, then per unit a `bootstrap` and a deterministic zip with its `CodeSha256`, checked
-//! against what Lambda's `provided.al2023` runtime can start. Everything lands in
+//! against what Lambda's `provided.al2023` runtime can start; a unit in a managed runtime
+//! (Python, Node.js, a `bootstrap` of its own) is its source directory zipped ([`source`]),
+//! and cargo runs only when some unit needs it. Everything lands in
 //! `<target>/flowctl/<project>/`, with the record `build.json` (see [`record`]).
 //!
 //! The pure parts — the zip writer ([`zip`]), the ELF reader
@@ -325,7 +327,6 @@ fn build_binaries(
         return Err(BuildError::Rejected(problems));
     }
     Ok((binaries, described))
-
 }
 
 /// Writes the registry cache (`registry.json`) where its bytes change.
@@ -503,10 +504,7 @@ fn package_source(
     let runtime = managed.runtime.as_str();
     let source_dir = project_root.join(&managed.source);
     let files = source::read_tree(&source_dir).map_err(|err| {
-        BuildError::Rejected(vec![format!(
-            "unit `{}` ({runtime}): {err}",
-            unit.name
-        )])
+        BuildError::Rejected(vec![format!("unit `{}` ({runtime}): {err}", unit.name)])
     })?;
     let (bytes, unzipped) = source::package(&files).map_err(|err| {
         BuildError::Rejected(vec![format!(

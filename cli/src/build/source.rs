@@ -167,7 +167,10 @@ mod tests {
         assert!(included("node_modules", true));
         assert!(included("app.py", false));
         assert!(included(".env", false));
-        assert!(included("__pycache__", false), "only the directory is a cache");
+        assert!(
+            included("__pycache__", false),
+            "only the directory is a cache"
+        );
     }
 
     #[test]
@@ -177,9 +180,16 @@ mod tests {
         std::fs::create_dir_all(root.join("node_modules/dep")).unwrap();
         std::fs::create_dir_all(root.join("__pycache__")).unwrap();
         std::fs::create_dir_all(root.join(".git")).unwrap();
-        std::fs::write(root.join("index.mjs"), "export const handler = async (e) => e;\n")
-            .unwrap();
-        std::fs::write(root.join("node_modules/dep/index.js"), "module.exports = 1;\n").unwrap();
+        std::fs::write(
+            root.join("index.mjs"),
+            "export const handler = async (e) => e;\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("node_modules/dep/index.js"),
+            "module.exports = 1;\n",
+        )
+        .unwrap();
         std::fs::write(root.join("__pycache__/app.cpython-312.pyc"), "x").unwrap();
         std::fs::write(root.join(".git/HEAD"), "ref").unwrap();
         std::fs::write(root.join("stale.pyc"), "x").unwrap();
@@ -190,8 +200,11 @@ mod tests {
         let first = package(&files).unwrap().0;
         // Newer timestamps, same contents: the same package.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(root.join("index.mjs"), "export const handler = async (e) => e;\n")
-            .unwrap();
+        std::fs::write(
+            root.join("index.mjs"),
+            "export const handler = async (e) => e;\n",
+        )
+        .unwrap();
         assert_eq!(package(&read_tree(root).unwrap()).unwrap().0, first);
     }
 

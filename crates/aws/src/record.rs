@@ -1,7 +1,7 @@
 //! The build record, `<target>/flowctl/<project>/build.json`: what `flowctl build` made
-//! (units with their packages and `CodeSha256`, flows with their documents), for deploy and
-//! for CI. Paths in it are relative to the directory holding it and use `/`, so the
-//! directory can be moved or archived whole.
+//! (units with their packages or runtimes and `CodeSha256`, flows with their documents), for
+//! deploy and for CI. Paths in it are relative to the directory holding it and use `/`, so
+//! the directory can be moved or archived whole.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -214,7 +214,11 @@ mod tests {
             "size": 1, "glibc_max": null, "env": {}, "memory": 128, "timeout": 3}"#;
         let unit: UnitRecord = serde_json::from_str(old).unwrap();
         assert_eq!(
-            (unit.package.as_deref(), unit.runtime.as_str(), unit.handler.as_str()),
+            (
+                unit.package.as_deref(),
+                unit.runtime.as_str(),
+                unit.handler.as_str()
+            ),
             (Some("fns"), "provided.al2023", "bootstrap")
         );
     }

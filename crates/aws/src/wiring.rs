@@ -774,14 +774,14 @@ impl Context<'_> {
     /// unit's binary can).
     fn first_unit(&self, source: &str, what: &str) -> Result<&UnitRecord, DesiredError> {
         first_carrier(self.record).ok_or_else(|| DesiredError::UnknownTarget {
-                subscription: source.to_string(),
-                target: format!("source `{source}`"),
-                problem: if what == "poller" {
-                    "needs a unit to carry its poller, and build.json has none"
-                } else {
-                    "needs a unit to carry its ingest, and build.json has none"
-                },
-            })
+            subscription: source.to_string(),
+            target: format!("source `{source}`"),
+            problem: if what == "poller" {
+                "needs a unit to carry its poller, and build.json has none"
+            } else {
+                "needs a unit to carry its ingest, and build.json has none"
+            },
+        })
     }
 }
 

@@ -688,7 +688,10 @@ pub fn check_sources(
         }
         let language = managed.runtime.language();
         let files = runtime::handler_files(language, &managed.handler);
-        let found = files.iter().map(|f| (f, kind(&source.join(f)))).find(|(_, k)| matches!(k, PathKind::File { .. }));
+        let found = files
+            .iter()
+            .map(|f| (f, kind(&source.join(f))))
+            .find(|(_, k)| matches!(k, PathKind::File { .. }));
         match (language, found) {
             (Language::Provided, Some((_, PathKind::File { executable: false }))) => diagnostics.push(
                 Diagnostic::error("M057", format!("the `bootstrap` of function `{name}` is not executable"), at_source)
@@ -748,8 +751,7 @@ pub fn json_schema() -> serde_json::Value {
         }
     }
     // Exactly one of a cargo package and a managed runtime (with its source).
-    if let Some(serde_json::Value::Object(function)) = value.pointer_mut("/definitions/Function")
-    {
+    if let Some(serde_json::Value::Object(function)) = value.pointer_mut("/definitions/Function") {
         function.insert(
             "oneOf".into(),
             serde_json::json!([

@@ -172,7 +172,9 @@ pub fn handler_problem(language: Language, handler: &str) -> Option<String> {
         Language::Provided => Some("`provided.al2023` takes no handler".to_string()),
         Language::Python => {
             let Some((module, function)) = rest.rsplit_once('.') else {
-                return Some(format!("`{handler}` has no `.` between module and function"));
+                return Some(format!(
+                    "`{handler}` has no `.` between module and function"
+                ));
             };
             if !module.split('.').all(|m| identifier(m, &[])) {
                 return Some(format!("`{module}` is not a Python module name"));
@@ -191,7 +193,9 @@ pub fn handler_problem(language: Language, handler: &str) -> Option<String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !file_ok {
-                return Some(format!("`{file}` is not a file name (without its extension)"));
+                return Some(format!(
+                    "`{file}` is not a file name (without its extension)"
+                ));
             }
             if !export.split('.').all(|e| identifier(e, &['$'])) {
                 return Some(format!("`{export}` is not a JavaScript export name"));
@@ -292,20 +296,41 @@ mod tests {
         assert_eq!(Runtime::suggestion("python"), Some(Runtime::Python314));
         assert_eq!(Runtime::suggestion("node"), Some(Runtime::Nodejs24));
         assert_eq!(Runtime::suggestion("nodejs22"), Some(Runtime::Nodejs22));
-        assert_eq!(Runtime::suggestion("provided.al2"), Some(Runtime::ProvidedAl2023));
+        assert_eq!(
+            Runtime::suggestion("provided.al2"),
+            Some(Runtime::ProvidedAl2023)
+        );
         assert_eq!(Runtime::suggestion("cobol"), None);
     }
 
     #[test]
     fn handlers_are_checked_by_language() {
         use Language::*;
-        for ok in ["app.handler", "pkg.app.handler", "src/app.handler", "_a.b_2"] {
+        for ok in [
+            "app.handler",
+            "pkg.app.handler",
+            "src/app.handler",
+            "_a.b_2",
+        ] {
             assert_eq!(handler_problem(Python, ok), None, "{ok}");
         }
-        for bad in ["app", "app.", ".handler", "app.my-handler", "1app.h", "/abs/app.h", "../app.h"] {
+        for bad in [
+            "app",
+            "app.",
+            ".handler",
+            "app.my-handler",
+            "1app.h",
+            "/abs/app.h",
+            "../app.h",
+        ] {
             assert!(handler_problem(Python, bad).is_some(), "{bad}");
         }
-        for ok in ["index.handler", "src/my-app.handler", "index.api.get", "i.$h"] {
+        for ok in [
+            "index.handler",
+            "src/my-app.handler",
+            "index.api.get",
+            "i.$h",
+        ] {
             assert_eq!(handler_problem(Node, ok), None, "{ok}");
         }
         for bad in ["index", "index.", "index.1h", "a b.h", "./index.h"] {
@@ -318,7 +343,10 @@ mod tests {
     fn a_handler_names_the_files_that_load_it() {
         assert_eq!(
             handler_files(Language::Python, "pkg.app.handler"),
-            [PathBuf::from("pkg/app.py"), PathBuf::from("pkg/app/__init__.py")]
+            [
+                PathBuf::from("pkg/app.py"),
+                PathBuf::from("pkg/app/__init__.py")
+            ]
         );
         assert_eq!(
             handler_files(Language::Node, "src/index.handler"),

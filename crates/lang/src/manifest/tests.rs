@@ -1793,11 +1793,22 @@ fn a_managed_function_is_read_with_its_runtime_handler_and_source() {
     let code = quote.code();
     let managed = code.managed().unwrap();
     assert_eq!(
-        (managed.runtime, managed.handler.as_str(), managed.source.as_path()),
-        (runtime::Runtime::Python312, "app.handler", Path::new("fns/quote"))
+        (
+            managed.runtime,
+            managed.handler.as_str(),
+            managed.source.as_path()
+        ),
+        (
+            runtime::Runtime::Python312,
+            "app.handler",
+            Path::new("fns/quote")
+        )
     );
     // Lambda's API wants a handler even for a `bootstrap`.
-    assert_eq!(m.functions["Mail"].code().managed().unwrap().handler, "bootstrap");
+    assert_eq!(
+        m.functions["Mail"].code().managed().unwrap().handler,
+        "bootstrap"
+    );
 }
 
 #[test]
@@ -1812,21 +1823,31 @@ fn a_function_is_either_a_package_or_a_runtime() {
     let (m, d) = parse(neither);
     assert!(m.is_none());
     assert_eq!(d[0].code, "M003");
-    assert!(d[0].title.contains("`package` or `runtime`"), "{}", d[0].title);
+    assert!(
+        d[0].title.contains("`package` or `runtime`"),
+        "{}",
+        d[0].title
+    );
 }
 
 #[test]
 fn a_runtimes_keys_are_checked_for_its_language() {
-    let unknown = "project: p\nfunctions:\n  A: { runtime: python3.21, handler: app.handler, source: a }\n";
+    let unknown =
+        "project: p\nfunctions:\n  A: { runtime: python3.21, handler: app.handler, source: a }\n";
     let (m, d) = parse(unknown);
     assert!(m.is_none());
     assert_eq!((d[0].code, spanned(unknown, &d[0])), ("M052", "python3.21"));
-    assert!(d[0].hint.as_deref().unwrap().contains("did you mean `python3.12`?"));
+    assert!(d[0]
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("did you mean `python3.12`?"));
 
     let shape = "project: p\nfunctions:\n  A: { runtime: nodejs22.x, handler: index, source: a }\n";
     let d = only(shape);
     assert_eq!((d.code, spanned(shape, &d)), ("M053", "index"));
-    let provided = "project: p\nfunctions:\n  A: { runtime: provided.al2023, handler: main, source: a }\n";
+    let provided =
+        "project: p\nfunctions:\n  A: { runtime: provided.al2023, handler: main, source: a }\n";
     let d = only(provided);
     assert_eq!((d.code, spanned(provided, &d)), ("M053", "main"));
 
@@ -1836,7 +1857,10 @@ fn a_runtimes_keys_are_checked_for_its_language() {
     let titles: Vec<&str> = d.iter().map(|d| d.title.as_str()).collect();
     assert_eq!(
         titles,
-        ["function `A` has no `source`", "function `A` has no `handler`"]
+        [
+            "function `A` has no `source`",
+            "function `A` has no `handler`"
+        ]
     );
 
     let colocated = "project: p\nfunctions:\n  A: { runtime: python3.12, handler: app.handler, source: a, colocate: u }\n  B: { package: fns, colocate: u }\n";
@@ -1869,9 +1893,15 @@ functions:
     let found: Vec<(&str, &str)> = d.iter().map(|d| (d.code, spanned(text, d))).collect();
     assert_eq!(
         found,
-        [("M056", "index.handler"), ("M055", "gone"), ("M057", "noexec")]
+        [
+            ("M056", "index.handler"),
+            ("M055", "gone"),
+            ("M057", "noexec")
+        ]
     );
-    assert!(d[0].text.contains("`index.js` or `index.mjs` or `index.cjs`"));
+    assert!(d[0]
+        .text
+        .contains("`index.js` or `index.mjs` or `index.cjs`"));
     let with_node = |p: &Path| match p.to_str().unwrap() {
         "node/index.mjs" => PathKind::File { executable: false },
         other => files(Path::new(other)),

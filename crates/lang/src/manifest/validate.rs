@@ -6,8 +6,8 @@
 
 use super::locate::{LEntry, LNode};
 use super::names::{self, EnvKeyProblem};
-use super::runtime::{self, Language, Runtime};
 use super::node::Node;
+use super::runtime::{self, Language, Runtime};
 use super::{
     Architecture, Deploy, FlowEntry, FlowKind, Function, Manifest, DEFAULT_MEMORY, DEFAULT_TIMEOUT,
     MEMORY_RANGE, TIMEOUT_RANGE,
@@ -989,7 +989,12 @@ impl<'t> Validator<'t> {
                 _ => {}
             }
         }
-        ok &= self.code_keys(function, &entries, runtime.flatten(), handler.as_ref().and_then(|h| h.as_ref()));
+        ok &= self.code_keys(
+            function,
+            &entries,
+            runtime.flatten(),
+            handler.as_ref().and_then(|h| h.as_ref()),
+        );
         if let (Some(Some(_)), Some(Some(runtime))) = (&colocate, runtime) {
             self.error(
                 Diagnostic::error(
@@ -1066,7 +1071,9 @@ impl<'t> Validator<'t> {
                 format!("unknown runtime `{name}`{owner}"),
                 entry.value_span,
             )
-            .text("not one of Lambda's current managed runtimes for Python, Node.js or a `bootstrap`")
+            .text(
+                "not one of Lambda's current managed runtimes for Python, Node.js or a `bootstrap`",
+            )
             .hint(hint),
         );
         None
@@ -1131,26 +1138,42 @@ impl<'t> Validator<'t> {
         }
         match (language, handler) {
             (Language::Provided, Some((_, span))) => self.error(
-                Diagnostic::error("M053", format!("function `{name}` has a `handler`, and `provided.al2023` takes none"), *span)
-                    .text("Lambda starts the executable `bootstrap` at the top of `source`")
-                    .hint("remove `handler`; put the executable `bootstrap` in the source directory"),
+                Diagnostic::error(
+                    "M053",
+                    format!("function `{name}` has a `handler`, and `provided.al2023` takes none"),
+                    *span,
+                )
+                .text("Lambda starts the executable `bootstrap` at the top of `source`")
+                .hint("remove `handler`; put the executable `bootstrap` in the source directory"),
             ),
             (Language::Provided, None) => {}
             (_, Some((handler, span))) => {
                 if let Some(why) = runtime::handler_problem(language, handler) {
                     self.error(
-                        Diagnostic::error("M053", format!("`{handler}` is not a `{}` handler", runtime.as_str()), *span)
-                            .text(why)
-                            .hint(format!("write the handler as {}", language.handler_shape())),
+                        Diagnostic::error(
+                            "M053",
+                            format!("`{handler}` is not a `{}` handler", runtime.as_str()),
+                            *span,
+                        )
+                        .text(why)
+                        .hint(format!("write the handler as {}", language.handler_shape())),
                     );
                 }
             }
             (_, None) => {
                 if find("handler").is_none() {
                     self.structural_error(
-                        Diagnostic::error("M003", format!("function `{name}` has no `handler`"), function.key_span)
-                            .text(format!("`{}` calls the handler it names", runtime.as_str()))
-                            .hint(format!("add `handler: {}`: {}", language.example_handler(), language.handler_shape())),
+                        Diagnostic::error(
+                            "M003",
+                            format!("function `{name}` has no `handler`"),
+                            function.key_span,
+                        )
+                        .text(format!("`{}` calls the handler it names", runtime.as_str()))
+                        .hint(format!(
+                            "add `handler: {}`: {}",
+                            language.example_handler(),
+                            language.handler_shape()
+                        )),
                     );
                 }
                 ok = false;

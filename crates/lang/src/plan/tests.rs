@@ -470,7 +470,12 @@ functions:
     assert_eq!(plan.packages(), ["fns"]);
     let json = serde_json::to_value(score).unwrap();
     assert_eq!(
-        (&json["runtime"], &json["handler"], &json["source"], json.get("package")),
+        (
+            &json["runtime"],
+            &json["handler"],
+            &json["source"],
+            json.get("package")
+        ),
         (
             &serde_json::json!("python3.12"),
             &serde_json::json!("app.handler"),
