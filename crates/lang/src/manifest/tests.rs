@@ -1851,6 +1851,11 @@ fn a_runtimes_keys_are_checked_for_its_language() {
     let d = only(provided);
     assert_eq!((d.code, spanned(provided, &d)), ("M053", "main"));
 
+    let empty =
+        "project: p\nfunctions:\n  A: { runtime: python3.12, handler: app.handler, source: '' }\n";
+    let d = only(empty);
+    assert_eq!((d.code, spanned(empty, &d)), ("M055", "''"));
+
     let missing = "project: p\nfunctions:\n  A: { runtime: python3.12 }\n";
     let (m, d) = parse(missing);
     assert!(m.is_none());

@@ -415,3 +415,42 @@ fn a_timestamp_comparison_does_not_depend_on_the_order_of_its_sides() {
     );
     assert_eq!(decided("eq(input.arrival, \"soon\")"), Scalar::String);
 }
+
+#[test]
+fn a_function_in_a_managed_runtime_is_typed_by_the_manifest_without_waiting_for_a_binary() {
+    let text = "project: poly
+functions:
+  Score:
+    runtime: python3.12
+    handler: app.handler
+    source: fns/score
+    idempotent: true
+    input: { type: object, required: [amount], properties: { amount: { type: number } } }
+    output: { type: object, required: [score], properties: { score: { type: number } } }
+";
+    let (manifest, diags) = crate::manifest::parse(text);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let manifest = manifest.unwrap();
+    let files = BTreeMap::new();
+    // No build has run (no cache), and none will describe it: the registry is complete.
+    let (registry, diags) = assemble(&Inputs {
+        manifest: &manifest,
+        manifest_text: text,
+        cache: None,
+        schema_files: &files,
+    });
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert!(registry.complete);
+    let score = registry.function("Score").unwrap();
+    assert!(score.declared && score.properties.idempotent);
+    assert!(!matches!(score.output, Type::Any), "{:?}", score.output);
+    // A cache holding a package of the same name as nothing changes that.
+    let cache = Cache::holding([("Score".to_string(), describe())]);
+    let (again, _) = assemble(&Inputs {
+        manifest: &manifest,
+        manifest_text: text,
+        cache: Some(&cache),
+        schema_files: &files,
+    });
+    assert_eq!(again.function("Score").unwrap().input, score.input);
+}
