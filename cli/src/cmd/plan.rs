@@ -137,8 +137,14 @@ fn usd(x: f64) -> String {
 }
 
 fn unit_line(unit: &Unit, width: usize) -> String {
+    // A cargo unit's runtime goes without saying; a managed runtime's is named.
+    let runtime = unit
+        .code
+        .managed()
+        .map(|m| format!("{}, ", m.runtime.as_str()))
+        .unwrap_or_default();
     format!(
-        "{:width$}   {} MB, {} s   {}",
+        "{:width$}   {runtime}{} MB, {} s   {}",
         unit.name,
         unit.memory,
         unit.timeout,
