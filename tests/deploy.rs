@@ -19,6 +19,8 @@ use std::process::{Command, Output, Stdio};
 
 #[path = "deploy/events_cli.rs"]
 mod events_cli;
+#[path = "deploy/hybrid.rs"]
+mod hybrid;
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";

@@ -23,8 +23,10 @@ import json  # noqa: E402
 # echoes), which concurrent branches would consume in any order. A queued result of the form
 # {"flowctl_function": NAME, "flowctl_when": PAYLOAD, "flowctl_answer": RESULT} answers only
 # an invocation of NAME whose payload is PAYLOAD (compared as JSON), whenever it comes;
-# tests/fusion.rs queues the answers flowctl's engine recorded. Other results keep moto's
-# behaviour (FIFO, else echo).
+# tests/fusion.rs queues the answers flowctl's engine recorded. With
+# "flowctl_function_error": "Unhandled" the answer is a function error (Lambda's
+# X-Amz-Function-Error header), as a function that raised gives it (tests/hybrid.rs). Other
+# results keep moto's behaviour (FIFO, else echo).
 _simple_invoke = LambdaSimpleBackend.invoke
 
 
@@ -57,6 +59,8 @@ def _invoke(self, function_name, qualifier, body, headers, response_headers):
             and entry["flowctl_when"] == payload
         ):
             queue.pop(i)
+            if entry.get("flowctl_function_error"):
+                response_headers["x-amz-function-error"] = entry["flowctl_function_error"]
             return json.dumps(entry["flowctl_answer"]).encode()
     # A keyed answer is never taken as the next FIFO result.
     for i, result in enumerate(queue):

@@ -1,6 +1,8 @@
 //! `flowctl invoke`: run a flow (or any state machine document) on the embedded engine and
-//! print its output; on failure, the error, the cause and the failing state.
+//! print its output; on failure, the error, the cause and the failing state. With `--remote`,
+//! a hybrid run: the named functions are called on their deployed Lambdas, the rest locally.
 
+use super::common::hybrid;
 use super::common::local::{self, parse_binaries, read_execution_input, read_input};
 use super::common::or_exit;
 use super::common::target::{Target, TargetArgs};
@@ -43,18 +45,33 @@ pub struct Args {
     /// Invoke one deployed function (manifest key, unit or Lambda name) with the input; needs --target localstack|aws
     #[arg(long, value_name = "NAME", conflicts_with = "asl")]
     pub function: Option<String>,
+    /// Call this function (manifest key or unit; `*` for every unit) on its deployed Lambda,
+    /// the rest locally: the flow runs on the local engine. Where it is deployed: --localstack,
+    /// --endpoint-url, --region, --profile (else AWS's configuration chain); repeatable
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["asl", "function"])]
+    pub remote: Vec<String>,
+    /// With `--remote '*'`: keep this function (or unit) local; repeatable
+    #[arg(long, value_name = "NAME", requires = "remote")]
+    pub local: Vec<String>,
     // With --target: where the deployed project is (--localstack is shorthand for --target localstack).
     #[command(flatten)]
     pub aws: TargetArgs,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
-    if args.target != Target::Local || args.function.is_some() || args.aws.localstack {
+    let hybrid = !args.remote.is_empty();
+    if !hybrid && (args.target != Target::Local || args.function.is_some() || args.aws.localstack) {
         return remote(global, args);
     }
     let input = read_execution_input(&args.input)?;
     let binaries = parse_binaries(&args.function_binaries)?;
-    let (doc, label, invoker) = match (&args.asl, &args.flow) {
+    let Prepared {
+        doc,
+        label,
+        invoker,
+        runtime,
+        placed,
+    } = match (&args.asl, &args.flow) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
@@ -79,9 +96,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 .fold(LocalProcesses::new(), |inv, (name, binary)| {
                     inv.unit(UnitConfig::new(name.as_str(), binary))
                 });
-            (doc, path.display().to_string(), invoker)
+            Prepared {
+                doc,
+                label: path.display().to_string(),
+                invoker: Box::new(invoker),
+                runtime: local_runtime()?,
+                placed: None,
+            }
         }
-        (None, Some(flow)) => or_exit!(project_flow(global, flow, &binaries, &input)),
+        (None, Some(flow)) => or_exit!(project_flow(global, flow, &binaries, &input, &args)),
         (None, None) => bail!("name a flow to run, or pass --asl FILE"),
     };
     let machine = match engine::load(&doc) {
@@ -104,15 +127,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         ..ExecutionOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let execution = runtime.block_on(engine::execute(&machine, input, &invoker, &options));
+    let execution = runtime.block_on(engine::execute(&machine, input, &*invoker, &options));
     drop(invoker);
 
+    let placed = placed.as_deref().unwrap_or(&|_| None);
     if args.trace {
-        note_raw!("{}", trace::timeline(&execution.history, global.color()));
+        note_raw!(
+            "{}",
+            trace::timeline_placed(&execution.history, global.color(), placed)
+        );
     }
     let succeeded = execution.status == Status::Succeeded;
     match global.output {
@@ -126,7 +149,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
                 "cause": error.map(|e| &e.cause),
                 "failed_state": execution.failed_state,
                 "transitions": execution.transitions,
-                "history": if args.trace { trace::events_json(&execution.history) } else { Value::Null },
+                "history": if args.trace { trace::events_json_placed(&execution.history, placed) } else { Value::Null },
             });
             out::json(&report)?;
         }
@@ -158,15 +181,34 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Exit> {
     })
 }
 
+/// A document ready to run: what calls its functions, the runtime to run it on, and, in a
+/// hybrid run, where each called function runs (for the trace).
+struct Prepared {
+    doc: Value,
+    label: String,
+    invoker: Box<dyn engine::Invoker>,
+    runtime: tokio::runtime::Runtime,
+    placed: Option<hybrid::Placed>,
+}
+
+fn local_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
 /// A project flow ready to run: compiled with unit names in place of the placeholders, and
-/// local processes serving the units it calls. `Ok(Err(exit))`: diagnostics or a failed
-/// build were printed.
+/// local processes serving the units it calls — or, for the units `--remote` names, their
+/// deployed Lambdas. `Ok(Err(exit))`: diagnostics, a failed build or a missing deployed
+/// function were printed.
 fn project_flow(
     global: &Global,
     flow: &str,
     binaries: &[(String, PathBuf)],
     input: &Value,
-) -> anyhow::Result<Result<(Value, String, LocalProcesses), Exit>> {
+    args: &Args,
+) -> anyhow::Result<Result<Prepared, Exit>> {
     let loaded = global.load()?;
     let Some(project) = loaded.project.as_ref() else {
         global.require_clean(&loaded)?;
@@ -181,7 +223,21 @@ fn project_flow(
         Ok(compiled) => compiled,
         Err(exit) => return Ok(Err(exit)),
     };
-    let invoker = match local::local_units(global, project, &plan, Some(&called), binaries)? {
+    let deployed = hybrid::deployed_units(project, &plan, &args.remote, &args.local)?;
+    let remote = if deployed.is_empty() {
+        None
+    } else {
+        match hybrid::connect(global, project, &args.aws, args.target, &deployed)? {
+            Ok(remote) => Some(remote),
+            Err(exit) => return Ok(Err(exit)),
+        }
+    };
+    let local_called: Vec<String> = called
+        .iter()
+        .filter(|unit| !deployed.contains(*unit))
+        .cloned()
+        .collect();
+    let invoker = match local::local_units(global, project, &plan, Some(&local_called), binaries)? {
         Ok(invoker) => invoker,
         Err(exit) => return Ok(Err(exit)),
     };
@@ -201,7 +257,26 @@ fn project_flow(
     if let Err(exit) = check_input(global, typed, typed_entry, input)? {
         return Ok(Err(exit));
     }
-    Ok(Ok((doc, entry.path.display().to_string(), invoker)))
+    let label = entry.path.display().to_string();
+    Ok(Ok(match remote {
+        None => Prepared {
+            doc,
+            label,
+            invoker: Box::new(invoker),
+            runtime: local_runtime()?,
+            placed: None,
+        },
+        Some(remote) => {
+            let (invoker, runtime, placed) = remote.with_local(invoker);
+            Prepared {
+                doc,
+                label,
+                invoker: Box::new(invoker),
+                runtime,
+                placed: Some(placed),
+            }
+        }
+    }))
 }
 
 /// `--target localstack|aws`: the deployed state machine (standard: start and poll with a

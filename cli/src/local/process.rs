@@ -834,7 +834,7 @@ fn outcome_result(outcome: Outcome) -> Result<Value, TaskError> {
 /// The payload Step Functions makes of a response body: the JSON it holds, or, when it is not
 /// JSON, the text itself as a JSON string (the `lambda:invoke` integration parses the payload
 /// when it can and keeps it as a string otherwise).
-fn response_value(body: &[u8]) -> Result<Value, TaskError> {
+pub(crate) fn response_value(body: &[u8]) -> Result<Value, TaskError> {
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
     }
@@ -849,7 +849,11 @@ fn response_value(body: &[u8]) -> Result<Value, TaskError> {
 
 /// An error the runtime posted: `errorType`/`errorMessage` from the body when it has them,
 /// otherwise the header's type (or `default_type`) with the body as the cause.
-fn posted_error(body: &[u8], header_type: Option<String>, default_type: &str) -> TaskError {
+pub(crate) fn posted_error(
+    body: &[u8],
+    header_type: Option<String>,
+    default_type: &str,
+) -> TaskError {
     let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_slice(body).ok();
     let field = |name: &str| {
         parsed

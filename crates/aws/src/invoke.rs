@@ -181,6 +181,59 @@ pub struct FunctionAnswer {
     pub error: Option<String>,
 }
 
+/// A function's answer as Lambda sends it: the response bytes and the `FunctionError` header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawAnswer {
+    pub payload: Vec<u8>,
+    /// `Unhandled` (or `Handled`) when the function failed; the payload is then its error object.
+    pub function_error: Option<String>,
+}
+
+/// Invokes a function synchronously, once, as a Step Functions Task does: the SDK's own
+/// retries are off, so a throttle or a service error reaches the flow's `retry` and `catch`
+/// (which decide, as on Step Functions) instead of being retried unseen here.
+pub async fn invoke_once(
+    clients: &Clients,
+    name: &str,
+    payload: Vec<u8>,
+) -> Result<RawAnswer, CallError> {
+    let no_retries = aws_sdk_lambda::config::Builder::default()
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+    let answer = clients
+        .lambda
+        .invoke()
+        .function_name(name)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload))
+        .customize()
+        .config_override(no_retries)
+        .send()
+        .await
+        .map_err(|e| CallError::new(format!("function {name}"), "Invoke", &e))?;
+    Ok(RawAnswer {
+        function_error: answer.function_error().map(str::to_string),
+        payload: answer.payload.map(|b| b.into_inner()).unwrap_or_default(),
+    })
+}
+
+/// The ARN of deployed function `name`, or `None` when there is none.
+pub async fn function_arn(clients: &Clients, name: &str) -> Result<Option<String>, CallError> {
+    match clients
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(config) => Ok(Some(config.function_arn().unwrap_or(name).to_string())),
+        Err(err) if super::code(&err) == Some("ResourceNotFoundException") => Ok(None),
+        Err(err) => Err(CallError::new(
+            format!("function {name}"),
+            "GetFunctionConfiguration",
+            &err,
+        )),
+    }
+}
+
 /// Invokes a function synchronously with `payload`.
 pub async fn invoke_function(
     clients: &Clients,

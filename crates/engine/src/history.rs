@@ -32,6 +32,16 @@ impl HistoryEvent {
     pub fn details(&self) -> Value {
         self.details.to_json(self.state.as_deref())
     }
+
+    /// The function a `…Scheduled` event of a Lambda Task calls, as the invoker was asked for
+    /// it (a `lambda:invoke`'s `FunctionName`, a Task's Lambda ARN), without building details.
+    pub fn called_function(&self) -> Option<&str> {
+        match &self.details {
+            Details::InvokeScheduled { function, .. } => Some(function),
+            Details::LambdaScheduled { resource, .. } => Some(resource),
+            _ => None,
+        }
+    }
 }
 
 /// What an event's details are made of; `to_json` gives them Step Functions' shape.

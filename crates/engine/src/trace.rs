@@ -5,9 +5,18 @@ use crate::HistoryEvent;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
 
+/// Where a called function ran, for a trace to mark (`local`, `lambda shop-pay`): given the
+/// function a Task called, as [`HistoryEvent::called_function`] names it. `None`: unmarked.
+pub type Placed<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// One line per state entered (with its duration), failures and retries under it, and the
 /// execution's end. States inside a Parallel or Map are indented under it.
 pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
+    timeline_placed(history, color, &|_| None)
+}
+
+/// [`timeline`], each Task's line marked with where its function ran (a hybrid run).
+pub fn timeline_placed(history: &[HistoryEvent], color: bool, placed: Placed<'_>) -> String {
     let Some(first) = history.first() else {
         return String::new();
     };
@@ -67,8 +76,20 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
             } else {
                 String::new()
             };
+            // The state's first call says where it ran (a function has one placement).
+            let ran = (state_type == "Task")
+                .then(|| {
+                    history[i + 1..]
+                        .iter()
+                        .filter(|e| e.state == event.state)
+                        .find_map(HistoryEvent::called_function)
+                })
+                .flatten()
+                .and_then(placed)
+                .map(|label| format!("  {}", paint("36", &format!("@ {label}"))))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "{at:>10}  {indent}{}  {}  {took}{retries}\n",
+                "{at:>10}  {indent}{}  {}  {took}{retries}{ran}\n",
                 paint("1", name),
                 paint("2", state_type)
             ));
@@ -114,6 +135,11 @@ pub fn timeline(history: &[HistoryEvent], color: bool) -> String {
 
 /// The history as JSON records: `{id, previous_event_id, type, state, elapsed_ms, details}`.
 pub fn events_json(history: &[HistoryEvent]) -> Value {
+    events_json_placed(history, &|_| None)
+}
+
+/// [`events_json`], each Lambda `…Scheduled` record with `ran`: where its function ran.
+pub fn events_json_placed(history: &[HistoryEvent], placed: Placed<'_>) -> Value {
     let start = history.first().map(|e| e.timestamp);
     Value::Array(
         history
@@ -122,14 +148,18 @@ pub fn events_json(history: &[HistoryEvent]) -> Value {
                 let elapsed = start
                     .and_then(|s| e.timestamp.duration_since(s).ok())
                     .unwrap_or_default();
-                json!({
+                let mut record = json!({
                     "id": e.id,
                     "previous_event_id": e.previous_event_id,
                     "type": e.kind.to_string(),
                     "state": e.state.as_deref(),
                     "elapsed_ms": elapsed.as_secs_f64() * 1000.0,
                     "details": e.details(),
-                })
+                });
+                if let Some(ran) = e.called_function().and_then(placed) {
+                    record["ran"] = Value::String(ran);
+                }
+                record
             })
             .collect(),
     )
@@ -174,6 +204,61 @@ mod tests {
             &ExecutionOptions::default(),
         ))
         .history
+    }
+
+    #[test]
+    fn a_placed_timeline_marks_each_task_with_where_its_function_ran() {
+        let doc = json!({
+            "StartAt": "Call",
+            "States": {
+                "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:F",
+                    "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1}], "Next": "Other"},
+                "Other": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                    "Parameters": {"FunctionName": "G", "Payload.$": "$"}, "Next": "Done"},
+                "Done": {"Type": "Pass", "End": true}
+            }
+        });
+        let history = history(doc);
+        let placed = |function: &str| {
+            Some(
+                if function.ends_with(":F") {
+                    "lambda shop-F"
+                } else {
+                    "local"
+                }
+                .to_string(),
+            )
+        };
+        let text = timeline_placed(&history, false, &placed);
+        let line = |state: &str| {
+            text.lines()
+                .find(|l| l.contains(state))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            line("Call  Task").ends_with("(3 attempts)  @ lambda shop-F"),
+            "{text}"
+        );
+        assert!(line("Other  Task").ends_with("@ local"), "{text}");
+        assert!(!line("Done  Pass").contains('@'), "{text}");
+        assert_eq!(timeline(&history, false).matches('@').count(), 0);
+        let records = events_json_placed(&history, &placed);
+        let ran: Vec<(&str, &str)> = records
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| Some((r["type"].as_str()?, r.get("ran")?.as_str()?)))
+            .collect();
+        assert_eq!(
+            ran,
+            [
+                ("LambdaFunctionScheduled", "lambda shop-F"),
+                ("LambdaFunctionScheduled", "lambda shop-F"),
+                ("LambdaFunctionScheduled", "lambda shop-F"),
+                ("TaskScheduled", "local")
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod changes;
+pub mod hybrid;
 pub mod local;
 pub mod subscriptions;
 pub mod target;
