@@ -7,7 +7,7 @@
 //! | Lambda answers | `TaskError.error` | cause |
 //! | --- | --- | --- |
 //! | a payload, no `FunctionError` | no error: the payload (JSON, else the text as a string) | |
-//! | `FunctionError` with an error object | its `errorType` (`Sandbox.Timedout` for a function past its timeout) | `{"errorMessage","errorType"}` |
+//! | `FunctionError` with an error object | its `errorType` (`Sandbox.Timedout` for a function past its timeout) | the error object as the function's runtime sent it |
 //! | `FunctionError` with another body | `Lambda.Unknown` | the body |
 //! | a service error (throttled, not found, …) | `Lambda.<its code>` (`Lambda.TooManyRequestsException`, …) | AWS's message and code |
 //! | no answer (the endpoint is unreachable) | `Lambda.SdkClientException` | what went wrong |
@@ -140,9 +140,10 @@ mod tests {
     #[test]
     fn a_function_error_is_named_by_its_error_type() {
         let body = r#"{"errorType":"PaymentDeclined","errorMessage":"no money","stackTrace":[]}"#;
+        // The cause is the error object as the function's runtime sent it (a stack trace too).
         assert_eq!(
             task_result(answer(body, Some("Unhandled"))),
-            Err(TaskError::from_lambda("PaymentDeclined", "no money"))
+            Err(TaskError::new("PaymentDeclined", body))
         );
         let timed_out = r#"{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: 1 Error: Task timed out after 3.00 seconds"}"#;
         assert_eq!(
