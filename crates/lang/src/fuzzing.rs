@@ -51,6 +51,13 @@ pub fn manifest(data: &[u8]) {
     let _ = crate::manifest::locate::find(text, &["functions", "A", "env"]);
     if let Some(manifest) = manifest {
         let _ = crate::manifest::check_files(&manifest, text, |p| p.as_os_str().len() % 2 == 0);
+        // Every answer a file system could give, chosen by the path.
+        let _ =
+            crate::manifest::check_sources(&manifest, text, |p| match p.as_os_str().len() % 4 {
+                0 => crate::manifest::PathKind::Missing,
+                1 => crate::manifest::PathKind::Directory,
+                n => crate::manifest::PathKind::File { executable: n == 2 },
+            });
         let _ = crate::plan::plan(&manifest, &[]);
     }
 }
