@@ -69,8 +69,11 @@ fn project_with(
         UnitRecord {
             name: name.into(),
             functions: functions.iter().map(|f| f.to_string()).collect(),
-            package: "fns".into(),
-            bootstrap: format!("units/{name}/bootstrap"),
+            package: Some("fns".into()),
+            runtime: flowctl_aws::record::PROVIDED_RUNTIME.into(),
+            handler: "bootstrap".into(),
+            source: None,
+            bootstrap: Some(format!("units/{name}/bootstrap")),
             zip: format!("units/{name}/{name}.zip"),
             code_sha256: flowctl::build::zip::code_sha256(&zip),
             size: zip.len() as u64,
