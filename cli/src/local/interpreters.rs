@@ -49,12 +49,15 @@ pub enum Language {
 }
 
 impl Language {
-    /// The language of a Lambda runtime name; `None` for anything but [`RUNTIMES`].
+    /// The language of a Lambda runtime name (any Python or Node.js runtime the manifest
+    /// accepts: the interpreter here runs them all, and a note says which version it is);
+    /// `None` for `provided.al2023` and names the manifest refuses.
     pub fn of_runtime(runtime: &str) -> Option<Language> {
-        match runtime {
-            "python3.12" => Some(Language::Python),
-            "nodejs22.x" => Some(Language::Node),
-            _ => None,
+        use flowctl_lang::manifest::runtime::{Language as Family, Runtime};
+        match Runtime::from_name(runtime)?.language() {
+            Family::Python => Some(Language::Python),
+            Family::Node => Some(Language::Node),
+            Family::Provided => None,
         }
     }
 
@@ -697,6 +700,8 @@ mod tests {
     fn runtimes_and_languages() {
         assert_eq!(Language::of_runtime("python3.12"), Some(Language::Python));
         assert_eq!(Language::of_runtime("nodejs22.x"), Some(Language::Node));
+        assert_eq!(Language::of_runtime("python3.13"), Some(Language::Python));
+        assert_eq!(Language::of_runtime("nodejs24.x"), Some(Language::Node));
         assert_eq!(Language::of_runtime("provided.al2023"), None);
         for runtime in RUNTIMES {
             assert_eq!(

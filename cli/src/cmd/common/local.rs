@@ -7,7 +7,7 @@ use super::{compile_options, fail, flow_report};
 use crate::cmd::out::note;
 use crate::cmd::{Exit, Global};
 use anyhow::{bail, Context};
-use flowctl::local::{LocalProcesses, UnitConfig};
+use flowctl::local::{interpreters, LocalProcesses, UnitConfig};
 use flowctl::project::{LoadedFlow, Project};
 use flowctl_lang::asl;
 use flowctl_lang::plan::Plan;
@@ -69,12 +69,19 @@ pub fn local_units(
     }
     for unit in units {
         let record = records.iter().find(|(r, _)| r.name == unit.name);
-        let binary = match (given(unit), record) {
-            (Some(path), _) => path,
-            (None, Some((_, bootstrap))) => bootstrap.clone(),
-            (None, None) => bail!("unit `{}` was not built", unit.name),
+        let config = match (given(unit), unit.code.managed(), record) {
+            (Some(path), _, _) => UnitConfig::new(unit.name.as_str(), path),
+            (None, Some(managed), _) => match managed_unit(project, &unit.name, managed) {
+                Ok(config) => config,
+                Err(err) => {
+                    note!("error: {err}");
+                    return Ok(Err(Exit::Failure));
+                }
+            },
+            (None, None, Some((_, bootstrap))) => UnitConfig::new(unit.name.as_str(), bootstrap),
+            (None, None, None) => bail!("unit `{}` was not built", unit.name),
         };
-        let mut config = UnitConfig::new(unit.name.as_str(), binary)
+        let mut config = config
             .functions(unit.functions.iter().map(String::as_str))
             .memory_mb(unit.memory)
             .timeout(Duration::from_secs(unit.timeout.into()));
@@ -84,6 +91,30 @@ pub fn local_units(
         invoker = invoker.unit(config);
     }
     Ok(Ok(invoker))
+}
+
+/// A function in a managed runtime as a local process: Python and Node.js handlers through
+/// AWS's runtime interface clients (installed into the project once, said as it happens), a
+/// `provided.al2023` function's own `bootstrap`.
+fn managed_unit(
+    project: &Project,
+    unit: &str,
+    managed: &flowctl_lang::manifest::Managed,
+) -> Result<UnitConfig, interpreters::InterpreterError> {
+    let source = project.root.join(&managed.source);
+    if managed.runtime.language() == flowctl_lang::manifest::runtime::Language::Provided {
+        // Lambda starts the executable its `Handler` setting names, `bootstrap`.
+        let bootstrap = flowctl_lang::manifest::runtime::PROVIDED_HANDLER;
+        return Ok(UnitConfig::new(unit, source.join(bootstrap)));
+    }
+    let launch = interpreters::prepare(
+        managed.runtime.as_str(),
+        &managed.handler,
+        &source,
+        &project.root,
+        &mut |line| note!("{line}"),
+    )?;
+    Ok(launch.unit(unit))
 }
 
 /// `flowctl build`'s units for the architecture of this machine (a local run cannot execute
