@@ -21,6 +21,8 @@ use std::process::{Command, Output, Stdio};
 mod events_cli;
 #[path = "deploy/hybrid.rs"]
 mod hybrid;
+#[path = "deploy/polyglot.rs"]
+mod polyglot;
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";

@@ -63,9 +63,7 @@ const NODE_ESM: &str = "export const handler = async (event) => ({ esm: true, ev
 
 /// The project whose `.flowctl/runtimes/` the tests install into, kept between runs.
 fn project() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("polyglot-project");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    flowctl_tests::runtimes_project()
 }
 
 /// The environment for `language`, installed if needed (blocking work, off the runtime).

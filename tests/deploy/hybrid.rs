@@ -42,15 +42,21 @@ fn steps(history: &Value) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// What the deployed ProcessPayment must answer for the calls the local run made to it: each
-/// payload with the local answer (a result, or the error as a function error), in order.
-fn recorded_answers(history: &Value) -> Vec<Value> {
+/// What moto's Lambdas of `project` must answer for the calls the local run in `history` made
+/// to the units `remote` accepts: each payload with the local answer (a result, or the error
+/// as a function error), in order, keyed by the Lambda and the payload.
+pub(super) fn recorded_answers(
+    history: &Value,
+    project: &str,
+    remote: &dyn Fn(&str) -> bool,
+) -> Vec<Value> {
     let events = history.as_array().unwrap();
     let mut answers = Vec::new();
     for (i, e) in events.iter().enumerate() {
-        if e["type"] != "TaskScheduled"
-            || e["details"]["parameters"]["FunctionName"] != "ProcessPayment"
-        {
+        let Some(unit) = e["details"]["parameters"]["FunctionName"].as_str() else {
+            continue;
+        };
+        if e["type"] != "TaskScheduled" || !remote(unit) {
             continue;
         }
         let payload = &e["details"]["parameters"]["Payload"];
@@ -61,7 +67,8 @@ fn recorded_answers(history: &Value) -> Vec<Value> {
                     && matches!(n["type"].as_str(), Some("TaskSucceeded" | "TaskFailed"))
             })
             .expect("the call ended");
-        let mut answer = json!({"flowctl_function": REMOTE_LAMBDA, "flowctl_when": payload});
+        let mut answer =
+            json!({"flowctl_function": format!("{project}-{unit}"), "flowctl_when": payload});
         if ended["type"] == "TaskSucceeded" {
             answer["flowctl_answer"] = ended["details"]["output"]["Payload"].clone();
         } else {
@@ -75,14 +82,22 @@ fn recorded_answers(history: &Value) -> Vec<Value> {
     answers
 }
 
-fn invoke_json(
+/// The booking run's answers of ProcessPayment.
+fn payment_answers(history: &Value) -> Vec<Value> {
+    recorded_answers(history, PROJECT, &|unit| unit == "ProcessPayment")
+}
+
+/// `flowctl --output json invoke FLOW --trace --input INPUT EXTRA…`: whether it succeeded, and
+/// its report.
+pub(super) fn invoke_json(
     dir: &std::path::Path,
     endpoint: Option<&str>,
+    flow: &str,
     extra: &[&str],
     input: &str,
 ) -> (bool, Value) {
     let mut args = vec![
-        "--output", "json", "invoke", "Booking", "--trace", "--input", input,
+        "--output", "json", "invoke", flow, "--trace", "--input", input,
     ];
     args.extend_from_slice(extra);
     let out = flowctl_command(dir, endpoint, &args)
@@ -141,17 +156,22 @@ fn a_flow_runs_locally_with_one_function_on_its_deployed_lambda() {
         ("wobbly-105", 80, true),
     ] {
         let input = booking_input(id, amount);
-        let (local_ok, local) = invoke_json(&dir, None, &[], &input);
+        let (local_ok, local) = invoke_json(&dir, None, "Booking", &[], &input);
         assert_eq!(local_ok, succeeds, "{id} locally: {local:#}");
-        let answers = recorded_answers(&local["history"]);
+        let answers = payment_answers(&local["history"]);
         assert!(
             !answers.is_empty(),
             "{id}: ProcessPayment was called locally"
         );
         queue_lambda_answers(&moto, &answers);
 
-        let (hybrid_ok, hybrid) =
-            invoke_json(&dir, Some(at), &["--remote", "ProcessPayment"], &input);
+        let (hybrid_ok, hybrid) = invoke_json(
+            &dir,
+            Some(at),
+            "Booking",
+            &["--remote", "ProcessPayment"],
+            &input,
+        );
         assert_eq!(hybrid_ok, succeeds, "{id} hybrid: {hybrid:#}");
         for field in [
             "status",
@@ -209,7 +229,9 @@ fn a_flow_runs_locally_with_one_function_on_its_deployed_lambda() {
     // The text trace marks the remote call on its Task's line.
     queue_lambda_answers(
         &moto,
-        &recorded_answers(&invoke_json(&dir, None, &[], &booking_input("b-100", 240)).1["history"]),
+        &payment_answers(
+            &invoke_json(&dir, None, "Booking", &[], &booking_input("b-100", 240)).1["history"],
+        ),
     );
     let traced = ok(flowctl(
         &dir,
@@ -236,5 +258,8 @@ fn a_flow_runs_locally_with_one_function_on_its_deployed_lambda() {
         line("= ProcessPayment  Task").ends_with(&format!("@ lambda {REMOTE_LAMBDA}")),
         "{trace}"
     );
-    assert!(line("QuoteRate + LookupLoyalty").ends_with("@ local"), "{trace}");
+    assert!(
+        line("QuoteRate + LookupLoyalty").ends_with("@ local"),
+        "{trace}"
+    );
 }

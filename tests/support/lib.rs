@@ -72,6 +72,46 @@ pub fn example_copy(example: &str, project: &str) -> PathBuf {
     dir
 }
 
+/// A copy of the whole of `examples/<example>` (its function sources too; not `.flowctl/`),
+/// named `project`, under the repository's `target/flowctl-tests/<project>/`, sharing the
+/// runtime interface clients' environments of [`runtimes_project`].
+pub fn example_tree_copy(example: &str, project: &str) -> PathBuf {
+    let dir = example_copy(example, project);
+    let example = repo_root().join("examples").join(example);
+    copy_tree(&example, &dir, &|name| {
+        name != ".flowctl" && name != "flowctl.yaml" && name != "flows"
+    });
+    std::fs::create_dir_all(runtimes_project().join(".flowctl")).unwrap();
+    std::os::unix::fs::symlink(runtimes_project().join(".flowctl"), dir.join(".flowctl")).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&str) -> bool) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if !keep(&name.to_string_lossy()) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target, &|_| true);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The project whose `.flowctl/runtimes/` holds the Python and Node runtime interface clients
+/// for every test (installed by flowctl on first use, kept between runs: a Node install
+/// builds a native client, minutes on two cores).
+pub fn runtimes_project() -> PathBuf {
+    let dir = target_dir().join("tmp").join("polyglot-project");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 const INSTALL: &str = "bash scripts/install-test-tools.sh";
 
 /// A test tool: `$env_var` if set, else `default` under the repository. Panics, naming the
