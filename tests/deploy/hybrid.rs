@@ -163,7 +163,7 @@ fn a_flow_runs_locally_with_one_function_on_its_deployed_lambda() {
             !answers.is_empty(),
             "{id}: ProcessPayment was called locally"
         );
-        queue_lambda_answers(&moto, &answers);
+        queue_lambda_answers(moto, &answers);
 
         let (hybrid_ok, hybrid) = invoke_json(
             &dir,
@@ -228,7 +228,7 @@ fn a_flow_runs_locally_with_one_function_on_its_deployed_lambda() {
 
     // The text trace marks the remote call on its Task's line.
     queue_lambda_answers(
-        &moto,
+        moto,
         &payment_answers(
             &invoke_json(&dir, None, "Booking", &[], &booking_input("b-100", 240)).1["history"],
         ),

@@ -61,7 +61,7 @@ fn the_polyglot_example_gives_the_same_output_locally_on_moto_and_hybrid() {
 
     // Deployed: each function in its own Lambda, on its runtime, with the build's package.
     ok(flowctl(&dir, at, &["deploy"]));
-    let state = deployed(&moto, PROJECT);
+    let state = deployed(moto, PROJECT);
     let record = build_record(PROJECT);
     for (unit, runtime, handler) in [
         ("AddTax", "python3.12", "tax.handler"),
@@ -82,7 +82,7 @@ fn the_polyglot_example_gives_the_same_output_locally_on_moto_and_hybrid() {
 
     // On moto's Step Functions, each Lambda answering as the local run's function did.
     queue_lambda_answers(
-        &moto,
+        moto,
         &recorded_answers(&local["history"], PROJECT, &|_| true),
     );
     let remote = ok(flowctl(
@@ -103,10 +103,7 @@ fn the_polyglot_example_gives_the_same_output_locally_on_moto_and_hybrid() {
 
     // Hybrid: AddTax on its deployed Lambda, Rust and Node here.
     let is_tax = |unit: &str| unit == "AddTax";
-    queue_lambda_answers(
-        &moto,
-        &recorded_answers(&local["history"], PROJECT, &is_tax),
-    );
+    queue_lambda_answers(moto, &recorded_answers(&local["history"], PROJECT, &is_tax));
     let (succeeded, hybrid) = invoke_json(
         &dir,
         Some(at),
