@@ -15,7 +15,7 @@ use flowctl_lang::plan::Plan;
 use flowctl_protocol::did_you_mean;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// `--remote` means every unit.
+/// The name that, given to `--remote` (or `--local`), means every unit.
 pub const ALL: &str = "*";
 
 /// Where each called function runs, for the trace: `local` or `lambda <name>`.
