@@ -1387,6 +1387,22 @@ impl Loader {
         }
     }
 
+    /// A Wait's literal `Timestamp` (the same in both query languages): an RFC 3339 time.
+    fn fixed_timestamp(&mut self, sp: Option<&str>, v: &Value) -> Option<Wait> {
+        let text = self.string(sp, "Timestamp", v)?;
+        match parse_timestamp(text) {
+            Some(t) => Some(Wait::Timestamp(t)),
+            None => {
+                self.err(
+                    sp,
+                    "Timestamp",
+                    format!("`{text}` is not an RFC 3339 timestamp (like `2024-01-31T12:00:00Z`)"),
+                );
+                None
+            }
+        }
+    }
+
     fn wait(&mut self, path: &str, obj: &Map<String, Value>) -> Option<Wait> {
         let sp = Some(path);
         if self.jsonata {
@@ -1400,16 +1416,7 @@ impl Loader {
                 (Some(v), None) => self
                     .uint(sp, "Seconds", v, 0, MAX_SECONDS)
                     .map(Wait::Seconds),
-                (None, Some(v)) => {
-                    let text = self.string(sp, "Timestamp", v)?;
-                    match parse_timestamp(text) {
-                        Some(t) => Some(Wait::Timestamp(t)),
-                        None => {
-                            self.err(sp, "Timestamp", format!("`{text}` is not an RFC 3339 timestamp (like `2024-01-31T12:00:00Z`)"));
-                            None
-                        }
-                    }
-                }
+                (None, Some(v)) => self.fixed_timestamp(sp, v),
                 _ => {
                     self.err(
                         sp,
@@ -1432,16 +1439,7 @@ impl Loader {
                         .uint(sp, "Seconds", v, 0, MAX_SECONDS)
                         .map(Wait::Seconds),
                     "SecondsPath" => self.path(sp, "SecondsPath", v).map(Wait::SecondsPath),
-                    "Timestamp" => {
-                        let text = self.string(sp, "Timestamp", v)?;
-                        match parse_timestamp(text) {
-                            Some(t) => Some(Wait::Timestamp(t)),
-                            None => {
-                                self.err(sp, "Timestamp", format!("`{text}` is not an RFC 3339 timestamp (like `2024-01-31T12:00:00Z`)"));
-                                None
-                            }
-                        }
-                    }
+                    "Timestamp" => self.fixed_timestamp(sp, v),
                     _ => self.path(sp, "TimestampPath", v).map(Wait::TimestampPath),
                 }
             }
